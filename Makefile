@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.requirements-installed
 
 .PHONY: setup demo test assets clean
 
-setup: $(STAMP)
+setup: $(STAMP) assets
 
 $(STAMP): requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
