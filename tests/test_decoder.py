@@ -1,0 +1,143 @@
+"""Tests of the best decoder (estimation.decoder) on hand-made maps and limbs."""
+
+import numpy as np
+import pytest
+
+from estimation.config import BodyPart
+from estimation.decoder import (DecoderParams, assemble, decode, decode_lab, find_peaks,
+                                score_limbs)
+from estimation.synthetic import render_maps
+
+from conftest import SCENE_SHAPE, scene_people
+from test_estimators import assert_same_people, decoded_people
+
+
+def test_peaks_are_refined_below_the_cell_grid(cfg):
+    truth = np.array([[5.3, 4.7], [12.8, 9.1]])
+    people = np.full((2, 18, 2), np.nan)
+    people[:, BodyPart.left_knee] = truth
+    heatmaps, _ = render_maps(people, (16, 20), sigma=1.5)
+    coords = find_peaks(heatmaps, DecoderParams(), cfg)
+    found = np.array([p[:2] for p in coords["left_knee"]])
+    assert found.shape == (2, 2)
+    found = found[np.argsort(found[:, 0])]
+    assert np.abs(found - truth).max() < 0.1          # whole-cell peaks would be 0.3 off
+    unrefined = find_peaks(heatmaps, DecoderParams(refine_peaks=False), cfg)
+    assert {p[:2] for p in unrefined["left_knee"]} == {(5.0, 5.0), (13.0, 9.0)}
+
+
+def test_long_limbs_are_penalised():
+    pafs = np.zeros((20, 60, 38), np.float32)
+    pafs[:, :, 0] = 1.0                                # a perfect rightward field
+    params = DecoderParams()
+    a = np.array([[2.0, 10.0]])
+    b = np.array([[8.0, 10.0], [42.0, 10.0], [58.0, 10.0]])   # 6, 40 and 56 cells long
+    score, strong, _ = score_limbs(pafs, a, b, 0, 1, params)
+    limit = params.max_limb_fraction * 20              # 10 cells
+    np.testing.assert_allclose(score[0], [1.0, limit / 40, limit / 56], rtol=1e-5)
+    assert strong.all()
+    pafs[:, :, 0] = 0.2                                # a weak field: long limbs fall below 0
+    score, strong, _ = score_limbs(pafs, a, b, 0, 1, params)
+    assert strong[0].tolist() == [True, False, False]
+
+
+def limb_order_assembly(limbs, cfg):
+    """CMU-style greedy: limb types in table order, each link joins or starts a person."""
+    people = []
+    for k, limb in enumerate(cfg.connection_types):
+        sa, sb = int(limb.from_body_part), int(limb.to_body_part)
+        for a, b, _ in limbs[k][np.argsort(-limbs[k][:, 2])]:
+            home = next((p for p in people if p[sa] == a or p[sb] == b), None)
+            if home is None:
+                if not limb.redundant:
+                    person = -np.ones(18)
+                    person[sa], person[sb] = a, b
+                    people.append(person)
+            elif home[sa] == a and home[sb] < 0:
+                home[sb] = b
+            elif home[sb] == b and home[sa] < 0:
+                home[sa] = a
+    return people
+
+
+def test_global_limb_order_is_not_fooled_by_an_overlapping_face(cfg):
+    """Person A's nose is hidden; a weak neck->nose link reaches B's face.
+
+    Greedy limb order links A's neck to B's nose first (neck->nose comes before
+    the face limbs), then drags B's whole face into A. Sorting all limbs by
+    score builds B's face first; A and B then both have a right shoulder, so
+    the weak link cannot merge them.
+    """
+    idx = {l.name: k for k, l in enumerate(cfg.connection_types)}
+    limbs = [np.zeros((0, 3)) for _ in cfg.connection_types]
+    # ids: 0 neck A, 1 r-shoulder A, 6 r-elbow A, 7 r-wrist A,
+    #      2 nose B, 3 r-eye B, 4 r-ear B, 5 r-shoulder B
+    limbs[idx["neck-right_shoulder"]] = np.array([[0, 1, 0.9]])
+    limbs[idx["right_shoulder-right_elbow"]] = np.array([[1, 6, 0.9]])
+    limbs[idx["right_elbow-right_wrist"]] = np.array([[6, 7, 0.9]])
+    limbs[idx["neck-nose"]] = np.array([[0, 2, 0.3]])
+    limbs[idx["nose-right_eye"]] = np.array([[2, 3, 0.95]])
+    limbs[idx["right_eye-right_ear"]] = np.array([[3, 4, 0.9]])
+    limbs[idx["right_shoulder-right_ear"]] = np.array([[5, 4, 0.8]])
+    greedy = limb_order_assembly(limbs, cfg)
+    assert any(p[BodyPart.neck] == 0 and p[BodyPart.right_eye] == 3 for p in greedy)
+
+    params = DecoderParams(min_parts=1, min_mean_score=0.0)
+    people = assemble(limbs, np.full(8, 0.8), np.zeros((8, 2)), cfg, params)
+    groups = sorted(sorted(int(i) for i in row[:18] if i >= 0) for row in people)
+    assert groups == [[0, 1, 6, 7], [2, 3, 4, 5]]
+
+
+def test_redundant_limbs_never_start_a_person(cfg):
+    idx = {l.name: k for k, l in enumerate(cfg.connection_types)}
+    limbs = [np.zeros((0, 3)) for _ in cfg.connection_types]
+    limbs[idx["left_shoulder-left_ear"]] = np.array([[0, 1, 0.9]])
+    params = DecoderParams(min_parts=1, min_mean_score=0.0)
+    assert assemble(limbs, np.ones(2), np.zeros((2, 2)), cfg, params).shape == (0, 20)
+
+
+def test_weak_limbs_only_attach(cfg):
+    idx = {l.name: k for k, l in enumerate(cfg.connection_types)}
+    strong = [np.zeros((0, 3)) for _ in cfg.connection_types]
+    weak = [np.zeros((0, 3)) for _ in cfg.connection_types]
+    strong[idx["neck-right_shoulder"]] = np.array([[0, 1, 0.9]])
+    weak[idx["right_shoulder-right_elbow"]] = np.array([[1, 2, 0.2]])   # attaches
+    weak[idx["left_hip-left_knee"]] = np.array([[3, 4, 0.2]])           # would start one
+    params = DecoderParams(min_parts=1, min_mean_score=0.0)
+    people = assemble(strong, np.ones(5), np.zeros((5, 2)), cfg, params, weak)
+    assert people.shape[0] == 1
+    assert people[0, :4].tolist() == [-1, 0, 1, 2]
+
+
+@pytest.mark.parametrize("decoder", [decode, decode_lab])
+def test_round_trip_recovers_the_known_people(cfg, decoder):
+    people = scene_people()
+    heatmaps, pafs = render_maps(people, SCENE_SHAPE)
+    timings = {}
+    coords, skeletons = decoder(heatmaps, pafs, timings=timings)
+    assert set(timings) == {"peaks", "connections", "grouping"}
+    assert_same_people(people, SCENE_SHAPE, decoded_people(coords, skeletons))
+
+
+def test_best_decoder_positions_are_sub_cell(cfg):
+    people = scene_people()
+    heatmaps, pafs = render_maps(people, SCENE_SHAPE)
+    coords, skeletons = decode(heatmaps, pafs)
+    found = decoded_people(coords, skeletons)
+    errors = []
+    for person in people:
+        k = np.nanargmin([np.nansum(np.abs(f[1] - person[1])) for f in found])
+        both = np.isfinite(found[k, :, 0]) & np.isfinite(person[:, 0])
+        errors.append(np.abs(found[k][both] - person[both]))
+    assert np.concatenate(errors).mean() < 0.15
+
+
+def test_decode_rejects_malformed_maps():
+    good_h, good_p = np.zeros((8, 8, 19), np.float32), np.zeros((8, 8, 38), np.float32)
+    with pytest.raises(ValueError, match="differ"):
+        decode(good_h, np.zeros((9, 8, 38), np.float32))
+    with pytest.raises(ValueError, match="NaN"):
+        decode(np.full((8, 8, 19), np.nan, np.float32), good_p)
+    with pytest.raises(ValueError, match="channels"):
+        decode(good_h, np.zeros((8, 8, 30), np.float32))
+    assert decode(good_h, good_p)[1].shape == (0, 20)
