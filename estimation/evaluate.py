@@ -1,0 +1,177 @@
+"""COCO keypoint evaluation: run the network and a decoder over a COCO-format set.
+
+Usage::
+
+    python -m estimation.evaluate --images DIR --annotations person_keypoints.json \\
+        [--decoder best|lab] [--scales 1.0 1.5] [--flip] [--limit N] [--results out.json]
+
+Writes the COCO results JSON, prints pycocotools' keypoint table (AP, AP50,
+AP75, APm, APl, AR, ...) and the median time of each stage per image. The
+network is imported only when this command runs; the rest of ``estimation``
+stays free of TensorFlow.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence
+
+import cv2
+import numpy as np
+
+from .decoder import DECODERS
+from .export import skeleton_keypoints, to_coco
+
+#: Names of pycocotools' 10 keypoint statistics, in its order.
+STAT_NAMES = ("AP", "AP50", "AP75", "APm", "APl", "AR", "AR50", "AR75", "ARm", "ARl")
+STAGES = ("network", "peaks", "connections", "grouping")
+
+
+def load_annotations(path: Path) -> dict:
+    """Read a COCO keypoint annotation file.
+
+    Raises:
+        ValueError: the file is missing, not JSON, or lacks ``images`` /
+            ``annotations``.
+    """
+    try:
+        data = json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise ValueError(f"annotation file not found: {path}") from None
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ValueError(f"cannot read annotation file {path}: {exc}") from None
+    if not isinstance(data, dict) or "images" not in data or "annotations" not in data:
+        raise ValueError(f"{path} is not a COCO annotation file (needs 'images' and "
+                         "'annotations')")
+    return data
+
+
+def coco_stats(annotations: Path, results: List[dict], image_ids: Sequence[int]) -> Dict[str, float]:
+    """pycocotools' keypoint statistics of ``results`` on ``image_ids``.
+
+    Args:
+        annotations: path of the COCO ground-truth file.
+        results: COCO keypoint results (``to_coco`` output).
+        image_ids: the images evaluated (images with no detections count).
+
+    Returns:
+        ``{"AP": ..., "AP50": ..., ...}``; all zeros when ``results`` is empty.
+    """
+    from pycocotools.coco import COCO
+    from pycocotools.cocoeval import COCOeval
+
+    if not results:
+        return {name: 0.0 for name in STAT_NAMES}
+    with contextlib.redirect_stdout(io.StringIO()):
+        truth = COCO(str(annotations))
+        found = truth.loadRes(results)
+        ev = COCOeval(truth, found, "keypoints")
+        ev.params.imgIds = list(image_ids)
+        ev.evaluate()
+        ev.accumulate()
+        ev.summarize()
+    return dict(zip(STAT_NAMES, (float(v) for v in ev.stats)))
+
+
+def format_table(stats: Dict[str, float], times: Dict[str, List[float]]) -> str:
+    """The keypoint table and median stage times, as printed by the command."""
+    lines = ["  ".join(f"{name:>5}" for name in STAT_NAMES),
+             "  ".join(f"{stats[name]:5.3f}" for name in STAT_NAMES),
+             "median time per image (ms): " + ", ".join(
+                 f"{stage} {1000 * statistics.median(times[stage]):.1f}"
+                 for stage in STAGES if times.get(stage))]
+    return "\n".join(lines)
+
+
+def evaluate(images: Path, annotations: Path, decoder: str = "best", model: str = "mobilenet_thin",
+             weights: Optional[str] = None, scales: Sequence[float] = (1.0,), flip: bool = False,
+             limit: Optional[int] = None, progress: bool = True):
+    """Run network + decoder over the annotated images.
+
+    Returns:
+        ``(results, image_ids, times)``: COCO results, the evaluated image ids
+        and per-stage lists of seconds.
+
+    Raises:
+        ValueError: bad annotation file, unknown decoder, or an image missing
+            or unreadable.
+    """
+    from tqdm import tqdm
+
+    from models.inference import infer_multiscale, load_network
+
+    if decoder not in DECODERS:
+        raise ValueError(f"unknown decoder {decoder!r}; choose from {sorted(DECODERS)}")
+    data = load_annotations(annotations)
+    entries = sorted(data["images"], key=lambda im: im["id"])[:limit]
+    network = load_network(model, weights)
+    decode = DECODERS[decoder]
+    results: List[dict] = []
+    times: Dict[str, List[float]] = {stage: [] for stage in STAGES}
+    for entry in tqdm(entries, desc=f"evaluating ({decoder})", unit="img", disable=not progress):
+        path = Path(images) / entry["file_name"]
+        image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        if image is None:
+            raise ValueError(f"cannot read image {path}")
+        start = time.perf_counter()
+        heatmaps, pafs, out_scale = infer_multiscale(network, image, scales, flip)
+        times["network"].append(time.perf_counter() - start)
+        stage_times: Dict[str, float] = {}
+        coords, skeletons = decode(heatmaps, pafs, timings=stage_times)
+        for stage, seconds in stage_times.items():
+            times[stage].append(seconds)
+        keypoints = skeleton_keypoints(coords, skeletons, scale=1.0 / out_scale)
+        results += to_coco(keypoints, skeletons[:, -2], entry["id"])
+    return results, [entry["id"] for entry in entries], times
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Command-line entry point; returns the exit status."""
+    parser = argparse.ArgumentParser(
+        prog="python -m estimation.evaluate", description=__doc__.split("\n")[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--images", required=True, type=Path, help="folder of the images")
+    parser.add_argument("--annotations", required=True, type=Path,
+                        help="COCO person_keypoints JSON of those images")
+    parser.add_argument("--decoder", choices=sorted(DECODERS), default="best",
+                        help="best: the project's decoder; lab: the lab pipeline")
+    parser.add_argument("--model", choices=("mobilenet_thin", "vgg"), default="mobilenet_thin",
+                        help="network")
+    parser.add_argument("--weights", default=None, help="weights path (default: the model's)")
+    parser.add_argument("--scales", type=float, nargs="+", default=[1.0],
+                        help="input scales averaged (relative to the native resolution)")
+    parser.add_argument("--flip", action="store_true", help="also average a mirrored pass")
+    parser.add_argument("--limit", type=int, default=None, help="only the first N images")
+    parser.add_argument("--results", type=Path, default=Path("coco_results.json"),
+                        help="where to write the COCO results JSON")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    args = parser.parse_args(argv)
+    try:
+        results, image_ids, times = evaluate(
+            args.images, args.annotations, args.decoder, args.model, args.weights,
+            args.scales, args.flip, args.limit, progress=not args.quiet)
+        tmp = args.results.with_name(args.results.name + ".tmp")
+        tmp.write_text(json.dumps(results))
+        tmp.replace(args.results)
+    except (ValueError, FileNotFoundError, OSError) as exc:
+        print(f"{parser.prog}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"{parser.prog}: interrupted", file=sys.stderr)
+        return 130
+    stats = coco_stats(args.annotations, results, image_ids)
+    print(f"{len(image_ids)} images, {len(results)} people found, decoder {args.decoder}, "
+          f"scales {args.scales}{' + flip' if args.flip else ''}; results in {args.results}")
+    print(format_table(stats, times))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,118 @@
+"""Tests of the COCO evaluation command on a tiny set the test writes itself."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from estimation.evaluate import coco_stats, load_annotations
+
+from conftest import ROOT
+
+WEIGHTS = ROOT / "model_weights" / "mobilenet_thin" / "graph_opt.pb"
+IMAGES = ROOT / "images"
+
+
+def coco_set(path, entries):
+    """Write a COCO keypoint file: ``entries`` = [(image_id, file, w, h, [keypoints17x3])]."""
+    images, annotations = [], []
+    for image_id, name, width, height, people in entries:
+        images.append({"id": image_id, "file_name": name, "width": width, "height": height})
+        for kps in people:
+            kps = np.asarray(kps, float).reshape(17, 3)
+            seen = kps[kps[:, 2] > 0, :2]
+            x0, y0 = seen.min(0)
+            w, h = seen.max(0) - seen.min(0)
+            annotations.append({
+                "id": len(annotations) + 1, "image_id": image_id, "category_id": 1,
+                "iscrowd": 0, "bbox": [x0, y0, w, h], "area": float(w * h),
+                "num_keypoints": int((kps[:, 2] > 0).sum()),
+                "keypoints": [round(v, 2) for v in kps.reshape(-1).tolist()]})
+    path.write_text(json.dumps({
+        "images": images, "annotations": annotations,
+        "categories": [{"id": 1, "name": "person", "supercategory": "person"}]}))
+    return path
+
+
+def person(x, y, size=100.0):
+    kps = np.zeros((17, 3))
+    kps[:, 0] = x + size * np.linspace(0, 0.5, 17)
+    kps[:, 1] = y + size * np.linspace(0, 1.0, 17)
+    kps[:, 2] = 2
+    return kps
+
+
+def as_result(image_id, kps, score=1.0):
+    flat = np.asarray(kps, float).copy()
+    flat[:, 2] = 1
+    return {"image_id": image_id, "category_id": 1, "keypoints": flat.reshape(-1).tolist(),
+            "score": score}
+
+
+def test_coco_stats_perfect_shifted_and_empty(tmp_path):
+    truth = [person(50, 40), person(300, 60, 150)]
+    ann = coco_set(tmp_path / "gt.json", [(7, "a.jpg", 640, 480, truth)])
+    perfect = coco_stats(ann, [as_result(7, k) for k in truth], [7])
+    assert perfect["AP"] == pytest.approx(1.0)
+    shifted = [k + np.array([12.0, 12.0, 0]) for k in truth]
+    worse = coco_stats(ann, [as_result(7, k) for k in shifted], [7])
+    assert worse["AP"] < 0.9
+    assert coco_stats(ann, [], [7])["AP"] == 0.0
+
+
+def test_load_annotations_errors(tmp_path):
+    with pytest.raises(ValueError, match="not found"):
+        load_annotations(tmp_path / "missing.json")
+    bad = tmp_path / "bad.json"
+    bad.write_text("{")
+    with pytest.raises(ValueError, match="cannot read"):
+        load_annotations(bad)
+    bad.write_text("[]")
+    with pytest.raises(ValueError, match="not a COCO"):
+        load_annotations(bad)
+
+
+def run_cli(*args):
+    return subprocess.run([sys.executable, "-m", "estimation.evaluate", *args, "--quiet"],
+                          capture_output=True, text=True, cwd=ROOT, timeout=600)
+
+
+@pytest.mark.skipif(not WEIGHTS.exists(), reason="network weights not fetched (make setup)")
+def test_evaluation_command_end_to_end(tmp_path):
+    # Pass 1: any ground truth; collect what the network + best decoder find.
+    dummy = [person(100, 100)]
+    ann = coco_set(tmp_path / "gt.json", [(1, "zidane.jpg", 1280, 720, dummy),
+                                          (2, "bus.jpg", 810, 1080, dummy)])
+    out = tmp_path / "results.json"
+    first = run_cli("--images", str(IMAGES), "--annotations", str(ann), "--results", str(out))
+    assert first.returncode == 0, first.stderr
+    assert "AP50" in first.stdout and "median time per image" in first.stdout
+    found = json.loads(out.read_text())
+    assert {r["image_id"] for r in found} == {1, 2}
+    assert all(len(r["keypoints"]) == 51 for r in found)
+    # Pass 2: those detections as ground truth must score AP 1 (same geometry
+    # end to end); the lab decoder, on the same ground truth, scores lower.
+    truth = {1: [], 2: []}
+    for r in found:
+        kps = np.array(r["keypoints"], float).reshape(17, 3)
+        if (kps[:, 2] > 0).sum() >= 5:
+            truth[r["image_id"]].append(kps)
+    ann = coco_set(tmp_path / "gt2.json", [(1, "zidane.jpg", 1280, 720, truth[1]),
+                                           (2, "bus.jpg", 810, 1080, truth[2])])
+    second = run_cli("--images", str(IMAGES), "--annotations", str(ann), "--results", str(out))
+    assert second.returncode == 0, second.stderr
+    values = second.stdout.strip().splitlines()[-2].split()
+    assert float(values[0]) > 0.95                      # AP
+    lab = run_cli("--images", str(IMAGES), "--annotations", str(ann), "--results", str(out),
+                  "--decoder", "lab", "--limit", "2")
+    assert lab.returncode == 0, lab.stderr
+    assert float(lab.stdout.strip().splitlines()[-2].split()[0]) < float(values[0])
+
+
+def test_evaluation_command_reports_bad_input_in_one_line(tmp_path):
+    result = run_cli("--images", str(tmp_path), "--annotations", str(tmp_path / "none.json"))
+    assert result.returncode == 2
+    assert result.stderr.strip().count("\n") == 0 and "not found" in result.stderr
