@@ -29,7 +29,7 @@ import numpy as np
 
 from .checks import check_maps
 from .config import NUM_PARTS, ROW_WIDTH, PoseConfig, get_default_configuration
-from .connections import get_connections, match_one_to_one
+from .connections import get_connections
 from .coordinates import get_coordinates
 from .estimators import estimate
 
@@ -86,9 +86,36 @@ def smooth(maps: np.ndarray, sigma: float) -> np.ndarray:
     return sum(t * padded[:, k:k + w] for k, t in enumerate(taps)).astype(np.float32)
 
 
-def find_peaks(heatmaps: np.ndarray, params: DecoderParams,
-               config: PoseConfig) -> Coords:
-    """Peaks of every part with sub-cell positions and global ids.
+@dataclass(frozen=True)
+class Peaks:
+    """All keypoint candidates of one image; the index of a peak is its id.
+
+    Attributes:
+        xy: (N, 2) float64 sub-cell positions (x, y) in cells.
+        score: (N,) float64 raw heatmap value at the peak cell.
+        part: (N,) int64 body-part slot; peaks are sorted by part, then row-major.
+    """
+
+    xy: np.ndarray
+    score: np.ndarray
+    part: np.ndarray
+
+    def to_coords(self, config: PoseConfig) -> Coords:
+        """The lab's ``{part name: [(x, y, score, id)]}`` view of the peaks."""
+        bounds = np.searchsorted(self.part, np.arange(len(config.body_parts) + 1))
+        rows = list(zip(self.xy[:, 0].tolist(), self.xy[:, 1].tolist(),
+                        self.score.tolist(), range(len(self.score))))
+        return {meta.body_part.name: rows[bounds[meta.slot_idx]:bounds[meta.slot_idx + 1]]
+                for meta in config.body_parts.values()}
+
+
+def find_peaks(heatmaps: np.ndarray, params: DecoderParams, config: PoseConfig) -> Peaks:
+    """Peaks of every part with sub-cell positions.
+
+    A peak is a cell above ``params.peak_threshold`` on the (optionally
+    smoothed) heatmap that is the maximum of its 8-neighbourhood (ties go to
+    the bottom-right cell of a plateau). Its position is refined by a parabola
+    through the cell and its two neighbours, along x and along y.
 
     Args:
         heatmaps: (H, W, >=18) float32 heatmaps.
@@ -96,79 +123,103 @@ def find_peaks(heatmaps: np.ndarray, params: DecoderParams,
         config: pose configuration.
 
     Returns:
-        ``{part name: [(x, y, score, id), ...]}`` with float x, y in cells and
-        ``score`` the raw heatmap value at the peak cell.
+        The :class:`Peaks`, ids in slot order, row-major within a part.
     """
-    parts = list(config.body_parts.values())
-    raw = heatmaps[:, :, [p.heatmap_idx for p in parts]]
+    slots = [meta.slot_idx for meta in config.body_parts.values()]
+    channels = [meta.heatmap_idx for meta in config.body_parts.values()]
+    raw = heatmaps[:, :, channels]
     sm = smooth(raw, params.smooth_sigma)
-    p = np.pad(sm, ((1, 1), (1, 1), (0, 0)), constant_values=-np.inf)
-    c = p[1:-1, 1:-1]
-    # 8-neighbourhood maximum; ties go to the bottom-right cell of a plateau.
-    mask = ((c >= p[:-2, 1:-1]) & (c >= p[1:-1, :-2]) & (c >= p[:-2, :-2]) & (c >= p[:-2, 2:])
-            & (c > p[2:, 1:-1]) & (c > p[1:-1, 2:]) & (c > p[2:, 2:]) & (c > p[2:, :-2])
-            & (c > params.peak_threshold))
-    part_idx, ys, xs = np.nonzero(mask.transpose(2, 0, 1))
-    fx, fy = xs.astype(np.float64), ys.astype(np.float64)
+    h, w, c = sm.shape
+    pad = np.full((h + 2, w + 2, c), -np.inf, np.float32)
+    pad[1:-1, 1:-1] = sm
+    ys, xs, ch = np.nonzero(sm > params.peak_threshold)
+    centre = sm[ys, xs, ch]
+    py, px = ys + 1, xs + 1
+    keep = np.ones(len(ys), bool)
+    for dy, dx in ((-1, -1), (-1, 0), (-1, 1), (0, -1)):       # before in raster order: >=
+        keep &= centre >= pad[py + dy, px + dx, ch]
+    for dy, dx in ((0, 1), (1, -1), (1, 0), (1, 1)):           # after: strictly >
+        keep &= centre > pad[py + dy, px + dx, ch]
+    ys, xs, ch, centre = ys[keep], xs[keep], ch[keep], centre[keep]
+    order = np.lexsort((xs, ys, ch))
+    ys, xs, ch, centre = ys[order], xs[order], ch[order], centre[order]
+    xy = np.stack([xs, ys], axis=1).astype(np.float64)
     if params.refine_peaks and len(xs):
-        e = np.pad(sm, ((1, 1), (1, 1), (0, 0)), mode="edge")
-        centre = e[ys + 1, xs + 1, part_idx]
-        for axis_vals, lo, hi in ((fx, e[ys + 1, xs, part_idx], e[ys + 1, xs + 2, part_idx]),
-                                  (fy, e[ys, xs + 1, part_idx], e[ys + 2, xs + 1, part_idx])):
+        edge = np.pad(sm, ((1, 1), (1, 1), (0, 0)), mode="edge")
+        for axis, (lo, hi) in enumerate(((edge[ys + 1, xs, ch], edge[ys + 1, xs + 2, ch]),
+                                         (edge[ys, xs + 1, ch], edge[ys + 2, xs + 1, ch]))):
             curv = lo - 2 * centre + hi
             with np.errstate(divide="ignore", invalid="ignore"):
                 shift = np.where(curv < 0, 0.5 * (lo - hi) / curv, 0.0)
-            axis_vals += np.clip(shift, -0.5, 0.5)
-    scores = raw[ys, xs, part_idx]
-    counts = np.bincount(part_idx, minlength=len(parts))
-    starts = np.concatenate(([0], np.cumsum(counts)))
-    return {meta.body_part.name: [
-        (float(fx[i]), float(fy[i]), float(scores[i]), int(i))
-        for i in range(starts[k], starts[k + 1])] for k, meta in enumerate(parts)}
+            xy[:, axis] += np.clip(shift, -0.5, 0.5)
+    return Peaks(xy, raw[ys, xs, ch].astype(np.float64), np.asarray(slots, np.int64)[ch])
 
 
-def bilinear(field: np.ndarray, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
-    """Sample (H, W, C) ``field`` at float positions (clamped to the map).
+def candidate_pairs(peaks: Peaks, config: PoseConfig) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every (part A candidate, part B candidate) pair of every limb type.
 
     Returns:
-        ``xs.shape + (C,)`` float32 samples.
+        ``limb`` (P,) limb-type index, ``a`` (P,) and ``b`` (P,) peak ids.
     """
-    h, w = field.shape[:2]
-    xs = np.clip(xs, 0, w - 1)
-    ys = np.clip(ys, 0, h - 1)
-    x0 = np.minimum(xs.astype(np.intp), w - 2) if w > 1 else np.zeros(xs.shape, np.intp)
-    y0 = np.minimum(ys.astype(np.intp), h - 2) if h > 1 else np.zeros(ys.shape, np.intp)
-    x1, y1 = np.minimum(x0 + 1, w - 1), np.minimum(y0 + 1, h - 1)
-    ax = (xs - x0)[..., None]
-    ay = (ys - y0)[..., None]
-    top = field[y0, x0] * (1 - ax) + field[y0, x1] * ax
-    bottom = field[y1, x0] * (1 - ax) + field[y1, x1] * ax
-    return top * (1 - ay) + bottom * ay
+    bounds = np.searchsorted(peaks.part, np.arange(len(config.body_parts) + 1))
+    limb, first, second = [], [], []
+    for k, con in enumerate(config.connection_types):
+        sa = config.body_parts[con.from_body_part].slot_idx
+        sb = config.body_parts[con.to_body_part].slot_idx
+        ids_a = np.arange(bounds[sa], bounds[sa + 1])
+        ids_b = np.arange(bounds[sb], bounds[sb + 1])
+        if len(ids_a) and len(ids_b):
+            first.append(np.repeat(ids_a, len(ids_b)))
+            second.append(np.tile(ids_b, len(ids_a)))
+            limb.append(np.full(len(ids_a) * len(ids_b), k))
+    if not limb:
+        empty = np.zeros(0, np.int64)
+        return empty, empty, empty
+    return np.concatenate(limb), np.concatenate(first), np.concatenate(second)
 
 
-def score_limbs(pafs: np.ndarray, a: np.ndarray, b: np.ndarray, dx: int, dy: int,
-                params: DecoderParams) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Scores of all candidate limbs between part candidates ``a`` and ``b``.
+def score_limbs(pafs: np.ndarray, a_xy: np.ndarray, b_xy: np.ndarray, dx: np.ndarray,
+                dy: np.ndarray, params: DecoderParams) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Scores of candidate limbs, sampled with bilinear interpolation.
 
     Args:
         pafs: (H, W, 38) PAFs.
-        a: (Na, 2) and b: (Nb, 2) candidate positions (x, y) in cells.
-        dx, dy: the limb's PAF channels.
+        a_xy: (P, 2) start positions (x, y) in cells.
+        b_xy: (P, 2) end positions.
+        dx: (P,) PAF channel of the x component of each pair's limb type.
+        dy: (P,) PAF channel of the y component.
         params: decoder thresholds.
 
     Returns:
-        ``score`` (Na, Nb): mean projection plus the long-limb penalty;
-        ``strong`` and ``weak`` (Na, Nb) bool: the pairs that pass the strict
-        and the relaxed support thresholds (both need a positive score).
+        ``score`` (P,): mean projection of the PAF on the segment direction
+        plus the long-limb penalty ``min(limit / length - 1, 0)`` with
+        ``limit = max_limb_fraction * H``; ``strong`` and ``weak`` (P,) bool:
+        the pairs that pass the strict and the relaxed support thresholds
+        (both need a positive score).
     """
-    vec = b[None, :, :] - a[:, None, :]
+    h, w = pafs.shape[:2]
+    vec = b_xy - a_xy
     length = np.sqrt((vec ** 2).sum(-1))
-    unit = vec / np.maximum(length, 1e-9)[..., None]
+    unit = vec / np.maximum(length, 1e-9)[:, None]
     u = np.linspace(0.0, 1.0, params.limb_samples)
-    pts = a[:, None, None, :] + u[None, None, :, None] * vec[:, :, None, :]
-    field = bilinear(pafs[:, :, [dx, dy]], pts[..., 0], pts[..., 1])
-    proj = field[..., 0] * unit[:, :, None, 0] + field[..., 1] * unit[:, :, None, 1]
-    limit = params.max_limb_fraction * pafs.shape[0]
+    xs = np.clip(a_xy[:, None, 0] + u * vec[:, None, 0], 0, w - 1)
+    ys = np.clip(a_xy[:, None, 1] + u * vec[:, None, 1], 0, h - 1)
+    x0 = np.minimum(xs.astype(np.intp), max(w - 2, 0))
+    y0 = np.minimum(ys.astype(np.intp), max(h - 2, 0))
+    x1, y1 = np.minimum(x0 + 1, w - 1), np.minimum(y0 + 1, h - 1)
+    fx, fy = (xs - x0).astype(np.float32), (ys - y0).astype(np.float32)
+    # Project the four corners first, then interpolate the projections.
+    ux = unit[:, 0, None].astype(np.float32)
+    uy = unit[:, 1, None].astype(np.float32)
+    cx, cy = dx[:, None], dy[:, None]
+
+    def corner(yy, xx):
+        return pafs[yy, xx, cx] * ux + pafs[yy, xx, cy] * uy
+
+    top = corner(y0, x0) * (1 - fx) + corner(y0, x1) * fx
+    bottom = corner(y1, x0) * (1 - fx) + corner(y1, x1) * fx
+    proj = top * (1 - fy) + bottom * fy
+    limit = params.max_limb_fraction * h
     penalty = np.minimum(limit / np.maximum(length, 1e-9) - 1.0, 0.0)
     score = proj.mean(-1) + penalty
     base = (length > 0) & (score > 0)
@@ -179,38 +230,59 @@ def score_limbs(pafs: np.ndarray, a: np.ndarray, b: np.ndarray, dx: int, dy: int
     return score, strong, weak
 
 
-def find_limbs(pafs: np.ndarray, peaks: Dict[str, np.ndarray], params: DecoderParams,
-               config: PoseConfig) -> Tuple[List[np.ndarray], List[np.ndarray]]:
-    """One-to-one matched limbs per type, strong and weak.
+def match_per_limb(limb: np.ndarray, a: np.ndarray, b: np.ndarray, score: np.ndarray,
+                   n_limbs: int) -> np.ndarray:
+    """Greedy one-to-one matching within each limb type, highest score first.
+
+    Args:
+        limb, a, b, score: (P,) candidate pairs: limb type, peak ids, score.
+        n_limbs: number of limb types.
 
     Returns:
-        ``strong`` and ``weak``: per limb type, (K, 3) arrays ``id_a, id_b,
-        score``, each matched one-to-one on its own (a weak list may repeat
-        strong limbs; assembly skips what is already joined).
+        Indices (into the pairs) of the matched pairs, in descending score.
     """
-    strong_out, weak_out = [], []
-    for limb in config.connection_types:
-        a = peaks[limb.from_body_part.name]
-        b = peaks[limb.to_body_part.name]
-        if len(a) == 0 or len(b) == 0:
-            strong_out.append(np.zeros((0, 3)))
-            weak_out.append(np.zeros((0, 3)))
-            continue
-        score, strong, weak = score_limbs(pafs, a[:, :2], b[:, :2], limb.paf_dx_idx,
-                                          limb.paf_dy_idx, params)
-        for valid, out in ((strong, strong_out), (weak, weak_out)):
-            out.append(np.array([(a[i, 3], b[j, 3], score[i, j])
-                                 for i, j in match_one_to_one(score, valid)]).reshape(-1, 3))
-    return strong_out, weak_out
+    order = np.argsort(-score, kind="stable")
+    used_a, used_b, kept = set(), set(), []
+    for i in order.tolist():
+        key_a, key_b = (int(limb[i]), int(a[i])), (int(limb[i]), int(b[i]))
+        if key_a not in used_a and key_b not in used_b:
+            used_a.add(key_a)
+            used_b.add(key_b)
+            kept.append(i)
+    return np.asarray(kept, np.int64)
 
 
-def assemble(limbs: List[np.ndarray], part_scores: np.ndarray, part_xy: np.ndarray,
+def find_limbs(pafs: np.ndarray, peaks: Peaks, params: DecoderParams,
+               config: PoseConfig) -> Tuple[np.ndarray, np.ndarray]:
+    """Score all candidate limbs of all types at once and match them one-to-one.
+
+    Returns:
+        ``strong`` and ``weak``: (K, 4) arrays of rows ``limb type, id_a,
+        id_b, score``; each list is matched one-to-one per limb type on its
+        own (the weak list may repeat strong limbs; assembly skips those).
+    """
+    limb, a, b = candidate_pairs(peaks, config)
+    if len(limb) == 0:
+        return np.zeros((0, 4)), np.zeros((0, 4))
+    dx = np.array([c.paf_dx_idx for c in config.connection_types])[limb]
+    dy = np.array([c.paf_dy_idx for c in config.connection_types])[limb]
+    score, strong, weak = score_limbs(pafs, peaks.xy[a], peaks.xy[b], dx, dy, params)
+    out = []
+    for valid in (strong, weak):
+        sel = np.flatnonzero(valid)
+        kept = sel[match_per_limb(limb[sel], a[sel], b[sel], score[sel],
+                                  len(config.connection_types))]
+        out.append(np.stack([limb[kept], a[kept], b[kept], score[kept]], axis=1))
+    return out[0], out[1]
+
+
+def assemble(limbs: np.ndarray, part_scores: np.ndarray, part_xy: np.ndarray,
              config: PoseConfig, params: DecoderParams,
-             weak_limbs: Optional[List[np.ndarray]] = None) -> np.ndarray:
+             weak_limbs: Optional[np.ndarray] = None) -> np.ndarray:
     """Group limbs into people, strongest limbs first across all types.
 
     Args:
-        limbs: per limb type, (K, 3) rows ``id_a, id_b, limb_score`` (strong).
+        limbs: (K, 4) rows ``limb type, id_a, id_b, limb_score`` (strong).
         part_scores: (n_peaks,) heatmap score of each peak id.
         part_xy: (n_peaks, 2) position of each peak id, in cells.
         config: pose configuration.
@@ -229,10 +301,11 @@ def assemble(limbs: List[np.ndarray], part_scores: np.ndarray, part_xy: np.ndarr
     redundant = {k for k, l in enumerate(config.connection_types) if l.redundant}
     # Strong limbs of all types together by score (the redundant ones among
     # them may only attach), then the weak ones, which only attach too.
-    rows = [(0, -s, k, int(a), int(b), s, k in redundant)
-            for k, arr in enumerate(limbs) for a, b, s in arr]
-    rows += [(1, -s, k, int(a), int(b), s, True)
-             for k, arr in enumerate(weak_limbs or []) for a, b, s in arr]
+    rows = [(0, -s, int(k), int(a), int(b), s, int(k) in redundant)
+            for k, a, b, s in np.asarray(limbs).reshape(-1, 4).tolist()]
+    if weak_limbs is not None:
+        rows += [(1, -s, int(k), int(a), int(b), s, True)
+                 for k, a, b, s in np.asarray(weak_limbs).reshape(-1, 4).tolist()]
     rows.sort()
     rows = [(s, k, a, b, attach_only) for _, _, k, a, b, s, attach_only in rows]
     people: List[np.ndarray] = []
@@ -313,18 +386,12 @@ def decode(heatmaps: np.ndarray, pafs: np.ndarray, params: Optional[DecoderParam
     if hm.shape[:2] != pf.shape[:2]:
         raise ValueError(f"heatmaps {hm.shape[:2]} and pafs {pf.shape[:2]} differ in size")
     clock = time.perf_counter()
-    coords = find_peaks(hm, params, config)
-    peaks = {name: np.array(v, dtype=np.float64).reshape(-1, 4) for name, v in coords.items()}
-    n_peaks = sum(len(v) for v in coords.values())
-    part_scores = np.zeros(n_peaks)
-    part_xy = np.zeros((n_peaks, 2))
-    for v in peaks.values():
-        part_scores[v[:, 3].astype(int)] = v[:, 2]
-        part_xy[v[:, 3].astype(int)] = v[:, :2]
+    peaks = find_peaks(hm, params, config)
     clock = _lap(timings, "peaks", clock)
     strong, weak = find_limbs(pf, peaks, params, config)
     clock = _lap(timings, "connections", clock)
-    skeletons = assemble(strong, part_scores, part_xy, config, params, weak)
+    skeletons = assemble(strong, peaks.score, peaks.xy, config, params, weak)
+    coords = peaks.to_coords(config)
     _lap(timings, "grouping", clock)
     return coords, skeletons
 

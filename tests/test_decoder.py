@@ -17,28 +17,38 @@ def test_peaks_are_refined_below_the_cell_grid(cfg):
     people = np.full((2, 18, 2), np.nan)
     people[:, BodyPart.left_knee] = truth
     heatmaps, _ = render_maps(people, (16, 20), sigma=1.5)
-    coords = find_peaks(heatmaps, DecoderParams(), cfg)
-    found = np.array([p[:2] for p in coords["left_knee"]])
-    assert found.shape == (2, 2)
-    found = found[np.argsort(found[:, 0])]
+    peaks = find_peaks(heatmaps, DecoderParams(), cfg)
+    assert peaks.part.tolist() == [BodyPart.left_knee] * 2
+    found = peaks.xy[np.argsort(peaks.xy[:, 0])]
     assert np.abs(found - truth).max() < 0.1          # whole-cell peaks would be 0.3 off
     unrefined = find_peaks(heatmaps, DecoderParams(refine_peaks=False), cfg)
-    assert {p[:2] for p in unrefined["left_knee"]} == {(5.0, 5.0), (13.0, 9.0)}
+    assert {tuple(p) for p in unrefined.xy.tolist()} == {(5.0, 5.0), (13.0, 9.0)}
+    coords = peaks.to_coords(cfg)
+    assert [p[3] for p in coords["left_knee"]] == [0, 1] and coords["nose"] == []
 
 
 def test_long_limbs_are_penalised():
     pafs = np.zeros((20, 60, 38), np.float32)
     pafs[:, :, 0] = 1.0                                # a perfect rightward field
     params = DecoderParams()
-    a = np.array([[2.0, 10.0]])
+    a = np.array([[2.0, 10.0]] * 3)
     b = np.array([[8.0, 10.0], [42.0, 10.0], [58.0, 10.0]])   # 6, 40 and 56 cells long
-    score, strong, _ = score_limbs(pafs, a, b, 0, 1, params)
+    dx, dy = np.zeros(3, int), np.ones(3, int)
+    score, strong, _ = score_limbs(pafs, a, b, dx, dy, params)
     limit = params.max_limb_fraction * 20              # 10 cells
-    np.testing.assert_allclose(score[0], [1.0, limit / 40, limit / 56], rtol=1e-5)
+    np.testing.assert_allclose(score, [1.0, limit / 40, limit / 56], rtol=1e-5)
     assert strong.all()
     pafs[:, :, 0] = 0.2                                # a weak field: long limbs fall below 0
-    score, strong, _ = score_limbs(pafs, a, b, 0, 1, params)
-    assert strong[0].tolist() == [True, False, False]
+    score, strong, _ = score_limbs(pafs, a, b, dx, dy, params)
+    assert strong.tolist() == [True, False, False]
+
+
+def test_limb_samples_are_interpolated_between_cells():
+    pafs = np.zeros((20, 10, 38), np.float32)          # tall enough for no length penalty
+    pafs[4, :, 0] = 1.0                                # a one-cell-high band at y = 4
+    a, b = np.array([[1.0, 4.5]]), np.array([[8.0, 4.5]])   # runs half-way between rows
+    score, _, _ = score_limbs(pafs, a, b, np.zeros(1, int), np.ones(1, int), DecoderParams())
+    np.testing.assert_allclose(score, [0.5], rtol=1e-5)
 
 
 def limb_order_assembly(limbs, cfg):
@@ -46,7 +56,8 @@ def limb_order_assembly(limbs, cfg):
     people = []
     for k, limb in enumerate(cfg.connection_types):
         sa, sb = int(limb.from_body_part), int(limb.to_body_part)
-        for a, b, _ in limbs[k][np.argsort(-limbs[k][:, 2])]:
+        mine = limbs[limbs[:, 0] == k]
+        for _, a, b, _ in mine[np.argsort(-mine[:, 3])]:
             home = next((p for p in people if p[sa] == a or p[sb] == b), None)
             if home is None:
                 if not limb.redundant:
@@ -60,6 +71,13 @@ def limb_order_assembly(limbs, cfg):
     return people
 
 
+def limb_rows(cfg, table):
+    """(K, 4) rows ``limb type, id_a, id_b, score`` from ``{limb name: [(a, b, score)]}``."""
+    idx = {l.name: k for k, l in enumerate(cfg.connection_types)}
+    return np.array([(idx[name], a, b, s) for name, rows in table.items()
+                     for a, b, s in rows], float).reshape(-1, 4)
+
+
 def test_global_limb_order_is_not_fooled_by_an_overlapping_face(cfg):
     """Person A's nose is hidden; a weak neck->nose link reaches B's face.
 
@@ -68,17 +86,16 @@ def test_global_limb_order_is_not_fooled_by_an_overlapping_face(cfg):
     score builds B's face first; A and B then both have a right shoulder, so
     the weak link cannot merge them.
     """
-    idx = {l.name: k for k, l in enumerate(cfg.connection_types)}
-    limbs = [np.zeros((0, 3)) for _ in cfg.connection_types]
     # ids: 0 neck A, 1 r-shoulder A, 6 r-elbow A, 7 r-wrist A,
     #      2 nose B, 3 r-eye B, 4 r-ear B, 5 r-shoulder B
-    limbs[idx["neck-right_shoulder"]] = np.array([[0, 1, 0.9]])
-    limbs[idx["right_shoulder-right_elbow"]] = np.array([[1, 6, 0.9]])
-    limbs[idx["right_elbow-right_wrist"]] = np.array([[6, 7, 0.9]])
-    limbs[idx["neck-nose"]] = np.array([[0, 2, 0.3]])
-    limbs[idx["nose-right_eye"]] = np.array([[2, 3, 0.95]])
-    limbs[idx["right_eye-right_ear"]] = np.array([[3, 4, 0.9]])
-    limbs[idx["right_shoulder-right_ear"]] = np.array([[5, 4, 0.8]])
+    limbs = limb_rows(cfg, {
+        "neck-right_shoulder": [(0, 1, 0.9)],
+        "right_shoulder-right_elbow": [(1, 6, 0.9)],
+        "right_elbow-right_wrist": [(6, 7, 0.9)],
+        "neck-nose": [(0, 2, 0.3)],
+        "nose-right_eye": [(2, 3, 0.95)],
+        "right_eye-right_ear": [(3, 4, 0.9)],
+        "right_shoulder-right_ear": [(5, 4, 0.8)]})
     greedy = limb_order_assembly(limbs, cfg)
     assert any(p[BodyPart.neck] == 0 and p[BodyPart.right_eye] == 3 for p in greedy)
 
@@ -89,20 +106,15 @@ def test_global_limb_order_is_not_fooled_by_an_overlapping_face(cfg):
 
 
 def test_redundant_limbs_never_start_a_person(cfg):
-    idx = {l.name: k for k, l in enumerate(cfg.connection_types)}
-    limbs = [np.zeros((0, 3)) for _ in cfg.connection_types]
-    limbs[idx["left_shoulder-left_ear"]] = np.array([[0, 1, 0.9]])
+    limbs = limb_rows(cfg, {"left_shoulder-left_ear": [(0, 1, 0.9)]})
     params = DecoderParams(min_parts=1, min_mean_score=0.0)
     assert assemble(limbs, np.ones(2), np.zeros((2, 2)), cfg, params).shape == (0, 20)
 
 
 def test_weak_limbs_only_attach(cfg):
-    idx = {l.name: k for k, l in enumerate(cfg.connection_types)}
-    strong = [np.zeros((0, 3)) for _ in cfg.connection_types]
-    weak = [np.zeros((0, 3)) for _ in cfg.connection_types]
-    strong[idx["neck-right_shoulder"]] = np.array([[0, 1, 0.9]])
-    weak[idx["right_shoulder-right_elbow"]] = np.array([[1, 2, 0.2]])   # attaches
-    weak[idx["left_hip-left_knee"]] = np.array([[3, 4, 0.2]])           # would start one
+    strong = limb_rows(cfg, {"neck-right_shoulder": [(0, 1, 0.9)]})
+    weak = limb_rows(cfg, {"right_shoulder-right_elbow": [(1, 2, 0.2)],   # attaches
+                           "left_hip-left_knee": [(3, 4, 0.2)]})          # would start one
     params = DecoderParams(min_parts=1, min_mean_score=0.0)
     people = assemble(strong, np.ones(5), np.zeros((5, 2)), cfg, params, weak)
     assert people.shape[0] == 1
