@@ -40,9 +40,9 @@ def single_peak(x, y, shape):
 
 
 def located(heatmaps, cfg):
-    peaks = find_peaks(heatmaps, DecoderParams(), cfg)["nose"]
-    assert len(peaks) == 1
-    return np.array(peaks[0][:2])
+    peaks = find_peaks(heatmaps, DecoderParams(), cfg)
+    assert peaks.part.tolist() == [BodyPart.nose]
+    return peaks.xy[0]
 
 
 def test_resample_from_a_double_scale_grid(cfg):
