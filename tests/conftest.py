@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import struct
 import sys
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -38,3 +40,73 @@ def scene_people() -> np.ndarray:
 @pytest.fixture
 def cfg():
     return get_default_configuration()
+
+
+# --- image files in unusual formats (tests of estimation.imageio and demo_image.py) -------
+
+IMAGES = ROOT / "images"
+
+
+def _png_chunk(tag: bytes, data: bytes) -> bytes:
+    return (struct.pack(">I", len(data)) + tag + data
+            + struct.pack(">I", zlib.crc32(tag + data) & 0xFFFFFFFF))
+
+
+def write_palette_png(path: Path, bgr: np.ndarray) -> np.ndarray:
+    """Write ``bgr`` as an 8-bit palette PNG (6 x 6 x 6 colour cube; OpenCV cannot write one).
+
+    Returns:
+        The BGR image the file holds (the colours after quantisation).
+    """
+    levels = (bgr.astype(np.int32) * 5 + 127) // 255          # 0..5 per channel
+    index = (levels[..., 2] * 36 + levels[..., 1] * 6 + levels[..., 0]).astype(np.uint8)
+    palette = bytes(v for r in range(6) for g in range(6) for b in range(6)
+                    for v in (51 * r, 51 * g, 51 * b))
+    height, width = index.shape
+    raw = b"".join(b"\x00" + row.tobytes() for row in index)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n"
+                     + _png_chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 3, 0, 0, 0))
+                     + _png_chunk(b"PLTE", palette)
+                     + _png_chunk(b"IDAT", zlib.compress(raw))
+                     + _png_chunk(b"IEND", b""))
+    return (levels * 51).astype(np.uint8)
+
+
+@pytest.fixture(scope="session")
+def small_bus() -> np.ndarray:
+    """images/bus.jpg at a quarter of its size (203 x 270), BGR uint8."""
+    import cv2
+
+    path = IMAGES / "bus.jpg"
+    if not path.is_file():
+        pytest.skip("images/bus.jpg missing (run `make setup`)")
+    return cv2.resize(cv2.imread(str(path)), (203, 270), interpolation=cv2.INTER_AREA)
+
+
+@pytest.fixture
+def odd_pngs(tmp_path, small_bus):
+    """Grayscale, RGBA, 16-bit and palette PNGs made from bus.jpg, with the BGR image
+    each should load as: ``{name: (path, expected_bgr)}``."""
+    import cv2
+
+    grey = cv2.cvtColor(small_bus, cv2.COLOR_BGR2GRAY)
+    files = {}
+    path = tmp_path / "grey.png"
+    cv2.imwrite(str(path), grey)
+    files["grey"] = (path, cv2.cvtColor(grey, cv2.COLOR_GRAY2BGR))
+    path = tmp_path / "rgba.png"
+    rgba = cv2.cvtColor(small_bus, cv2.COLOR_BGR2BGRA)
+    rgba[:, :100, 3] = 0                      # left part transparent
+    cv2.imwrite(str(path), rgba)
+    expected = small_bus.copy()
+    expected[:, :100] = 128                   # composited over mid-grey
+    files["rgba"] = (path, expected)
+    path = tmp_path / "deep16.png"
+    cv2.imwrite(str(path), small_bus.astype(np.uint16) * 257)
+    files["deep16"] = (path, small_bus)
+    path = tmp_path / "grey16.png"
+    cv2.imwrite(str(path), grey.astype(np.uint16) * 257)
+    files["grey16"] = (path, cv2.cvtColor(grey, cv2.COLOR_GRAY2BGR))
+    path = tmp_path / "palette.png"
+    files["palette"] = (path, write_palette_png(path, small_bus))
+    return files

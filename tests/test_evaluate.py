@@ -98,7 +98,8 @@ def test_evaluation_command_end_to_end(tmp_path):
     truth = {1: [], 2: []}
     for r in found:
         kps = np.array(r["keypoints"], float).reshape(17, 3)
-        if (kps[:, 2] > 0).sum() >= 5:
+        seen = kps[kps[:, 2] > 0, :2]
+        if np.prod(seen.max(0) - seen.min(0)) > 0:      # pycocotools needs an area
             truth[r["image_id"]].append(kps)
     ann = coco_set(tmp_path / "gt2.json", [(1, "zidane.jpg", 1280, 720, truth[1]),
                                            (2, "bus.jpg", 810, 1080, truth[2])])

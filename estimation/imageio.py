@@ -1,0 +1,501 @@
+"""Reading and writing pictures, videos and JSON for the command-line tools (numpy + OpenCV).
+
+Reading turns whatever OpenCV decodes into the 8-bit BGR ``(H, W, 3)`` image
+the networks take:
+
+* grey ``(H, W)`` or ``(H, W, 1)`` -> grey copied into the three channels;
+* 16-bit -> scaled by 255 / 65535 and rounded; float -> ``0..1`` scaled to
+  ``0..255`` (values outside are clipped, NaN becomes 0);
+* with an alpha channel (grey + alpha, BGRA) -> composited over mid-grey
+  (128, the value the networks' padding uses), so transparent areas are flat;
+* palette PNGs are expanded by OpenCV itself.
+
+Files are decoded with ``cv2.IMREAD_UNCHANGED`` (keeps depth and alpha). An
+8-bit image without alpha is then read again with ``cv2.IMREAD_COLOR`` so that
+the EXIF orientation of camera photos is applied exactly as ``cv2.imread``
+does by default (``IMREAD_UNCHANGED`` ignores it); that second decode costs
+about 10 ms for a 1-megapixel JPEG. The messages native decoders print
+(libjpeg's "Premature end of JPEG file", libpng errors, FFmpeg probes) are
+captured instead of reaching the terminal; a JPEG whose decoder reports a
+premature end is rejected as truncated.
+
+Every writer writes to a temporary file in the destination folder and then
+renames it over the destination, so a destination is either untouched or
+complete, never half-written.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import re
+import secrets
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator, List, Optional, Tuple, Union
+
+import cv2
+import numpy as np
+
+PathLike = Union[str, "os.PathLike[str]"]
+
+#: File name extensions treated as images (lower case), as OpenCV can decode them.
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".jpe", ".png", ".bmp", ".dib", ".tif", ".tiff",
+                    ".webp", ".ppm", ".pgm", ".pbm", ".pnm", ".pfm", ".sr", ".ras",
+                    ".jp2", ".exr", ".hdr", ".pic", ".gif", ".avif")
+#: Value the alpha channel is composited over (all three channels).
+BACKGROUND = 128
+#: Frames per second assumed when a video does not report a usable rate.
+DEFAULT_FPS = 25.0
+#: Codecs tried, in order, for drawn videos: (FourCC, file extension).
+VIDEO_CODECS = (("mp4v", ".mp4"), ("MJPG", ".avi"))
+
+
+class CapturedText:
+    """Text written to the process's standard error while captured (see :func:`native_stderr`)."""
+
+    text = ""
+
+    def first_message(self) -> str:
+        """The first non-empty line, without OpenCV's ``[ WARN:0@0.1] global x.cpp:12 f``
+        or FFmpeg's ``[mov,mp4 @ 0x55e8...]`` prefix."""
+        for line in self.text.splitlines():
+            line = re.sub(r"^\[\s*\w+:[^\]]*\]\s*(global\s+\S+\s+\S+\s*)?", "", line)
+            line = re.sub(r"^\[[^\]]*@\s*0x[0-9a-fA-F]+\]\s*", "", line).strip()
+            if line:
+                return line[:160]
+        return ""
+
+
+@contextlib.contextmanager
+def native_stderr() -> Iterator[CapturedText]:
+    """Capture file descriptor 2 (what C/C++ libraries print) for the block.
+
+    Yields:
+        A :class:`CapturedText` whose ``text`` is filled when the block ends.
+        If descriptor 2 cannot be redirected nothing is captured.
+    """
+    captured = CapturedText()
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError, AttributeError):
+        yield captured
+        return
+    with tempfile.TemporaryFile() as sink:
+        os.dup2(sink.fileno(), 2)
+        try:
+            yield captured
+        finally:
+            with contextlib.suppress(OSError, ValueError, AttributeError):
+                sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            sink.seek(0)
+            captured.text = sink.read().decode("utf-8", errors="replace")
+
+
+def to_bgr8(image: np.ndarray) -> np.ndarray:
+    """Normalise a decoded image to 8-bit, 3-channel BGR (see the module notes).
+
+    Args:
+        image: ``(H, W)`` or ``(H, W, C)`` with C in 1..4; uint8, uint16 or float.
+
+    Returns:
+        ``(H, W, 3)`` uint8 BGR (the input itself when it already is one).
+
+    Raises:
+        ValueError: an empty size, an unsupported pixel type or channel count.
+    """
+    arr = np.asarray(image)
+    if arr.ndim == 3 and arr.shape[2] == 1:
+        arr = arr[:, :, 0]
+    if arr.ndim not in (2, 3) or (arr.ndim == 3 and arr.shape[2] not in (2, 3, 4)):
+        raise ValueError(f"unsupported image layout {arr.shape} (expected H x W with 1 to 4 "
+                         "channels)")
+    if arr.shape[0] == 0 or arr.shape[1] == 0:
+        raise ValueError(f"the image has a zero dimension ({arr.shape[1]}x{arr.shape[0]} "
+                         "pixels)")
+    channels = 1 if arr.ndim == 2 else arr.shape[2]
+    if arr.dtype == np.uint8 and channels == 3:
+        return arr
+    if arr.dtype == np.uint8:
+        unit = arr.astype(np.float32) / 255.0
+    elif arr.dtype == np.uint16:
+        unit = arr.astype(np.float32) / 65535.0
+    elif arr.dtype.kind == "f":
+        unit = np.clip(np.nan_to_num(arr.astype(np.float32), nan=0.0), 0.0, 1.0)
+    else:
+        raise ValueError(f"unsupported pixel type {arr.dtype} (expected 8-bit, 16-bit or float)")
+    if channels in (2, 4):
+        alpha = unit[:, :, -1:]
+        unit = unit[:, :, :-1] * alpha + (BACKGROUND / 255.0) * (1.0 - alpha)
+        channels -= 1
+    if channels == 1:
+        unit = np.repeat(unit.reshape(unit.shape[0], unit.shape[1], 1), 3, axis=2)
+    return np.rint(unit * 255.0).astype(np.uint8)
+
+
+def is_image_name(path: PathLike) -> bool:
+    """Whether the file name has one of :data:`IMAGE_EXTENSIONS` (case-insensitive)."""
+    return Path(path).suffix.lower() in IMAGE_EXTENSIONS
+
+
+def has_image_signature(path: PathLike) -> bool:
+    """Whether OpenCV recognises the file's first bytes as an image format it decodes."""
+    with native_stderr():
+        return bool(cv2.haveImageReader(os.fspath(path)))
+
+
+def _check_readable_file(path: Path) -> None:
+    """Raise FileNotFoundError / IsADirectoryError / PermissionError / ValueError (empty)."""
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no such file or folder")
+    if path.is_dir():
+        raise IsADirectoryError(f"{path} is a folder, not a file")
+    if not os.access(path, os.R_OK):
+        raise PermissionError(f"{path} is not readable (permission denied)")
+    if path.stat().st_size == 0:
+        raise ValueError(f"{path} is empty (0 bytes)")
+
+
+def read_image(path: PathLike) -> np.ndarray:
+    """Read an image file as 8-bit BGR (any depth, channel count or palette).
+
+    Args:
+        path: the image file.
+
+    Returns:
+        ``(H, W, 3)`` uint8 BGR, EXIF orientation applied for 8-bit images.
+
+    Raises:
+        FileNotFoundError: the file does not exist.
+        IsADirectoryError: the path is a folder.
+        PermissionError: the file is not readable.
+        ValueError: empty, not an image OpenCV can decode, truncated or
+            corrupt, or an unsupported pixel layout (one-line messages that
+            name the file).
+    """
+    path = Path(path)
+    _check_readable_file(path)
+    if not has_image_signature(path):
+        raise ValueError(f"{path} is not an image file OpenCV can read")
+    with native_stderr() as log:
+        image = cv2.imread(os.fspath(path), cv2.IMREAD_UNCHANGED)
+    detail = log.first_message()
+    if image is None:
+        raise ValueError(f"cannot decode {path}: the file is truncated or corrupt"
+                         + (f" ({detail})" if detail else ""))
+    if "premature end" in log.text.lower():
+        raise ValueError(f"cannot decode {path}: the file is truncated ({detail})")
+    if image.dtype == np.uint8 and (image.ndim == 2 or image.shape[2] in (1, 3)):
+        with native_stderr():
+            oriented = cv2.imread(os.fspath(path), cv2.IMREAD_COLOR)
+        if oriented is not None:
+            image = oriented
+    try:
+        return to_bgr8(image)
+    except ValueError as exc:
+        raise ValueError(f"{path}: {exc}") from None
+
+
+def fit_max_side(image: np.ndarray, max_side: Optional[int]) -> Tuple[np.ndarray, float]:
+    """Downscale an image whose longer side exceeds ``max_side`` (area interpolation).
+
+    Args:
+        image: ``(H, W, 3)`` image.
+        max_side: the longest allowed side in pixels; None or 0 disables it.
+
+    Returns:
+        ``(image, scale)``: the (possibly new) image and original size / new
+        size (1.0 when unchanged). Multiply pixel positions found on the
+        returned image by ``scale`` to get positions in the original.
+    """
+    height, width = image.shape[:2]
+    if not max_side or max(height, width) <= max_side:
+        return image, 1.0
+    factor = max_side / max(height, width)
+    new_w = max(1, round(width * factor))
+    new_h = max(1, round(height * factor))
+    small = cv2.resize(image, (new_w, new_h), interpolation=cv2.INTER_AREA)
+    return small, max(height, width) / max(new_h, new_w)
+
+
+def list_images(folder: PathLike) -> List[Path]:
+    """Image files directly inside ``folder`` (by extension, hidden files skipped), sorted.
+
+    Raises:
+        NotADirectoryError: ``folder`` is not a folder.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise NotADirectoryError(f"{folder} is not a folder")
+    return sorted((p for p in folder.iterdir()
+                   if p.is_file() and not p.name.startswith(".") and is_image_name(p)),
+                  key=lambda p: p.name)
+
+
+# --- writing -------------------------------------------------------------------------------
+
+def check_output_folder(folder: PathLike, missing_ok: bool = False) -> Path:
+    """Make sure files can be written into ``folder`` (nothing is created).
+
+    Args:
+        folder: the destination folder.
+        missing_ok: accept a missing folder whose parent is a writable folder
+            (create it later with :func:`make_output_folder`).
+
+    Returns:
+        ``folder`` as a Path.
+
+    Raises:
+        ValueError: the folder (or, with ``missing_ok``, its parent) does not
+            exist, is not a folder, or is not writable.
+    """
+    folder = Path(folder)
+    if missing_ok and not folder.exists():
+        parent = folder.parent
+        if not parent.is_dir():
+            raise ValueError(f"cannot create folder {folder}: {parent} does not exist"
+                             + (" or is not a folder" if parent.exists() else ""))
+        if not os.access(parent, os.W_OK | os.X_OK):
+            raise ValueError(f"cannot create folder {folder}: {parent} is not writable "
+                             "(permission denied)")
+        return folder
+    if not folder.exists():
+        raise ValueError(f"folder {folder} does not exist")
+    if not folder.is_dir():
+        raise ValueError(f"{folder} is not a folder")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise ValueError(f"folder {folder} is not writable (permission denied)")
+    return folder
+
+
+def make_output_folder(folder: PathLike) -> Path:
+    """Create ``folder`` if it is missing (its parent must exist).
+
+    Raises:
+        ValueError: it cannot be created.
+    """
+    folder = Path(folder)
+    try:
+        folder.mkdir(exist_ok=True)
+    except OSError as exc:
+        raise ValueError(f"cannot create folder {folder}: {exc.strerror or exc}") from None
+    return folder
+
+
+def check_output_file(path: PathLike, image: bool = False) -> Path:
+    """Make sure ``path`` can be written: its folder exists and is writable.
+
+    Args:
+        path: the destination file.
+        image: also require an extension OpenCV can encode.
+
+    Returns:
+        ``path`` as a Path.
+
+    Raises:
+        ValueError: the folder is missing or not writable, ``path`` is a
+            folder, or (``image``) the extension is not an image format.
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"{path} is a folder, not a file")
+    check_output_folder(path.parent)
+    if image and not cv2.haveImageWriter(os.fspath(path)):
+        what = f"{path.suffix} is not an image format OpenCV can write" if path.suffix \
+            else "the name has no image extension"
+        raise ValueError(f"cannot write {path}: {what} (use .png or .jpg)")
+    return path
+
+
+def _temporary_name(path: Path, suffix: str = "") -> Path:
+    """A fresh hidden name next to ``path`` that keeps ``suffix`` (the codec may need it)."""
+    return path.with_name(f".{path.name}.{os.getpid()}-{secrets.token_hex(4)}.part{suffix}")
+
+
+@contextlib.contextmanager
+def atomic_path(path: PathLike, keep_suffix: bool = True) -> Iterator[Path]:
+    """A temporary path next to ``path``, renamed to ``path`` when the block succeeds.
+
+    The temporary file ends with the destination's extension (when
+    ``keep_suffix``), so writers that choose a format by extension work. If
+    the block raises, the temporary file is removed and ``path`` is untouched.
+
+    Yields:
+        The temporary path (not yet created).
+    """
+    path = Path(path)
+    tmp = _temporary_name(path, path.suffix if keep_suffix else "")
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+
+
+def write_bytes(path: PathLike, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically (temporary file, then rename).
+
+    The file gets the usual permissions (umask applied), like ``open(path, "wb")``.
+    """
+    with atomic_path(path) as tmp:
+        with open(tmp, "xb") as handle:
+            handle.write(data)
+
+
+def encode_image(image: np.ndarray, extension: str, jpeg_quality: int = 90) -> bytes:
+    """Encode an image as ``extension`` (``".png"``, ``".jpg"``, ...) bytes.
+
+    Raises:
+        ValueError: OpenCV cannot encode that format.
+    """
+    params = [cv2.IMWRITE_JPEG_QUALITY, jpeg_quality] \
+        if extension.lower() in (".jpg", ".jpeg", ".jpe") else []
+    try:
+        ok, buf = cv2.imencode(extension, image, params)
+    except cv2.error:
+        ok, buf = False, None
+    if not ok:
+        raise ValueError(f"cannot encode an image as {extension!r}")
+    return buf.tobytes()
+
+
+def write_image(path: PathLike, image: np.ndarray, jpeg_quality: int = 90) -> None:
+    """Encode ``image`` by ``path``'s extension and write it atomically."""
+    path = Path(path)
+    write_bytes(path, encode_image(image, path.suffix, jpeg_quality))
+
+
+def write_json(path: PathLike, obj: Any) -> None:
+    """Write ``obj`` as JSON (UTF-8, newline-terminated) atomically."""
+    write_bytes(path, (json.dumps(obj) + "\n").encode("utf-8"))
+
+
+# --- video ---------------------------------------------------------------------------------
+
+@dataclass
+class VideoInfo:
+    """What a video reports about itself (``frame_count`` is None when unknown)."""
+
+    width: int
+    height: int
+    fps: float
+    frame_count: Optional[int]
+
+
+class VideoReader:
+    """Frames of a video as 8-bit BGR images; the first frame is read on opening.
+
+    Raises (on construction):
+        FileNotFoundError / PermissionError / ValueError: missing, unreadable
+            or empty file; a file OpenCV cannot open as a video; a video
+            without frames.
+    """
+
+    def __init__(self, path: PathLike) -> None:
+        self.path = Path(path)
+        _check_readable_file(self.path)
+        with native_stderr() as log:
+            cap = cv2.VideoCapture(os.fspath(self.path))
+            opened = cap.isOpened()
+            ok, frame = cap.read() if opened else (False, None)
+        if not opened:
+            detail = log.first_message()
+            raise ValueError(f"cannot open {self.path}: not an image or a video OpenCV can read"
+                             + (f" ({detail})" if detail else ""))
+        if not ok or frame is None:
+            cap.release()
+            raise ValueError(f"video {self.path} has no frames (empty or corrupt)")
+        self._cap = cap
+        self._first: Optional[np.ndarray] = frame
+        fps = cap.get(cv2.CAP_PROP_FPS)
+        count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
+        self.info = VideoInfo(width=frame.shape[1], height=frame.shape[0],
+                              fps=fps if math.isfinite(fps) and 0 < fps <= 1000 else DEFAULT_FPS,
+                              frame_count=count if count > 0 else None)
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        """Yield the frames in order, as (H, W, 3) uint8 BGR, until the video ends."""
+        while True:
+            if self._first is not None:
+                frame, self._first = self._first, None
+            else:
+                with native_stderr():
+                    ok, frame = self._cap.read()
+                if not ok or frame is None:
+                    return
+            yield to_bgr8(frame)
+
+    def close(self) -> None:
+        """Release the capture."""
+        self._cap.release()
+
+    def __enter__(self) -> "VideoReader":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+class AtomicVideoWriter:
+    """A video written under a temporary name and renamed when closed.
+
+    The codec is the first of :data:`VIDEO_CODECS` OpenCV can open; the file
+    name is ``stem`` plus that codec's extension (:attr:`path`).
+    :meth:`commit` finalises the file and renames it; :meth:`discard`
+    deletes it. Frames must all have the size given at construction.
+    """
+
+    def __init__(self, folder: PathLike, stem: str, fps: float, size: Tuple[int, int]) -> None:
+        """Open the writer.
+
+        Args:
+            folder: destination folder.
+            stem: file name without extension.
+            fps: frame rate.
+            size: ``(width, height)`` of every frame.
+
+        Raises:
+            ValueError: no codec could be opened.
+        """
+        self._writer = None
+        for fourcc, ext in VIDEO_CODECS:
+            path = Path(folder) / f"{stem}{ext}"
+            tmp = _temporary_name(path, ext)
+            with native_stderr():
+                writer = cv2.VideoWriter(os.fspath(tmp), cv2.VideoWriter_fourcc(*fourcc),
+                                         float(fps), tuple(int(v) for v in size))
+            if writer.isOpened():
+                self._writer, self.path, self._tmp, self.fourcc = writer, path, tmp, fourcc
+                break
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+        if self._writer is None:
+            raise ValueError(f"cannot write a video into {folder}: no codec available "
+                             f"({', '.join(c for c, _ in VIDEO_CODECS)})")
+        self.frames = 0
+
+    def write(self, frame: np.ndarray) -> None:
+        """Append one (H, W, 3) uint8 BGR frame."""
+        self._writer.write(frame)
+        self.frames += 1
+
+    def commit(self) -> Path:
+        """Finish the file and rename it to :attr:`path`; returns that path."""
+        self._writer.release()
+        os.replace(self._tmp, self.path)
+        return self.path
+
+    def discard(self) -> None:
+        """Close and delete the temporary file; :attr:`path` is left untouched."""
+        self._writer.release()
+        with contextlib.suppress(OSError):
+            self._tmp.unlink()

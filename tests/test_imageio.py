@@ -1,0 +1,249 @@
+"""Tests of estimation.imageio: loading odd images, atomic writes, videos."""
+
+import os
+import struct
+
+import cv2
+import numpy as np
+import pytest
+
+from estimation import imageio
+
+
+# --- normalisation -------------------------------------------------------------------------
+
+def test_bgr8_passes_through_untouched():
+    image = np.zeros((9, 8, 3), np.uint8)
+    assert imageio.to_bgr8(image) is image
+
+
+@pytest.mark.parametrize("shape", [(5, 6), (5, 6, 1)])
+def test_grey_is_copied_to_three_channels(shape):
+    grey = np.arange(30, dtype=np.uint8).reshape(shape)
+    out = imageio.to_bgr8(grey)
+    assert out.shape == (5, 6, 3) and out.dtype == np.uint8
+    np.testing.assert_array_equal(out[:, :, 0], grey.reshape(5, 6))
+    np.testing.assert_array_equal(out[:, :, 2], grey.reshape(5, 6))
+
+
+def test_sixteen_bit_is_scaled_to_eight():
+    deep = np.array([[0, 257, 32896, 65535]], np.uint16)
+    np.testing.assert_array_equal(imageio.to_bgr8(deep)[0, :, 1], [0, 1, 128, 255])
+
+
+def test_float_is_taken_as_zero_to_one():
+    out = imageio.to_bgr8(np.array([[0.0, 0.5, 1.0, 2.0, -1.0, np.nan]], np.float32))
+    np.testing.assert_array_equal(out[0, :, 0], [0, 128, 255, 255, 0, 0])
+
+
+def test_alpha_is_composited_over_mid_grey():
+    bgra = np.zeros((1, 3, 4), np.uint8)
+    bgra[0, :, :3] = 200
+    bgra[0, :, 3] = [255, 0, 51]
+    out = imageio.to_bgr8(bgra)
+    np.testing.assert_array_equal(out[0, :, 0], [200, 128, round(200 * 0.2 + 128 * 0.8)])
+    grey_alpha = np.zeros((1, 1, 2), np.uint16)
+    grey_alpha[0, 0] = (65535, 0)
+    assert (imageio.to_bgr8(grey_alpha) == 128).all()
+
+
+@pytest.mark.parametrize("bad, match", [
+    (np.zeros((0, 5, 3), np.uint8), "zero dimension"),
+    (np.zeros((5, 0), np.uint8), "zero dimension"),
+    (np.zeros((4, 4, 5), np.uint8), "layout"),
+    (np.zeros((4,), np.uint8), "layout"),
+    (np.zeros((4, 4), np.int32), "pixel type"),
+])
+def test_unusable_arrays_are_rejected(bad, match):
+    with pytest.raises(ValueError, match=match):
+        imageio.to_bgr8(bad)
+
+
+# --- reading files -------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name", ["grey", "rgba", "deep16", "grey16", "palette"])
+def test_odd_pngs_load_as_8_bit_bgr(odd_pngs, name):
+    path, expected = odd_pngs[name]
+    image = imageio.read_image(path)
+    assert image.dtype == np.uint8 and image.shape == expected.shape
+    assert np.abs(image.astype(int) - expected).max() <= 1
+
+
+def test_palette_png_really_is_a_palette_png(odd_pngs):
+    path, _ = odd_pngs["palette"]
+    data = path.read_bytes()
+    assert data[25] == 3  # IHDR colour type 3: indexed colour
+    assert b"PLTE" in data
+
+
+def _with_exif_orientation(jpeg: bytes, orientation: int) -> bytes:
+    """Insert an APP1 Exif segment holding only the orientation tag after SOI."""
+    tiff = (b"II*\x00" + struct.pack("<I", 8) + struct.pack("<H", 1)
+            + struct.pack("<HHII", 0x0112, 3, 1, orientation) + struct.pack("<I", 0))
+    payload = b"Exif\x00\x00" + tiff
+    return jpeg[:2] + b"\xff\xe1" + struct.pack(">H", len(payload) + 2) + payload + jpeg[2:]
+
+
+@pytest.mark.parametrize("orientation", [1, 3, 6, 8])
+def test_exif_orientation_is_applied_like_cv2_imread(tmp_path, orientation):
+    image = np.zeros((40, 80, 3), np.uint8)
+    image[:20, :40] = 255
+    path = tmp_path / "photo.jpg"
+    path.write_bytes(_with_exif_orientation(cv2.imencode(".jpg", image)[1].tobytes(),
+                                            orientation))
+    loaded = imageio.read_image(path)
+    np.testing.assert_array_equal(loaded, cv2.imread(str(path)))
+    assert loaded.shape[:2] == ((80, 40) if orientation in (6, 8) else (40, 80))
+
+
+def test_missing_empty_folder_and_text_files(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no such file"):
+        imageio.read_image(tmp_path / "nope.png")
+    with pytest.raises(IsADirectoryError):
+        imageio.read_image(tmp_path)
+    (tmp_path / "empty.jpg").write_bytes(b"")
+    with pytest.raises(ValueError, match="empty"):
+        imageio.read_image(tmp_path / "empty.jpg")
+    (tmp_path / "text.jpg").write_text("not a picture\n")
+    with pytest.raises(ValueError, match="not an image"):
+        imageio.read_image(tmp_path / "text.jpg")
+
+
+def test_truncated_files_are_rejected_and_decoder_noise_is_captured(tmp_path, small_bus, capfd):
+    jpeg = cv2.imencode(".jpg", small_bus)[1].tobytes()
+    (tmp_path / "cut.jpg").write_bytes(jpeg[:len(jpeg) // 2])
+    with pytest.raises(ValueError, match="truncated"):
+        imageio.read_image(tmp_path / "cut.jpg")
+    png = cv2.imencode(".png", small_bus)[1].tobytes()
+    (tmp_path / "cut.png").write_bytes(png[:len(png) // 2])
+    with pytest.raises(ValueError, match="truncated or corrupt"):
+        imageio.read_image(tmp_path / "cut.png")
+    assert capfd.readouterr().err == ""  # libjpeg / libpng messages did not leak
+
+
+def test_zero_width_file_is_rejected(tmp_path):
+    (tmp_path / "zero.pgm").write_bytes(b"P5\n0 10\n255\n")
+    with pytest.raises(ValueError):
+        imageio.read_image(tmp_path / "zero.pgm")
+
+
+def test_fit_max_side():
+    image = np.zeros((100, 400, 3), np.uint8)
+    same, scale = imageio.fit_max_side(image, 400)
+    assert same is image and scale == 1.0
+    small, scale = imageio.fit_max_side(image, 200)
+    assert small.shape == (50, 200, 3) and scale == 2.0
+    assert imageio.fit_max_side(image, None)[0] is image
+
+
+def test_list_images_by_extension_sorted(tmp_path):
+    for name in ("b.PNG", "a.jpg", "notes.txt", ".hidden.jpg", "clip.mp4"):
+        (tmp_path / name).write_bytes(b"x")
+    (tmp_path / "sub.jpg").mkdir()
+    assert [p.name for p in imageio.list_images(tmp_path)] == ["a.jpg", "b.PNG"]
+    with pytest.raises(NotADirectoryError):
+        imageio.list_images(tmp_path / "a.jpg")
+
+
+# --- writing -------------------------------------------------------------------------------
+
+def test_atomic_write_leaves_no_temporary_file(tmp_path):
+    target = tmp_path / "out.json"
+    imageio.write_json(target, {"a": [1, 2]})
+    assert target.read_text() == '{"a": [1, 2]}\n'
+    assert os.listdir(tmp_path) == ["out.json"]
+    mode = target.stat().st_mode & 0o777
+    umask = os.umask(0)
+    os.umask(umask)
+    assert mode == 0o666 & ~umask
+
+
+def test_failed_write_keeps_the_old_file(tmp_path):
+    target = tmp_path / "out.png"
+    target.write_bytes(b"old")
+    with pytest.raises(RuntimeError):
+        with imageio.atomic_path(target) as tmp:
+            tmp.write_bytes(b"half")
+            raise RuntimeError("disk full")
+    assert target.read_bytes() == b"old"
+    assert os.listdir(tmp_path) == ["out.png"]
+
+
+def test_write_image_by_extension(tmp_path):
+    image = np.full((9, 11, 3), 77, np.uint8)
+    imageio.write_image(tmp_path / "a.png", image)
+    np.testing.assert_array_equal(cv2.imread(str(tmp_path / "a.png")), image)
+    with pytest.raises(ValueError, match="cannot encode"):
+        imageio.write_image(tmp_path / "a.xyz", image)
+    assert sorted(os.listdir(tmp_path)) == ["a.png"]
+
+
+def test_output_checks(tmp_path):
+    (tmp_path / "file").write_text("")
+    with pytest.raises(ValueError, match="does not exist"):
+        imageio.check_output_file(tmp_path / "missing" / "out.png")
+    with pytest.raises(ValueError, match="not a folder"):
+        imageio.check_output_file(tmp_path / "file" / "out.png")
+    with pytest.raises(ValueError, match="image format"):
+        imageio.check_output_file(tmp_path / "out.txt", image=True)
+    assert imageio.check_output_folder(tmp_path / "new", missing_ok=True) == tmp_path / "new"
+    assert not (tmp_path / "new").exists()           # checking creates nothing
+    with pytest.raises(ValueError, match="does not exist"):
+        imageio.check_output_folder(tmp_path / "a" / "b", missing_ok=True)
+    imageio.make_output_folder(tmp_path / "new")
+    assert (tmp_path / "new").is_dir()
+
+
+# --- video ---------------------------------------------------------------------------------
+
+def _write_video(path, frames, fourcc="mp4v", size=(64, 48)):
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*fourcc), 10, size)
+    for k in range(frames):
+        writer.write(np.full((size[1], size[0], 3), 20 * k, np.uint8))
+    writer.release()
+
+
+def test_video_round_trip(tmp_path):
+    _write_video(tmp_path / "in.mp4", 5)
+    with imageio.VideoReader(tmp_path / "in.mp4") as reader:
+        assert (reader.info.width, reader.info.height) == (64, 48)
+        assert reader.info.fps == pytest.approx(10)
+        frames = list(reader)
+    assert len(frames) == 5 and frames[0].shape == (48, 64, 3)
+    writer = imageio.AtomicVideoWriter(tmp_path, "out", 10, (64, 48))
+    for frame in frames:
+        writer.write(frame)
+    assert not writer.path.exists()                 # only the temporary file so far
+    path = writer.commit()
+    assert path.exists() and path.stem == "out"
+    cap = cv2.VideoCapture(str(path))
+    assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == 5
+    assert sorted(os.listdir(tmp_path)) == ["in.mp4", path.name]
+
+
+def test_discarded_video_leaves_nothing(tmp_path):
+    writer = imageio.AtomicVideoWriter(tmp_path, "out", 10, (64, 48))
+    writer.write(np.zeros((48, 64, 3), np.uint8))
+    writer.discard()
+    assert os.listdir(tmp_path) == []
+
+
+def test_unreadable_videos(tmp_path):
+    (tmp_path / "text.mp4").write_text("not a video")
+    with pytest.raises(ValueError, match="cannot open"):
+        imageio.VideoReader(tmp_path / "text.mp4")
+    _write_video(tmp_path / "zero.avi", 0, fourcc="MJPG")
+    with pytest.raises(ValueError, match="no frames"):
+        imageio.VideoReader(tmp_path / "zero.avi")
+    with pytest.raises(FileNotFoundError):
+        imageio.VideoReader(tmp_path / "missing.mp4")
+
+
+def test_native_messages_lose_their_log_prefixes():
+    log = imageio.CapturedText()
+    log.text = "\n[mov,mp4,m4a @ 0x55e8e7136e80] moov atom not found\nmore\n"
+    assert log.first_message() == "moov atom not found"
+    log.text = "[ WARN:0@0.03] global loadsave.cpp:278 findDecoder can't open file\n"
+    assert log.first_message() == "can't open file"
+    log.text = "libpng error: Read Error\n"
+    assert log.first_message() == "libpng error: Read Error"
