@@ -1,6 +1,7 @@
 """Yardstick only: the handout's algorithms written out plainly, loops and all.
 
-This is what the lab kit does (``connections.py`` scores every candidate pair
+This is what the lab kit does (``coordinates.py`` compares each heatmap with
+four shifted copies, ``>=`` on all sides; ``connections.py`` scores every candidate pair
 in a double loop with per-sample Python indexing and keeps the best
 ``min(n_a, n_b)`` pairs without enforcing one-to-one; ``estimators.py`` makes
 one subset row per connection). The benchmarks time our stages against it and
@@ -15,6 +16,37 @@ from typing import Dict, List, Sequence
 import numpy as np
 
 from estimation.config import ROW_WIDTH, PoseConfig
+
+
+def get_coordinates_reference(config: PoseConfig, heatmaps: np.ndarray,
+                              threshold: float = 0.1) -> Dict[str, list]:
+    """The handout's peak search: per part, four shifted copies and ``>=`` on all sides.
+
+    Every cell of a plateau is reported (the lab path reports one per plateau).
+
+    Returns:
+        ``{part name: [(x, y, score, id), ...]}``, ids running part by part.
+    """
+    all_peaks: Dict[str, list] = {}
+    counter = 0
+    for meta in config.body_parts.values():
+        hmap = heatmaps[:, :, meta.heatmap_idx]
+        shifted = []
+        for rows, cols, src_rows, src_cols in (
+                (slice(None), slice(1, None), slice(None), slice(None, -1)),   # from the left
+                (slice(None), slice(None, -1), slice(None), slice(1, None)),   # from the right
+                (slice(1, None), slice(None), slice(None, -1), slice(None)),   # from above
+                (slice(None, -1), slice(None), slice(1, None), slice(None))):  # from below
+            other = np.zeros(hmap.shape)
+            other[rows, cols] = hmap[src_rows, src_cols]
+            shifted.append(hmap >= other)
+        binary = np.logical_and.reduce(shifted + [hmap > threshold])
+        ys, xs = np.nonzero(binary)
+        all_peaks[meta.body_part.name] = [
+            (int(x), int(y), float(hmap[y, x]), counter + k)
+            for k, (x, y) in enumerate(zip(xs, ys))]
+        counter += len(xs)
+    return all_peaks
 
 
 def get_connections_reference(config: PoseConfig, coords: Dict[str, Sequence], pafs: np.ndarray,

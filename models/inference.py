@@ -48,7 +48,25 @@ few per cent of compute; pass ``bucket=8`` for the least compute per call on CPU
 (e.g. a fixed-size video, where the shape count is 1 anyway). :attr:`PoseNetwork.input_shapes`
 records the padded shapes fed so far.
 
-TensorFlow is imported only when a network is loaded.
+Runtimes (``mobilenet_thin`` only): ``runtime="tensorflow"`` runs the frozen
+graph in a TensorFlow ``Session``; ``runtime="tflite"`` runs the same graph
+converted to TFLite (``models.mobilenet_tflite``: float32, XNNPACK, converted
+once at set-up by ``scripts/convert_model.py``) with all CPU cores. Its maps
+equal TensorFlow's within 1e-4 (measured max |difference| about 1e-5 on
+bus.jpg and zidane.jpg).
+``runtime="auto"`` (the default) takes TFLite when the converted model is
+present (``model_weights/mobilenet_thin/graph_opt.tflite`` beside the graph)
+and an interpreter is importable, else TensorFlow; a present but corrupt or
+stale converted model raises rather than silently falling back.
+:attr:`PoseNetwork.runtime` tells which one was taken. The TFLite interpreter
+is resized (and its tensors re-allocated) only when the padded shape changes,
+so the bucket policy above also bounds its re-initialisations: a video of one
+frame size resizes once (a shape change costs about 8 ms of resize and
+allocation). Measured on a 2-core CPU: 2.1x the throughput of TensorFlow on
+bus.jpg, 1.4x at 368x656 (README, "Speed").
+
+TensorFlow is imported only when a network is loaded, and not at all by the
+TFLite runtime when ``ai-edge-litert`` is installed (load in 0.2 s, not 3.4 s).
 """
 
 from __future__ import annotations
@@ -71,6 +89,8 @@ DEFAULT_BUCKET = 32
 PAD_VALUE = 128
 NETWORKS = ("mobilenet_thin", "vgg")
 DEFAULT_NETWORK = "mobilenet_thin"
+#: Values of ``load_network(runtime=...)``.
+RUNTIMES = ("auto", "tensorflow", "tflite")
 #: Index of the last-stage PAFs / heatmaps in the VGG model's 12 outputs.
 VGG_PAF_INDEX = 10
 VGG_HEATMAP_INDEX = 11
@@ -152,10 +172,12 @@ class PoseNetwork:
         tracing_count: For a Keras model, a callable returning how many times
             its ``tf.function`` was traced (1 after any number of sizes);
             None for other back-ends.
+        runtime: ``"tensorflow"`` or ``"tflite"`` for the networks this
+            module builds; None for a duck-typed model.
     """
 
     def __init__(self, name: str, backend: Backend, model: Any = None,
-                 bucket: int = DEFAULT_BUCKET) -> None:
+                 bucket: int = DEFAULT_BUCKET, runtime: str | None = None) -> None:
         """Wrap a back-end.
 
         Args:
@@ -164,12 +186,14 @@ class PoseNetwork:
                 ``(1, Hp/8, Wp/8, 19)``, PAFs ``(1, Hp/8, Wp/8, 38)``).
             model: The underlying model, kept for inspection.
             bucket: Padding bucket in pixels, a positive multiple of 8.
+            runtime: Label of the runtime behind ``backend``.
 
         Raises:
             ValueError: ``bucket`` is not a positive multiple of 8.
         """
         _check_bucket(bucket)
         self.name = name
+        self.runtime = runtime
         self.bucket = bucket
         self.model = model
         self._backend = backend
@@ -219,7 +243,7 @@ class PoseNetwork:
         return infer(self, bgr_image)
 
     def __repr__(self) -> str:
-        return f"PoseNetwork(name={self.name!r}, bucket={self.bucket})"
+        return f"PoseNetwork(name={self.name!r}, bucket={self.bucket}, runtime={self.runtime!r})"
 
 
 def pad_image(bgr_image: np.ndarray, bucket: int = DEFAULT_BUCKET) -> np.ndarray:
@@ -294,15 +318,19 @@ def _adapter_for(model: Any) -> PoseNetwork:
 
 
 def _wrap_any(model: Any) -> PoseNetwork:
-    """Wrap a ``MobilenetThin`` or an OpenPose-style 12-output model.
+    """Wrap a ``MobilenetThin``, a ``MobilenetThinTFLite`` or an OpenPose-style 12-output model.
 
     Raises:
         TypeError: ``model`` is not a supported model.
     """
     from models.mobilenet_thin import MobilenetThin
+    from models.mobilenet_tflite import MobilenetThinTFLite
 
     if isinstance(model, MobilenetThin):
-        return PoseNetwork("mobilenet_thin", _mobilenet_backend(model), model)
+        return PoseNetwork("mobilenet_thin", _mobilenet_backend(model), model,
+                           runtime="tensorflow")
+    if isinstance(model, MobilenetThinTFLite):
+        return PoseNetwork("mobilenet_thin", _mobilenet_backend(model), model, runtime="tflite")
     return wrap_openpose_model(model)
 
 
@@ -368,7 +396,7 @@ def wrap_openpose_model(model: Any, name: str = "vgg",
                              f"(PAFs at index {VGG_PAF_INDEX}, heatmaps at {VGG_HEATMAP_INDEX})")
         return np.asarray(outputs[VGG_HEATMAP_INDEX]), np.asarray(outputs[VGG_PAF_INDEX])
 
-    network = PoseNetwork(name, run, model, bucket)
+    network = PoseNetwork(name, run, model, bucket, "tensorflow" if traced is not None else None)
     if traced is not None:
         network.tracing_count = traced.experimental_get_tracing_count
     return network
@@ -381,7 +409,8 @@ def _is_keras_model(model: Any) -> bool:
 
 
 def load_network(name: str = DEFAULT_NETWORK, weights: str | os.PathLike[str] | None = None,
-                 bucket: int = DEFAULT_BUCKET) -> PoseNetwork:
+                 bucket: int = DEFAULT_BUCKET, runtime: str = "auto",
+                 num_threads: int | None = None) -> PoseNetwork:
     """Load a pose network by name.
 
     Args:
@@ -389,31 +418,81 @@ def load_network(name: str = DEFAULT_NETWORK, weights: str | os.PathLike[str] | 
             (the lab's VGG model).
         weights: Weights path. Default: ``model_weights/mobilenet_thin/graph_opt.pb``
             (hash-checked) for ``mobilenet_thin``; the checkpoint prefix
-            ``model_weights/openpose`` for ``vgg``.
+            ``model_weights/openpose`` for ``vgg``. For ``mobilenet_thin`` a
+            ``.pb`` is the frozen graph (its TFLite conversion is looked for
+            beside it, same name with ``.tflite``); a ``.tflite`` path loads
+            that converted model directly (runtime ``"auto"`` or ``"tflite"``).
         bucket: Padding bucket in pixels, a positive multiple of 8.
+        runtime: ``"auto"`` (default: TFLite when the converted model is
+            present and an interpreter importable, else TensorFlow),
+            ``"tensorflow"`` or ``"tflite"`` (``mobilenet_thin`` only).
+        num_threads: TFLite interpreter threads; None: every core this
+            process may use. TensorFlow always uses all cores.
 
     Returns:
-        The network, ready for :func:`infer`.
+        The network, ready for :func:`infer`; ``network.runtime`` says which
+        runtime runs it.
 
     Raises:
-        ValueError: Unknown ``name``, bad ``bucket``, or corrupt / mismatching
-            weights (the message names the file and how to re-fetch it).
+        ValueError: Unknown ``name`` or ``runtime``, bad ``bucket``, a runtime
+            the network lacks, or corrupt / mismatching / stale weights or
+            converted model (the message names the file and how to re-fetch
+            or regenerate it).
         FileNotFoundError: The weights are missing (for ``mobilenet_thin``
-            the message says to run ``make setup``).
+            the message says to run ``make setup``), or ``runtime="tflite"``
+            and the converted model is missing (the message says to run
+            ``make assets`` / ``scripts/convert_model.py``).
     """
     _check_bucket(bucket)
+    if runtime not in RUNTIMES:
+        raise ValueError(f"unknown runtime {runtime!r}; choose one of {', '.join(RUNTIMES)}")
     if name == "mobilenet_thin":
-        from models.mobilenet_thin import MobilenetThin
-
-        model = MobilenetThin(weights)
-        return PoseNetwork(name, _mobilenet_backend(model), model, bucket)
+        model, used = _load_mobilenet(weights, runtime, num_threads)
+        return PoseNetwork(name, _mobilenet_backend(model), model, bucket, used)
     if name == "vgg":
+        if runtime == "tflite":
+            raise ValueError("the tflite runtime exists only for mobilenet_thin; load the vgg "
+                             "network with runtime='tensorflow' or 'auto'")
         from models.vgg import create_openpose
 
         model = create_openpose()
         model.load_weights(os.fspath(weights) if weights is not None else str(DEFAULT_VGG_WEIGHTS))
         return wrap_openpose_model(model, name, bucket)
     raise ValueError(f"unknown network {name!r}; choose one of {', '.join(NETWORKS)}")
+
+
+def _load_mobilenet(weights: str | os.PathLike[str] | None, runtime: str,
+                    num_threads: int | None) -> "tuple[Any, str]":
+    """``(model, runtime used)`` for ``mobilenet_thin``; see :func:`load_network`."""
+    from models import mobilenet_thin as mt
+    from models import mobilenet_tflite as mtl
+
+    if weights is not None and Path(weights).suffix == mtl.TFLITE_SUFFIX:
+        if runtime == "tensorflow":
+            raise ValueError(f"{weights} is a converted TFLite model; load it with "
+                             "runtime='tflite' or 'auto', or pass the frozen graph (.pb) for "
+                             "runtime='tensorflow'")
+        return mtl.MobilenetThinTFLite(weights, None, num_threads), "tflite"
+    graph = Path(weights) if weights is not None else mt.DEFAULT_WEIGHTS
+    converted = mtl.converted_path(graph)
+    if runtime == "tensorflow" or (
+            runtime == "auto" and not (converted.is_file() and mtl.available())):
+        return mt.MobilenetThin(weights), "tensorflow"
+    # The converted model must come from the graph in place (and the default
+    # graph must be the pinned one), so a stale conversion cannot slip through.
+    if not graph.is_file():
+        raise FileNotFoundError(
+            f"mobilenet_thin weights not found at {graph}: run `make setup` "
+            "(or `python scripts/fetch_assets.py`) to download them, then `make assets` "
+            "(or `python scripts/convert_model.py`) to convert them."
+        )
+    source_sha256 = mt.file_sha256(graph)
+    if weights is None and source_sha256 != mt.WEIGHTS_SHA256:
+        raise ValueError(
+            f"mobilenet_thin weights {graph} are corrupt (SHA-256 {source_sha256}, expected "
+            f"{mt.WEIGHTS_SHA256}): {mt._REFETCH}."
+        )
+    return mtl.MobilenetThinTFLite(converted, source_sha256, num_threads), "tflite"
 
 
 def infer_multiscale(network: PoseNetwork | Any, bgr_image: np.ndarray,
