@@ -12,8 +12,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import IntEnum
+from functools import cached_property
 from types import MappingProxyType
 from typing import Mapping, Tuple
+
+import numpy as np
 
 
 class BodyPart(IntEnum):
@@ -128,6 +131,18 @@ class PoseConfig:
     def body_parts_size(self) -> int:
         """Number of body parts (slots in a subset row before score and count)."""
         return len(self.body_parts)
+
+    @cached_property
+    def limb_arrays(self) -> Tuple["np.ndarray", ...]:
+        """Read-only (n_limbs,) int arrays: slot of part A, slot of part B, PAF x
+        channel and PAF y channel of each limb type (computed once per config)."""
+        rows = [(self.body_parts[c.from_body_part].slot_idx,
+                 self.body_parts[c.to_body_part].slot_idx, c.paf_dx_idx, c.paf_dy_idx)
+                for c in self.connection_types]
+        arrays = tuple(np.array(col, dtype=np.intp) for col in zip(*rows))
+        for arr in arrays:
+            arr.setflags(write=False)
+        return arrays
 
     @property
     def num_heatmaps(self) -> int:

@@ -1,11 +1,12 @@
 """Stage 2: score candidate limbs with the PAF line integral and match them one-to-one.
 
-For every limb type, every (part A candidate, part B candidate) pair is scored
-at once with numpy: the PAF is sampled at ``mid_num`` evenly spaced points of
+Every (part A candidate, part B candidate) pair of every limb type is scored
+in one numpy pass: the PAF is sampled at ``mid_num`` evenly spaced points of
 the segment A->B and projected on its unit direction (eq. 11 of Cao et al.,
 2017). A pair is kept when enough samples support it and its mean is
 positive; kept pairs are then matched greedily, highest score first, so that a
 part is used at most once per limb type (eq. 13-15 relaxed as in the paper).
+The pair enumeration and the matching are shared with the best decoder.
 """
 
 from __future__ import annotations
@@ -30,95 +31,133 @@ DEFAULT_MID_NUM = 10
 DEFAULT_MIN_SUPPORT_RATIO = 0.8
 
 
-def peaks_as_array(coords: Dict[str, Sequence[Sequence[float]]], name: str) -> np.ndarray:
-    """Return one part's candidates as a (K, 4) float64 array ``x, y, score, id``.
-
-    Raises:
-        ValueError: if the part is missing from ``coords`` or its entries are
-            not 4-tuples of finite numbers.
-    """
-    if name not in coords:
-        raise ValueError(f"coords has no entry for body part {name!r}")
-    peaks = coords[name]
-    if len(peaks) == 0:
-        return np.zeros((0, 4))
-    try:
-        arr = np.asarray(peaks, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"coords[{name!r}] must be a list of (x, y, score, id)") from exc
-    if arr.ndim != 2 or arr.shape[1] < 4:
-        raise ValueError(
-            f"coords[{name!r}] must be a list of (x, y, score, id), got shape {arr.shape}")
-    if not np.isfinite(arr).all():
-        raise ValueError(f"coords[{name!r}] contains NaN or infinite values")
-    return arr[:, :4]
-
-
-def sample_segments(a_xy: np.ndarray, b_xy: np.ndarray,
-                    mid_num: int) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Evenly spaced points on every segment from each A to each B.
+def peaks_table(config: PoseConfig, coords: Dict[str, Sequence[Sequence[float]]]
+                ) -> Tuple[np.ndarray, np.ndarray]:
+    """All candidates of ``coords`` as one array, grouped by part in slot order.
 
     Args:
-        a_xy: (Na, 2) start points (x, y).
-        b_xy: (Nb, 2) end points (x, y).
-        mid_num: number of samples per segment, endpoints included.
+        config: pose configuration.
+        coords: ``{part name: [(x, y, score, id), ...]}``.
 
     Returns:
-        ``points`` (Na, Nb, mid_num, 2), ``unit`` (Na, Nb, 2) unit directions
-        (zero for coincident points) and ``length`` (Na, Nb).
+        ``table`` (N, 4) float64 rows ``x, y, score, id`` and ``bounds``
+        (n_parts + 1,): the rows of slot ``s`` are ``bounds[s]:bounds[s + 1]``.
+
+    Raises:
+        ValueError: a part is missing from ``coords`` or an entry is not a
+            4-tuple of finite numbers.
     """
-    vec = b_xy[None, :, :] - a_xy[:, None, :]
-    length = np.sqrt((vec ** 2).sum(-1))
-    unit = vec / np.where(length > 0, length, 1.0)[..., None]
-    u = np.linspace(0.0, 1.0, mid_num)
-    points = a_xy[:, None, None, :] + u[None, None, :, None] * vec[:, :, None, :]
-    return points, unit, length
+    rows: List[Sequence[float]] = []
+    counts = []
+    for meta in sorted(config.body_parts.values(), key=lambda m: m.slot_idx):
+        name = meta.body_part.name
+        if name not in coords:
+            raise ValueError(f"coords has no entry for body part {name!r}")
+        rows.extend(coords[name])
+        counts.append(len(coords[name]))
+    bounds = np.concatenate(([0], np.cumsum(counts))).astype(np.intp)
+    if not rows:
+        return np.zeros((0, 4)), bounds
+    try:
+        table = np.array(rows, dtype=np.float64)
+    except (TypeError, ValueError):
+        table = None
+    if table is None or table.ndim != 2 or table.shape[1] < 4 or not np.isfinite(table).all():
+        _raise_bad_coords(config, coords)
+    return table[:, :4], bounds
 
 
-def line_integral(paf_x: np.ndarray, paf_y: np.ndarray, a_xy: np.ndarray,
-                  b_xy: np.ndarray, mid_num: int) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """PAF projections sampled at the nearest cell along every candidate segment.
+def _raise_bad_coords(config: PoseConfig, coords: Dict[str, Sequence[Sequence[float]]]) -> None:
+    """Raise a ValueError naming the first part whose candidates are malformed."""
+    for meta in sorted(config.body_parts.values(), key=lambda m: m.slot_idx):
+        name = meta.body_part.name
+        if len(coords[name]) == 0:
+            continue
+        try:
+            arr = np.array(coords[name], dtype=np.float64).reshape(len(coords[name]), -1)
+        except (TypeError, ValueError):
+            raise ValueError(f"coords[{name!r}] must be a list of (x, y, score, id)") from None
+        if arr.shape[1] < 4:
+            raise ValueError(f"coords[{name!r}] must be a list of (x, y, score, id), "
+                             f"got {arr.shape[1]} values per entry")
+        if not np.isfinite(arr).all():
+            raise ValueError(f"coords[{name!r}] contains NaN or infinite values")
+    raise ValueError("coords entries must be (x, y, score, id) of finite numbers")
+
+
+def candidate_pairs(config: PoseConfig, bounds: np.ndarray
+                    ) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every (part A candidate, part B candidate) pair of every limb type.
 
     Args:
-        paf_x: (H, W) x component of the limb's PAF.
-        paf_y: (H, W) y component.
-        a_xy: (Na, 2) candidate positions of part A, in cells.
-        b_xy: (Nb, 2) candidate positions of part B, in cells.
+        config: pose configuration.
+        bounds: (n_parts + 1,) candidate row ranges per slot (see
+            :func:`peaks_table`).
+
+    Returns:
+        ``limb`` (P,) limb-type index, ``a`` (P,) and ``b`` (P,) candidate
+        rows, ordered by limb type, then A, then B.
+    """
+    slot_a, slot_b = config.limb_arrays[:2]
+    counts = np.diff(bounds)
+    n_a, n_b = counts[slot_a], counts[slot_b]
+    totals = n_a * n_b
+    limb = np.repeat(np.arange(len(slot_a)), totals)
+    local = np.arange(len(limb)) - np.repeat(np.cumsum(totals) - totals, totals)
+    per_b = n_b[limb]
+    return (limb, bounds[slot_a][limb] + local // np.maximum(per_b, 1),
+            bounds[slot_b][limb] + local % np.maximum(per_b, 1))
+
+
+def segment_samples(a_xy: np.ndarray, b_xy: np.ndarray, mid_num: int
+                    ) -> Tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Evenly spaced points on each segment A->B (endpoints included).
+
+    Args:
+        a_xy: (P, 2) start points (x, y).
+        b_xy: (P, 2) end points.
         mid_num: samples per segment.
 
     Returns:
-        ``projections`` (Na, Nb, mid_num), ``length`` (Na, Nb) in cells.
+        ``xs``, ``ys`` (P, mid_num) sample coordinates, ``unit`` (P, 2) unit
+        directions (zero for coincident points) and ``length`` (P,).
     """
-    points, unit, length = sample_segments(a_xy, b_xy, mid_num)
-    h, w = paf_x.shape
-    xs = np.clip(np.rint(points[..., 0]).astype(np.intp), 0, w - 1)
-    ys = np.clip(np.rint(points[..., 1]).astype(np.intp), 0, h - 1)
-    proj = paf_x[ys, xs] * unit[:, :, None, 0] + paf_y[ys, xs] * unit[:, :, None, 1]
-    return proj, length
+    vec = b_xy - a_xy
+    length = np.sqrt((vec ** 2).sum(-1))
+    unit = vec / np.where(length > 0, length, 1.0)[:, None]
+    u = np.linspace(0.0, 1.0, mid_num)
+    return (a_xy[:, 0, None] + u * vec[:, 0, None], a_xy[:, 1, None] + u * vec[:, 1, None],
+            unit, length)
 
 
-def match_one_to_one(scores: np.ndarray, valid: np.ndarray) -> List[Tuple[int, int]]:
-    """Greedy bipartite matching: highest score first, each row and column once.
+def match_per_limb(limb: np.ndarray, a: np.ndarray, b: np.ndarray,
+                   score: np.ndarray) -> np.ndarray:
+    """Greedy one-to-one matching within each limb type, highest score first.
 
     Args:
-        scores: (Na, Nb) pair scores.
-        valid: (Na, Nb) bool, pairs allowed to match.
+        limb: (P,) limb type of each candidate pair.
+        a: (P,) and b: (P,) the pair's two candidates.
+        score: (P,) pair scores.
 
     Returns:
-        Matched ``(i, j)`` index pairs in descending score order.
+        Indices of the matched pairs, in descending score (ties keep the
+        input order).
     """
-    ii, jj = np.nonzero(valid)
-    order = np.argsort(-scores[ii, jj], kind="stable")
-    used_a = np.zeros(scores.shape[0], bool)
-    used_b = np.zeros(scores.shape[1], bool)
-    matches = []
-    for i, j in zip(ii[order], jj[order]):
-        if not used_a[i] and not used_b[j]:
-            used_a[i] = used_b[j] = True
-            matches.append((int(i), int(j)))
-            if len(matches) == min(scores.shape):
-                break
-    return matches
+    used_a, used_b, kept = set(), set(), []
+    for i, k, ia, ib in zip(np.argsort(-score, kind="stable").tolist(), *(
+            arr[np.argsort(-score, kind="stable")].tolist() for arr in (limb, a, b))):
+        if (k, ia) not in used_a and (k, ib) not in used_b:
+            used_a.add((k, ia))
+            used_b.add((k, ib))
+            kept.append(i)
+    return np.asarray(kept, np.intp)
+
+
+def split_by_limb(rows: np.ndarray, limb: np.ndarray, n_limbs: int) -> List[np.ndarray]:
+    """Split rows into one array per limb type, keeping their order within a type."""
+    order = np.argsort(limb, kind="stable")
+    cuts = np.searchsorted(limb[order], np.arange(1, n_limbs))
+    return np.split(rows[order], cuts)
 
 
 def get_connections(config: PoseConfig, coords: Dict[str, Sequence[Sequence[float]]],
@@ -126,6 +165,8 @@ def get_connections(config: PoseConfig, coords: Dict[str, Sequence[Sequence[floa
                     mid_num: int = DEFAULT_MID_NUM,
                     min_support_ratio: float = DEFAULT_MIN_SUPPORT_RATIO) -> List[np.ndarray]:
     """Find the valid limbs of every type.
+
+    The PAF is read at the cell nearest to each sample point, as in the lab.
 
     Args:
         config: pose configuration (limbs and their PAF channels).
@@ -146,26 +187,26 @@ def get_connections(config: PoseConfig, coords: Dict[str, Sequence[Sequence[floa
         ValueError: if ``pafs`` is not (H, W, C >= 38) or holds NaN / inf, if
             ``coords`` lacks a part or is malformed, or if ``mid_num`` < 2.
     """
-    maps = check_maps("pafs", pafs, max(max(c.paf_dx_idx, c.paf_dy_idx)
-                                        for c in config.connection_types) + 1)
+    dx_of, dy_of = config.limb_arrays[2:]
+    maps = check_maps("pafs", pafs, int(max(dx_of.max(), dy_of.max())) + 1)
     if int(mid_num) < 2:
         raise ValueError(f"mid_num must be at least 2, got {mid_num}")
-    peaks = {meta.body_part.name: peaks_as_array(coords, meta.body_part.name)
-             for meta in config.body_parts.values()}
-    result = []
-    for limb in config.connection_types:
-        cand_a = peaks[limb.from_body_part.name]
-        cand_b = peaks[limb.to_body_part.name]
-        if len(cand_a) == 0 or len(cand_b) == 0:
-            result.append(np.zeros((0, 5)))
-            continue
-        proj, length = line_integral(maps[:, :, limb.paf_dx_idx], maps[:, :, limb.paf_dy_idx],
-                                     cand_a[:, :2], cand_b[:, :2], int(mid_num))
-        limb_score = proj.mean(-1)
-        support = (proj > threshold).sum(-1)
-        valid = (length > 0) & (support > min_support_ratio * mid_num) & (limb_score > 0)
-        matches = match_one_to_one(limb_score, valid)
-        rows = np.array([[cand_a[i, 3], cand_b[j, 3], cand_a[i, 2], cand_b[j, 2],
-                          limb_score[i, j]] for i, j in matches]).reshape(-1, 5)
-        result.append(rows)
-    return result
+    table, bounds = peaks_table(config, coords)
+    limb, a, b = candidate_pairs(config, bounds)
+    n_limbs = len(config.connection_types)
+    if len(limb) == 0:
+        return [np.zeros((0, 5)) for _ in range(n_limbs)]
+    xs, ys, unit, length = segment_samples(table[a, :2], table[b, :2], int(mid_num))
+    h, w = maps.shape[:2]
+    xi = np.clip(np.rint(xs).astype(np.intp), 0, w - 1)
+    yi = np.clip(np.rint(ys).astype(np.intp), 0, h - 1)
+    proj = (maps[yi, xi, dx_of[limb][:, None]] * unit[:, 0, None]
+            + maps[yi, xi, dy_of[limb][:, None]] * unit[:, 1, None])
+    limb_score = proj.mean(-1)
+    valid = ((length > 0) & (limb_score > 0)
+             & ((proj > threshold).sum(-1) > min_support_ratio * int(mid_num)))
+    sel = np.flatnonzero(valid)
+    kept = sel[match_per_limb(limb[sel], a[sel], b[sel], limb_score[sel])]
+    rows = np.stack([table[a[kept], 3], table[b[kept], 3], table[a[kept], 2],
+                     table[b[kept], 2], limb_score[kept]], axis=1)
+    return split_by_limb(rows, limb[kept], n_limbs)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from estimation.config import BodyPart
-from estimation.connections import get_connections, match_one_to_one
+from estimation.connections import get_connections, match_per_limb
 
 
 def empty_coords(cfg):
@@ -62,12 +62,13 @@ def test_each_part_used_once_per_limb_type(cfg):
     assert sorted(map(tuple, rows[:, :2].astype(int))) == [(0, 2), (1, 3)]
 
 
-def test_match_one_to_one_prefers_highest_scores():
-    scores = np.array([[0.9, 0.8], [0.85, 0.1]])
-    valid = np.ones((2, 2), bool)
-    assert match_one_to_one(scores, valid) == [(0, 0), (1, 1)]
-    valid[1, 1] = False
-    assert match_one_to_one(scores, valid) == [(0, 0)]
+def test_matching_is_one_to_one_per_limb_type_highest_score_first():
+    limb = np.array([0, 0, 0, 0, 1])
+    a = np.array([0, 0, 1, 1, 0])
+    b = np.array([2, 3, 2, 3, 2])
+    score = np.array([0.9, 0.8, 0.85, 0.1, 0.5])
+    # limb 0: (0,2) first, then (1,3) as 0 and 2 are taken; limb 1 reuses 0 and 2
+    assert match_per_limb(limb, a, b, score).tolist() == [0, 4, 3]
 
 
 @pytest.mark.parametrize("bad, message", [
