@@ -29,7 +29,7 @@ import numpy as np
 
 from .checks import check_maps
 from .config import NUM_PARTS, ROW_WIDTH, PoseConfig, get_default_configuration
-from .connections import get_connections
+from .connections import candidate_pairs, get_connections, match_per_limb, segment_samples
 from .coordinates import get_coordinates
 from .estimators import estimate
 
@@ -156,32 +156,15 @@ def find_peaks(heatmaps: np.ndarray, params: DecoderParams, config: PoseConfig) 
     return Peaks(xy, raw[ys, xs, ch].astype(np.float64), np.asarray(slots, np.int64)[ch])
 
 
-def candidate_pairs(peaks: Peaks, config: PoseConfig) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Every (part A candidate, part B candidate) pair of every limb type.
-
-    Returns:
-        ``limb`` (P,) limb-type index, ``a`` (P,) and ``b`` (P,) peak ids.
-    """
-    bounds = np.searchsorted(peaks.part, np.arange(len(config.body_parts) + 1))
-    limb, first, second = [], [], []
-    for k, con in enumerate(config.connection_types):
-        sa = config.body_parts[con.from_body_part].slot_idx
-        sb = config.body_parts[con.to_body_part].slot_idx
-        ids_a = np.arange(bounds[sa], bounds[sa + 1])
-        ids_b = np.arange(bounds[sb], bounds[sb + 1])
-        if len(ids_a) and len(ids_b):
-            first.append(np.repeat(ids_a, len(ids_b)))
-            second.append(np.tile(ids_b, len(ids_a)))
-            limb.append(np.full(len(ids_a) * len(ids_b), k))
-    if not limb:
-        empty = np.zeros(0, np.int64)
-        return empty, empty, empty
-    return np.concatenate(limb), np.concatenate(first), np.concatenate(second)
-
-
 def score_limbs(pafs: np.ndarray, a_xy: np.ndarray, b_xy: np.ndarray, dx: np.ndarray,
                 dy: np.ndarray, params: DecoderParams) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Scores of candidate limbs, sampled with bilinear interpolation.
+
+    Pairs that cannot pass either support test are skipped before sampling:
+    an interpolated sample is at most as strong as the strongest of its four
+    cells, so a pair with too few samples next to a cell whose PAF magnitude
+    exceeds the lower of the two ``*_min_paf_score`` thresholds cannot pass
+    (an exact test that saves most of the work in crowds).
 
     Args:
         pafs: (H, W, 38) PAFs.
@@ -194,17 +177,23 @@ def score_limbs(pafs: np.ndarray, a_xy: np.ndarray, b_xy: np.ndarray, dx: np.nda
     Returns:
         ``score`` (P,): mean projection of the PAF on the segment direction
         plus the long-limb penalty ``min(limit / length - 1, 0)`` with
-        ``limit = max_limb_fraction * H``; ``strong`` and ``weak`` (P,) bool:
-        the pairs that pass the strict and the relaxed support thresholds
-        (both need a positive score).
+        ``limit = max_limb_fraction * H`` (-inf for skipped pairs);
+        ``strong`` and ``weak`` (P,) bool: the pairs that pass the strict and
+        the relaxed support thresholds (both need a positive score).
     """
     h, w = pafs.shape[:2]
-    vec = b_xy - a_xy
-    length = np.sqrt((vec ** 2).sum(-1))
-    unit = vec / np.maximum(length, 1e-9)[:, None]
-    u = np.linspace(0.0, 1.0, params.limb_samples)
-    xs = np.clip(a_xy[:, None, 0] + u * vec[:, None, 0], 0, w - 1)
-    ys = np.clip(a_xy[:, None, 1] + u * vec[:, None, 1], 0, h - 1)
+    n = params.limb_samples
+    score = np.full(len(a_xy), -np.inf)
+    strong = np.zeros(len(a_xy), bool)
+    weak = np.zeros(len(a_xy), bool)
+    live = (a_xy != b_xy).any(1)
+    floor = min(params.min_paf_score, params.attach_min_paf_score)
+    if floor >= 0 and len(a_xy) * n > 20000:
+        live &= _may_pass(pafs, a_xy, b_xy, dx, dy, floor,
+                          min(params.min_support_ratio, params.attach_min_support_ratio) * n, n)
+    keep = np.flatnonzero(live)
+    xs, ys, unit, length = segment_samples(a_xy[keep], b_xy[keep], n)
+    xs, ys = np.clip(xs, 0, w - 1), np.clip(ys, 0, h - 1)
     x0 = np.minimum(xs.astype(np.intp), max(w - 2, 0))
     y0 = np.minimum(ys.astype(np.intp), max(h - 2, 0))
     x1, y1 = np.minimum(x0 + 1, w - 1), np.minimum(y0 + 1, h - 1)
@@ -212,7 +201,7 @@ def score_limbs(pafs: np.ndarray, a_xy: np.ndarray, b_xy: np.ndarray, dx: np.nda
     # Project the four corners first, then interpolate the projections.
     ux = unit[:, 0, None].astype(np.float32)
     uy = unit[:, 1, None].astype(np.float32)
-    cx, cy = dx[:, None], dy[:, None]
+    cx, cy = dx[keep, None], dy[keep, None]
 
     def corner(yy, xx):
         return pafs[yy, xx, cx] * ux + pafs[yy, xx, cy] * uy
@@ -221,36 +210,32 @@ def score_limbs(pafs: np.ndarray, a_xy: np.ndarray, b_xy: np.ndarray, dx: np.nda
     bottom = corner(y1, x0) * (1 - fx) + corner(y1, x1) * fx
     proj = top * (1 - fy) + bottom * fy
     limit = params.max_limb_fraction * h
-    penalty = np.minimum(limit / np.maximum(length, 1e-9) - 1.0, 0.0)
-    score = proj.mean(-1) + penalty
-    base = (length > 0) & (score > 0)
-    n = params.limb_samples
-    strong = base & ((proj > params.min_paf_score).sum(-1) > params.min_support_ratio * n)
-    weak = base & ((proj > params.attach_min_paf_score).sum(-1)
-                   > params.attach_min_support_ratio * n)
+    score[keep] = proj.mean(-1) + np.minimum(limit / length - 1.0, 0.0)
+    positive = score[keep] > 0
+    strong[keep] = positive & ((proj > params.min_paf_score).sum(-1)
+                               > params.min_support_ratio * n)
+    weak[keep] = positive & ((proj > params.attach_min_paf_score).sum(-1)
+                             > params.attach_min_support_ratio * n)
     return score, strong, weak
 
 
-def match_per_limb(limb: np.ndarray, a: np.ndarray, b: np.ndarray, score: np.ndarray,
-                   n_limbs: int) -> np.ndarray:
-    """Greedy one-to-one matching within each limb type, highest score first.
-
-    Args:
-        limb, a, b, score: (P,) candidate pairs: limb type, peak ids, score.
-        n_limbs: number of limb types.
-
-    Returns:
-        Indices (into the pairs) of the matched pairs, in descending score.
-    """
-    order = np.argsort(-score, kind="stable")
-    used_a, used_b, kept = set(), set(), []
-    for i in order.tolist():
-        key_a, key_b = (int(limb[i]), int(a[i])), (int(limb[i]), int(b[i]))
-        if key_a not in used_a and key_b not in used_b:
-            used_a.add(key_a)
-            used_b.add(key_b)
-            kept.append(i)
-    return np.asarray(kept, np.int64)
+def _may_pass(pafs: np.ndarray, a_xy: np.ndarray, b_xy: np.ndarray, dx: np.ndarray,
+              dy: np.ndarray, floor: float, need: float, n: int) -> np.ndarray:
+    """(P,) bool: the pairs with more than ``need`` of their ``n`` samples next
+    to a cell whose PAF magnitude exceeds ``floor`` (the others cannot pass a
+    support test)."""
+    h, w = pafs.shape[:2]
+    channels, first = np.unique(dx, return_index=True)
+    strong_cell = (np.square(pafs[:, :, channels]) + np.square(pafs[:, :, dy[first]])
+                   > floor * floor)
+    near = strong_cell.copy()                   # any of the 4 cells right/below
+    near[:, :-1] |= strong_cell[:, 1:]
+    near[:-1] |= near[1:].copy()
+    xs, ys, _, _ = segment_samples(a_xy, b_xy, n)     # the very points sampled later
+    px = np.minimum(np.clip(xs, 0, w - 1).astype(np.intp), max(w - 2, 0))
+    py = np.minimum(np.clip(ys, 0, h - 1).astype(np.intp), max(h - 2, 0))
+    flat = (py * w + px) * len(channels) + np.searchsorted(channels, dx)[:, None]
+    return near.ravel()[flat].sum(-1) > need
 
 
 def find_limbs(pafs: np.ndarray, peaks: Peaks, params: DecoderParams,
@@ -262,17 +247,17 @@ def find_limbs(pafs: np.ndarray, peaks: Peaks, params: DecoderParams,
         id_b, score``; each list is matched one-to-one per limb type on its
         own (the weak list may repeat strong limbs; assembly skips those).
     """
-    limb, a, b = candidate_pairs(peaks, config)
+    bounds = np.searchsorted(peaks.part, np.arange(len(config.body_parts) + 1))
+    limb, a, b = candidate_pairs(config, bounds)
     if len(limb) == 0:
         return np.zeros((0, 4)), np.zeros((0, 4))
-    dx = np.array([c.paf_dx_idx for c in config.connection_types])[limb]
-    dy = np.array([c.paf_dy_idx for c in config.connection_types])[limb]
-    score, strong, weak = score_limbs(pafs, peaks.xy[a], peaks.xy[b], dx, dy, params)
+    dx_of, dy_of = config.limb_arrays[2:]
+    score, strong, weak = score_limbs(pafs, peaks.xy[a], peaks.xy[b], dx_of[limb],
+                                      dy_of[limb], params)
     out = []
     for valid in (strong, weak):
         sel = np.flatnonzero(valid)
-        kept = sel[match_per_limb(limb[sel], a[sel], b[sel], score[sel],
-                                  len(config.connection_types))]
+        kept = sel[match_per_limb(limb[sel], a[sel], b[sel], score[sel])]
         out.append(np.stack([limb[kept], a[kept], b[kept], score[kept]], axis=1))
     return out[0], out[1]
 
@@ -298,8 +283,7 @@ def assemble(limbs: np.ndarray, part_scores: np.ndarray, part_xy: np.ndarray,
         the dev set confident and bigger people are found more accurately, and
         ranking them higher raised AP (0.308 -> 0.327).
     """
-    slot_a = [config.body_parts[l.from_body_part].slot_idx for l in config.connection_types]
-    slot_b = [config.body_parts[l.to_body_part].slot_idx for l in config.connection_types]
+    slot_a, slot_b = (arr.tolist() for arr in config.limb_arrays[:2])
     redundant = {k for k, l in enumerate(config.connection_types) if l.redundant}
     # Strong limbs of all types together by score (the redundant ones among
     # them may only attach), then the weak ones, which only attach too.
@@ -309,51 +293,51 @@ def assemble(limbs: np.ndarray, part_scores: np.ndarray, part_xy: np.ndarray,
         rows += [(1, -s, int(k), int(a), int(b), s, True)
                  for k, a, b, s in np.asarray(weak_limbs).reshape(-1, 4).tolist()]
     rows.sort()
-    rows = [(s, k, a, b, attach_only) for _, _, k, a, b, s, attach_only in rows]
-    people: List[np.ndarray] = []
+    # A person is a dict slot -> peak id (plain Python: thousands of tiny
+    # updates in crowds, where numpy's per-call cost would dominate).
+    people: List[Dict[int, int]] = []
     limb_sum: List[float] = []
     owner: Dict[int, int] = {}
-    for score, k, a, b, attach_only in rows:
+    for _, _, k, a, b, score, attach_only in rows:
         sa, sb = slot_a[k], slot_b[k]
         pa, pb = owner.get(a), owner.get(b)
         if pa is None and pb is None:
             if attach_only:
                 continue
-            person = np.full(NUM_PARTS, -1, np.int64)
-            person[sa], person[sb] = a, b
             owner[a] = owner[b] = len(people)
-            people.append(person)
+            people.append({sa: a, sb: b})
             limb_sum.append(score)
         elif pa is not None and pb is not None:
             if pa == pb:
                 limb_sum[pa] += score
-            elif not attach_only and not ((people[pa] >= 0) & (people[pb] >= 0)).any():
-                moved = people[pb] >= 0
-                people[pa][moved] = people[pb][moved]
-                for i in people[pb][moved]:
-                    owner[int(i)] = pa
+            elif not attach_only and people[pa].keys().isdisjoint(people[pb]):
+                people[pa].update(people[pb])
+                for i in people[pb].values():
+                    owner[i] = pa
                 limb_sum[pa] += limb_sum[pb] + score
-                people[pb] = np.full(NUM_PARTS, -1, np.int64)
+                people[pb] = {}
                 limb_sum[pb] = 0.0
         else:
             home, new, slot = (pa, b, sb) if pa is not None else (pb, a, sa)
-            if people[home][slot] < 0:
+            if slot not in people[home]:
                 people[home][slot] = new
                 owner[new] = home
                 limb_sum[home] += score
     out = []
     for person, lsum in zip(people, limb_sum):
-        filled = person >= 0
-        n = int(filled.sum())
-        if n < params.min_parts:
+        if len(person) < max(params.min_parts, 1):
             continue
-        mean_part = part_scores[person[filled]].mean()
+        ids = np.fromiter(person.values(), np.intp, len(person))
+        mean_part = part_scores[ids].mean()
         if mean_part < params.min_mean_score:
             continue
-        xy = part_xy[person[filled]]
+        xy = part_xy[ids]
         diag = float(np.hypot(*(xy.max(0) - xy.min(0))))
-        score = (part_scores[person[filled]].sum() + lsum) * mean_part * np.sqrt(max(diag, 1.0))
-        out.append(np.concatenate([person, [score, n]]))
+        score = (part_scores[ids].sum() + lsum) * mean_part * np.sqrt(max(diag, 1.0))
+        row = np.full(ROW_WIDTH, -1.0)
+        row[list(person)] = list(person.values())
+        row[NUM_PARTS:] = score, len(person)
+        out.append(row)
     if not out:
         return np.zeros((0, ROW_WIDTH))
     result = np.array(out, dtype=np.float64)
