@@ -30,7 +30,7 @@ parts_num is its number of filled slots; the input is not modified.
 
 from __future__ import annotations
 
-from typing import List, NamedTuple
+from typing import Dict, List, NamedTuple
 
 import numpy as np
 
@@ -102,53 +102,56 @@ def group_rows(subset) -> List[Person]:
     # Primary key: score descending; then the ids, so equal scores do not
     # depend on the input order.
     order = np.lexsort(tuple(ids[:, ::-1].T) + (-scores,))
-    slots_of: List[np.ndarray] = []
+    # People as plain dicts slot -> id: thousands of tiny updates, where numpy's
+    # per-call cost would dominate.
+    slots_of: List[Dict[int, int]] = []
     score_of: List[float] = []
     rows_of: List[List[int]] = []
     alive: List[bool] = []
-    owner = {}
+    owner: Dict[int, int] = {}
 
-    def conflicts(slots: np.ndarray, other: np.ndarray) -> bool:
-        both = (slots >= 0) & (other >= 0)
-        return bool((slots[both] != other[both]).any())
+    def conflicts(slots: Dict[int, int], other: Dict[int, int]) -> bool:
+        return any(other.get(slot, part) != part for slot, part in slots.items())
 
-    for r in order:
-        row = ids[r]
-        filled = np.flatnonzero(row >= 0)
-        if filled.size == 0:
+    for r in order.tolist():
+        row = {slot: part for slot, part in enumerate(ids[r].tolist()) if part >= 0}
+        if not row:
             continue
-        touched = sorted({owner[i] for i in row[filled].tolist() if i in owner},
+        touched = sorted({owner[i] for i in row.values() if i in owner},
                          key=lambda p: (-score_of[p], p))
         target = None
         for p in touched:
             if target is None:
                 if not conflicts(row, slots_of[p]):
                     target = p
-                    free = [s for s in filled if row[s] not in owner]
-                    slots_of[p][free] = row[free]
-                    owner.update((int(row[s]), p) for s in free)
+                    for slot, part in row.items():
+                        if part not in owner:
+                            slots_of[p][slot] = part
+                            owner[part] = p
                     score_of[p] += scores[r]
-                    rows_of[p].append(int(r))
-            elif not conflicts(slots_of[target], slots_of[p]):
-                moved = np.flatnonzero(slots_of[p] >= 0)
-                slots_of[target][moved] = slots_of[p][moved]
-                owner.update((int(i), target) for i in slots_of[p][moved])
+                    rows_of[p].append(r)
+            elif not conflicts(slots_of[p], slots_of[target]):
+                slots_of[target].update(slots_of[p])
+                owner.update((part, target) for part in slots_of[p].values())
                 score_of[target] += score_of[p]
                 rows_of[target].extend(rows_of[p])
                 alive[p] = False
         if target is None:
-            free = [s for s in filled if row[s] not in owner]
+            free = {slot: part for slot, part in row.items() if part not in owner}
             if not free:
                 continue
-            new = np.full(NUM_SLOTS, -1, np.int64)
-            new[free] = row[free]
-            owner.update((int(row[s]), len(slots_of)) for s in free)
-            slots_of.append(new)
+            owner.update((part, len(slots_of)) for part in free.values())
+            slots_of.append(free)
             score_of.append(float(scores[r]))
-            rows_of.append([int(r)])
+            rows_of.append([r])
             alive.append(True)
-    return [Person(slots_of[p], float(score_of[p]), rows_of[p])
-            for p in range(len(slots_of)) if alive[p]]
+    people = []
+    for p in range(len(slots_of)):
+        if alive[p]:
+            slot_ids = np.full(NUM_SLOTS, -1, np.int64)
+            slot_ids[list(slots_of[p])] = list(slots_of[p].values())
+            people.append(Person(slot_ids, float(score_of[p]), rows_of[p]))
+    return people
 
 
 def merge(subset, min_num_body_parts: int = 4, min_score: float = 0.4) -> np.ndarray:
