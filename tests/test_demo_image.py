@@ -68,7 +68,7 @@ def test_help_explains_every_flag_with_its_default():
     text = " ".join(proc.stdout.split())
     for flag in ("--output", "--model", "--weights", "--decoder", "--peak-threshold",
                  "--paf-threshold", "--min-parts", "--min-score", "--json", "--openpose-json",
-                 "--save-maps", "--max-side", "--quiet", "--skip-hash-check"):
+                 "--save-maps", "--max-side", "--quiet", "--skip-hash-check", "--runtime"):
         assert flag in text, flag
     assert "(default: images/1.jpg)" in text and "(default: mobilenet_thin)" in text
     # threshold defaults are the decoders' own
@@ -211,6 +211,20 @@ def test_no_arguments_behaves_like_the_lab_demo(tmp_path):
     drawn = cv2.imread(str(tmp_path / "output.png"))
     assert drawn is not None and drawn.shape == (1080, 810, 3)
     assert sorted(os.listdir(tmp_path)) == ["images", "output.png"]
+
+
+@needs_network
+def test_both_runtimes_find_the_same_people(tmp_path):
+    found = {}
+    for runtime in ("tensorflow", "tflite"):
+        out = tmp_path / f"{runtime}.json"
+        proc = cli(IMAGES / "zidane.jpg", "-o", tmp_path / f"{runtime}.png", "--json", out,
+                   "--runtime", runtime, "-q")
+        assert proc.returncode == 0, proc.stderr
+        found[runtime] = json.loads(out.read_text())
+    assert len(found["tensorflow"]) == len(found["tflite"]) > 0
+    for a, b in zip(found["tensorflow"], found["tflite"]):
+        np.testing.assert_allclose(a["keypoints"], b["keypoints"], atol=0.05)
 
 
 def _structure(coco: list, openpose: dict) -> dict:
