@@ -405,7 +405,7 @@ def test_network_is_loaded_once_and_run_once_per_frame(tmp_path, monkeypatch, ca
         return (np.zeros((1, hp // 8, wp // 8, 19), np.float32),
                 np.zeros((1, hp // 8, wp // 8, 38), np.float32))
 
-    def fake_load(model, weights, skip_hash_check=False):
+    def fake_load(model, weights, skip_hash_check=False, runtime="auto"):
         calls["load"] += 1
         return PoseNetwork("fake", backend)
 
