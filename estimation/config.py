@@ -144,16 +144,6 @@ class PoseConfig:
             arr.setflags(write=False)
         return arrays
 
-    @property
-    def num_heatmaps(self) -> int:
-        """Heatmap channels the network produces (parts plus background)."""
-        return len(self.body_parts) + 1
-
-    @property
-    def num_pafs(self) -> int:
-        """PAF channels the network produces (two per limb)."""
-        return 2 * len(self.connection_types)
-
 
 def get_default_configuration() -> PoseConfig:
     """Return a fresh COCO-18 / CMU configuration.

@@ -80,9 +80,8 @@ from typing import Any, Callable
 
 import numpy as np
 
-STRIDE = 8
-NUM_HEATMAPS = 19
-NUM_PAFS = 38
+from estimation.config import NUM_HEATMAPS, NUM_PAFS, STRIDE
+
 #: Default bucket: padded sizes are multiples of this many pixels.
 DEFAULT_BUCKET = 32
 #: Pad value (all three channels) for the bottom/right padding.

@@ -33,6 +33,8 @@ from typing import Any
 
 import numpy as np
 
+from estimation.config import NUM_HEATMAPS, NUM_PAFS, STRIDE
+
 #: Project root (the folder that holds ``models/`` and ``model_weights/``).
 ROOT = Path(__file__).resolve().parent.parent
 #: Default location of the frozen graph, written by ``scripts/fetch_assets.py``.
@@ -42,10 +44,7 @@ WEIGHTS_SHA256 = "51f84ea82b3d0143dd4cf362e018c125e832c64771908ee8766fbd8b032800
 
 INPUT_TENSOR = "image:0"
 OUTPUT_TENSOR = "Openpose/concat_stage7:0"
-NUM_HEATMAPS = 19
-NUM_PAFS = 38
 NUM_CHANNELS = NUM_HEATMAPS + NUM_PAFS
-STRIDE = 8
 
 _REFETCH = "delete it and rerun `make setup` (or `python scripts/fetch_assets.py`) to re-fetch it"
 
