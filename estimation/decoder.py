@@ -23,15 +23,17 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Dict, List, Optional, Tuple
+from typing import Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 
+from . import handout
 from .checks import check_maps
 from .config import NUM_PARTS, ROW_WIDTH, PoseConfig, get_default_configuration
 from .connections import candidate_pairs, get_connections, match_per_limb, segment_samples
 from .coordinates import get_coordinates
 from .estimators import estimate
+from .merge import merge
 
 Coords = Dict[str, List[Tuple[float, float, float, int]]]
 
@@ -431,5 +433,50 @@ def decode_lab(heatmaps: np.ndarray, pafs: np.ndarray, config: Optional[PoseConf
     return coords, skeletons
 
 
-#: Decoder names accepted by the command-line tools.
-DECODERS = {"best": decode, "lab": decode_lab}
+def decode_handout(heatmaps: np.ndarray, pafs: np.ndarray, config: Optional[PoseConfig] = None,
+                   timings: Optional[Dict[str, float]] = None, peak_threshold: float = 0.1,
+                   min_paf_score: float = 0.05, min_num_body_parts: int = 4,
+                   min_score: float = 0.4,
+                   merge_fn: Callable[..., np.ndarray] = merge) -> Tuple[Coords, np.ndarray]:
+    """Decode with the handout's kit as printed, and our ``merge.py``.
+
+    The kit's ``>=`` peaks (threshold 0.1), its connections without one-to-one
+    matching (best ``min(n_a, n_b)`` pairs per limb), one subset row per
+    connection, then ``merge_fn(rows, min_num_body_parts, min_score)``: how a
+    student's ``merge.py`` is judged inside the kit (see ``estimation.handout``).
+
+    Args:
+        heatmaps: (H, W, 19) float32 heatmaps.
+        pafs: (H, W, 38) float32 PAFs, same H and W.
+        config: pose configuration (default COCO-18).
+        timings: if given, receives seconds for ``"peaks"``, ``"connections"``
+            and ``"grouping"``.
+        peak_threshold, min_paf_score, min_num_body_parts, min_score: the
+            kit's thresholds (its defaults; the same names as
+            :func:`decode_lab`).
+        merge_fn: the merge judged (default: ours).
+
+    Returns:
+        ``coords`` and ``skeletons`` (K, 20), as :func:`decode`.
+
+    Raises:
+        ValueError: malformed maps, or heatmaps and PAFs of different sizes.
+    """
+    config = config or get_default_configuration()
+    hm = check_maps("heatmaps", heatmaps, NUM_PARTS)
+    pf = check_maps("pafs", pafs, 2 * len(config.connection_types))
+    _check_same_size(hm, pf)
+    clock = time.perf_counter()
+    coords = handout.get_coordinates_reference(config, hm, threshold=peak_threshold)
+    clock = _lap(timings, "peaks", clock)
+    connections = handout.get_connections_reference(config, coords, pf, threshold=min_paf_score)
+    clock = _lap(timings, "connections", clock)
+    skeletons = merge_fn(handout.estimate_rows_reference(config, connections),
+                         min_num_body_parts, min_score)
+    _lap(timings, "grouping", clock)
+    return coords, skeletons
+
+
+#: Decoder names accepted by the command-line tools: the project's decoder,
+#: the lab pipeline, and the handout's kit with our merge.
+DECODERS = {"best": decode, "lab": decode_lab, "handout": decode_handout}

@@ -3,7 +3,7 @@
 Usage::
 
     python -m estimation.evaluate --images DIR --annotations person_keypoints.json \\
-        [--decoder best|lab] [--scales 1.0 1.5] [--flip] [--limit N] [--results out.json]
+        [--decoder best|lab|handout] [--scales 1.0 1.5] [--flip] [--limit N] [--results out.json]
 
 Writes the COCO results JSON, prints pycocotools' keypoint table (AP, AP50,
 AP75, APm, APl, AR, ...) and the median time of each stage per image. The
@@ -141,7 +141,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--annotations", required=True, type=Path,
                         help="COCO person_keypoints JSON of those images")
     parser.add_argument("--decoder", choices=sorted(DECODERS), default="best",
-                        help="best: the project's decoder; lab: the lab pipeline")
+                        help="best: the project's decoder; lab: the lab pipeline; handout: the "
+                             "handout's kit as printed (>= peaks, connections without one-to-one "
+                             "matching, one row per connection) with our merge.py")
     parser.add_argument("--model", choices=("mobilenet_thin", "vgg"), default="mobilenet_thin",
                         help="network")
     parser.add_argument("--weights", default=None, help="weights path (default: the model's)")

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from benchmarks import bench_pipeline as bp
-from benchmarks.handout_reference import get_coordinates_reference
+from estimation.handout import get_coordinates_reference
 from estimation.coordinates import get_coordinates
 
 ROOT = Path(__file__).resolve().parents[1]

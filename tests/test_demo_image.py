@@ -21,7 +21,7 @@ import cv2
 import numpy as np
 import pytest
 
-from estimation.decoder import DecoderParams, decode_lab
+from estimation.decoder import DecoderParams, decode_handout, decode_lab
 from estimation.maps_view import grid_shape
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -75,10 +75,14 @@ def test_help_explains_every_flag_with_its_default():
     best = DecoderParams()
     lab = {k: v.default for k, v in __import__("inspect").signature(decode_lab)
            .parameters.items()}
-    assert f"(default: best {best.peak_threshold}, lab {lab['peak_threshold']})" in text
-    assert f"(default: best {best.min_paf_score}, lab {lab['min_paf_score']})" in text
-    assert f"(default: best {best.min_parts}, lab {lab['min_num_body_parts']})" in text
-    assert f"(default: best {best.min_mean_score}, lab {lab['min_score']})" in text
+    kit = {k: v.default for k, v in __import__("inspect").signature(decode_handout)
+           .parameters.items()}
+    for best_value, name in ((best.peak_threshold, "peak_threshold"),
+                             (best.min_paf_score, "min_paf_score"),
+                             (best.min_parts, "min_num_body_parts"),
+                             (best.min_mean_score, "min_score")):
+        assert (f"(default: best {best_value}, lab {lab[name]}, handout {kit[name]})"
+                in text), name
 
 
 def _make_inputs(tmp: Path) -> None:

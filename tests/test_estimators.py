@@ -7,7 +7,7 @@ connection, connections not one-to-one) must give back the same people.
 import numpy as np
 import pytest
 
-from benchmarks.handout_reference import estimate_rows_reference, get_connections_reference
+from estimation.handout import estimate_rows_reference, get_connections_reference
 from estimation.connections import get_connections
 from estimation.coordinates import get_coordinates
 from estimation.estimators import connections_to_subset, estimate

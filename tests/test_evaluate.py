@@ -111,6 +111,11 @@ def test_evaluation_command_end_to_end(tmp_path):
                   "--decoder", "lab", "--limit", "2")
     assert lab.returncode == 0, lab.stderr
     assert float(lab.stdout.strip().splitlines()[-2].split()[0]) < float(values[0])
+    kit = run_cli("--images", str(IMAGES), "--annotations", str(ann), "--results", str(out),
+                  "--decoder", "handout", "--limit", "2")
+    assert kit.returncode == 0, kit.stderr
+    assert "decoder handout" in kit.stdout
+    assert float(kit.stdout.strip().splitlines()[-2].split()[0]) < float(values[0])
 
 
 def test_evaluation_command_reports_bad_input_in_one_line(tmp_path):

@@ -2,7 +2,6 @@
 
 import ast
 import importlib.util
-import json
 import shutil
 import sys
 
@@ -11,10 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from estimation import merge as merge_module
 from estimation.merge import group_rows, merge
 
-from conftest import DATA, ROOT
+from conftest import ROOT
 
 
 def row(slots, score):
@@ -26,19 +24,25 @@ def row(slots, score):
     return r
 
 
-def test_handout_sample_gives_one_person():
-    sample = json.loads((DATA / "sample_subset.json").read_text())
-    subset = np.array(sample["subset"])
-    before = subset.copy()
-    result = merge(subset)
+def test_handout_sample_gives_one_person(sample_subset, expected_skeleton):
+    before = sample_subset.copy()
+    result = merge(sample_subset)
     assert result.shape == (1, 20)
-    assert result[0, :18].astype(int).tolist() == sample["expected_single_skeleton_ids"]
-    assert result[0, 19] == sample["expected_parts_num"] == 9
-    assert result[0, 18] == pytest.approx(sample["sum_of_row_scores"])
-    np.testing.assert_array_equal(subset, before)
+    np.testing.assert_array_equal(result[0, :18], expected_skeleton[:18])
+    assert result[0, 19] == expected_skeleton[19] == 9
+    assert result[0, 18] == pytest.approx(expected_skeleton[18])
+    np.testing.assert_array_equal(sample_subset, before)
 
 
-def test_conflicting_row_is_not_fused():
+def test_lab_import_forms_all_give_the_merge_function(sample_subset, expected_skeleton):
+    import estimation
+    from estimation import merge as exported
+
+    assert exported is merge and estimation.merge is merge
+    assert exported(sample_subset)[0, :18].tolist() == expected_skeleton[:18].tolist()
+
+
+def test_conflicting_row_is_set_aside():
     subset = np.array([
         row({0: 0, 1: 1}, 3.0),       # nose 0 - neck 1
         row({1: 1, 2: 2}, 2.0),       # neck 1 - right shoulder 2
@@ -46,17 +50,17 @@ def test_conflicting_row_is_not_fused():
         row({0: 5, 1: 1}, 1.0),       # a second nose on the same neck: conflict
     ])
     people = group_rows(subset)
-    assert [p.ids[:4].tolist() for p in people] == [[0, 1, 2, 3], [5, -1, -1, -1]]
+    assert [p.ids[:4].tolist() for p in people] == [[0, 1, 2, 3]]
     assert people[0].score == pytest.approx(6.5) and people[0].rows == [0, 1, 2]
     result = merge(subset)
     assert result.shape == (1, 20) and result[0, 19] == 4
 
 
-def test_people_that_conflict_are_not_fused_through_a_shared_row():
+def test_people_that_conflict_in_two_slots_are_not_fused_through_a_shared_row():
     subset = np.array([
-        row({0: 0, 1: 1, 14: 7}, 5.0),   # person X: nose 0, neck 1, right eye 7
-        row({0: 5, 2: 2, 3: 3}, 4.0),    # person Y: nose 5, right shoulder 2, elbow 3
-        row({1: 1, 2: 2}, 1.0),          # neck 1 - right shoulder 2 links X and Y
+        row({0: 0, 1: 1, 14: 7}, 5.0),           # person X: nose 0, neck 1, right eye 7
+        row({0: 5, 14: 8, 2: 2, 3: 3}, 4.0),     # person Y: nose 5, right eye 8, shoulder, elbow
+        row({1: 1, 2: 2}, 1.0),                  # neck 1 - right shoulder 2 links X and Y
     ])
     people = group_rows(subset)
     assert len(people) == 2
@@ -66,6 +70,40 @@ def test_people_that_conflict_are_not_fused_through_a_shared_row():
             assert part_id not in owners
             owners[part_id] = k
     assert owners[1] != owners[2]
+    assert sorted(r for p in people for r in p.rows) == [0, 1]
+
+
+def test_people_that_conflict_in_one_slot_are_fused_and_the_stronger_keeps_it():
+    """One part detected twice: X and Y are one person with two noses."""
+    subset = np.array([
+        row({0: 0, 1: 1, 14: 7}, 5.0),   # X: nose 0, neck 1, right eye 7
+        row({0: 5, 2: 2, 3: 3}, 4.0),    # Y: nose 5, right shoulder 2, elbow 3
+        row({1: 1, 2: 2}, 1.0),          # neck 1 - right shoulder 2 links X and Y
+    ])
+    people = group_rows(subset)
+    assert len(people) == 1
+    person = people[0]
+    assert person.ids[[0, 1, 2, 3, 14]].tolist() == [0, 1, 2, 3, 7]   # X's nose, not Y's
+    assert person.score == pytest.approx(10.0) and sorted(person.rows) == [0, 1, 2]
+    # The weaker side's nose wins when its person is the stronger one.
+    subset[1, 18] = 6.0
+    assert group_rows(subset)[0].ids[0] == 5
+
+
+def test_strongest_link_is_fused_first():
+    """Z links to X (strongly) and to Y (weakly); X and Y conflict in two slots."""
+    subset = np.array([
+        row({0: 0, 1: 1, 14: 7}, 5.0),            # X
+        row({0: 5, 1: 6, 14: 8}, 4.5),            # Y: conflicts with X in 3 slots
+        row({0: 9, 2: 2, 3: 3}, 4.0),             # Z: nose 9 conflicts with both
+        row({1: 1, 2: 2}, 2.0),                   # X - Z
+        row({1: 6, 2: 2}, 1.0),                   # Y - Z
+    ])
+    people = group_rows(subset)
+    assert len(people) == 2
+    fused = next(p for p in people if p.ids[1] == 1)
+    assert fused.ids[[0, 1, 2, 3]].tolist() == [0, 1, 2, 3]
+    assert sorted(fused.rows) == [0, 2, 3]
 
 
 def test_compatible_people_are_fused_through_a_shared_row():
@@ -193,13 +231,13 @@ def test_merge_imports_only_numpy_and_the_standard_library():
     assert modules - set(sys.stdlib_module_names) <= {"numpy"}
 
 
-def test_merge_works_as_a_lone_file_in_the_handout_kit(tmp_path):
+def test_merge_works_as_a_lone_file_in_the_handout_kit(tmp_path, sample_subset, expected_skeleton):
     kit = tmp_path / "EAI_Lab3" / "estimation"
     kit.mkdir(parents=True)
-    shutil.copy(merge_module.__file__, kit / "merge.py")
+    shutil.copy(ROOT / "estimation" / "merge.py", kit / "merge.py")
     spec = importlib.util.spec_from_file_location("kit_merge", kit / "merge.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    sample = json.loads((DATA / "sample_subset.json").read_text())
-    result = module.merge(np.array(sample["subset"]))
-    assert result[0, :18].astype(int).tolist() == sample["expected_single_skeleton_ids"]
+    result = module.merge(sample_subset)
+    np.testing.assert_array_equal(result, merge(sample_subset))
+    np.testing.assert_array_equal(result[0, :18], expected_skeleton[:18])

@@ -8,10 +8,8 @@ outputs of the original tf_netbuilder model for the same weights.
 
 from __future__ import annotations
 
-import ast
 import os
 import re
-import zlib
 from pathlib import Path
 
 import numpy as np
@@ -21,46 +19,8 @@ tf = pytest.importorskip("tensorflow")
 
 from models.vgg import OUTPUT_STRIDE, create_openpose  # noqa: E402
 
-COMPAT_DIR = Path(__file__).parent / "data" / "compat"
-OBJECT_GRAPH_KEY = "_CHECKPOINTABLE_OBJECT_GRAPH"
-PAF_CHANNELS = 38
-HEATMAP_CHANNELS = 19
-
-
-def _read_variable_list() -> dict[str, tuple[int, ...]]:
-    """Checkpoint key -> shape, from ``vgg_checkpoint_variables.txt`` (184 entries)."""
-    variables: dict[str, tuple[int, ...]] = {}
-    for line in (COMPAT_DIR / "vgg_checkpoint_variables.txt").read_text().splitlines():
-        if line.strip():
-            key, shape = line.split("\t")
-            variables[key] = tuple(ast.literal_eval(shape))
-    return variables
-
-
-VARIABLES = _read_variable_list()
-
-
-def _deterministic_value(key: str, shape: tuple[int, ...]) -> np.ndarray:
-    """The compat README's deterministic float32 value for one variable."""
-    value = np.random.default_rng(zlib.crc32(key.encode())).standard_normal(shape)
-    if key.split("/")[-3] == "kernel":
-        value *= np.sqrt(2.0 / np.prod(shape[:-1]))
-    else:
-        value *= 0.01
-    return value.astype(np.float32)
-
-
-def _write_checkpoint(prefix: Path, tensors: dict[str, np.ndarray]) -> None:
-    """Write ``tensors`` plus the lab's object graph as a TF checkpoint at ``prefix``."""
-    names = [OBJECT_GRAPH_KEY, *tensors]
-    values = [tf.constant((COMPAT_DIR / "vgg_object_graph.pb").read_bytes())]
-    values += [tf.constant(v) for v in tensors.values()]
-    tf.raw_ops.SaveV2(
-        prefix=str(prefix),
-        tensor_names=names,
-        shape_and_slices=[""] * len(names),
-        tensors=values,
-    )
+from replica_checkpoint import (  # noqa: E402
+    COMPAT_DIR, HEATMAP_CHANNELS, PAF_CHANNELS, VARIABLES, deterministic_value, write_checkpoint)
 
 
 def _zeros_checkpoint(
@@ -80,7 +40,7 @@ def _zeros_checkpoint(
     shapes = {k: s for k, s in VARIABLES.items() if k != drop}
     shapes.update(reshape or {})
     shapes.update(extra or {})
-    _write_checkpoint(prefix, {k: np.zeros(s, np.float32) for k, s in shapes.items()})
+    write_checkpoint(prefix, {k: np.zeros(s, np.float32) for k, s in shapes.items()})
 
 
 @pytest.fixture(scope="module")
@@ -95,7 +55,7 @@ def _snapshot(model) -> list[np.ndarray]:
 
 def test_golden_outputs_match_original_model(model, tmp_path: Path) -> None:
     prefix = tmp_path / "openpose"
-    _write_checkpoint(prefix, {k: _deterministic_value(k, s) for k, s in VARIABLES.items()})
+    write_checkpoint(prefix, {k: deterministic_value(k, s) for k, s in VARIABLES.items()})
     assert (tmp_path / "openpose.index").is_file()
     assert (tmp_path / "openpose.data-00000-of-00001").is_file()
 
@@ -141,7 +101,7 @@ def test_directory_without_checkpoint_raises_file_not_found(model, tmp_path: Pat
 
 def test_missing_data_file_raises_file_not_found(model, tmp_path: Path) -> None:
     prefix = tmp_path / "openpose"
-    _write_checkpoint(prefix, {"x": np.zeros(2, np.float32)})
+    write_checkpoint(prefix, {"x": np.zeros(2, np.float32)})
     os.remove(str(prefix) + ".data-00000-of-00001")
     with pytest.raises(FileNotFoundError, match="data-00000-of-00001"):
         model.load_weights(str(prefix))

@@ -1,11 +1,17 @@
-"""Yardstick only: the handout's algorithms written out plainly, loops and all.
+"""The handout's algorithms as printed, loops and all: the lab kit's own stages.
 
-This is what the lab kit does (``coordinates.py`` compares each heatmap with
-four shifted copies, ``>=`` on all sides; ``connections.py`` scores every candidate pair
-in a double loop with per-sample Python indexing and keeps the best
-``min(n_a, n_b)`` pairs without enforcing one-to-one; ``estimators.py`` makes
-one subset row per connection). The benchmarks time our stages against it and
-the tests use it as the replica of the handout's kit. Not used by the product.
+This is what the EAI Lab3 kit does (``../shared/lab/handout.md``):
+``coordinates.py`` compares each heatmap with four shifted copies, ``>=`` on
+all sides; ``connections.py`` scores every candidate pair in a double loop
+with per-sample Python indexing and keeps the best ``min(n_a, n_b)`` pairs
+without enforcing one-to-one; ``estimators.py`` makes one subset row per
+connection and hands them to ``merge``. One home for three users: the
+``handout`` decoder (``estimation.decoder.decode_handout``: these stages with
+our ``merge.py``, i.e. how a student's merge is judged), the benchmarks (the
+yardstick our own stages are timed against) and the tests (the replica of
+the kit). Two plain merges serve as yardsticks: ``merge_reference`` (fuse
+into the first person sharing an id; grouping time) and
+``merge_greedy_reference`` (skip every conflicting row; grouping accuracy).
 """
 
 from __future__ import annotations
@@ -15,7 +21,7 @@ from typing import Dict, List, Sequence
 
 import numpy as np
 
-from estimation.config import ROW_WIDTH, PoseConfig
+from .config import ROW_WIDTH, PoseConfig
 
 
 def get_coordinates_reference(config: PoseConfig, heatmaps: np.ndarray,
@@ -142,4 +148,52 @@ def merge_reference(subset: np.ndarray, min_num_body_parts: int = 4,
         person[-1] = parts
         if parts >= min_num_body_parts and person[-2] / parts >= min_score:
             out.append(person)
+    return np.array(out).reshape(-1, ROW_WIDTH)
+
+
+def merge_greedy_reference(subset: np.ndarray, min_num_body_parts: int = 4,
+                           min_score: float = 0.4) -> np.ndarray:
+    """A plain greedy merge: the accuracy yardstick for ``merge.py`` in the kit.
+
+    Rows in descending score; a row joins every person it shares an id with
+    (and they join each other) unless that would put two ids in one slot, in
+    which case the row is skipped. Then people with fewer than
+    ``min_num_body_parts`` parts or a mean score per part below ``min_score``
+    are dropped.
+
+    Returns:
+        (K, 20) float64 skeletons, score = sum of the member rows' scores.
+    """
+    people: List[Dict[int, int]] = []
+    scores: List[float] = []
+    owner: Dict[int, int] = {}
+    for r in np.argsort(-subset[:, -2], kind="stable"):
+        row = {slot: int(i) for slot, i in enumerate(subset[r, :-2]) if i >= 0}
+        touched = sorted({owner[i] for i in row.values() if i in owner})
+        union = dict(row)
+        ok = True
+        for p in touched:
+            if any(union.get(slot, i) != i for slot, i in people[p].items()):
+                ok = False
+                break
+            union.update(people[p])
+        if not ok:
+            continue
+        home = touched[0] if touched else len(people)
+        if not touched:
+            people.append({})
+            scores.append(0.0)
+        for p in touched[1:]:
+            scores[home] += scores[p]
+            people[p], scores[p] = {}, 0.0
+        people[home] = union
+        scores[home] += float(subset[r, -2])
+        owner.update((i, home) for i in union.values())
+    out = []
+    for person, score in zip(people, scores):
+        if person and len(person) >= min_num_body_parts and score / len(person) >= min_score:
+            row = -np.ones(ROW_WIDTH)
+            row[list(person)] = list(person.values())
+            row[-2:] = score, len(person)
+            out.append(row)
     return np.array(out).reshape(-1, ROW_WIDTH)
