@@ -6,6 +6,9 @@ from typing import Any
 
 import numpy as np
 
+#: Channel counts of OpenPose-style maps: 18 parts, + background, 38 PAFs, both stacked.
+MAP_CHANNELS = (18, 19, 38, 57)
+
 
 def check_maps(name: str, maps: Any, min_channels: int) -> np.ndarray:
     """Validate a stack of network maps and return it as a float32 array.
@@ -19,7 +22,9 @@ def check_maps(name: str, maps: Any, min_channels: int) -> np.ndarray:
         The maps as a (H, W, C) float32 array (no copy when already float32).
 
     Raises:
-        ValueError: wrong number of dimensions, too few channels, an empty
+        ValueError: wrong number of dimensions, channels-first maps (a first
+            axis of 18, 19, 38 or 57 with a last axis that is none of these),
+            more than 57 or fewer than ``min_channels`` channels, an empty
             spatial size, a non-numeric dtype, or NaN / infinite values.
     """
     arr = np.asarray(maps)
@@ -28,6 +33,14 @@ def check_maps(name: str, maps: Any, min_channels: int) -> np.ndarray:
     if arr.ndim != 3:
         raise ValueError(
             f"{name} must have shape (H, W, C), got {arr.ndim} dimensions {arr.shape}")
+    if arr.shape[0] in MAP_CHANNELS and arr.shape[2] not in MAP_CHANNELS \
+            and arr.shape[0] >= min_channels:
+        raise ValueError(
+            f"{name} of shape {arr.shape} look channels-first (C, H, W); pass (H, W, C), "
+            f"e.g. {name}.transpose(1, 2, 0)")
+    if arr.shape[2] > max(MAP_CHANNELS):
+        raise ValueError(
+            f"{name} must have shape (H, W, C) with C <= {max(MAP_CHANNELS)}, got {arr.shape}")
     if arr.shape[2] < min_channels:
         raise ValueError(
             f"{name} must have at least {min_channels} channels, got shape {arr.shape}")

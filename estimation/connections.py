@@ -17,6 +17,7 @@ import numpy as np
 
 from .checks import check_maps
 from .config import PoseConfig
+from .limits import MAX_LIMB_SAMPLES, MAX_PEAKS_PER_PART, blocks, strongest_per_part
 
 #: Columns of a connection row.
 CONNECTION_COLUMNS = ("id_a", "id_b", "score_a", "score_b", "limb_score")
@@ -185,28 +186,108 @@ def get_connections(config: PoseConfig, coords: Dict[str, Sequence[Sequence[floa
 
     Raises:
         ValueError: if ``pafs`` is not (H, W, C >= 38) or holds NaN / inf, if
-            ``coords`` lacks a part or is malformed, or if ``mid_num`` < 2.
+            ``coords`` lacks a part, is malformed or has a candidate outside
+            the PAF maps, or if ``mid_num`` / ``threshold`` /
+            ``min_support_ratio`` are out of range.
+
+    At most ``estimation.limits.MAX_PEAKS_PER_PART`` candidates of a part are
+    used (the highest-scored, with a ``CandidateCapWarning``), and pairs are
+    scored in bounded blocks, so memory is bounded for any ``coords``.
     """
     dx_of, dy_of = config.limb_arrays[2:]
     maps = check_maps("pafs", pafs, int(max(dx_of.max(), dy_of.max())) + 1)
-    if int(mid_num) < 2:
-        raise ValueError(f"mid_num must be at least 2, got {mid_num}")
+    if isinstance(mid_num, bool) or not float(mid_num).is_integer() \
+            or not 2 <= mid_num <= MAX_LIMB_SAMPLES:
+        raise ValueError(f"mid_num must be an integer in [2, {MAX_LIMB_SAMPLES}], got {mid_num}")
+    for name, value, low, high in (("threshold", threshold, -1.0, 1.0),
+                                   ("min_support_ratio", min_support_ratio, 0.0, 1.0)):
+        if not low <= value <= high:          # also refuses NaN
+            raise ValueError(f"{name} must be in [{low}, {high}], got {value}")
     table, bounds = peaks_table(config, coords)
+    table, bounds = _strongest_candidates(table, bounds)
+    check_inside(table, maps.shape[:2])
     limb, a, b = candidate_pairs(config, bounds)
     n_limbs = len(config.connection_types)
     if len(limb) == 0:
         return [np.zeros((0, 5)) for _ in range(n_limbs)]
-    xs, ys, unit, length = segment_samples(table[a, :2], table[b, :2], int(mid_num))
-    h, w = maps.shape[:2]
-    xi = np.clip(np.rint(xs).astype(np.intp), 0, w - 1)
-    yi = np.clip(np.rint(ys).astype(np.intp), 0, h - 1)
-    proj = (maps[yi, xi, dx_of[limb][:, None]] * unit[:, 0, None]
-            + maps[yi, xi, dy_of[limb][:, None]] * unit[:, 1, None])
-    limb_score = proj.mean(-1)
-    valid = ((length > 0) & (limb_score > 0)
-             & ((proj > threshold).sum(-1) > min_support_ratio * int(mid_num)))
+    limb_score = np.zeros(len(limb))
+    valid = np.zeros(len(limb), bool)
+    for block in blocks(len(limb)):                 # bounded memory for any pair count
+        limb_score[block], valid[block] = _score_pairs(
+            maps, table[a[block], :2], table[b[block], :2], dx_of[limb[block]],
+            dy_of[limb[block]], threshold, int(mid_num), min_support_ratio)
     sel = np.flatnonzero(valid)
     kept = sel[match_per_limb(limb[sel], a[sel], b[sel], limb_score[sel])]
     rows = np.stack([table[a[kept], 3], table[b[kept], 3], table[a[kept], 2],
                      table[b[kept], 2], limb_score[kept]], axis=1)
     return split_by_limb(rows, limb[kept], n_limbs)
+
+
+def sample_projections(maps: np.ndarray, a_xy: np.ndarray, b_xy: np.ndarray,
+                       dx: np.ndarray, dy: np.ndarray, mid_num: int,
+                       dtype: type = np.float64) -> np.ndarray:
+    """PAF projections on the segment direction at ``mid_num`` points of each pair.
+
+    The cell nearest to each sample point is read (``np.rint``: halves to even,
+    as Python's ``round`` in the lab kit).
+
+    Args:
+        maps: (H, W, 38) PAFs.
+        a_xy: (P, 2) and b_xy: (P, 2) segment ends (x, y) in cells.
+        dx: (P,) and dy: (P,) PAF channels of each pair's limb type.
+        mid_num: samples per segment.
+        dtype: precision of the unit vectors, hence of the projections
+            (float32 reproduces the kit's arithmetic bit for bit).
+
+    Returns:
+        (P, mid_num) projections (0 for coincident ends).
+    """
+    xs, ys, unit, _ = segment_samples(a_xy, b_xy, mid_num)
+    unit = unit.astype(dtype, copy=False)
+    h, w = maps.shape[:2]
+    xi = np.clip(np.rint(xs).astype(np.intp), 0, w - 1)
+    yi = np.clip(np.rint(ys).astype(np.intp), 0, h - 1)
+    return (maps[yi, xi, dx[:, None]] * unit[:, 0, None]
+            + maps[yi, xi, dy[:, None]] * unit[:, 1, None])
+
+
+def _score_pairs(maps: np.ndarray, a_xy: np.ndarray, b_xy: np.ndarray, dx: np.ndarray,
+                 dy: np.ndarray, threshold: float, mid_num: int,
+                 min_support_ratio: float) -> Tuple[np.ndarray, np.ndarray]:
+    """Mean PAF projection (P,) and validity (P,) of one block of candidate pairs."""
+    proj = sample_projections(maps, a_xy, b_xy, dx, dy, mid_num)
+    limb_score = proj.mean(-1)
+    valid = ((a_xy != b_xy).any(1) & (limb_score > 0)
+             & ((proj > threshold).sum(-1) > min_support_ratio * mid_num))
+    return limb_score, valid
+
+
+def _strongest_candidates(table: np.ndarray, bounds: np.ndarray
+                          ) -> Tuple[np.ndarray, np.ndarray]:
+    """``table`` and ``bounds`` (see :func:`peaks_table`) cut to the strongest
+    ``MAX_PEAKS_PER_PART`` candidates of each part."""
+    counts = np.diff(bounds)
+    if len(table) == 0 or counts.max() <= MAX_PEAKS_PER_PART:
+        return table, bounds
+    part = np.repeat(np.arange(len(counts)), counts)
+    kept = strongest_per_part(part, table[:, 2])
+    counts = np.bincount(part[kept], minlength=len(counts))
+    return table[kept], np.concatenate(([0], np.cumsum(counts))).astype(np.intp)
+
+
+def check_inside(table: np.ndarray, shape: Tuple[int, int]) -> None:
+    """Refuse candidates whose nearest cell is outside maps of ``shape`` (H, W).
+
+    Raises:
+        ValueError: naming the first such candidate and the map size.
+    """
+    if len(table) == 0:
+        return
+    h, w = shape
+    x, y = np.rint(table[:, 0]), np.rint(table[:, 1])
+    outside = (x < 0) | (x > w - 1) | (y < 0) | (y > h - 1)
+    if outside.any():
+        k = int(np.argmax(outside))
+        raise ValueError(
+            f"coords has a candidate at (x={table[k, 0]:g}, y={table[k, 1]:g}), outside the "
+            f"PAF maps of {h} x {w} cells (are the PAFs smaller than the heatmaps?)")

@@ -8,6 +8,7 @@ import numpy as np
 
 from .checks import check_maps
 from .config import PoseConfig
+from .limits import strongest_per_part
 
 #: One keypoint candidate: x and y in heatmap cells, peak value, global id.
 Peak = Tuple[int, int, float, int]
@@ -44,6 +45,9 @@ def get_coordinates(config: PoseConfig, heatmaps: np.ndarray,
 
     Ids are assigned part by part in slot order, and within a part in row-major
     order (top to bottom, then left to right), so they are global and unique.
+    At most ``estimation.limits.MAX_PEAKS_PER_PART`` peaks of a part are kept
+    (the strongest, with a ``CandidateCapWarning``), which bounds the work of
+    the later stages on any map.
 
     Args:
         config: pose configuration (body parts and their heatmap channels).
@@ -65,6 +69,8 @@ def get_coordinates(config: PoseConfig, heatmaps: np.ndarray,
     mask = find_peak_mask(selected, threshold)
     part_idx, ys, xs = np.nonzero(mask.transpose(2, 0, 1))
     scores = selected[ys, xs, part_idx]
+    kept = strongest_per_part(part_idx, scores)
+    part_idx, ys, xs, scores = part_idx[kept], ys[kept], xs[kept], scores[kept]
     counts = np.bincount(part_idx, minlength=len(parts))
     starts = np.concatenate(([0], np.cumsum(counts)))
     result: Dict[str, List[Peak]] = {}

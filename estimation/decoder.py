@@ -30,9 +30,11 @@ import numpy as np
 from . import handout
 from .checks import check_maps
 from .config import NUM_PARTS, ROW_WIDTH, PoseConfig, get_default_configuration
-from .connections import candidate_pairs, get_connections, match_per_limb, segment_samples
+from .connections import (candidate_pairs, check_inside, get_connections, match_per_limb,
+                          peaks_table, sample_projections, segment_samples)
 from .coordinates import get_coordinates
 from .estimators import estimate
+from .limits import MAX_LIMB_SAMPLES, MAX_SMOOTH_SIGMA, PAIR_BLOCK, blocks, strongest_per_part
 from .merge import merge
 
 Coords = Dict[str, List[Tuple[float, float, float, int]]]
@@ -40,7 +42,10 @@ Coords = Dict[str, List[Tuple[float, float, float, int]]]
 
 @dataclass(frozen=True)
 class DecoderParams:
-    """Thresholds of the best decoder (defaults tuned on the COCO dev set)."""
+    """Thresholds of the best decoder (defaults tuned on the COCO dev set).
+
+    Validated at construction (:meth:`__post_init__`): every field has a range.
+    """
 
     # Peak must exceed this heatmap value; dev-set sweep (CMU: 0.1).
     peak_threshold: float = 0.03
@@ -66,6 +71,34 @@ class DecoderParams:
     min_parts: int = 4
     # ... and at least this mean peak score per part; dev-set sweep.
     min_mean_score: float = 0.1
+
+    def __post_init__(self) -> None:
+        """Refuse values that would silently decode nothing or take unbounded work.
+
+        Raises:
+            ValueError: naming the first field out of its range (NaN included).
+        """
+        real = {  # field: (low, high), both inclusive
+            "peak_threshold": (0.0, 1.0), "smooth_sigma": (0.0, MAX_SMOOTH_SIGMA),
+            "min_paf_score": (-1.0, 1.0), "min_support_ratio": (0.0, 1.0),
+            "attach_min_paf_score": (-1.0, 1.0), "attach_min_support_ratio": (0.0, 1.0),
+            "max_limb_fraction": (1e-3, 1e3), "min_mean_score": (0.0, 1e3)}
+        for name, (low, high) in real.items():
+            value = getattr(self, name)
+            if isinstance(value, (bool, np.bool_)) or not isinstance(
+                    value, (int, float, np.integer, np.floating)) or not low <= value <= high:
+                raise ValueError(f"DecoderParams.{name} must be a number in [{low}, {high}], "
+                                 f"got {value!r}")
+        integer = {"limb_samples": (2, MAX_LIMB_SAMPLES), "min_parts": (1, NUM_PARTS)}
+        for name, (low, high) in integer.items():
+            value = getattr(self, name)
+            if isinstance(value, (bool, np.bool_)) or not isinstance(
+                    value, (int, np.integer)) or not low <= value <= high:
+                raise ValueError(f"DecoderParams.{name} must be an integer in [{low}, {high}], "
+                                 f"got {value!r}")
+        if not isinstance(self.refine_peaks, (bool, np.bool_)):
+            raise ValueError(f"DecoderParams.refine_peaks must be a bool, got "
+                             f"{self.refine_peaks!r}")
 
 
 def smooth(maps: np.ndarray, sigma: float) -> np.ndarray:
@@ -127,7 +160,8 @@ def find_peaks(heatmaps: np.ndarray, params: DecoderParams, config: PoseConfig) 
         config: pose configuration.
 
     Returns:
-        The :class:`Peaks`, ids in slot order, row-major within a part.
+        The :class:`Peaks`, ids in slot order, row-major within a part; at most
+        ``estimation.limits.MAX_PEAKS_PER_PART`` per part (the strongest).
     """
     slots = [meta.slot_idx for meta in config.body_parts.values()]
     channels = [meta.heatmap_idx for meta in config.body_parts.values()]
@@ -145,6 +179,8 @@ def find_peaks(heatmaps: np.ndarray, params: DecoderParams, config: PoseConfig) 
     for dy, dx in ((0, 1), (1, -1), (1, 0), (1, 1)):           # after: strictly >
         keep &= centre > pad[py + dy, px + dx, ch]
     ys, xs, ch, centre = ys[keep], xs[keep], ch[keep], centre[keep]
+    kept = strongest_per_part(ch, centre)
+    ys, xs, ch, centre = ys[kept], xs[kept], ch[kept], centre[kept]
     order = np.lexsort((xs, ys, ch))
     ys, xs, ch, centre = ys[order], xs[order], ch[order], centre[order]
     xy = np.stack([xs, ys], axis=1).astype(np.float64)
@@ -167,7 +203,8 @@ def score_limbs(pafs: np.ndarray, a_xy: np.ndarray, b_xy: np.ndarray, dx: np.nda
     an interpolated sample is at most as strong as the strongest of its four
     cells, so a pair with too few samples next to a cell whose PAF magnitude
     exceeds the lower of the two ``*_min_paf_score`` thresholds cannot pass
-    (an exact test that saves most of the work in crowds).
+    (an exact test that saves most of the work in crowds). Pairs are scored
+    in blocks of ``estimation.limits.PAIR_BLOCK``, so memory stays bounded.
 
     Args:
         pafs: (H, W, 38) PAFs.
@@ -184,6 +221,19 @@ def score_limbs(pafs: np.ndarray, a_xy: np.ndarray, b_xy: np.ndarray, dx: np.nda
         ``strong`` and ``weak`` (P,) bool: the pairs that pass the strict and
         the relaxed support thresholds (both need a positive score).
     """
+    score = np.full(len(a_xy), -np.inf)
+    strong = np.zeros(len(a_xy), bool)
+    weak = np.zeros(len(a_xy), bool)
+    for block in blocks(len(a_xy), PAIR_BLOCK):    # bounded memory for any pair count
+        score[block], strong[block], weak[block] = _score_block(
+            pafs, a_xy[block], b_xy[block], dx[block], dy[block], params)
+    return score, strong, weak
+
+
+def _score_block(pafs: np.ndarray, a_xy: np.ndarray, b_xy: np.ndarray, dx: np.ndarray,
+                 dy: np.ndarray, params: DecoderParams
+                 ) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`score_limbs` on one block of pairs."""
     h, w = pafs.shape[:2]
     n = params.limb_samples
     score = np.full(len(a_xy), -np.inf)
@@ -441,9 +491,12 @@ def decode_handout(heatmaps: np.ndarray, pafs: np.ndarray, config: Optional[Pose
     """Decode with the handout's kit as printed, and our ``merge.py``.
 
     The kit's ``>=`` peaks (threshold 0.1), its connections without one-to-one
-    matching (best ``min(n_a, n_b)`` pairs per limb), one subset row per
+    matching (best ``min(n_a, n_b)`` pairs per limb; :func:`kit_connections`,
+    the kit's rule in one numpy pass instead of its Python double loop), one subset row per
     connection, then ``merge_fn(rows, min_num_body_parts, min_score)``: how a
     student's ``merge.py`` is judged inside the kit (see ``estimation.handout``).
+    One bound is added to the kit: at most ``MAX_PEAKS_PER_PART`` peaks per
+    part (the strongest), so its pair loops end on any map.
 
     Args:
         heatmaps: (H, W, 19) float32 heatmaps.
@@ -467,14 +520,80 @@ def decode_handout(heatmaps: np.ndarray, pafs: np.ndarray, config: Optional[Pose
     pf = check_maps("pafs", pafs, 2 * len(config.connection_types))
     _check_same_size(hm, pf)
     clock = time.perf_counter()
-    coords = handout.get_coordinates_reference(config, hm, threshold=peak_threshold)
+    coords = _strongest_coords(handout.get_coordinates_reference(config, hm,
+                                                                 threshold=peak_threshold))
     clock = _lap(timings, "peaks", clock)
-    connections = handout.get_connections_reference(config, coords, pf, threshold=min_paf_score)
+    connections = kit_connections(config, coords, pf, threshold=min_paf_score)
     clock = _lap(timings, "connections", clock)
     skeletons = merge_fn(handout.estimate_rows_reference(config, connections),
                          min_num_body_parts, min_score)
     _lap(timings, "grouping", clock)
     return coords, skeletons
+
+
+def kit_connections(config: PoseConfig, coords: Coords, pafs: np.ndarray,
+                    threshold: float = 0.05, mid_num: int = 10,
+                    minimum_mid_num: int = 8) -> List[np.ndarray]:
+    """The handout's ``get_connections`` in one numpy pass (same rule, same output).
+
+    Like ``estimation.handout.get_connections_reference``: nearest-cell PAF
+    samples, a pair is valid with more than ``minimum_mid_num`` samples above
+    ``threshold`` and a positive mean; per limb type the best
+    ``min(n_a, n_b)`` valid pairs by mean, with no one-to-one matching.
+
+    Args:
+        config: pose configuration.
+        coords: ``{part name: [(x, y, score, id), ...]}`` (integer cells).
+        pafs: (H, W, 38) float32 PAFs.
+        threshold, mid_num, minimum_mid_num: the kit's parameters.
+
+    Returns:
+        One (K, 5) array per limb type, rows ``[id_a, id_b, score_a, score_b,
+        limb_score]`` sorted by ``limb_score`` descending.
+
+    Raises:
+        ValueError: malformed ``coords`` or candidates outside the maps.
+    """
+    table, bounds = peaks_table(config, coords)
+    check_inside(table, pafs.shape[:2])
+    limb, a, b = candidate_pairs(config, bounds)
+    dx_of, dy_of = config.limb_arrays[2:]
+    mean = np.zeros(len(limb))
+    support = np.zeros(len(limb), np.intp)
+    moved = (table[a, :2] != table[b, :2]).any(1) if len(limb) else np.zeros(0, bool)
+    for block in blocks(len(limb), PAIR_BLOCK):
+        # float32, as the kit computes (float32 PAF values times Python floats).
+        proj = sample_projections(pafs, table[a[block], :2], table[b[block], :2],
+                                  dx_of[limb[block]], dy_of[limb[block]], mid_num, np.float32)
+        mean[block] = proj.sum(-1) / np.float32(mid_num)
+        support[block] = (proj > np.float32(threshold)).sum(-1)
+    valid = moved & (support > minimum_mid_num) & (mean > 0)
+    counts = np.diff(bounds)
+    slot_a, slot_b = config.limb_arrays[:2]
+    out = []
+    for k in range(len(config.connection_types)):
+        sel = np.flatnonzero(valid & (limb == k))
+        # The kit's order: ascending argsort reversed (ties too).
+        sel = sel[np.argsort(mean[sel])[::-1]][:min(counts[slot_a[k]], counts[slot_b[k]])]
+        out.append(np.stack([table[a[sel], 3], table[b[sel], 3], table[a[sel], 2],
+                             table[b[sel], 2], mean[sel]], axis=1))
+    return out
+
+
+def _strongest_coords(coords: Coords) -> Coords:
+    """``coords`` with at most ``MAX_PEAKS_PER_PART`` peaks per part (the strongest)."""
+    names = list(coords)
+    peaks = [p for name in names for p in coords[name]]
+    if not peaks:
+        return coords
+    part = np.repeat(np.arange(len(names)), [len(coords[n]) for n in names])
+    kept = strongest_per_part(part, np.array([p[2] for p in peaks]))
+    if len(kept) == len(peaks):
+        return coords
+    out: Coords = {name: [] for name in names}
+    for k in kept.tolist():
+        out[names[part[k]]].append(peaks[k])
+    return out
 
 
 #: Decoder names accepted by the command-line tools: the project's decoder,

@@ -46,6 +46,8 @@ import numpy as np
 
 NUM_SLOTS = 18
 ROW_WIDTH = NUM_SLOTS + 2
+#: Largest id accepted: every integer up to it is exact in float64 (2**53 - 1).
+MAX_ID = 2 ** 53 - 1
 #: Fuse two linked people that conflict in at most this many slots (measured, see above).
 MAX_FUSION_CONFLICTS = 1
 
@@ -68,18 +70,23 @@ def check_subset(subset) -> np.ndarray:
     """Validate a subset and return a float64 copy of shape (N, 20).
 
     Args:
-        subset: array-like (N, 20): 18 slot ids, score, parts_num.
+        subset: array-like (N, 20) of real numbers: 18 slot ids, score,
+            parts_num.
 
     Returns:
         A new (N, 20) float64 array; (0, 20) for an empty input.
 
     Raises:
-        ValueError: wrong shape, NaN / inf, ids that are not integers >= -1,
-            or one id placed in two different slots.
+        ValueError: not real numbers (strings, complex, objects), wrong shape,
+            NaN / inf, ids that are not integers in ``[-1, MAX_ID]``, scores
+            whose sum overflows float64, or one id placed in two slots.
     """
-    arr = np.array(subset, dtype=np.float64)
-    if arr.ndim == 1 and arr.size == 0:
+    raw = np.asarray(subset)
+    if raw.size == 0 and raw.ndim == 1:
         return np.zeros((0, ROW_WIDTH))
+    if raw.dtype.kind not in "biuf":
+        raise ValueError(f"subset must hold real numbers, got dtype {raw.dtype}")
+    arr = np.array(raw, dtype=np.float64)
     if arr.ndim != 2 or arr.shape[1] != ROW_WIDTH:
         raise ValueError(
             f"subset must have shape (N, {ROW_WIDTH}) (18 slot ids, score, parts_num), "
@@ -87,13 +94,39 @@ def check_subset(subset) -> np.ndarray:
     if not np.isfinite(arr).all():
         raise ValueError("subset contains NaN or infinite values")
     ids = arr[:, :NUM_SLOTS]
-    if (ids != np.floor(ids)).any() or (ids < -1).any():
-        raise ValueError("subset slot ids must be integers >= -1 (-1 = empty)")
+    if (ids != np.floor(ids)).any() or (ids < -1).any() or (ids > MAX_ID).any():
+        raise ValueError(f"subset slot ids must be integers in [-1, {MAX_ID}] (-1 = empty)")
+    with np.errstate(over="ignore"):
+        total = np.abs(arr[:, NUM_SLOTS]).sum()
+    if not np.isfinite(total):
+        raise ValueError("subset scores are too large: their sum overflows float64")
     rows, slots = np.nonzero(ids >= 0)
     pairs = np.unique(np.stack([ids[rows, slots], slots], axis=1), axis=0)
     if len(pairs) != len(np.unique(pairs[:, 0])):
         raise ValueError("subset places one part id in two different slots")
     return arr
+
+
+def check_thresholds(min_num_body_parts, min_score) -> Tuple[int, float]:
+    """Validate merge's pruning thresholds.
+
+    Returns:
+        ``(min_num_body_parts, min_score)`` as ``(int, float)``.
+
+    Raises:
+        ValueError: ``min_num_body_parts`` is not an integer in [0, 18], or
+            ``min_score`` is not a finite real number.
+    """
+    if isinstance(min_num_body_parts, (bool, np.bool_)) or not isinstance(
+            min_num_body_parts, (int, np.integer, float, np.floating)) \
+            or not float(min_num_body_parts).is_integer() \
+            or not 0 <= min_num_body_parts <= NUM_SLOTS:
+        raise ValueError(f"min_num_body_parts must be an integer in [0, {NUM_SLOTS}], "
+                         f"got {min_num_body_parts!r}")
+    if isinstance(min_score, (bool, np.bool_)) or not isinstance(
+            min_score, (int, np.integer, float, np.floating)) or not np.isfinite(min_score):
+        raise ValueError(f"min_score must be a finite real number, got {min_score!r}")
+    return int(min_num_body_parts), float(min_score)
 
 
 class _Grouping:
@@ -229,9 +262,10 @@ def merge(subset, min_num_body_parts: int = 4, min_score: float = 0.4) -> np.nda
         by their slot ids). The score is the sum of the member rows' scores.
 
     Raises:
-        ValueError: wrong shape, NaN / inf, ids that are not integers >= -1,
-            or one id placed in two different slots.
+        ValueError: a malformed subset (see :func:`check_subset`) or bad
+            thresholds (see :func:`check_thresholds`).
     """
+    min_num_body_parts, min_score = check_thresholds(min_num_body_parts, min_score)
     people = group_rows(subset)
     out = []
     for person in people:

@@ -153,3 +153,38 @@ def test_decode_rejects_malformed_maps():
     with pytest.raises(ValueError, match="channels"):
         decode(good_h, np.zeros((8, 8, 30), np.float32))
     assert decode(good_h, good_p)[1].shape == (0, 20)
+
+
+# --- validation of DecoderParams and of the maps -------------------------------------------
+
+@pytest.mark.parametrize("field, value", [
+    ("smooth_sigma", 1e6), ("smooth_sigma", -1.0), ("peak_threshold", float("nan")),
+    ("peak_threshold", 2.0), ("min_paf_score", float("nan")), ("limb_samples", 0),
+    ("limb_samples", 10 ** 6), ("limb_samples", 2.5), ("min_parts", -1), ("min_parts", 0),
+    ("min_parts", 19), ("min_support_ratio", 1.5), ("max_limb_fraction", 0.0),
+    ("min_mean_score", float("inf")), ("refine_peaks", "yes"), ("peak_threshold", "0.1"),
+    ("min_parts", True)])
+def test_decoder_params_are_validated_at_construction(field, value):
+    with pytest.raises(ValueError, match=f"DecoderParams.{field}"):
+        DecoderParams(**{field: value})
+
+
+def test_decoder_params_accept_numpy_numbers_and_the_range_ends():
+    DecoderParams(peak_threshold=np.float32(0.0), min_parts=np.int64(18), limb_samples=2,
+                  min_paf_score=-1.0, smooth_sigma=10.0)
+
+
+def test_channels_first_maps_are_refused_with_a_hint():
+    heatmaps = np.zeros((19, 40, 60), np.float32)
+    pafs = np.zeros((38, 40, 60), np.float32)
+    with pytest.raises(ValueError, match=r"channels-first.*transpose\(1, 2, 0\)"):
+        decode(heatmaps, pafs)
+    with pytest.raises(ValueError, match="channels-first"):
+        decode(heatmaps.transpose(1, 2, 0), pafs)
+    coords, skeletons = decode(heatmaps.transpose(1, 2, 0), pafs.transpose(1, 2, 0))
+    assert len(skeletons) == 0
+
+
+def test_maps_with_too_many_channels_are_refused():
+    with pytest.raises(ValueError, match="C <= 57"):
+        decode(np.zeros((8, 8, 64), np.float32), np.zeros((8, 8, 38), np.float32))

@@ -141,10 +141,55 @@ def test_empty_input_gives_empty_output(empty):
     (np.array([row({0: 1.5}, 1.0)]), "integers"),
     (np.array([row({0: -3}, 1.0)]), "integers"),
     (np.array([row({0: 4}, 1.0), row({1: 4}, 1.0)]), "two different slots"),
+    (np.array([row({0: 1e19}, 1.0)]), "integers in"),
+    (np.array([row({0: 2.0 ** 53}, 1.0), row({1: 2.0 ** 53 + 1}, 1.0)]), "integers in"),
+    (np.array([row({0: 1}, 1e308), row({1: 2}, 1e308)]), "overflows"),
+    (np.array([row({0: 1}, 1.0)]).astype(complex), "real numbers"),
+    (np.array([row({0: 1}, 1.0)]).astype(str), "real numbers"),
+    ([["a"] * 20], "real numbers"),
+    (np.array([row({0: 1}, 1.0)]).astype(object), "real numbers"),
 ])
 def test_rejects_malformed_subsets(bad, message):
     with pytest.raises(ValueError, match=message):
         merge(bad)
+
+
+def test_largest_exact_id_is_kept():
+    big = 2 ** 53 - 1
+    subset = np.array([row({0: big, 1: 0, 2: 1, 3: 2}, 4.0)])
+    result = merge(subset)
+    assert int(result[0, 0]) == big
+
+
+def test_huge_but_summable_scores_merge_and_merge_again():
+    subset = np.array([row({0: 0, 1: 1}, 1e307), row({1: 1, 2: 2}, 1e307),
+                       row({2: 2, 3: 3}, 1e307)])
+    once = merge(subset)
+    assert np.isfinite(once).all()
+    np.testing.assert_array_equal(merge(once), once)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"min_num_body_parts": float("nan")}, "min_num_body_parts"),
+    ({"min_num_body_parts": -1}, "min_num_body_parts"),
+    ({"min_num_body_parts": 19}, "min_num_body_parts"),
+    ({"min_num_body_parts": 2.5}, "min_num_body_parts"),
+    ({"min_num_body_parts": True}, "min_num_body_parts"),
+    ({"min_num_body_parts": "4"}, "min_num_body_parts"),
+    ({"min_score": float("nan")}, "min_score"),
+    ({"min_score": float("inf")}, "min_score"),
+    ({"min_score": "0.4"}, "min_score"),
+    ({"min_score": None}, "min_score"),
+])
+def test_rejects_bad_thresholds(sample_subset, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        merge(sample_subset, **kwargs)
+
+
+def test_integral_float_and_numpy_thresholds_are_accepted(sample_subset, expected_skeleton):
+    for parts, score in ((4.0, 0.4), (np.int64(9), np.float32(0.4)), (0, -5)):
+        result = merge(sample_subset, parts, score)
+        np.testing.assert_array_equal(result[0, :18], expected_skeleton[:18])
 
 
 # --- property tests ----------------------------------------------------------
