@@ -38,8 +38,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator, List, Optional, Tuple, Union
 
-import cv2
-import numpy as np
+# OpenCV reads its pixel limit once, when the library loads: arm it before the first
+# ``import cv2`` of the process (the CLIs import this module first). If cv2 was loaded
+# earlier, the size is still checked, but only after decoding.
+if "cv2" not in sys.modules:
+    os.environ["OPENCV_IO_MAX_IMAGE_PIXELS"] = "50000000"  # = MAX_IMAGE_PIXELS below
+
+import cv2  # noqa: E402
+import numpy as np  # noqa: E402
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -47,6 +53,14 @@ PathLike = Union[str, "os.PathLike[str]"]
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".jpe", ".png", ".bmp", ".dib", ".tif", ".tiff",
                     ".webp", ".ppm", ".pgm", ".pbm", ".pnm", ".pfm", ".sr", ".ras",
                     ".jp2", ".exr", ".hdr", ".pic", ".gif", ".avif")
+#: Largest image accepted, in pixels (50 megapixels: a 45-megapixel camera photo fits).
+#: OpenCV checks it against the file's header before it allocates anything (its
+#: ``OPENCV_IO_MAX_IMAGE_PIXELS``, armed above for this process); video frames are
+#: checked by their reported size. The measured worst case (a 16-bit RGBA PNG at the
+#: limit) is in README, "Limits".
+MAX_IMAGE_PIXELS = 50_000_000
+#: Rows converted at once by :func:`to_bgr8` (bounds its temporary float copies).
+CONVERT_ROWS = 256
 #: Value the alpha channel is composited over (all three channels).
 BACKGROUND = 128
 #: Frames per second assumed when a video does not report a usable rate.
@@ -123,14 +137,23 @@ def to_bgr8(image: np.ndarray) -> np.ndarray:
     channels = 1 if arr.ndim == 2 else arr.shape[2]
     if arr.dtype == np.uint8 and channels == 3:
         return arr
+    if arr.dtype not in (np.uint8, np.uint16) and arr.dtype.kind != "f":
+        raise ValueError(f"unsupported pixel type {arr.dtype} (expected 8-bit, 16-bit or float)")
+    out = np.empty(arr.shape[:2] + (3,), np.uint8)
+    for start in range(0, arr.shape[0], CONVERT_ROWS):   # float copies of a band at a time
+        out[start:start + CONVERT_ROWS] = _band_to_bgr8(arr[start:start + CONVERT_ROWS],
+                                                        channels)
+    return out
+
+
+def _band_to_bgr8(arr: np.ndarray, channels: int) -> np.ndarray:
+    """:func:`to_bgr8` on a band of rows of a validated image."""
     if arr.dtype == np.uint8:
         unit = arr.astype(np.float32) / 255.0
     elif arr.dtype == np.uint16:
         unit = arr.astype(np.float32) / 65535.0
-    elif arr.dtype.kind == "f":
+    else:  # float (the caller checked the type)
         unit = np.clip(np.nan_to_num(arr.astype(np.float32), nan=0.0), 0.0, 1.0)
-    else:
-        raise ValueError(f"unsupported pixel type {arr.dtype} (expected 8-bit, 16-bit or float)")
     if channels in (2, 4):
         alpha = unit[:, :, -1:]
         unit = unit[:, :, :-1] * alpha + (BACKGROUND / 255.0) * (1.0 - alpha)
@@ -177,15 +200,27 @@ def read_image(path: PathLike) -> np.ndarray:
         IsADirectoryError: the path is a folder.
         PermissionError: the file is not readable.
         ValueError: empty, not an image OpenCV can decode, truncated or
-            corrupt, or an unsupported pixel layout (one-line messages that
-            name the file).
+            corrupt, larger than :data:`MAX_IMAGE_PIXELS` (refused from its
+            header, before decoding), or an unsupported pixel layout
+            (one-line messages that name the file).
     """
     path = Path(path)
     _check_readable_file(path)
     if not has_image_signature(path):
         raise ValueError(f"{path} is not an image file OpenCV can read")
+    refused = False
     with native_stderr() as log:
-        image = cv2.imread(os.fspath(path), cv2.IMREAD_UNCHANGED)
+        try:
+            image = cv2.imread(os.fspath(path), cv2.IMREAD_UNCHANGED)
+        except cv2.error as exc:
+            if "MAX_IMAGE_PIXELS" not in str(exc):
+                raise ValueError(f"cannot decode {path}: {str(exc).strip().splitlines()[-1]}"
+                                 ) from None
+            image, refused = None, True
+    refused = refused or "MAX_IMAGE_PIXELS" in log.text
+    if refused or (image is not None and image.shape[0] * image.shape[1] > MAX_IMAGE_PIXELS):
+        raise ValueError(f"{path} is too large: more than {MAX_IMAGE_PIXELS:,} pixels "
+                         "(the limit; nothing was decoded)")
     detail = log.first_message()
     if image is None:
         raise ValueError(f"cannot decode {path}: the file is truncated or corrupt"
@@ -414,6 +449,10 @@ class VideoReader:
         if not ok or frame is None:
             cap.release()
             raise ValueError(f"video {self.path} has no frames (empty or corrupt)")
+        if frame.shape[0] * frame.shape[1] > MAX_IMAGE_PIXELS:
+            cap.release()
+            raise ValueError(f"video {self.path} is too large: {frame.shape[1]}x{frame.shape[0]} "
+                             f"frames exceed {MAX_IMAGE_PIXELS:,} pixels")
         self._cap = cap
         self._first: Optional[np.ndarray] = frame
         fps = cap.get(cv2.CAP_PROP_FPS)

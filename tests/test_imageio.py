@@ -247,3 +247,66 @@ def test_native_messages_lose_their_log_prefixes():
     assert log.first_message() == "can't open file"
     log.text = "libpng error: Read Error\n"
     assert log.first_message() == "libpng error: Read Error"
+
+
+# --- bounded memory: the pixel limit and banded conversion ---------------------------------
+
+def png_bomb(path, side, colour_type=0):
+    """A small PNG of ``side`` x ``side`` zero pixels (grey or, with 6, RGBA)."""
+    import zlib
+
+    def chunk(tag, data):
+        return (struct.pack(">I", len(data)) + tag + data
+                + struct.pack(">I", zlib.crc32(tag + data) & 0xFFFFFFFF))
+
+    per_pixel = {0: 1, 6: 4}[colour_type]
+    compressor = zlib.compressobj(9)
+    row = b"\x00" + bytes(side * per_pixel)
+    body = b"".join(compressor.compress(row) for _ in range(side)) + compressor.flush()
+    path.write_bytes(b"\x89PNG\r\n\x1a\n"
+                     + chunk(b"IHDR", struct.pack(">IIBBBBB", side, side, 8, colour_type, 0, 0, 0))
+                     + chunk(b"IDAT", body) + chunk(b"IEND", b""))
+    return path
+
+
+def test_image_over_the_pixel_limit_is_refused_before_decoding(tmp_path):
+    """15000 x 15000 RGBA (once 12.4 GB): refused from the header, in a child limited to 1 GB."""
+    import subprocess
+    import sys
+    import textwrap
+
+    from conftest import ROOT
+
+    bomb = png_bomb(tmp_path / "bomb.png", 15000, colour_type=6)
+    assert bomb.stat().st_size < 2_000_000
+    code = textwrap.dedent(f"""
+        import resource
+        resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
+        from estimation import imageio
+        try:
+            imageio.read_image({str(bomb)!r})
+        except ValueError as exc:
+            print(exc)
+    """)
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                          text=True, timeout=300, env={"PYTHONPATH": str(ROOT),
+                                                       "OPENBLAS_NUM_THREADS": "1"})
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "too large: more than 50,000,000 pixels" in proc.stdout
+
+
+def test_image_just_under_the_limit_is_read(tmp_path):
+    side = int(imageio.MAX_IMAGE_PIXELS ** 0.5)               # 7071 x 7071 grey
+    image = imageio.read_image(png_bomb(tmp_path / "big.png", side))
+    assert image.shape == (side, side, 3) and image.dtype == np.uint8
+
+
+def test_banded_conversion_equals_whole_image_conversion():
+    rng = np.random.default_rng(3)
+    rows = imageio.CONVERT_ROWS * 2 + 17
+    deep = rng.integers(0, 65536, size=(rows, 5, 4), dtype=np.uint16)
+    out = imageio.to_bgr8(deep)
+    unit = deep.astype(np.float32) / 65535.0
+    alpha = unit[:, :, 3:]
+    expected = np.rint((unit[:, :, :3] * alpha + (128 / 255.0) * (1 - alpha)) * 255).astype(np.uint8)
+    np.testing.assert_array_equal(out, expected)
