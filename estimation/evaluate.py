@@ -17,29 +17,34 @@ import argparse
 import contextlib
 import io
 import json
+import os
 import statistics
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
-import cv2
-import numpy as np
-
 from .decoder import DECODERS
 from .export import skeleton_keypoints, to_coco
+from .imageio import read_image
 
 #: Names of pycocotools' 10 keypoint statistics, in its order.
 STAT_NAMES = ("AP", "AP50", "AP75", "APm", "APl", "AR", "AR50", "AR75", "ARm", "ARl")
 STAGES = ("network", "peaks", "connections", "grouping")
+#: Top-level keys a COCO keypoint file needs (pycocotools reads all three).
+REQUIRED_KEYS = ("images", "annotations", "categories")
+#: Accepted test-time scales: 1/8 to 4 (at 4 a 640-px image becomes 2560 px).
+SCALE_RANGE = (0.125, 4.0)
 
 
 def load_annotations(path: Path) -> dict:
     """Read a COCO keypoint annotation file.
 
     Raises:
-        ValueError: the file is missing, not JSON, or lacks ``images`` /
-            ``annotations``.
+        ValueError: the file is missing, not JSON, lacks ``images`` /
+            ``annotations`` / ``categories``, or has an image entry without an
+            integer ``id`` and a ``file_name`` (or a repeated id).
     """
     try:
         data = json.loads(Path(path).read_text())
@@ -47,9 +52,21 @@ def load_annotations(path: Path) -> dict:
         raise ValueError(f"annotation file not found: {path}") from None
     except (OSError, json.JSONDecodeError) as exc:
         raise ValueError(f"cannot read annotation file {path}: {exc}") from None
-    if not isinstance(data, dict) or "images" not in data or "annotations" not in data:
-        raise ValueError(f"{path} is not a COCO annotation file (needs 'images' and "
-                         "'annotations')")
+    if not isinstance(data, dict) or any(key not in data for key in REQUIRED_KEYS):
+        raise ValueError(f"{path} is not a COCO annotation file (needs "
+                         + ", ".join(repr(k) for k in REQUIRED_KEYS) + ")")
+    for key in REQUIRED_KEYS:
+        if not isinstance(data[key], list):
+            raise ValueError(f"{path}: {key!r} must be a list")
+    ids = set()
+    for k, entry in enumerate(data["images"]):
+        if not isinstance(entry, dict) or not isinstance(entry.get("file_name"), str) \
+                or not isinstance(entry.get("id"), int) or isinstance(entry.get("id"), bool):
+            raise ValueError(f"{path}: image entry {k} needs an integer 'id' and a "
+                             f"'file_name' string, got {str(entry)[:80]}")
+        if entry["id"] in ids:
+            raise ValueError(f"{path}: image id {entry['id']} appears twice")
+        ids.add(entry["id"])
     return data
 
 
@@ -116,10 +133,7 @@ def evaluate(images: Path, annotations: Path, decoder: str = "best", model: str 
     results: List[dict] = []
     times: Dict[str, List[float]] = {stage: [] for stage in STAGES}
     for entry in tqdm(entries, desc=f"evaluating ({decoder})", unit="img", disable=not progress):
-        path = Path(images) / entry["file_name"]
-        image = cv2.imread(str(path), cv2.IMREAD_COLOR)
-        if image is None:
-            raise ValueError(f"cannot read image {path}")
+        image = read_image(Path(images) / entry["file_name"])
         start = time.perf_counter()
         heatmaps, pafs, out_scale = infer_multiscale(network, image, scales, flip)
         times["network"].append(time.perf_counter() - start)
@@ -130,6 +144,40 @@ def evaluate(images: Path, annotations: Path, decoder: str = "best", model: str 
         keypoints = skeleton_keypoints(coords, skeletons, scale=1.0 / out_scale)
         results += to_coco(keypoints, skeletons[:, -2], entry["id"])
     return results, [entry["id"] for entry in entries], times
+
+
+def check_results_path(path: Path, annotations: Path) -> None:
+    """Refuse a results path that cannot be written, before any work is done.
+
+    Raises:
+        ValueError: the folder is missing or not writable, the path is a folder,
+            a symlink or a special file, or it is the annotation file.
+    """
+    path = Path(path)
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        raise ValueError(f"--results folder {folder} does not exist")
+    if not os.access(folder, os.W_OK):
+        raise ValueError(f"--results folder {folder} is not writable")
+    if path.is_symlink() or (path.exists() and not path.is_file()):
+        raise ValueError(f"--results {path} is a folder, a symlink or a special file; "
+                         "name a regular file")
+    if path.exists() and Path(annotations).exists() and path.samefile(annotations):
+        raise ValueError(f"--results {path} is the annotation file")
+
+
+def write_results(path: Path, results: List[dict]) -> None:
+    """Write the results JSON atomically: complete or absent, never half-written."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{Path(path).name}.", suffix=".tmp",
+                               dir=Path(path).parent or ".")
+    try:
+        with os.fdopen(fd, "w") as stream:
+            json.dump(results, stream)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -157,13 +205,18 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                         help="where to write the COCO results JSON")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)
+    if args.limit is not None and args.limit < 1:
+        parser.error(f"--limit must be at least 1, got {args.limit}")
+    low, high = SCALE_RANGE
+    bad = [s for s in args.scales if not low <= s <= high]
+    if bad:
+        parser.error(f"--scales must be between {low} and {high}, got {bad[0]:g}")
     try:
+        check_results_path(args.results, args.annotations)
         results, image_ids, times = evaluate(
             args.images, args.annotations, args.decoder, args.model, args.weights,
             args.scales, args.flip, args.limit, progress=not args.quiet, runtime=args.runtime)
-        tmp = args.results.with_name(args.results.name + ".tmp")
-        tmp.write_text(json.dumps(results))
-        tmp.replace(args.results)
+        write_results(args.results, results)
     except (ValueError, FileNotFoundError, OSError) as exc:
         print(f"{parser.prog}: error: {exc}", file=sys.stderr)
         return 2

@@ -1,6 +1,7 @@
 """Tests of the COCO evaluation command on a tiny set the test writes itself."""
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -122,3 +123,61 @@ def test_evaluation_command_reports_bad_input_in_one_line(tmp_path):
     result = run_cli("--images", str(tmp_path), "--annotations", str(tmp_path / "none.json"))
     assert result.returncode == 2
     assert result.stderr.strip().count("\n") == 0 and "not found" in result.stderr
+
+
+def test_load_annotations_refuses_incomplete_files(tmp_path):
+    bad = tmp_path / "bad.json"
+    base = {"images": [{"id": 1, "file_name": "a.jpg"}], "annotations": [], "categories": []}
+    cases = [
+        ({k: v for k, v in base.items() if k != "categories"}, "'categories'"),
+        (dict(base, images=[{"id": 1}]), "image entry 0 needs"),
+        (dict(base, images=[{"file_name": "a.jpg"}]), "image entry 0 needs"),
+        (dict(base, images=[{"id": "1", "file_name": "a.jpg"}]), "image entry 0 needs"),
+        (dict(base, images=[{"id": 1, "file_name": "a.jpg"}, {"id": 1, "file_name": "b.jpg"}]),
+         "appears twice"),
+        (dict(base, images={"id": 1}), "must be a list"),
+    ]
+    for data, message in cases:
+        bad.write_text(json.dumps(data))
+        with pytest.raises(ValueError, match=message):
+            load_annotations(bad)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--limit", "-1"], "--limit must be at least 1"),
+    (["--limit", "0"], "--limit must be at least 1"),
+    (["--scales", "1e6"], "--scales must be between"),
+    (["--scales", "1", "0"], "--scales must be between"),
+])
+def test_bad_flags_are_usage_errors(tmp_path, args, message):
+    ann = coco_set(tmp_path / "gt.json", [(1, "bus.jpg", 810, 1080, [person(100, 100)])])
+    result = run_cli("--images", str(IMAGES), "--annotations", str(ann), *args)
+    assert result.returncode == 2 and message in result.stderr
+
+
+def test_unwritable_results_are_refused_before_any_work(tmp_path):
+    ann = coco_set(tmp_path / "gt.json", [(1, "bus.jpg", 810, 1080, [person(100, 100)])])
+    (tmp_path / "folder").mkdir()
+    (tmp_path / "link.json").symlink_to(tmp_path / "elsewhere.json")
+    os.mkfifo(tmp_path / "pipe.json")
+    for results, message in ((tmp_path / "missing" / "r.json", "does not exist"),
+                             (tmp_path / "folder", "name a regular file"),
+                             (tmp_path / "link.json", "name a regular file"),
+                             (tmp_path / "pipe.json", "name a regular file"),
+                             (ann, "is the annotation file")):
+        result = run_cli("--images", str(IMAGES), "--annotations", str(ann),
+                         "--results", str(results), "--weights", str(tmp_path / "no.pb"))
+        assert result.returncode == 2, results
+        assert message in result.stderr and result.stderr.count("\n") == 1, result.stderr
+    assert not (tmp_path / "elsewhere.json").exists()
+    assert json.loads(ann.read_text())["images"][0]["id"] == 1
+
+
+def test_missing_image_is_a_one_line_error(tmp_path):
+    ann = coco_set(tmp_path / "gt.json", [(1, "nope.jpg", 810, 1080, [person(100, 100)])])
+    if not WEIGHTS.exists():
+        pytest.skip("network weights not fetched (make setup)")
+    result = run_cli("--images", str(IMAGES), "--annotations", str(ann),
+                     "--results", str(tmp_path / "r.json"))
+    assert result.returncode == 2 and "nope.jpg" in result.stderr
+    assert not (tmp_path / "r.json").exists()
