@@ -206,3 +206,21 @@ def test_accurate_network_keeps_the_infer_contract() -> None:
     np.testing.assert_allclose(infer(single, image)[0], plain[0], atol=1e-4)
     with pytest.raises(ValueError, match="scales"):
         accurate_network(base, scales=())
+
+
+@needs_models
+def test_demo_runs_int8_accurate(tmp_path: Path) -> None:
+    import cv2
+
+    import demo_image
+
+    small = tmp_path / "small.jpg"
+    cv2.imwrite(str(small), cv2.resize(cv2.imread(str(IMAGES[1])), (320, 180)))
+    out, people = tmp_path / "out.png", tmp_path / "people.json"
+    status = demo_image.main([str(small), "-o", str(out), "--json", str(people),
+                              "--runtime", "int8", "--accurate", "-q"])
+    assert status == 0 and out.is_file()
+    assert isinstance(json.loads(people.read_text()), list)
+    parser = demo_image.build_parser()
+    assert parser.parse_args(["--runtime", "int8"]).runtime == "int8"
+    assert parser.parse_args([]).accurate is False
