@@ -6,14 +6,17 @@ Run from the project root (after ``make setup``)::
 
 For each input size (``images/zidane.jpg`` resized to 368x656, the demo's
 368 px input height, and to 360x640, 640 px wide like a COCO image and the
-issue's first probe, and ``images/bus.jpg`` at 1080x810) every runtime gets the same input, calls interleaved round-robin
-(one call of each runtime per round, ``--runs`` rounds after one warm-up
-round), so that a noisy neighbour on the CPU slows all of them alike. It
-prints a markdown table of median milliseconds, images per second and the
-throughput ratios int8 / float32 TFLite and int8 / TensorFlow, plus the mean
-absolute difference of the int8 maps from the float32 maps (heatmaps and
-PAFs). Runtimes whose model is missing are left out. No timing is asserted
-anywhere.
+issue's first probe, and ``images/bus.jpg`` at 1080x810) every runtime
+gets the same input, calls interleaved round-robin (one call of each
+runtime per round, ``--runs`` rounds after one warm-up round), so that a
+noisy neighbour on the CPU slows all of them alike. Each call is timed
+twice: wall clock and the process's CPU time (all threads; a neighbour
+taking the cores does not inflate it). It prints one markdown table per
+clock: median milliseconds, images per second and the throughput ratios
+int8 / float32 TFLite, int8 / TensorFlow and float32 TFLite / TensorFlow;
+then the mean absolute difference of the int8 maps from the float32 maps
+(heatmaps and PAFs). Runtimes whose model is missing are left out. No
+timing is asserted anywhere.
 """
 
 from __future__ import annotations

@@ -54,10 +54,16 @@ converted to TFLite (``models.mobilenet_tflite``: float32, XNNPACK, converted
 once at set-up by ``scripts/convert_model.py``) with all CPU cores. Its maps
 equal TensorFlow's within 1e-4 (measured max |difference| about 1e-5 on
 bus.jpg and zidane.jpg).
-``runtime="auto"`` (the default) takes TFLite when the converted model is
-present (``model_weights/mobilenet_thin/graph_opt.tflite`` beside the graph)
-and an interpreter is importable, else TensorFlow; a present but corrupt or
-stale converted model raises rather than silently falling back.
+``runtime="int8"`` runs ``graph_opt.int8.tflite`` (``models.mobilenet_int8``:
+int8 inside, float32 maps out; built at set-up) on the same interpreter.
+``runtime="auto"`` (the default) takes the int8 model when it is present and
+its manifest says it passed its accuracy check at conversion, else TFLite
+when the converted model is present
+(``model_weights/mobilenet_thin/graph_opt.tflite`` beside the graph) and an
+interpreter is importable, else TensorFlow; a present but corrupt or stale
+converted model raises rather than silently falling back.
+:func:`accurate_network` wraps any network into the accurate mode (scales
+0.75 / 1 / 1.5 + a mirrored pass) behind the same :func:`infer` contract.
 :attr:`PoseNetwork.runtime` tells which one was taken. The TFLite interpreter
 is resized (and its tensors re-allocated) only when the padded shape changes,
 so the bucket policy above also bounds its re-initialisations: a video of one

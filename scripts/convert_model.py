@@ -66,13 +66,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         if expected is not None and source_sha256 != expected:
             raise ValueError(f"frozen graph {weights} is corrupt (SHA-256 {source_sha256}, "
                              f"expected {expected}): delete it and rerun `make setup`")
-        jobs = [(dest, lambda: mtl.write_converted(weights, dest, expected))]
+        jobs = [(dest, mtl.is_current, lambda: mtl.write_converted(weights, dest, expected))]
         if not args.no_int8:
             quantized = m8.int8_path(weights)
-            jobs.append((quantized, lambda: m8.write_int8(weights, quantized, expected)))
-        for path, write in jobs:
+            jobs.append((quantized, m8.is_current,
+                         lambda: m8.write_int8(weights, quantized, expected)))
+        for path, current, write in jobs:
             shown = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
-            if not args.force and mtl.is_current(path, source_sha256):
+            if not args.force and current(path, source_sha256):
                 print(f"convert_model: {shown} is up to date.")
                 continue
             written = write()

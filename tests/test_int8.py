@@ -224,3 +224,19 @@ def test_demo_runs_int8_accurate(tmp_path: Path) -> None:
     parser = demo_image.build_parser()
     assert parser.parse_args(["--runtime", "int8"]).runtime == "int8"
     assert parser.parse_args([]).accurate is False
+
+
+def test_is_current_requires_the_recipe(tmp_path: Path) -> None:
+    import hashlib
+
+    from models import mobilenet_int8 as m8
+    from models import mobilenet_tflite as mtl
+
+    model = tmp_path / "graph_opt.int8.tflite"
+    model.write_bytes(b"model bytes")
+    manifest = {"format": mtl.MANIFEST_FORMAT, "source_sha256": "ab" * 32,
+                "tflite_sha256": hashlib.sha256(b"model bytes").hexdigest()}
+    for recipe, expected in ((None, False), (m8.RECIPE - 1, False), (m8.RECIPE, True)):
+        mtl.manifest_path(model).write_text(json.dumps({**manifest, "recipe": recipe}))
+        assert m8.is_current(model, "ab" * 32) is expected
+    assert not m8.is_current(model, "cd" * 32)  # made from another graph
