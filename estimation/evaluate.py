@@ -182,6 +182,8 @@ def write_results(path: Path, results: List[dict]) -> None:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Command-line entry point; returns the exit status."""
+    from models.inference import RUNTIMES
+
     parser = argparse.ArgumentParser(
         prog="python -m estimation.evaluate", description=__doc__.split("\n")[0],
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
@@ -195,8 +197,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--model", choices=("mobilenet_thin", "vgg"), default="mobilenet_thin",
                         help="network")
     parser.add_argument("--weights", default=None, help="weights path (default: the model's)")
-    parser.add_argument("--runtime", choices=("auto", "tensorflow", "tflite"), default="auto",
-                        help="network runtime (auto: TFLite when converted, else TensorFlow)")
+    parser.add_argument("--runtime", choices=RUNTIMES, default="auto",
+                        help="network runtime (auto: int8 TFLite when it passed its check, else "
+                             "float32 TFLite when converted, else TensorFlow)")
     parser.add_argument("--scales", type=float, nargs="+", default=[1.0],
                         help="input scales averaged (relative to the native resolution)")
     parser.add_argument("--flip", action="store_true", help="also average a mirrored pass")

@@ -54,10 +54,16 @@ converted to TFLite (``models.mobilenet_tflite``: float32, XNNPACK, converted
 once at set-up by ``scripts/convert_model.py``) with all CPU cores. Its maps
 equal TensorFlow's within 1e-4 (measured max |difference| about 1e-5 on
 bus.jpg and zidane.jpg).
-``runtime="auto"`` (the default) takes TFLite when the converted model is
-present (``model_weights/mobilenet_thin/graph_opt.tflite`` beside the graph)
-and an interpreter is importable, else TensorFlow; a present but corrupt or
-stale converted model raises rather than silently falling back.
+``runtime="int8"`` runs ``graph_opt.int8.tflite`` (``models.mobilenet_int8``:
+int8 inside, float32 maps out; built at set-up) on the same interpreter.
+``runtime="auto"`` (the default) takes the int8 model when it is present and
+its manifest says it passed its accuracy check at conversion, else TFLite
+when the converted model is present
+(``model_weights/mobilenet_thin/graph_opt.tflite`` beside the graph) and an
+interpreter is importable, else TensorFlow; a present but corrupt or stale
+converted model raises rather than silently falling back.
+:func:`accurate_network` wraps any network into the accurate mode (scales
+0.75 / 1 / 1.5 + a mirrored pass) behind the same :func:`infer` contract.
 :attr:`PoseNetwork.runtime` tells which one was taken. The TFLite interpreter
 is resized (and its tensors re-allocated) only when the padded shape changes,
 so the bucket policy above also bounds its re-initialisations: a video of one
@@ -89,7 +95,11 @@ PAD_VALUE = 128
 NETWORKS = ("mobilenet_thin", "vgg")
 DEFAULT_NETWORK = "mobilenet_thin"
 #: Values of ``load_network(runtime=...)``.
-RUNTIMES = ("auto", "tensorflow", "tflite")
+RUNTIMES = ("auto", "tensorflow", "tflite", "int8")
+#: The accurate mode's input scales and mirrored pass (the evaluation's best measured setting,
+#: README "Accuracy"); used by :func:`accurate_network`.
+ACCURATE_SCALES = (0.75, 1.0, 1.5)
+ACCURATE_FLIP = True
 #: Index of the last-stage PAFs / heatmaps in the VGG model's 12 outputs.
 VGG_PAF_INDEX = 10
 VGG_HEATMAP_INDEX = 11
@@ -422,9 +432,12 @@ def load_network(name: str = DEFAULT_NETWORK, weights: str | os.PathLike[str] | 
             beside it, same name with ``.tflite``); a ``.tflite`` path loads
             that converted model directly (runtime ``"auto"`` or ``"tflite"``).
         bucket: Padding bucket in pixels, a positive multiple of 8.
-        runtime: ``"auto"`` (default: TFLite when the converted model is
-            present and an interpreter importable, else TensorFlow),
-            ``"tensorflow"`` or ``"tflite"`` (``mobilenet_thin`` only).
+        runtime: ``"auto"`` (default: the int8 TFLite model when it is
+            present and its manifest says it passed its accuracy check at
+            conversion, else the float32 TFLite model when present, else
+            TensorFlow), ``"tensorflow"``, ``"tflite"`` (float32) or
+            ``"int8"`` (``models.mobilenet_int8``); all but ``"tensorflow"``
+            are ``mobilenet_thin`` only.
         num_threads: TFLite interpreter threads; None: every core this
             process may use. TensorFlow always uses all cores.
 
@@ -449,9 +462,9 @@ def load_network(name: str = DEFAULT_NETWORK, weights: str | os.PathLike[str] | 
         model, used = _load_mobilenet(weights, runtime, num_threads)
         return PoseNetwork(name, _mobilenet_backend(model), model, bucket, used)
     if name == "vgg":
-        if runtime == "tflite":
-            raise ValueError("the tflite runtime exists only for mobilenet_thin; load the vgg "
-                             "network with runtime='tensorflow' or 'auto'")
+        if runtime in ("tflite", "int8"):
+            raise ValueError(f"the {runtime} runtime exists only for mobilenet_thin; load the "
+                             "vgg network with runtime='tensorflow' or 'auto'")
         from models.vgg import create_openpose
 
         model = create_openpose()
@@ -466,16 +479,25 @@ def _load_mobilenet(weights: str | os.PathLike[str] | None, runtime: str,
     from models import mobilenet_thin as mt
     from models import mobilenet_tflite as mtl
 
+    from models import mobilenet_int8 as m8
+
     if weights is not None and Path(weights).suffix == mtl.TFLITE_SUFFIX:
         if runtime == "tensorflow":
             raise ValueError(f"{weights} is a converted TFLite model; load it with "
-                             "runtime='tflite' or 'auto', or pass the frozen graph (.pb) for "
-                             "runtime='tensorflow'")
-        return mtl.MobilenetThinTFLite(weights, None, num_threads), "tflite"
+                             "runtime='tflite', 'int8' or 'auto', or pass the frozen graph (.pb) "
+                             "for runtime='tensorflow'")
+        used = "int8" if str(weights).endswith(m8.INT8_SUFFIX) else "tflite"
+        return mtl.MobilenetThinTFLite(weights, None, num_threads), used
     graph = Path(weights) if weights is not None else mt.DEFAULT_WEIGHTS
-    converted = mtl.converted_path(graph)
-    if runtime == "tensorflow" or (
-            runtime == "auto" and not (converted.is_file() and mtl.available())):
+    converted, quantized = mtl.converted_path(graph), m8.int8_path(graph)
+    if runtime == "auto":
+        if quantized.is_file() and mtl.available() and m8.passed_check(quantized):
+            runtime = "int8"
+        elif converted.is_file() and mtl.available():
+            runtime = "tflite"
+        else:
+            runtime = "tensorflow"
+    if runtime == "tensorflow":
         return mt.MobilenetThin(weights), "tensorflow"
     # The converted model must come from the graph in place (and the default
     # graph must be the pinned one), so a stale conversion cannot slip through.
@@ -491,7 +513,44 @@ def _load_mobilenet(weights: str | os.PathLike[str] | None, runtime: str,
             f"mobilenet_thin weights {graph} are corrupt (SHA-256 {source_sha256}, expected "
             f"{mt.WEIGHTS_SHA256}): {mt._REFETCH}."
         )
-    return mtl.MobilenetThinTFLite(converted, source_sha256, num_threads), "tflite"
+    model_path = quantized if runtime == "int8" else converted
+    return mtl.MobilenetThinTFLite(model_path, source_sha256, num_threads), runtime
+
+
+def accurate_network(network: PoseNetwork, scales: "tuple[float, ...]" = ACCURATE_SCALES,
+                     flip: bool = ACCURATE_FLIP) -> PoseNetwork:
+    """The accurate mode: ``network`` averaged over several scales and a mirrored pass.
+
+    The result has the same contract as ``network`` (:func:`infer` returns
+    maps on the input's own stride-8 grid), so any caller of :func:`infer`
+    gets the accurate mode unchanged; it costs one network run per scale
+    (twice with ``flip``). For maps on a finer grid (better localisation at
+    the largest scale) call :func:`infer_multiscale` directly, as the
+    evaluation does.
+
+    Args:
+        network: A :class:`PoseNetwork` (e.g. from ``load_network(runtime="int8")``).
+        scales: Positive input scales.
+        flip: Also run the mirrored image at each scale.
+
+    Returns:
+        A new :class:`PoseNetwork` named ``"<name>+accurate"``, same runtime.
+
+    Raises:
+        ValueError: ``scales`` is empty or not all positive.
+    """
+    scales = tuple(float(s) for s in scales)
+    if not scales or min(scales) <= 0:
+        raise ValueError(f"scales must be positive numbers, got {scales}")
+
+    def run(padded_bgr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        heatmaps, pafs, _ = infer_multiscale(network, padded_bgr[0], scales, flip, 1.0)
+        return heatmaps[None], pafs[None]
+
+    wrapped = PoseNetwork(f"{network.name}+accurate", run, network.model, STRIDE,
+                          network.runtime)
+    wrapped.base = network  # type: ignore[attr-defined]
+    return wrapped
 
 
 def infer_multiscale(network: PoseNetwork | Any, bgr_image: np.ndarray,

@@ -70,6 +70,32 @@ def manifest_path(tflite_path: str | os.PathLike[str]) -> Path:
     return tflite_path.with_name(tflite_path.name + MANIFEST_SUFFIX)
 
 
+def concrete_network(graph_def: Any) -> Any:
+    """The graph's ``image:0`` -> ``Openpose/concat_stage7:0`` path as a ``tf.function``.
+
+    Args:
+        graph_def: A ``mobilenet_thin`` GraphDef (as from ``load_graph_def``).
+
+    Returns:
+        A ``tf.function`` with one ``(None, None, None, 3)`` float32 input named ``image``.
+    """
+    import tensorflow as tf
+
+    def import_graph() -> None:
+        tf.compat.v1.import_graph_def(graph_def, name="")
+
+    wrapped = tf.compat.v1.wrap_function(import_graph, [])
+    pruned = wrapped.prune(wrapped.graph.get_tensor_by_name(INPUT_TENSOR),
+                           wrapped.graph.get_tensor_by_name(OUTPUT_TENSOR))
+
+    @tf.function(input_signature=[tf.TensorSpec([None, None, None, 3], tf.float32,
+                                                name="image")])
+    def network(image: Any) -> Any:
+        return pruned(image)
+
+    return network
+
+
 def convert_frozen_graph(weights: str | os.PathLike[str],
                          expected_sha256: str | None = None) -> bytes:
     """Convert the ``mobilenet_thin`` frozen graph to a float32 TFLite flatbuffer.
@@ -87,20 +113,7 @@ def convert_frozen_graph(weights: str | os.PathLike[str],
     """
     import tensorflow as tf
 
-    graph_def = load_graph_def(weights, expected_sha256)
-
-    def import_graph() -> None:
-        tf.compat.v1.import_graph_def(graph_def, name="")
-
-    wrapped = tf.compat.v1.wrap_function(import_graph, [])
-    pruned = wrapped.prune(wrapped.graph.get_tensor_by_name(INPUT_TENSOR),
-                           wrapped.graph.get_tensor_by_name(OUTPUT_TENSOR))
-
-    @tf.function(input_signature=[tf.TensorSpec([None, None, None, 3], tf.float32,
-                                                name="image")])
-    def network(image: Any) -> Any:
-        return pruned(image)
-
+    network = concrete_network(load_graph_def(weights, expected_sha256))
     converter = tf.lite.TFLiteConverter.from_concrete_functions(
         [network.get_concrete_function()], network)
     converter.optimizations = []  # float32 as is: outputs must match TensorFlow's

@@ -1,0 +1,242 @@
+"""Tests for the int8 runtime of mobilenet_thin (models/mobilenet_int8.py, ``runtime="int8"``,
+``runtime="auto"``'s choice and ``accurate_network``).
+
+Skipped when TensorFlow, the frozen graph or the sample images are missing
+(``make setup``). The weight rewrite is checked for exactness on the real
+graph (small inputs, a few seconds); the tests of the built int8 model use
+``model_weights/mobilenet_thin/graph_opt.int8.tflite`` (written by
+``make assets``) and skip when it is absent, since building it takes about a
+minute.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+WEIGHTS = ROOT / "model_weights" / "mobilenet_thin" / "graph_opt.pb"
+FLOAT_MODEL = WEIGHTS.with_suffix(".tflite")
+INT8_MODEL = WEIGHTS.with_name("graph_opt.int8.tflite")
+IMAGES = [ROOT / "images" / "bus.jpg", ROOT / "images" / "zidane.jpg"]
+
+HAS_TF = importlib.util.find_spec("tensorflow") is not None
+pytestmark = pytest.mark.skipif(
+    not (HAS_TF and WEIGHTS.is_file() and all(p.is_file() for p in IMAGES)),
+    reason="TensorFlow, mobilenet_thin weights or sample images missing (run `make setup`)",
+)
+needs_models = pytest.mark.skipif(
+    not (FLOAT_MODEL.is_file() and INT8_MODEL.is_file()),
+    reason="converted models missing (run `make assets`)")
+
+
+def _run_graph(graph_def, batch: np.ndarray) -> np.ndarray:
+    import tensorflow as tf
+
+    from models.mobilenet_thin import INPUT_TENSOR, OUTPUT_TENSOR
+
+    graph = tf.Graph()
+    with graph.as_default():
+        tf.compat.v1.import_graph_def(graph_def, name="")
+    with tf.compat.v1.Session(graph=graph) as session:
+        return session.run(OUTPUT_TENSOR, {INPUT_TENSOR: batch})
+
+
+@pytest.fixture(scope="module")
+def small_batches():
+    from models import mobilenet_int8 as m8
+
+    return m8.calibration_batches(sides=(96,))
+
+
+def test_calibration_batches_come_from_the_sample_images(small_batches) -> None:
+    from models import mobilenet_int8 as m8
+
+    # 2 images x 1 side x (resized, mirrored, centre crop)
+    assert len(small_batches) == 3 * len(m8.CALIBRATION_IMAGES)
+    for batch in small_batches:
+        assert batch.dtype == np.float32 and batch.ndim == 4 and batch.shape[0] == 1
+        assert batch.shape[1] % 8 == 0 and batch.shape[2] % 8 == 0
+        assert max(batch.shape[1:3]) <= 96 and 0 <= batch.min() and batch.max() <= 255
+    np.testing.assert_array_equal(small_batches[1][0], small_batches[0][0][:, ::-1])
+
+
+def test_calibration_batches_name_missing_and_corrupt_images(tmp_path: Path) -> None:
+    from models import mobilenet_int8 as m8
+
+    with pytest.raises(FileNotFoundError, match="make setup"):
+        m8.calibration_batches(tmp_path)
+    (tmp_path / "bus.jpg").write_bytes(b"not a jpeg")
+    with pytest.raises(ValueError, match="bus.jpg"):
+        m8.calibration_batches(tmp_path, names=("bus.jpg",))
+
+
+def test_weight_rewrite_is_exact(small_batches) -> None:
+    """Belief rescaling, 1x1 folding and both equalizations keep the network's function."""
+    from models import mobilenet_int8 as m8
+    from models.mobilenet_thin import load_graph_def
+
+    original = load_graph_def(WEIGHTS)
+    prepared = m8.prepared_graph(WEIGHTS, small_batches)
+    assert len(prepared.node) == len(original.node) - 2 * 24  # 24 folded layers + weights
+    batch = np.ascontiguousarray(small_batches[0][:, :64, :64])
+    expected, got = _run_graph(original, batch), _run_graph(prepared, batch)
+    assert np.abs(got - expected).max() < 1e-3
+    # the rewrite really changed the weights (ranges are balanced, not the same network file)
+    consts = m8._consts(prepared)
+    name = "Openpose/MConv_Stage1_L2_5_pointwise/Conv2D_bn_offset"
+    np.testing.assert_allclose(m8._get(consts[name]),
+                               m8._get(m8._consts(original)[name]) * m8.BELIEF_SCALE,
+                               rtol=1e-3, atol=1e-3)
+
+
+def test_fold_removes_every_1x1_depthwise_layer() -> None:
+    from models import mobilenet_int8 as m8
+    from models.mobilenet_thin import load_graph_def
+
+    graph = m8.fold_1x1_depthwise(load_graph_def(WEIGHTS))
+    consts = m8._consts(graph)
+    kernels = [m8._get(consts[n.input[1]]).shape[:2] for n in graph.node
+               if n.op == "DepthwiseConv2dNative"]
+    assert len(kernels) == 71 - 24 and (1, 1) not in kernels
+
+
+def test_rescale_beliefs_rejects_bad_factor() -> None:
+    from models import mobilenet_int8 as m8
+    from models.mobilenet_thin import load_graph_def
+
+    with pytest.raises(ValueError, match="factor"):
+        m8.rescale_beliefs(load_graph_def(WEIGHTS), 0.0)
+
+
+def test_int8_path_and_passed_check(tmp_path: Path) -> None:
+    from models import mobilenet_int8 as m8
+
+    assert m8.int8_path(tmp_path / "graph_opt.pb") == tmp_path / "graph_opt.int8.tflite"
+    model = tmp_path / "m.int8.tflite"
+    assert not m8.passed_check(model)  # no manifest
+    (tmp_path / "m.int8.tflite.json").write_text("{not json")
+    assert not m8.passed_check(model)
+    (tmp_path / "m.int8.tflite.json").write_text(json.dumps({"passed_check": True}))
+    assert m8.passed_check(model)
+
+
+@needs_models
+def test_int8_runtime_gives_maps_close_to_float() -> None:
+    import cv2
+
+    from models.inference import infer, load_network
+
+    image = cv2.resize(cv2.imread(str(IMAGES[1])), (656, 368))
+    int8 = load_network(runtime="int8", num_threads=1)
+    float32 = load_network(runtime="tflite", num_threads=1)
+    assert int8.runtime == "int8" and float32.runtime == "tflite"
+    got, expected = infer(int8, image), infer(float32, image)
+    for q, f in zip(got, expected):
+        assert q.shape == f.shape and q.dtype == np.float32
+        assert np.abs(q - f).mean() < 0.05  # measured about 0.01-0.02 (README)
+        assert not np.array_equal(q, f)  # really another model
+
+
+@needs_models
+def test_manifest_records_the_check() -> None:
+    from models import mobilenet_int8 as m8
+
+    manifest = json.loads(INT8_MODEL.with_name(INT8_MODEL.name + ".json").read_text())
+    errors, bars = manifest["check"], manifest["bars"]
+    assert manifest["calibration"]["images"] == list(m8.CALIBRATION_IMAGES)
+    assert manifest["passed_check"] == (errors["heatmap_mae"] <= bars["heatmap_mae"]
+                                        and errors["paf_mae"] <= bars["paf_mae"])
+
+
+@needs_models
+def test_auto_takes_int8_only_when_it_passed_its_check(tmp_path: Path) -> None:
+    from models.inference import load_network
+
+    shutil.copyfile(WEIGHTS, tmp_path / WEIGHTS.name)
+    for path in (FLOAT_MODEL, INT8_MODEL):  # each model and its manifest
+        for name in (path.name, path.name + ".json"):
+            shutil.copyfile(path.with_name(name), tmp_path / name)
+    graph = tmp_path / WEIGHTS.name
+    manifest_file = tmp_path / (INT8_MODEL.name + ".json")
+    manifest = json.loads(manifest_file.read_text())
+    for passed, expected in ((False, "tflite"), (True, "int8")):
+        manifest["passed_check"] = passed
+        manifest_file.write_text(json.dumps(manifest))
+        assert load_network(weights=graph, num_threads=1).runtime == expected
+    assert load_network(weights=graph, runtime="tflite", num_threads=1).runtime == "tflite"
+
+
+def test_int8_runtime_names_missing_model(tmp_path: Path) -> None:
+    from models.inference import load_network
+
+    graph = tmp_path / "graph_opt.pb"
+    shutil.copyfile(WEIGHTS, graph)
+    with pytest.raises(FileNotFoundError, match="convert_model.py") as info:
+        load_network(weights=graph, runtime="int8")
+    assert str(tmp_path / "graph_opt.int8.tflite") in str(info.value)
+    with pytest.raises(ValueError, match="int8 runtime exists only for mobilenet_thin"):
+        load_network("vgg", runtime="int8")
+
+
+@needs_models
+def test_accurate_network_keeps_the_infer_contract() -> None:
+    import cv2
+
+    from models.inference import accurate_network, infer, infer_multiscale, load_network
+
+    image = cv2.resize(cv2.imread(str(IMAGES[0])), (203, 270))  # not a multiple of 8
+    base = load_network(runtime="tflite", num_threads=1)
+    accurate = accurate_network(base, scales=(1.0, 0.5), flip=True)
+    assert accurate.runtime == "tflite" and accurate.name == "mobilenet_thin+accurate"
+    heatmaps, pafs = infer(accurate, image)
+    plain = infer(base, image)
+    assert heatmaps.shape == plain[0].shape and pafs.shape == plain[1].shape
+    # same maps as the multi-scale path on the 8-px padded image, cropped
+    padded = np.full((272, 208, 3), 128, np.uint8)
+    padded[:270, :203] = image
+    fused = infer_multiscale(base, padded, (1.0, 0.5), True, 1.0)
+    np.testing.assert_allclose(heatmaps, fused[0][:34, :26], atol=1e-5)
+    single = accurate_network(base, scales=(1.0,), flip=False)
+    np.testing.assert_allclose(infer(single, image)[0], plain[0], atol=1e-4)
+    with pytest.raises(ValueError, match="scales"):
+        accurate_network(base, scales=())
+
+
+@needs_models
+def test_demo_runs_int8_accurate(tmp_path: Path) -> None:
+    import cv2
+
+    import demo_image
+
+    small = tmp_path / "small.jpg"
+    cv2.imwrite(str(small), cv2.resize(cv2.imread(str(IMAGES[1])), (320, 180)))
+    out, people = tmp_path / "out.png", tmp_path / "people.json"
+    status = demo_image.main([str(small), "-o", str(out), "--json", str(people),
+                              "--runtime", "int8", "--accurate", "-q"])
+    assert status == 0 and out.is_file()
+    assert isinstance(json.loads(people.read_text()), list)
+    parser = demo_image.build_parser()
+    assert parser.parse_args(["--runtime", "int8"]).runtime == "int8"
+    assert parser.parse_args([]).accurate is False
+
+
+def test_is_current_requires_the_recipe(tmp_path: Path) -> None:
+    import hashlib
+
+    from models import mobilenet_int8 as m8
+    from models import mobilenet_tflite as mtl
+
+    model = tmp_path / "graph_opt.int8.tflite"
+    model.write_bytes(b"model bytes")
+    manifest = {"format": mtl.MANIFEST_FORMAT, "source_sha256": "ab" * 32,
+                "tflite_sha256": hashlib.sha256(b"model bytes").hexdigest()}
+    for recipe, expected in ((None, False), (m8.RECIPE - 1, False), (m8.RECIPE, True)):
+        mtl.manifest_path(model).write_text(json.dumps({**manifest, "recipe": recipe}))
+        assert m8.is_current(model, "ab" * 32) is expected
+    assert not m8.is_current(model, "cd" * 32)  # made from another graph
