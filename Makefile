@@ -7,7 +7,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.requirements-installed
 
-.PHONY: setup demo test assets clean
+.PHONY: setup demo test assets int8 clean
 
 setup: $(STAMP) assets
 
@@ -18,6 +18,11 @@ $(STAMP): requirements.txt
 	touch $(STAMP)
 
 assets: $(STAMP)
+	$(BIN)/python scripts/fetch_assets.py
+	$(BIN)/python scripts/convert_model.py --no-int8
+
+# The experimental int8 model (about 50 s of CPU; not used by --runtime auto, see README).
+int8: $(STAMP)
 	$(BIN)/python scripts/fetch_assets.py
 	$(BIN)/python scripts/convert_model.py
 

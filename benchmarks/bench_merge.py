@@ -142,7 +142,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--dev-dir", type=Path, default=DEFAULT_DEV_DIR,
                         help="COCO dev set: images/ and person_keypoints.json (read by path)")
     parser.add_argument("--limit", type=int, default=None, help="only the first N images")
-    parser.add_argument("--runtime", choices=("auto", "tensorflow", "tflite"), default="auto",
+    parser.add_argument("--runtime", choices=("auto", "tensorflow", "tflite", "int8"), default="auto",
                         help="network runtime")
     parser.add_argument("--json", type=Path, default=None, help="also write the report here")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")

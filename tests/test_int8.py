@@ -5,7 +5,7 @@ Skipped when TensorFlow, the frozen graph or the sample images are missing
 (``make setup``). The weight rewrite is checked for exactness on the real
 graph (small inputs, a few seconds); the tests of the built int8 model use
 ``model_weights/mobilenet_thin/graph_opt.int8.tflite`` (written by
-``make assets``) and skip when it is absent, since building it takes about a
+``make int8``, opt-in) and skip when it is absent, since building it takes about a
 minute.
 """
 
@@ -30,9 +30,11 @@ pytestmark = pytest.mark.skipif(
     not (HAS_TF and WEIGHTS.is_file() and all(p.is_file() for p in IMAGES)),
     reason="TensorFlow, mobilenet_thin weights or sample images missing (run `make setup`)",
 )
+needs_float = pytest.mark.skipif(
+    not FLOAT_MODEL.is_file(), reason="float32 TFLite model missing (run `make setup`)")
 needs_models = pytest.mark.skipif(
     not (FLOAT_MODEL.is_file() and INT8_MODEL.is_file()),
-    reason="converted models missing (run `make assets`)")
+    reason="int8 model not built (experimental, opt-in: run `make int8`)")
 
 
 def _run_graph(graph_def, batch: np.ndarray) -> np.ndarray:
@@ -184,7 +186,7 @@ def test_int8_runtime_names_missing_model(tmp_path: Path) -> None:
         load_network("vgg", runtime="int8")
 
 
-@needs_models
+@needs_float
 def test_accurate_network_keeps_the_infer_contract() -> None:
     import cv2
 
@@ -206,6 +208,22 @@ def test_accurate_network_keeps_the_infer_contract() -> None:
     np.testing.assert_allclose(infer(single, image)[0], plain[0], atol=1e-4)
     with pytest.raises(ValueError, match="scales"):
         accurate_network(base, scales=())
+
+
+@needs_float
+def test_demo_runs_accurate_on_the_float_model(tmp_path: Path) -> None:
+    import cv2
+
+    import demo_image
+
+    small = tmp_path / "small.jpg"
+    cv2.imwrite(str(small), cv2.resize(cv2.imread(str(IMAGES[0])), (203, 270)))
+    plain, accurate = tmp_path / "plain.json", tmp_path / "accurate.json"
+    for out, extra in ((plain, []), (accurate, ["--accurate"])):
+        status = demo_image.main([str(small), "-o", str(tmp_path / "o.png"), "--json", str(out),
+                                  "--runtime", "tflite", "-q", *extra])
+        assert status == 0
+    assert json.loads(accurate.read_text()) != json.loads(plain.read_text())
 
 
 @needs_models
