@@ -42,7 +42,7 @@ def cfg():
     return get_default_configuration()
 
 
-# --- image files in unusual formats (tests of estimation.imageio and demo_image.py) -------
+# --- image files in unusual formats (tests of posekit.imageio and demo_image.py) -------
 
 IMAGES = ROOT / "images"
 

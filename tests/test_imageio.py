@@ -1,4 +1,4 @@
-"""Tests of estimation.imageio: loading odd images, atomic writes, videos."""
+"""Tests of posekit.imageio: loading odd images, atomic writes, videos."""
 
 import os
 import struct
@@ -7,7 +7,7 @@ import cv2
 import numpy as np
 import pytest
 
-from estimation import imageio
+from posekit import imageio
 
 
 # --- normalisation -------------------------------------------------------------------------
