@@ -52,6 +52,12 @@ DEFAULT_OBJECT_STORE_MB = 1024
 #: decoding task half of one, so decoding runs beside the actors even on 2 CPUs.
 ACTOR_CPUS = 1.0
 DECODE_CPUS = 0.5
+#: Largest block of decoded frames (bytes): about one chunk of 4 frames at 720p.
+BLOCK_BYTES = 8 * 1024 * 1024
+#: Items per decoding task (when there are enough to feed the actors), and the most
+#: blocks the item list is split into.
+ITEMS_PER_TASK = 4
+MAX_BLOCKS = 10_000
 EXIT_INTERRUPTED = 130
 
 
@@ -130,7 +136,8 @@ def start_ray(address: Optional[str] = None, num_cpus: Optional[int] = None,
         ray.init(address=address, runtime_env={"env_vars": {"PYTHONPATH": str(ROOT)}},
                  **quiet)
     else:
-        ray.init(num_cpus=num_cpus or os.cpu_count(),
+        # at least 2 logical CPUs: one actor plus a decoding task must fit (even on 1 core)
+        ray.init(num_cpus=max(2, num_cpus or os.cpu_count() or 1),
                  object_store_memory=object_store_mb * 1024 * 1024, **quiet)
     return True
 
@@ -140,6 +147,10 @@ def _quiet_ray_data() -> None:
     import ray.data
 
     context = ray.data.DataContext.get_current()
+    # Blocks of a few frames: a task's output is cut into blocks of this size, and
+    # Ray Data pauses a task whose unread blocks fill its buffer (2 blocks), so this
+    # bounds the frames a decoding task holds ahead of the network (default 128 MB).
+    context.target_max_block_size = BLOCK_BYTES
     context.enable_progress_bars = False
     context.print_on_execution_start = False
     logger = logging.getLogger("ray.data")
@@ -148,13 +159,22 @@ def _quiet_ray_data() -> None:
             handler.setLevel(logging.ERROR)
 
 
-def pool_size(args: argparse.Namespace) -> Dict[str, int]:
-    """Actors and threads per actor: ``--actors`` or the cluster's CPUs / threads."""
+def pool_size(args: argparse.Namespace, note=print) -> Dict[str, int]:
+    """Actors and threads per actor: ``--actors`` or the cluster's CPUs / threads.
+
+    The actors' CPU reservations must leave room for one decoding task, or
+    decoding would never be scheduled; more actors than that are cut, with a note.
+    """
     import ray
 
     threads = args.threads or min(DEFAULT_THREADS, os.cpu_count() or 1)
-    cpus = int(ray.cluster_resources().get("CPU", 1))
-    actors = args.actors or max(1, cpus // threads)
+    cpus = float(ray.cluster_resources().get("CPU", 1))
+    room = max(1, int((cpus - DECODE_CPUS) // ACTOR_CPUS))
+    actors = args.actors or max(1, int(cpus) // threads)
+    if actors > room:
+        note(f"note: {actors} actors would leave no CPU for decoding on this cluster "
+             f"({cpus:g} CPUs); using {room}")
+        actors = room
     return {"actors": actors, "threads": threads}
 
 
@@ -168,8 +188,11 @@ def build_dataset(todo: Sequence[Item], args: argparse.Namespace, actors: int, t
                     threads=threads, decoder=args.decoder, max_side=args.max_side or None,
                     thresholds={t.dest: getattr(args, t.dest) for t in THRESHOLDS},
                     skip_hash_check=args.skip_hash_check)
+    # A few items per decoding task (fewer, cheaper tasks), but enough tasks to keep
+    # every actor fed; at most MAX_BLOCKS blocks however long the list.
+    blocks = min(len(todo), MAX_BLOCKS, max(4 * actors, -(-len(todo) // ITEMS_PER_TASK)))
     items = ray.data.from_items([{"item": it.index, "path": it.path, "kind": it.kind}
-                                 for it in todo], override_num_blocks=min(len(todo), 2000))
+                                 for it in todo], override_num_blocks=blocks)
     # Different CPU shares also keep Ray Data from fusing decoding into the actors.
     frames = items.map_batches(decode_items, batch_size=1, num_cpus=DECODE_CPUS)
     return frames.map_batches(actor_class(**settings), batch_size=FRAME_CHUNK,
@@ -322,7 +345,7 @@ def run(args: argparse.Namespace) -> int:
         if todo:
             connected = start_ray(args.address, args.num_cpus, args.object_store_mb)
             _quiet_ray_data()
-            pool = pool_size(args)
+            pool = pool_size(args, tracker.note)
             dataset = build_dataset(todo, args, pool["actors"], pool["threads"])
             for batch in dataset.iter_batches(batch_size=None, batch_format="numpy"):
                 for k in range(len(batch["item"])):
