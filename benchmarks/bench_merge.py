@@ -10,7 +10,7 @@ For every dev image (read by path) the network runs once; on those maps:
 * **handout kit + our merge**: the kit's stages as printed
   (``estimation.handout``: ``>=`` peaks, connections without one-to-one
   matching, one row per connection), then ``estimation.merge.merge``; the same
-  as ``python -m estimation.evaluate --decoder handout``;
+  as ``python -m posekit.evaluate --decoder handout``;
 * **handout kit + greedy reference**: the same rows, then
   ``estimation.handout.merge_greedy_reference`` (rows by score, every
   conflicting row skipped);
@@ -44,7 +44,7 @@ from estimation.config import get_default_configuration  # noqa: E402
 from estimation.connections import get_connections  # noqa: E402
 from estimation.coordinates import get_coordinates  # noqa: E402
 from estimation.estimators import estimate  # noqa: E402
-from estimation.evaluate import coco_stats, load_annotations  # noqa: E402
+from posekit.evaluate import coco_stats, load_annotations  # noqa: E402
 from estimation.export import skeleton_keypoints, to_coco  # noqa: E402
 from estimation.handout import (  # noqa: E402
     estimate_rows_reference,

@@ -65,7 +65,7 @@ def expected_skeleton() -> np.ndarray:
                     dtype=np.float64)
 
 
-# --- image files in unusual formats (tests of estimation.imageio and demo_image.py) -------
+# --- image files in unusual formats (tests of posekit.imageio and demo_image.py) -------
 
 IMAGES = ROOT / "images"
 

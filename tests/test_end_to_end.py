@@ -81,7 +81,7 @@ def detections(network):
     pixels, through the demo's estimator with its defaults (best decoder)."""
     import cv2
 
-    from demo_image import PoseEstimator
+    from posekit import PoseEstimator
 
     estimator = PoseEstimator(network, "best")
     found = {}
@@ -172,7 +172,7 @@ def test_downscaled_run_reports_original_pixels(network):
     original photo's pixels, on the two men seen whole."""
     import cv2
 
-    from demo_image import PoseEstimator
+    from posekit import PoseEstimator
 
     image = cv2.imread(str(IMAGES / "bus.jpg"))
     result = PoseEstimator(network, "best", max_side=540)(image)

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from estimation.evaluate import coco_stats, load_annotations
+from posekit.evaluate import coco_stats, load_annotations
 
 from conftest import ROOT
 
@@ -77,7 +77,7 @@ def test_load_annotations_errors(tmp_path):
 
 
 def run_cli(*args):
-    return subprocess.run([sys.executable, "-m", "estimation.evaluate", *args, "--quiet"],
+    return subprocess.run([sys.executable, "-m", "posekit.evaluate", *args, "--quiet"],
                           capture_output=True, text=True, cwd=ROOT, timeout=600)
 
 

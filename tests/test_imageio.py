@@ -1,4 +1,4 @@
-"""Tests of estimation.imageio: loading odd images, atomic writes, videos."""
+"""Tests of posekit.imageio: loading odd images, atomic writes, videos."""
 
 import os
 import struct
@@ -7,7 +7,7 @@ import cv2
 import numpy as np
 import pytest
 
-from estimation import imageio
+from posekit import imageio
 
 
 # --- normalisation -------------------------------------------------------------------------
@@ -282,7 +282,7 @@ def test_image_over_the_pixel_limit_is_refused_before_decoding(tmp_path):
     code = textwrap.dedent(f"""
         import resource
         resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
-        from estimation import imageio
+        from posekit import imageio
         try:
             imageio.read_image({str(bomb)!r})
         except ValueError as exc:

@@ -2,13 +2,13 @@
 
 Usage::
 
-    python -m estimation.evaluate --images DIR --annotations person_keypoints.json \\
+    python -m posekit.evaluate --images DIR --annotations person_keypoints.json \\
         [--decoder best|lab|handout] [--scales 1.0 1.5] [--flip] [--limit N] [--results out.json]
 
 Writes the COCO results JSON, prints pycocotools' keypoint table (AP, AP50,
 AP75, APm, APl, AR, ...) and the median time of each stage per image. The
-network is imported only when this command runs; the rest of ``estimation``
-stays free of TensorFlow.
+network is imported only when this command runs. Part of the application
+layer: it uses ``models`` (the network) and ``estimation`` (the decoders).
 """
 
 from __future__ import annotations
@@ -25,8 +25,9 @@ import time
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
-from .decoder import DECODERS
-from .export import skeleton_keypoints, to_coco
+from estimation.decoder import DECODERS
+from estimation.export import skeleton_keypoints, to_coco
+
 from .imageio import read_image
 
 #: Names of pycocotools' 10 keypoint statistics, in its order.
@@ -185,7 +186,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     from models.inference import RUNTIMES
 
     parser = argparse.ArgumentParser(
-        prog="python -m estimation.evaluate", description=__doc__.split("\n")[0],
+        prog="python -m posekit.evaluate", description=__doc__.split("\n")[0],
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--images", required=True, type=Path, help="folder of the images")
     parser.add_argument("--annotations", required=True, type=Path,

