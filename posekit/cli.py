@@ -17,14 +17,17 @@ temporary name in its destination folder and renamed when complete.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
 import os
+import signal
 import statistics
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Dict, Iterable, List, Optional, Sequence
+from typing import Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 # TensorFlow's C++ start-up chatter (CPU features, oneDNN) would bury our messages.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -206,13 +209,16 @@ class Run:
     progress: object = None
 
     def say(self, text: str) -> None:
-        """A line on stdout (not with --quiet), above the progress bar if one is shown."""
+        """A line on stdout (not with --quiet), above the progress bar if one is shown;
+        on stderr when a JSON output goes to stdout (``-``)."""
         if self.args.quiet:
             return
+        stream = sys.stderr if imageio.STDOUT in (self.args.json, self.args.openpose_json) \
+            else sys.stdout
         if self.progress is not None:
-            self.progress.write(text, file=sys.stdout)
+            self.progress.write(text, file=stream)
         else:
-            print(text, flush=True)
+            print(text, file=stream, flush=True)
 
     def note(self, text: str, always: bool = False) -> None:
         """A one-line notice on stderr (not with --quiet unless ``always``)."""
@@ -240,17 +246,17 @@ class Run:
         self.timings.append(result.timings)
         return result
 
-    def save_maps(self, result: PoseResult, stem: str) -> None:
-        """Write the heatmap grid and the PAF picture of one result (with --save-maps)."""
+    def maps_outputs(self, result: PoseResult, stem: str) -> List[Tuple[Path, bytes]]:
+        """The heatmap grid and PAF picture of one result, encoded (with --save-maps)."""
         if not self.args.save_maps:
-            return
+            return []
         folder = Path(self.args.save_maps)
-        imageio.write_image(folder / f"{stem}_heatmaps.jpg",
-                            maps_view.heatmap_grid(result.network_image, result.heatmaps,
-                                                   self.config))
-        imageio.write_image(folder / f"{stem}_pafs.jpg",
-                            maps_view.paf_picture(result.network_image, result.pafs,
-                                                  self.config))
+        return [(folder / f"{stem}_heatmaps.jpg", imageio.encode_image(
+                    maps_view.heatmap_grid(result.network_image, result.heatmaps, self.config),
+                    ".jpg")),
+                (folder / f"{stem}_pafs.jpg", imageio.encode_image(
+                    maps_view.paf_picture(result.network_image, result.pafs, self.config),
+                    ".jpg"))]
 
 
 def classify_input(path: Path) -> str:
@@ -279,8 +285,31 @@ def classify_input(path: Path) -> str:
 
 
 def image_id_for(path: Path, index: int) -> int:
-    """COCO image id: the file name's number (``000000000139.jpg`` -> 139), else ``index``."""
+    """COCO image id of a lone image: the file name's number (``000000000139.jpg`` -> 139),
+    else ``index``."""
     return int(path.stem) if path.stem.isdigit() else index
+
+
+def image_ids(files: Sequence[Path]) -> List[int]:
+    """COCO image ids of a folder's images, unique within the run.
+
+    A file named by a number keeps that number (``000000000139.jpg`` -> 139)
+    unless an earlier file took it; every other file gets the next number above
+    all of those, in file order.
+    """
+    numbers = [int(p.stem) if p.stem.isdigit() else None for p in files]
+    taken: set = set()
+    ids: List[Optional[int]] = []
+    for number in numbers:
+        ids.append(number if number is not None and number not in taken else None)
+        if number is not None:
+            taken.add(number)
+    following = max(taken, default=-1) + 1
+    for k, value in enumerate(ids):
+        if value is None:
+            ids[k] = following
+            following += 1
+    return [int(v) for v in ids]
 
 
 def check_size(height: int, width: int, name: object, max_side: Optional[int]) -> None:
@@ -338,6 +367,9 @@ def check_outputs(args: argparse.Namespace, kind: str, source: Path) -> Path:
         planned.append(folder.resolve())
 
     def check_file(path: Path, image: bool = False) -> None:
+        if os.fspath(path) == imageio.STDOUT and not image:
+            return
+        imageio.destination_kind(path)          # refuses links and folders
         if path.exists() and _same_file(path, source):
             raise CliError(f"the output {path} would overwrite the input")
         if path.parent.resolve() in planned and not path.parent.exists():
@@ -370,9 +402,53 @@ def check_outputs(args: argparse.Namespace, kind: str, source: Path) -> Path:
         for name in ("json", "openpose_json"):
             if getattr(args, name):
                 check_file(Path(getattr(args, name)))
+        _check_distinct(args, kind, source, out)
     except ValueError as exc:
         raise CliError(str(exc)) from None
     return out
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    """Whether ``path`` is ``folder`` or lies anywhere below it (resolved)."""
+    path, folder = path.resolve(), folder.resolve()
+    return path == folder or folder in path.parents
+
+
+def _check_distinct(args: argparse.Namespace, kind: str, source: Path, out: Path) -> None:
+    """Two outputs never share a name; no output lands inside the folder being read.
+
+    Raises:
+        CliError: two output options name the same file (or both ``-``), or a
+            folder run's output, maps folder or --json lies inside its input
+            folder.
+    """
+    named = [("-o", out)] if kind == "image" else []
+    named += [("--" + flag.replace("_", "-"), Path(getattr(args, flag)))
+              for flag in ("json", "openpose_json") if getattr(args, flag)]
+    if kind == "image" and args.save_maps:
+        folder = Path(args.save_maps)
+        named += [("--save-maps", folder / f"{source.stem}_{what}.jpg")
+                  for what in ("heatmaps", "pafs")]
+    seen: Dict[str, str] = {}
+    for flag, path in named:
+        key = "-" if os.fspath(path) == imageio.STDOUT else os.path.normcase(
+            os.fspath(path.resolve()))
+        if key in seen:
+            raise CliError(f"{flag} and {seen[key]} name the same output {path}; give each "
+                           "output its own name")
+        seen[key] = flag
+    if kind == "folder":
+        for flag, path in [("-o", out)] + named + (
+                [("--save-maps", Path(args.save_maps))] if args.save_maps else []):
+            if os.fspath(path) != imageio.STDOUT and _inside(path, source):
+                raise CliError(f"{flag} {path} is inside the input folder {source}; outputs "
+                               "must go elsewhere (a later run would read them as inputs)")
+    if kind == "video":
+        for _, ext in imageio.VIDEO_CODECS:
+            target = out / f"{source.stem}{ext}"
+            if target.is_symlink() or target.is_dir():
+                raise CliError(f"the output video {target} is a folder or a link; choose "
+                               "another folder with -o")
 
 
 def _progress(run: Run, total: Optional[int], unit: str):
@@ -389,15 +465,19 @@ def run_image(run: Run, source: Path, out: Path) -> int:
     """One image: drawn picture, optional JSON and maps, timings on stdout."""
     image = load_checked_image(source, args_max_side(run))
     run.estimator = run.estimator or _load(run)
-    result = run.estimate(image, str(source))
+    try:
+        result = run.estimate(image, str(source))
+    except ValueError as exc:
+        raise CliError(f"{source}: {exc}") from None
     drawn = result.drawn(image, run.config)
     try:
-        imageio.write_image(out, drawn)
+        outputs = [(out, imageio.encode_image(drawn, out.suffix))]
         if run.args.json:
-            imageio.write_json(run.args.json, result.coco(image_id_for(source, 0)))
+            outputs.append((run.args.json,
+                            imageio.json_bytes(result.coco(image_id_for(source, 0)))))
         if run.args.openpose_json:
-            imageio.write_json(run.args.openpose_json, result.openpose())
-        run.save_maps(result, source.stem)
+            outputs.append((run.args.openpose_json, imageio.json_bytes(result.openpose())))
+        imageio.write_group(outputs + run.maps_outputs(result, source.stem))
     except (OSError, ValueError) as exc:
         raise CliError(f"cannot write the output: {exc}") from None
     for stage in STAGES:
@@ -407,12 +487,33 @@ def run_image(run: Run, source: Path, out: Path) -> int:
 
 
 def _output_stems(files: Sequence[Path]) -> List[str]:
-    """Output names per input: the file stem, or stem_ext when two inputs share a stem."""
+    """Output names per input, unique ignoring case: the file stem; ``stem_ext`` when two
+    inputs share a stem; a ``_2``, ``_3``... suffix when that still clashes
+    (``bus.jpg`` + ``bus.JPG``, or ``bus.jpg`` + ``bus_jpg.png``)."""
     counts: Dict[str, int] = {}
     for path in files:
-        counts[path.stem] = counts.get(path.stem, 0) + 1
-    return [p.stem if counts[p.stem] == 1 else f"{p.stem}_{p.suffix.lstrip('.').lower()}"
-            for p in files]
+        counts[path.stem.lower()] = counts.get(path.stem.lower(), 0) + 1
+    wanted = [p.stem if counts[p.stem.lower()] == 1
+              else f"{p.stem}_{p.suffix.lstrip('.').lower()}" for p in files]
+    taken = {w.lower() for w, p in zip(wanted, files) if counts[p.stem.lower()] == 1}
+    stems: List[str] = []
+    used: set = set()
+    for name in wanted:
+        candidate, n = name, 1
+        while candidate.lower() in used or (candidate != name and candidate.lower() in taken):
+            n += 1
+            candidate = f"{name}_{n}"
+        used.add(candidate.lower())
+        stems.append(candidate)
+    return stems
+
+
+def folder_outputs(stem: str, out: Path, maps: Optional[Path]) -> List[Path]:
+    """The files a folder run writes for one image (see :func:`run_folder`)."""
+    names = [out / f"{stem}_coco.json", out / f"{stem}_keypoints.json", out / f"{stem}.png"]
+    if maps:
+        names += [maps / f"{stem}_heatmaps.jpg", maps / f"{stem}_pafs.jpg"]
+    return names
 
 
 def run_folder(run: Run, source: Path, out: Path) -> int:
@@ -421,28 +522,33 @@ def run_folder(run: Run, source: Path, out: Path) -> int:
     if not files:
         raise CliError(f"no images in folder {source} (looked for "
                        f"{', '.join(imageio.IMAGE_EXTENSIONS[:6])}, ... files)")
+    stems, ids = _output_stems(files), image_ids(files)
+    maps = Path(run.args.save_maps) if run.args.save_maps else None
+    if run.args.json and os.fspath(run.args.json) != imageio.STDOUT:
+        planned = {p.resolve() for stem in stems for p in folder_outputs(stem, out, maps)}
+        if Path(run.args.json).resolve() in planned:
+            raise CliError(f"--json {run.args.json} would overwrite a per-image output of this "
+                           "run; choose another name")
     run.estimator = run.estimator or _load(run, out)
     skipped = done = 0
     start = time.perf_counter()
     run.progress = _progress(run, len(files), "img")
     try:
-        for index, (path, stem) in enumerate(zip(files, _output_stems(files))):
+        for path, stem, image_id in zip(files, stems, ids):
             try:
                 image = load_checked_image(path, args_max_side(run))
-            except CliError as exc:
-                run.note(f"skipped: {exc}", always=True)
+                result = run.estimate(image, str(path))
+                coco_json, keypoints_json, picture = folder_outputs(stem, out, None)
+                imageio.write_group(
+                    [(coco_json, imageio.json_bytes(result.coco(image_id))),
+                     (keypoints_json, imageio.json_bytes(result.openpose())),
+                     (picture, imageio.encode_image(result.drawn(image, run.config), ".png"))]
+                    + run.maps_outputs(result, stem))
+            except (CliError, ValueError, OSError, MemoryError) as exc:
+                run.note(f"skipped: {' '.join(str(exc).split())}", always=True)
                 skipped += 1
             else:
-                result = run.estimate(image, str(path))
-                try:
-                    imageio.write_json(out / f"{stem}_coco.json",
-                                       result.coco(image_id_for(path, index)))
-                    imageio.write_json(out / f"{stem}_keypoints.json", result.openpose())
-                    imageio.write_image(out / f"{stem}.png", result.drawn(image, run.config))
-                    run.save_maps(result, stem)
-                except (OSError, ValueError) as exc:
-                    raise CliError(f"cannot write the output: {exc}") from None
-                run.coco += result.coco(image_id_for(path, index))
+                run.coco += result.coco(image_id)
                 done += 1
             if run.progress is not None:
                 run.progress.update(1)
@@ -455,7 +561,7 @@ def run_folder(run: Run, source: Path, out: Path) -> int:
     _finish_json(run)
     _summary(run, done, "images", time.perf_counter() - start, out)
     if skipped:
-        raise CliError(f"{skipped} of {len(files)} images could not be read (see above)")
+        raise CliError(f"{skipped} of {len(files)} images were skipped (see above)")
     return 0
 
 
@@ -479,20 +585,25 @@ def run_video(run: Run, source: Path, out: Path) -> int:
         except ValueError as exc:
             raise CliError(str(exc)) from None
         start = time.perf_counter()
+        skipped = 0
         run.progress = _progress(run, info.frame_count, "frame")
         try:
             for frame_index, frame in enumerate(reader):
-                result = run.estimate(frame, str(source))
-                drawn = result.drawn(frame, run.config)
-                if drawn.shape[:2] != (info.height, info.width):
-                    import cv2
-
-                    drawn = cv2.resize(drawn, (info.width, info.height))
-                writer.write(drawn)
                 name = f"{source.stem}_{frame_index:012d}"
-                imageio.write_json(out / f"{name}_keypoints.json", result.openpose())
-                run.save_maps(result, name)
-                run.coco += result.coco(frame_index)
+                try:
+                    result = run.estimate(frame, f"{source} frame {frame_index}")
+                    drawn = result.drawn(frame, run.config)
+                    imageio.write_group([(out / f"{name}_keypoints.json",
+                                          imageio.json_bytes(result.openpose()))]
+                                        + run.maps_outputs(result, name))
+                except (ValueError, OSError, MemoryError) as exc:
+                    run.note(f"skipped: {source} frame {frame_index} ({frame.shape[1]}x"
+                             f"{frame.shape[0]}): {' '.join(str(exc).split())}", always=True)
+                    skipped += 1
+                    drawn = frame                    # the video keeps its timing
+                else:
+                    run.coco += result.coco(frame_index)
+                writer.write(_fit_frame(drawn, info.width, info.height))
                 if run.progress is not None:
                     run.progress.update(1)
         except KeyboardInterrupt:
@@ -509,7 +620,19 @@ def run_video(run: Run, source: Path, out: Path) -> int:
         _close_progress(run)
     _finish_json(run)
     _summary(run, writer.frames, "frames", time.perf_counter() - start, path)
+    if skipped:
+        raise CliError(f"{skipped} of {writer.frames} frames were skipped (see above); the "
+                       f"video and the other frames' JSON files are in {out}")
     return 0
+
+
+def _fit_frame(frame: np.ndarray, width: int, height: int) -> np.ndarray:
+    """A frame at the video's size (a stream may change its frame size midway)."""
+    if frame.shape[:2] == (height, width):
+        return frame
+    import cv2
+
+    return cv2.resize(imageio.to_bgr8(frame), (width, height))
 
 
 def args_max_side(run: Run) -> Optional[int]:
@@ -570,6 +693,30 @@ def main(argv: Optional[Iterable[str]] = None) -> int:
     """Run the command line; returns the exit status."""
     args = build_parser().parse_args(None if argv is None else list(argv))
     run = Run(args, get_default_configuration())
+    with _sigterm_as_interrupt():
+        return _main(run, args)
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """Treat SIGTERM (``kill``, ``timeout``) like Ctrl-C for the block: finished outputs
+    are kept and partial ones removed (main thread only; restored afterwards)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _main(run: Run, args: argparse.Namespace) -> int:
+    """:func:`main` once the command line is parsed."""
     try:
         source = Path(args.input)
         kind = classify_input(source)

@@ -36,7 +36,7 @@ import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator, List, Optional, Tuple, Union
+from typing import Any, Iterator, List, Optional, Sequence, Tuple, Union
 
 # OpenCV reads its pixel limit once, when the library loads: arm it before the first
 # ``import cv2`` of the process (the CLIs import this module first). If cv2 was loaded
@@ -327,6 +327,9 @@ def make_output_folder(folder: PathLike) -> Path:
 def check_output_file(path: PathLike, image: bool = False) -> Path:
     """Make sure ``path`` can be written: its folder exists and is writable.
 
+    ``-`` (standard output) and existing devices or FIFOs (written in place)
+    are accepted; symbolic links are not.
+
     Args:
         path: the destination file.
         image: also require an extension OpenCV can encode.
@@ -336,11 +339,15 @@ def check_output_file(path: PathLike, image: bool = False) -> Path:
 
     Raises:
         ValueError: the folder is missing or not writable, ``path`` is a
-            folder, or (``image``) the extension is not an image format.
+            folder or a symbolic link, or (``image``) the extension is not an
+            image format.
     """
+    kind = destination_kind(path)
     path = Path(path)
-    if path.is_dir():
-        raise ValueError(f"{path} is a folder, not a file")
+    if kind in ("stdout", "special"):
+        if image:
+            raise ValueError(f"{path}: the drawn image must go to a regular file")
+        return path
     check_output_folder(path.parent)
     if image and not cv2.haveImageWriter(os.fspath(path)):
         what = f"{path.suffix} is not an image format OpenCV can write" if path.suffix \
@@ -376,14 +383,106 @@ def atomic_path(path: PathLike, keep_suffix: bool = True) -> Iterator[Path]:
         raise
 
 
+#: The output path that means standard output, as Unix tools take it.
+STDOUT = "-"
+
+
+def destination_kind(path: PathLike) -> str:
+    """How an output goes to ``path``: ``"stdout"`` (``-``), ``"special"`` (an existing
+    device, FIFO or socket: written in place, never replaced) or ``"file"`` (a regular file,
+    new or existing: written to a temporary name and renamed).
+
+    Raises:
+        ValueError: ``path`` is a symbolic link (outputs are never written through
+            links) or a folder.
+    """
+    if os.fspath(path) == STDOUT:
+        return "stdout"
+    path = Path(path)
+    if path.is_symlink():
+        raise ValueError(f"{path} is a symbolic link; outputs are never written through "
+                         "links (name the target itself)")
+    if path.is_dir():
+        raise ValueError(f"{path} is a folder, not a file")
+    if path.exists() and not path.is_file():
+        return "special"
+    return "file"
+
+
 def write_bytes(path: PathLike, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically (temporary file, then rename).
+    """Write ``data`` to ``path``: atomically for a regular file (temporary file, then
+    rename), in place for a device or FIFO, to standard output for ``-``.
 
     The file gets the usual permissions (umask applied), like ``open(path, "wb")``.
+
+    Raises:
+        ValueError: ``path`` is a symbolic link or a folder.
+        OSError: the write failed (the destination is then untouched).
     """
-    with atomic_path(path) as tmp:
-        with open(tmp, "xb") as handle:
-            handle.write(data)
+    write_group([(path, data)])
+
+
+def write_group(outputs: Sequence[Tuple[PathLike, bytes]]) -> None:
+    """Write several outputs so that they all appear or none does.
+
+    Every regular file is first written under a temporary name; only when all
+    are complete are they renamed into place, with SIGINT and SIGTERM held
+    back during the renames (a signal then arrives after the last one).
+    Special files and ``-`` are written in that same protected step.
+
+    Args:
+        outputs: ``(path, bytes)`` pairs; paths must differ.
+
+    Raises:
+        ValueError: a path is a symbolic link or a folder, or two paths are the same.
+        OSError: a write failed; nothing was renamed and the temporaries are gone.
+    """
+    kinds = [destination_kind(path) for path, _ in outputs]
+    names = [os.path.abspath(os.fspath(path)) for (path, _), kind in zip(outputs, kinds)
+             if kind != "stdout"]
+    if len(set(names)) != len(names):
+        raise ValueError("two outputs of one write share a path")
+    staged: List[Tuple[Path, Path]] = []
+    try:
+        for (path, data), kind in zip(outputs, kinds):
+            if kind == "file":
+                tmp = _temporary_name(Path(path), Path(path).suffix)
+                staged.append((tmp, Path(path)))
+                with open(tmp, "xb") as handle:
+                    handle.write(data)
+        with _signals_held():
+            for tmp, path in staged:
+                os.replace(tmp, path)
+            staged = []
+            for (path, data), kind in zip(outputs, kinds):
+                if kind == "stdout":
+                    sys.stdout.buffer.write(data)
+                    sys.stdout.flush()
+                elif kind == "special":
+                    with open(path, "wb") as handle:
+                        handle.write(data)
+    finally:
+        for tmp, _ in staged:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+
+
+@contextlib.contextmanager
+def _signals_held() -> Iterator[None]:
+    """Hold SIGINT and SIGTERM back for the block (main thread of a POSIX process only)."""
+    import signal
+    import threading
+
+    if not hasattr(signal, "pthread_sigmask") or \
+            threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    held = {signal.SIGINT, signal.SIGTERM}
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 def encode_image(image: np.ndarray, extension: str, jpeg_quality: int = 90) -> bytes:

@@ -331,7 +331,7 @@ def test_folder_with_an_unreadable_file_processes_the_rest(tmp_path, small_bus):
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
     lines = [l for l in proc.stderr.splitlines() if l.startswith("demo_image.py:")]
     assert "skipped" in lines[0] and "b.jpg" in lines[0]
-    assert lines[-1] == "demo_image.py: error: 1 of 2 images could not be read (see above)"
+    assert lines[-1] == "demo_image.py: error: 1 of 2 images were skipped (see above)"
     assert sorted(os.listdir(tmp_path / "out")) == ["a.png", "a_coco.json", "a_keypoints.json"]
 
 
@@ -387,6 +387,9 @@ def test_ctrl_c_stops_cleanly_and_keeps_finished_outputs(tmp_path):
     assert not [p for p in out.iterdir() if p.name.startswith(".")]   # no temporary files
     finished = sorted(p.stem for p in out.glob("*.png"))
     assert len(finished) in (done, done + 1)     # the last one may be complete but uncounted
+    # an image's outputs appear all together or not at all
+    assert sorted(p.name[:-len("_keypoints.json")] for p in out.glob("*_keypoints.json")) \
+        == finished == sorted(p.name[:-len("_coco.json")] for p in out.glob("*_coco.json"))
     for stem in finished:
         assert cv2.imread(str(out / f"{stem}.png")).shape == small.shape
         json.loads((out / f"{stem}_keypoints.json").read_text())

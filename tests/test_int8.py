@@ -239,7 +239,9 @@ def test_demo_runs_int8_accurate(tmp_path: Path) -> None:
                               "--runtime", "int8", "--accurate", "-q"])
     assert status == 0 and out.is_file()
     assert isinstance(json.loads(people.read_text()), list)
-    parser = demo_image.build_parser()
+    from posekit.cli import build_parser
+
+    parser = build_parser()
     assert parser.parse_args(["--runtime", "int8"]).runtime == "int8"
     assert parser.parse_args([]).accurate is False
 
