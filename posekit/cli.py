@@ -40,14 +40,15 @@ from estimation.decoder import DECODERS  # noqa: E402
 from models.inference import RUNTIMES, accurate_network  # noqa: E402
 
 from . import imageio  # noqa: E402
+from .outputs import (  # noqa: E402
+    DEFAULT_OUTPUT_FOLDER, DEFAULT_OUTPUT_IMAGE, check_outputs, folder_outputs, image_id_for,
+    image_ids, output_stems, same_file)
 from .pipeline import (  # noqa: E402
     DEFAULT_MAX_SIDE, NETWORKS, STAGES, THRESHOLDS, PoseEstimator, PoseResult,
     decoder_defaults, load_pose_network)
 
 PROG = "demo_image.py"
 DEFAULT_INPUT = "images/1.jpg"
-DEFAULT_OUTPUT_IMAGE = "output.png"
-DEFAULT_OUTPUT_FOLDER = "output"
 #: Smallest image side the networks accept (one map cell).
 MIN_SIDE = STRIDE
 #: Exit status after Ctrl-C (128 + SIGINT), as shells report it.
@@ -284,34 +285,6 @@ def classify_input(path: Path) -> str:
     return "video"
 
 
-def image_id_for(path: Path, index: int) -> int:
-    """COCO image id of a lone image: the file name's number (``000000000139.jpg`` -> 139),
-    else ``index``."""
-    return int(path.stem) if path.stem.isdigit() else index
-
-
-def image_ids(files: Sequence[Path]) -> List[int]:
-    """COCO image ids of a folder's images, unique within the run.
-
-    A file named by a number keeps that number (``000000000139.jpg`` -> 139)
-    unless an earlier file took it; every other file gets the next number above
-    all of those, in file order.
-    """
-    numbers = [int(p.stem) if p.stem.isdigit() else None for p in files]
-    taken: set = set()
-    ids: List[Optional[int]] = []
-    for number in numbers:
-        ids.append(number if number is not None and number not in taken else None)
-        if number is not None:
-            taken.add(number)
-    following = max(taken, default=-1) + 1
-    for k, value in enumerate(ids):
-        if value is None:
-            ids[k] = following
-            following += 1
-    return [int(v) for v in ids]
-
-
 def check_size(height: int, width: int, name: object, max_side: Optional[int]) -> None:
     """Raise CliError unless the network can take the image (after any downscaling)."""
     if height < MIN_SIDE or width < MIN_SIDE:
@@ -336,119 +309,6 @@ def load_checked_image(path: Path, max_side: Optional[int]) -> np.ndarray:
         raise CliError(str(exc)) from None
     check_size(*image.shape[:2], path, max_side)
     return image
-
-
-def _same_file(a: Path, b: Path) -> bool:
-    """Whether two paths name the same file or folder (by resolved path)."""
-    return a.resolve() == b.resolve()
-
-
-def check_outputs(args: argparse.Namespace, kind: str, source: Path) -> Path:
-    """Validate every output location before any work; returns the main output path.
-
-    Nothing is created here. Folders the run will create (the output folder
-    of a folder or video run, the --save-maps folder) may be missing, and
-    may hold the other outputs (``-o out --json out/all.json`` is fine).
-
-    Raises:
-        CliError: a folder that does not exist or is not writable, an output
-            that would overwrite the input, or an option that does not fit
-            the input kind.
-    """
-    planned: List[Path] = []
-
-    def check_folder(folder: Path) -> None:
-        if folder.resolve() in planned:
-            return
-        if folder.parent.resolve() in planned and not folder.exists():
-            planned.append(folder.resolve())
-            return
-        imageio.check_output_folder(folder, missing_ok=True)
-        planned.append(folder.resolve())
-
-    def check_file(path: Path, image: bool = False) -> None:
-        if os.fspath(path) == imageio.STDOUT and not image:
-            return
-        imageio.destination_kind(path)          # refuses links and folders
-        if path.exists() and _same_file(path, source):
-            raise CliError(f"the output {path} would overwrite the input")
-        if path.parent.resolve() in planned and not path.parent.exists():
-            if path.is_dir():
-                raise ValueError(f"{path} is a folder, not a file")
-            if image:
-                imageio.check_output_file(Path(path.name), image=True)
-            return
-        imageio.check_output_file(path, image=image)
-
-    try:
-        if kind == "image":
-            out = Path(args.output or DEFAULT_OUTPUT_IMAGE)
-            if out.is_dir():
-                out = out / f"{source.stem}.png"
-            check_file(out, image=True)
-        else:
-            if args.openpose_json:
-                raise CliError(f"--openpose-json is for an image input; a {kind} run writes "
-                               "NAME_keypoints.json files into the output folder")
-            out = Path(args.output or DEFAULT_OUTPUT_FOLDER)
-            if not out.exists() and out.suffix.lower() in imageio.IMAGE_EXTENSIONS:
-                raise CliError(f"for a {kind} input, -o names the output folder; got {out}")
-            if kind == "folder" and out.exists() and _same_file(out, source):
-                raise CliError(f"the output folder {out} is the input folder; choose another "
-                               "with -o")
-            check_folder(out)
-        if args.save_maps:
-            check_folder(Path(args.save_maps))
-        for name in ("json", "openpose_json"):
-            if getattr(args, name):
-                check_file(Path(getattr(args, name)))
-        _check_distinct(args, kind, source, out)
-    except ValueError as exc:
-        raise CliError(str(exc)) from None
-    return out
-
-
-def _inside(path: Path, folder: Path) -> bool:
-    """Whether ``path`` is ``folder`` or lies anywhere below it (resolved)."""
-    path, folder = path.resolve(), folder.resolve()
-    return path == folder or folder in path.parents
-
-
-def _check_distinct(args: argparse.Namespace, kind: str, source: Path, out: Path) -> None:
-    """Two outputs never share a name; no output lands inside the folder being read.
-
-    Raises:
-        CliError: two output options name the same file (or both ``-``), or a
-            folder run's output, maps folder or --json lies inside its input
-            folder.
-    """
-    named = [("-o", out)] if kind == "image" else []
-    named += [("--" + flag.replace("_", "-"), Path(getattr(args, flag)))
-              for flag in ("json", "openpose_json") if getattr(args, flag)]
-    if kind == "image" and args.save_maps:
-        folder = Path(args.save_maps)
-        named += [("--save-maps", folder / f"{source.stem}_{what}.jpg")
-                  for what in ("heatmaps", "pafs")]
-    seen: Dict[str, str] = {}
-    for flag, path in named:
-        key = "-" if os.fspath(path) == imageio.STDOUT else os.path.normcase(
-            os.fspath(path.resolve()))
-        if key in seen:
-            raise CliError(f"{flag} and {seen[key]} name the same output {path}; give each "
-                           "output its own name")
-        seen[key] = flag
-    if kind == "folder":
-        for flag, path in [("-o", out)] + named + (
-                [("--save-maps", Path(args.save_maps))] if args.save_maps else []):
-            if os.fspath(path) != imageio.STDOUT and _inside(path, source):
-                raise CliError(f"{flag} {path} is inside the input folder {source}; outputs "
-                               "must go elsewhere (a later run would read them as inputs)")
-    if kind == "video":
-        for _, ext in imageio.VIDEO_CODECS:
-            target = out / f"{source.stem}{ext}"
-            if target.is_symlink() or target.is_dir():
-                raise CliError(f"the output video {target} is a folder or a link; choose "
-                               "another folder with -o")
 
 
 def _progress(run: Run, total: Optional[int], unit: str):
@@ -486,43 +346,13 @@ def run_image(run: Run, source: Path, out: Path) -> int:
     return 0
 
 
-def _output_stems(files: Sequence[Path]) -> List[str]:
-    """Output names per input, unique ignoring case: the file stem; ``stem_ext`` when two
-    inputs share a stem; a ``_2``, ``_3``... suffix when that still clashes
-    (``bus.jpg`` + ``bus.JPG``, or ``bus.jpg`` + ``bus_jpg.png``)."""
-    counts: Dict[str, int] = {}
-    for path in files:
-        counts[path.stem.lower()] = counts.get(path.stem.lower(), 0) + 1
-    wanted = [p.stem if counts[p.stem.lower()] == 1
-              else f"{p.stem}_{p.suffix.lstrip('.').lower()}" for p in files]
-    taken = {w.lower() for w, p in zip(wanted, files) if counts[p.stem.lower()] == 1}
-    stems: List[str] = []
-    used: set = set()
-    for name in wanted:
-        candidate, n = name, 1
-        while candidate.lower() in used or (candidate != name and candidate.lower() in taken):
-            n += 1
-            candidate = f"{name}_{n}"
-        used.add(candidate.lower())
-        stems.append(candidate)
-    return stems
-
-
-def folder_outputs(stem: str, out: Path, maps: Optional[Path]) -> List[Path]:
-    """The files a folder run writes for one image (see :func:`run_folder`)."""
-    names = [out / f"{stem}_coco.json", out / f"{stem}_keypoints.json", out / f"{stem}.png"]
-    if maps:
-        names += [maps / f"{stem}_heatmaps.jpg", maps / f"{stem}_pafs.jpg"]
-    return names
-
-
 def run_folder(run: Run, source: Path, out: Path) -> int:
     """Every image of a folder: NAME.png, NAME_coco.json, NAME_keypoints.json per image."""
     files = imageio.list_images(source)
     if not files:
         raise CliError(f"no images in folder {source} (looked for "
                        f"{', '.join(imageio.IMAGE_EXTENSIONS[:6])}, ... files)")
-    stems, ids = _output_stems(files), image_ids(files)
+    stems, ids = output_stems(files), image_ids(files)
     maps = Path(run.args.save_maps) if run.args.save_maps else None
     if run.args.json and os.fspath(run.args.json) != imageio.STDOUT:
         planned = {p.resolve() for stem in stems for p in folder_outputs(stem, out, maps)}
@@ -575,7 +405,7 @@ def run_video(run: Run, source: Path, out: Path) -> int:
         info = reader.info
         check_size(info.height, info.width, source, args_max_side(run))
         for _, ext in imageio.VIDEO_CODECS:
-            if _same_file(out / f"{source.stem}{ext}", source):
+            if same_file(out / f"{source.stem}{ext}", source):
                 raise CliError(f"the output video would overwrite the input {source}; choose "
                                "another folder with -o")
         run.estimator = run.estimator or _load(run, out)
@@ -720,7 +550,10 @@ def _main(run: Run, args: argparse.Namespace) -> int:
     try:
         source = Path(args.input)
         kind = classify_input(source)
-        out = check_outputs(args, kind, source)
+        try:
+            out = check_outputs(args, kind, source)
+        except ValueError as exc:
+            raise CliError(str(exc)) from None
         handler = {"image": run_image, "folder": run_folder, "video": run_video}[kind]
         return handler(run, source, out)
     except CliError as exc:

@@ -21,6 +21,7 @@ import numpy as np
 import pytest
 
 from posekit import cli as cli_module
+from posekit import outputs
 from posekit import imageio
 
 from test_demo_image import DEMO, IMAGES, assert_one_line_error, cli, listing, needs_network
@@ -99,7 +100,7 @@ def test_folder_outputs_inside_the_input_folder_are_refused(tmp_path, small, arg
 
 def test_output_stems_are_unique_ignoring_case():
     files = [Path("bus.jpg"), Path("bus.JPG"), Path("bus_jpg.png"), Path("a.png"), Path("A.jpg")]
-    stems = cli_module._output_stems(files)
+    stems = outputs.output_stems(files)
     assert len({s.lower() for s in stems}) == len(files)
     assert stems[3:] == ["a_png", "A_jpg"]
 
@@ -136,7 +137,7 @@ def test_clashing_names_in_a_folder_all_get_outputs(tmp_path, small):
 
 def test_image_ids_are_unique_per_run():
     files = [Path(n) for n in ("1.jpg", "a.jpg", "b.jpg", "0001.png", "7.jpg")]
-    ids = cli_module.image_ids(files)
+    ids = outputs.image_ids(files)
     assert len(set(ids)) == len(ids)
     assert ids[0] == 1 and ids[4] == 7 and min(ids[1], ids[2], ids[3]) > 7
 
