@@ -54,7 +54,8 @@ IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".jpe", ".png", ".bmp", ".dib", ".tif", ".t
                     ".webp", ".ppm", ".pgm", ".pbm", ".pnm", ".pfm", ".sr", ".ras",
                     ".jp2", ".exr", ".hdr", ".pic", ".gif", ".avif")
 #: Largest image accepted, in pixels (50 megapixels: a 45-megapixel camera photo fits).
-#: OpenCV checks it against the file's header before it allocates anything (its
+#: :func:`header_size` reads it from PNG / JPEG / GIF / BMP / WebP headers before
+#: decoding; for other formats OpenCV checks its header (its
 #: ``OPENCV_IO_MAX_IMAGE_PIXELS``, armed above for this process); video frames are
 #: checked by their reported size. The measured worst case (a 16-bit RGBA PNG at the
 #: limit) is in README, "Limits".
@@ -168,6 +169,71 @@ def is_image_name(path: PathLike) -> bool:
     return Path(path).suffix.lower() in IMAGE_EXTENSIONS
 
 
+def header_size(path: PathLike) -> Optional[Tuple[int, int]]:
+    """``(width, height)`` read from the file's header, without decoding pixels.
+
+    Knows PNG, JPEG, GIF, BMP and WebP (the formats a decompression bomb is
+    usually made of); None for other formats or a header it cannot parse (then
+    OpenCV's own header check, armed at import, and the size check after
+    decoding still apply).
+    """
+    import struct
+
+    with open(path, "rb") as handle:
+        head = handle.read(64)
+        if head[:8] == b"\x89PNG\r\n\x1a\n" and head[12:16] == b"IHDR":
+            return struct.unpack(">II", head[16:24])
+        if head[:6] in (b"GIF87a", b"GIF89a"):
+            return struct.unpack("<HH", head[6:10])
+        if head[:2] == b"BM" and len(head) >= 26:
+            width, height = struct.unpack("<ii", head[18:26])
+            return abs(width), abs(height)
+        if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+            kind = head[12:16]
+            if kind == b"VP8X":
+                return (int.from_bytes(head[24:27], "little") + 1,
+                        int.from_bytes(head[27:30], "little") + 1)
+            if kind == b"VP8L":
+                bits = int.from_bytes(head[21:25], "little")
+                return (bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1
+            if kind == b"VP8 ":
+                width, height = struct.unpack("<HH", head[26:30])
+                return width & 0x3FFF, height & 0x3FFF
+            return None
+        if head[:2] == b"\xff\xd8":
+            return _jpeg_size(handle)
+    return None
+
+
+def _jpeg_size(handle: Any) -> Optional[Tuple[int, int]]:
+    """Width and height from a JPEG's first SOF marker (reads markers, not pixels)."""
+    import struct
+
+    handle.seek(2)
+    for _ in range(10000):                       # bounded walk over the markers
+        marker = handle.read(2)
+        if len(marker) < 2 or marker[0] != 0xFF:
+            return None
+        code = marker[1]
+        if code == 0xFF:                         # fill byte
+            handle.seek(-1, 1)
+            continue
+        if code in (0x01, *range(0xD0, 0xD8)):   # markers without a length
+            continue
+        length = handle.read(2)
+        if len(length) < 2:
+            return None
+        size = struct.unpack(">H", length)[0]
+        if 0xC0 <= code <= 0xCF and code not in (0xC4, 0xC8, 0xCC):
+            frame = handle.read(5)
+            if len(frame) < 5:
+                return None
+            height, width = struct.unpack(">HH", frame[1:5])
+            return width, height
+        handle.seek(size - 2, 1)
+    return None
+
+
 def has_image_signature(path: PathLike) -> bool:
     """Whether OpenCV recognises the file's first bytes as an image format it decodes."""
     with native_stderr():
@@ -208,6 +274,10 @@ def read_image(path: PathLike) -> np.ndarray:
     _check_readable_file(path)
     if not has_image_signature(path):
         raise ValueError(f"{path} is not an image file OpenCV can read")
+    size = header_size(path)
+    if size is not None and size[0] * size[1] > MAX_IMAGE_PIXELS:
+        raise ValueError(f"{path} is too large: {size[0]}x{size[1]} pixels, more than "
+                         f"{MAX_IMAGE_PIXELS:,} (the limit; nothing was decoded)")
     refused = False
     with native_stderr() as log:
         try:

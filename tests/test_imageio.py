@@ -292,7 +292,7 @@ def test_image_over_the_pixel_limit_is_refused_before_decoding(tmp_path):
                           text=True, timeout=300, env={"PYTHONPATH": str(ROOT),
                                                        "OPENBLAS_NUM_THREADS": "1"})
     assert proc.returncode == 0, proc.stderr[-2000:]
-    assert "too large: more than 50,000,000 pixels" in proc.stdout
+    assert "too large: 15000x15000 pixels, more than 50,000,000" in proc.stdout
 
 
 def test_image_just_under_the_limit_is_read(tmp_path):
@@ -310,3 +310,27 @@ def test_banded_conversion_equals_whole_image_conversion():
     alpha = unit[:, :, 3:]
     expected = np.rint((unit[:, :, :3] * alpha + (128 / 255.0) * (1 - alpha)) * 255).astype(np.uint8)
     np.testing.assert_array_equal(out, expected)
+
+
+@pytest.mark.parametrize("ext, params", [(".png", []), (".jpg", []), (".gif", []), (".bmp", []),
+                                         (".webp", []), (".webp", [cv2.IMWRITE_WEBP_QUALITY, 101])])
+def test_header_size_matches_the_decoded_size(tmp_path, ext, params):
+    image = (np.random.default_rng(0).random((37, 53, 3)) * 255).astype(np.uint8)
+    path = tmp_path / f"h{ext}"
+    if not cv2.imwrite(str(path), image, params):
+        pytest.skip(f"OpenCV cannot write {ext} here")
+    assert imageio.header_size(path) == (53, 37)
+
+
+def test_header_size_of_unknown_or_cut_files_is_none(tmp_path):
+    (tmp_path / "a.txt").write_text("hello")
+    assert imageio.header_size(tmp_path / "a.txt") is None
+    (tmp_path / "cut.jpg").write_bytes(b"\xff\xd8\xff\xe0\x00\x10JFIF")
+    assert imageio.header_size(tmp_path / "cut.jpg") is None
+
+
+def test_bomb_is_refused_from_our_header_check_even_after_opencv_loaded(tmp_path):
+    """cv2 is already loaded in this process, so only our own header check can refuse it."""
+    bomb = png_bomb(tmp_path / "bomb.png", 15000, colour_type=6)
+    with pytest.raises(ValueError, match="15000x15000 pixels, more than 50,000,000"):
+        imageio.read_image(bomb)
