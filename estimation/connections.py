@@ -204,7 +204,7 @@ def get_connections(config: PoseConfig, coords: Dict[str, Sequence[Sequence[floa
         if not low <= value <= high:          # also refuses NaN
             raise ValueError(f"{name} must be in [{low}, {high}], got {value}")
     table, bounds = peaks_table(config, coords)
-    table, bounds = _strongest_candidates(table, bounds)
+    table, bounds = strongest_candidates(table, bounds)
     check_inside(table, maps.shape[:2])
     limb, a, b = candidate_pairs(config, bounds)
     n_limbs = len(config.connection_types)
@@ -262,7 +262,7 @@ def _score_pairs(maps: np.ndarray, a_xy: np.ndarray, b_xy: np.ndarray, dx: np.nd
     return limb_score, valid
 
 
-def _strongest_candidates(table: np.ndarray, bounds: np.ndarray
+def strongest_candidates(table: np.ndarray, bounds: np.ndarray
                           ) -> Tuple[np.ndarray, np.ndarray]:
     """``table`` and ``bounds`` (see :func:`peaks_table`) cut to the strongest
     ``MAX_PEAKS_PER_PART`` candidates of each part."""

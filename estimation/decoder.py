@@ -31,7 +31,8 @@ from . import handout
 from .checks import check_maps
 from .config import NUM_PARTS, ROW_WIDTH, PoseConfig, get_default_configuration
 from .connections import (candidate_pairs, check_inside, get_connections, match_per_limb,
-                          peaks_table, sample_projections, segment_samples)
+                          peaks_table, sample_projections, segment_samples,
+                          strongest_candidates)
 from .coordinates import get_coordinates
 from .estimators import estimate
 from .limits import MAX_LIMB_SAMPLES, MAX_SMOOTH_SIGMA, PAIR_BLOCK, blocks, strongest_per_part
@@ -496,7 +497,7 @@ def decode_handout(heatmaps: np.ndarray, pafs: np.ndarray, config: Optional[Pose
     connection, then ``merge_fn(rows, min_num_body_parts, min_score)``: how a
     student's ``merge.py`` is judged inside the kit (see ``estimation.handout``).
     One bound is added to the kit: at most ``MAX_PEAKS_PER_PART`` peaks per
-    part (the strongest), so its pair loops end on any map.
+    part (the strongest) are paired, so its work is bounded on any map.
 
     Args:
         heatmaps: (H, W, 19) float32 heatmaps.
@@ -520,8 +521,7 @@ def decode_handout(heatmaps: np.ndarray, pafs: np.ndarray, config: Optional[Pose
     pf = check_maps("pafs", pafs, 2 * len(config.connection_types))
     _check_same_size(hm, pf)
     clock = time.perf_counter()
-    coords = _strongest_coords(handout.get_coordinates_reference(config, hm,
-                                                                 threshold=peak_threshold))
+    coords = handout.get_coordinates_reference(config, hm, threshold=peak_threshold)
     clock = _lap(timings, "peaks", clock)
     connections = kit_connections(config, coords, pf, threshold=min_paf_score)
     clock = _lap(timings, "connections", clock)
@@ -539,7 +539,8 @@ def kit_connections(config: PoseConfig, coords: Coords, pafs: np.ndarray,
     Like ``estimation.handout.get_connections_reference``: nearest-cell PAF
     samples, a pair is valid with more than ``minimum_mid_num`` samples above
     ``threshold`` and a positive mean; per limb type the best
-    ``min(n_a, n_b)`` valid pairs by mean, with no one-to-one matching.
+    ``min(n_a, n_b)`` valid pairs by mean, with no one-to-one matching. Only
+    the strongest ``MAX_PEAKS_PER_PART`` candidates of a part are paired.
 
     Args:
         config: pose configuration.
@@ -554,7 +555,7 @@ def kit_connections(config: PoseConfig, coords: Coords, pafs: np.ndarray,
     Raises:
         ValueError: malformed ``coords`` or candidates outside the maps.
     """
-    table, bounds = peaks_table(config, coords)
+    table, bounds = strongest_candidates(*peaks_table(config, coords))
     check_inside(table, pafs.shape[:2])
     limb, a, b = candidate_pairs(config, bounds)
     dx_of, dy_of = config.limb_arrays[2:]
@@ -577,22 +578,6 @@ def kit_connections(config: PoseConfig, coords: Coords, pafs: np.ndarray,
         sel = sel[np.argsort(mean[sel])[::-1]][:min(counts[slot_a[k]], counts[slot_b[k]])]
         out.append(np.stack([table[a[sel], 3], table[b[sel], 3], table[a[sel], 2],
                              table[b[sel], 2], mean[sel]], axis=1))
-    return out
-
-
-def _strongest_coords(coords: Coords) -> Coords:
-    """``coords`` with at most ``MAX_PEAKS_PER_PART`` peaks per part (the strongest)."""
-    names = list(coords)
-    peaks = [p for name in names for p in coords[name]]
-    if not peaks:
-        return coords
-    part = np.repeat(np.arange(len(names)), [len(coords[n]) for n in names])
-    kept = strongest_per_part(part, np.array([p[2] for p in peaks]))
-    if len(kept) == len(peaks):
-        return coords
-    out: Coords = {name: [] for name in names}
-    for k in kept.tolist():
-        out[names[part[k]]].append(peaks[k])
     return out
 
 
