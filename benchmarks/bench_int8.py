@@ -17,6 +17,12 @@ int8 / float32 TFLite, int8 / TensorFlow and float32 TFLite / TensorFlow;
 then the mean absolute difference of the int8 maps from the float32 maps
 (heatmaps and PAFs). Runtimes whose model is missing are left out. No
 timing is asserted anywhere.
+
+``--plain`` also builds, in a temporary folder, plain post-training
+quantization of the same graph on the same calibration inputs (every layer
+int8, no rewrite: the issue's first probe) and times it as ``plain_int8``,
+so the speed of full int8 on this CPU is measured, not assumed (about 15 s
+more for the conversion).
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ import json
 import os
 import statistics
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence
@@ -59,14 +66,24 @@ def inputs(image_dir: Path = ROOT / "images") -> Dict[str, np.ndarray]:
     }
 
 
-def load_all(threads: Optional[int]) -> Dict[str, object]:
-    """Every runtime that loads, by name (a missing model is reported and skipped)."""
+def load_all(threads: Optional[int], plain_dir: Optional[Path] = None) -> Dict[str, object]:
+    """Every runtime that loads, by name (a missing model is reported and skipped).
+
+    With ``plain_dir``, plain post-training quantization is built there and
+    loaded as ``plain_int8``.
+    """
     networks = {}
     for runtime in RUNTIMES:
         try:
             networks[runtime] = load_network(runtime=runtime, num_threads=threads)
         except (FileNotFoundError, ValueError, ImportError) as exc:
             print(f"skipping {runtime}: {exc}", file=sys.stderr)
+    if plain_dir is not None:
+        from models.mobilenet_int8 import write_int8
+        from models.mobilenet_thin import DEFAULT_WEIGHTS
+
+        plain = write_int8(DEFAULT_WEIGHTS, plain_dir / "graph_opt.plain.int8.tflite", plain=True)
+        networks["plain_int8"] = load_network(weights=plain, runtime="int8", num_threads=threads)
     return networks
 
 
@@ -90,17 +107,22 @@ def bench(networks: Dict[str, object], images: Dict[str, np.ndarray],
     return times
 
 
-def map_errors(networks: Dict[str, object], images: Dict[str, np.ndarray]) -> Dict[str, list]:
-    """Mean |int8 - float32| of heatmaps (18 parts) and PAFs per input."""
-    if "int8" not in networks or "tflite" not in networks:
+def map_errors(networks: Dict[str, object],
+               images: Dict[str, np.ndarray]) -> Dict[str, Dict[str, list]]:
+    """Mean |int8 - float32| of heatmaps (18 parts) and PAFs, ``{int8 runtime: {input: [h, p]}}``."""
+    if "tflite" not in networks:
         return {}
-    errors = {}
-    for label, image in images.items():
-        q = np.concatenate(infer(networks["int8"], image), axis=-1)
-        f = np.concatenate(infer(networks["tflite"], image), axis=-1)
-        diff = np.abs(q - f)
-        errors[label] = [float(diff[..., :NUM_HEATMAPS - 1].mean()),
-                         float(diff[..., NUM_HEATMAPS:].mean())]
+    errors: Dict[str, Dict[str, list]] = {}
+    for name in ("int8", "plain_int8"):
+        if name not in networks:
+            continue
+        errors[name] = {}
+        for label, image in images.items():
+            q = np.concatenate(infer(networks[name], image), axis=-1)
+            f = np.concatenate(infer(networks["tflite"], image), axis=-1)
+            diff = np.abs(q - f)
+            errors[name][label] = [float(diff[..., :NUM_HEATMAPS - 1].mean()),
+                                   float(diff[..., NUM_HEATMAPS:].mean())]
     return errors
 
 
@@ -108,7 +130,8 @@ def table(times: Dict[str, Dict[str, List[float]]]) -> str:
     """Markdown table of medians and ratios."""
     names = list(next(iter(times.values())))
     head = ["input"] + [f"{n} ms" for n in names] + [f"{n} img/s" for n in names]
-    ratios = [("int8", "tflite"), ("int8", "tensorflow"), ("tflite", "tensorflow")]
+    ratios = [("int8", "tflite"), ("plain_int8", "tflite"), ("int8", "tensorflow"),
+              ("tflite", "tensorflow")]
     ratios = [r for r in ratios if r[0] in names and r[1] in names]
     head += [f"{a} / {b}" for a, b in ratios]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" + "---:|" * (len(head) - 1)]
@@ -129,6 +152,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--threads", type=int, default=None,
                         help="TFLite threads (default: every core this process may use)")
     parser.add_argument("--json", type=Path, default=None, help="also write all times here")
+    parser.add_argument("--plain", action="store_true",
+                        help="also build and time plain post-training quantization (plain_int8)")
     args = parser.parse_args(argv)
     if args.runs < 1:
         parser.error("--runs must be at least 1")
@@ -137,16 +162,18 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except FileNotFoundError as exc:
         print(f"{parser.prog}: error: {exc}", file=sys.stderr)
         return 2
-    networks = load_all(args.threads)
-    if not networks:
-        print(f"{parser.prog}: error: no runtime could be loaded", file=sys.stderr)
-        return 2
-    times = bench(networks, images, args.runs)
-    errors = map_errors(networks, images)
+    with tempfile.TemporaryDirectory(prefix="bench_int8.") as tmp:
+        networks = load_all(args.threads, Path(tmp) if args.plain else None)
+        if not networks:
+            print(f"{parser.prog}: error: no runtime could be loaded", file=sys.stderr)
+            return 2
+        times = bench(networks, images, args.runs)
+        errors = map_errors(networks, images)
     for clock, title in (("wall", "wall clock"), ("cpu", "process CPU time (all threads)")):
         print(f"\n{title}:\n{table(times[clock])}")
-    for label, (heat, paf) in errors.items():
-        print(f"{label}: mean |int8 - float32| heatmaps {heat:.4f}, PAFs {paf:.4f}")
+    for name, per_input in errors.items():
+        for label, (heat, paf) in per_input.items():
+            print(f"{name} {label}: mean |{name} - float32| heatmaps {heat:.4f}, PAFs {paf:.4f}")
     if args.json:
         args.json.write_text(json.dumps({"seconds": times, "map_mae": errors}, indent=1))
     return 0

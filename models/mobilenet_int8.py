@@ -390,7 +390,7 @@ def convert_int8(weights: str | os.PathLike[str], expected_sha256: str | None = 
                  batches: Sequence[np.ndarray] | None = None,
                  belief_scale: float = BELIEF_SCALE,
                  float_nodes: Sequence[str] = FLOAT_NODES,
-                 correct: bool = True) -> tuple[bytes, bytes]:
+                 correct: bool = True, rewrite: bool = True) -> tuple[bytes, bytes]:
     """Build the int8 TFLite model (float32 input and output) and its float32 twin.
 
     Args:
@@ -401,6 +401,10 @@ def convert_int8(weights: str | os.PathLike[str], expected_sha256: str | None = 
         float_nodes: Graph nodes kept float (empty: everything int8).
         correct: Apply :func:`correct_biases` (on the inputs of at most
             :data:`BIAS_CORRECTION_SIDE` pixels).
+        rewrite: Apply the exact weight rewrite of :func:`prepared_graph`
+            first. ``rewrite=False, float_nodes=(), correct=False`` is plain
+            post-training quantization (the issue's first probe), kept to
+            measure its speed and error against this recipe.
 
     Returns:
         ``(int8 model, float32 model of the rewritten graph)`` as ``.tflite``
@@ -417,7 +421,10 @@ def convert_int8(weights: str | os.PathLike[str], expected_sha256: str | None = 
 
     if batches is None:
         batches = calibration_batches()
-    graph_def = prepared_graph(weights, batches, expected_sha256, belief_scale)
+    if rewrite:
+        graph_def = prepared_graph(weights, batches, expected_sha256, belief_scale)
+    else:
+        graph_def = load_graph_def(weights, expected_sha256)
     network = concrete_network(graph_def)
     converter = tf.lite.TFLiteConverter.from_concrete_functions(
         [network.get_concrete_function()], network)
@@ -501,7 +508,7 @@ def map_errors(data: bytes, reference: bytes, batches: Sequence[np.ndarray]) -> 
 
 def write_int8(weights: str | os.PathLike[str], dest: str | os.PathLike[str] | None = None,
                expected_sha256: str | None = None,
-               image_dir: str | os.PathLike[str] | None = None) -> Path:
+               image_dir: str | os.PathLike[str] | None = None, plain: bool = False) -> Path:
     """Build the int8 model, check it against the float32 one, write both files atomically.
 
     The manifest (``<model>.json``, the format of ``models.mobilenet_tflite``)
@@ -513,6 +520,9 @@ def write_int8(weights: str | os.PathLike[str], dest: str | os.PathLike[str] | N
         dest: Output path (default :func:`int8_path` of ``weights``).
         expected_sha256: If given, the ``.pb`` must have this SHA-256.
         image_dir: Folder of :data:`CALIBRATION_IMAGES` (default ``images/``).
+        plain: Build plain post-training quantization instead (every layer
+            int8, no rewrite, no bias correction; same calibration inputs),
+            for ``benchmarks/bench_int8.py --plain``; never the default model.
 
     Returns:
         The path of the written model.
@@ -531,7 +541,11 @@ def write_int8(weights: str | os.PathLike[str], dest: str | os.PathLike[str] | N
     weights = Path(weights)
     dest = Path(dest) if dest is not None else int8_path(weights)
     batches = calibration_batches(image_dir)
-    data, reference = convert_int8(weights, expected_sha256, batches)
+    if plain:
+        data, reference = convert_int8(weights, expected_sha256, batches, float_nodes=(),
+                                       correct=False, rewrite=False)
+    else:
+        data, reference = convert_int8(weights, expected_sha256, batches)
     errors = map_errors(data, reference, batches[::3])  # full views, each image and side
     passed = errors["heatmap_mae"] <= MAX_HEATMAP_MAE and errors["paf_mae"] <= MAX_PAF_MAE
     manifest = {
@@ -541,7 +555,7 @@ def write_int8(weights: str | os.PathLike[str], dest: str | os.PathLike[str] | N
         "tflite_sha256": hashlib.sha256(data).hexdigest(),
         "tensorflow": tf.__version__,
         "quantization": "int8 (per-channel weights, per-tensor activations; float outputs)",
-        "recipe": RECIPE,
+        "recipe": "plain" if plain else RECIPE,
         "calibration": {"images": list(CALIBRATION_IMAGES), "sides": list(CALIBRATION_SIDES),
                         "inputs": len(batches)},
         "check": errors,

@@ -256,7 +256,35 @@ def test_is_current_requires_the_recipe(tmp_path: Path) -> None:
     model.write_bytes(b"model bytes")
     manifest = {"format": mtl.MANIFEST_FORMAT, "source_sha256": "ab" * 32,
                 "tflite_sha256": hashlib.sha256(b"model bytes").hexdigest()}
-    for recipe, expected in ((None, False), (m8.RECIPE - 1, False), (m8.RECIPE, True)):
+    for recipe, expected in ((None, False), (m8.RECIPE - 1, False), ("plain", False),
+                             (m8.RECIPE, True)):
         mtl.manifest_path(model).write_text(json.dumps({**manifest, "recipe": recipe}))
         assert m8.is_current(model, "ab" * 32) is expected
     assert not m8.is_current(model, "cd" * 32)  # made from another graph
+
+
+def _weight_dtypes(model: bytes) -> set:
+    """dtypes of the 4-D constant tensors (convolution weights) of a TFLite model."""
+    import warnings
+
+    from models.mobilenet_tflite import interpreter_class
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        interpreter = interpreter_class()(model_content=model)
+    return {np.dtype(t["dtype"]) for t in interpreter.get_tensor_details()
+            if len(t["shape"]) == 4 and t["shape"][0] > 1 and t["shape"][-1] != 57}
+
+
+def test_plain_quantization_leaves_no_float_convolution(small_batches) -> None:
+    """``rewrite=False, float_nodes=(), correct=False`` (the benchmark's ``--plain``) is all int8;
+    the recipe keeps its output convolutions float."""
+    from models import mobilenet_int8 as m8
+
+    batches = small_batches[:2]
+    plain, reference = m8.convert_int8(WEIGHTS, batches=batches, float_nodes=(),
+                                       correct=False, rewrite=False)
+    ours, _ = m8.convert_int8(WEIGHTS, batches=batches, correct=False)
+    assert _weight_dtypes(plain) == {np.dtype(np.int8)}
+    assert _weight_dtypes(ours) == {np.dtype(np.int8), np.dtype(np.float32)}
+    assert _weight_dtypes(reference) == {np.dtype(np.float32)}
