@@ -188,14 +188,17 @@ def test_auto_takes_tflite_when_converted() -> None:
     assert load_network(runtime="tensorflow").runtime == "tensorflow"
 
 
-def test_missing_conversion_names_file_and_command(tmp_path: Path) -> None:
+@pytest.mark.parametrize("runtime, converted", [("tflite", "graph_opt.tflite"),
+                                                 ("int8", "graph_opt.int8.tflite")])
+def test_missing_conversion_names_file_and_command(tmp_path: Path, runtime: str,
+                                                   converted: str) -> None:
     from models.inference import load_network
 
     graph = tmp_path / "graph_opt.pb"
     shutil.copyfile(WEIGHTS, graph)
     with pytest.raises(FileNotFoundError, match="convert_model.py") as info:
-        load_network(weights=graph, runtime="tflite")
-    assert str(tmp_path / "graph_opt.tflite") in str(info.value)
+        load_network(weights=graph, runtime=runtime)
+    assert str(tmp_path / converted) in str(info.value)
 
 
 def _copy_pair(converted: Path, folder: Path) -> Path:
