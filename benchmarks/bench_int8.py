@@ -126,6 +126,19 @@ def map_errors(networks: Dict[str, object],
     return errors
 
 
+def cpu_line() -> str:
+    """One line naming this CPU, whether it has AVX-512 and VNNI, and what ``auto`` picks."""
+    from models.cpu import int8_pays, this_cpu
+
+    cpu = this_cpu()
+    avx512 = "yes" if "avx512f" in cpu.flags else "no"
+    vnni = ", ".join(sorted(cpu.int8_flags)) or "no"
+    pays, _ = int8_pays(cpu)
+    return (f"CPU: {cpu.model or cpu.machine}, {os.cpu_count()} logical cores; AVX-512: {avx512}; "
+            f"VNNI / int8 dot product: {vnni}; runtime auto takes int8 here: "
+            f"{'yes' if pays else 'no'} (when the model passed its check)")
+
+
 def table(times: Dict[str, Dict[str, List[float]]]) -> str:
     """Markdown table of medians and ratios."""
     names = list(next(iter(times.values())))
@@ -169,6 +182,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             return 2
         times = bench(networks, images, args.runs)
         errors = map_errors(networks, images)
+    print(cpu_line())
     for clock, title in (("wall", "wall clock"), ("cpu", "process CPU time (all threads)")):
         print(f"\n{title}:\n{table(times[clock])}")
     for name, per_input in errors.items():

@@ -77,6 +77,7 @@ TFLite runtime when ``ai-edge-litert`` is installed (load in 0.2 s, not 3.4 s).
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import sys
@@ -87,6 +88,8 @@ from typing import Any, Callable
 import numpy as np
 
 from estimation.config import NUM_HEATMAPS, NUM_PAFS, STRIDE
+
+logger = logging.getLogger(__name__)
 
 #: Default bucket: padded sizes are multiples of this many pixels.
 DEFAULT_BUCKET = 32
@@ -203,6 +206,8 @@ class PoseNetwork:
         _check_bucket(bucket)
         self.name = name
         self.runtime = runtime
+        #: One line saying why this runtime was taken (set by :func:`load_network`).
+        self.runtime_reason: str | None = None
         self.bucket = bucket
         self.model = model
         self._backend = backend
@@ -459,8 +464,10 @@ def load_network(name: str = DEFAULT_NETWORK, weights: str | os.PathLike[str] | 
     if runtime not in RUNTIMES:
         raise ValueError(f"unknown runtime {runtime!r}; choose one of {', '.join(RUNTIMES)}")
     if name == "mobilenet_thin":
-        model, used = _load_mobilenet(weights, runtime, num_threads)
-        return PoseNetwork(name, _mobilenet_backend(model), model, bucket, used)
+        model, used, reason = _load_mobilenet(weights, runtime, num_threads)
+        network = PoseNetwork(name, _mobilenet_backend(model), model, bucket, used)
+        network.runtime_reason = reason
+        return network
     if name == "vgg":
         if runtime in ("tflite", "int8"):
             raise ValueError(f"the {runtime} runtime exists only for mobilenet_thin; load the "
@@ -474,8 +481,8 @@ def load_network(name: str = DEFAULT_NETWORK, weights: str | os.PathLike[str] | 
 
 
 def _load_mobilenet(weights: str | os.PathLike[str] | None, runtime: str,
-                    num_threads: int | None) -> "tuple[Any, str]":
-    """``(model, runtime used)`` for ``mobilenet_thin``; see :func:`load_network`."""
+                    num_threads: int | None) -> "tuple[Any, str, str]":
+    """``(model, runtime used, why)`` for ``mobilenet_thin``; see :func:`load_network`."""
     from models import mobilenet_thin as mt
     from models import mobilenet_tflite as mtl
 
@@ -487,18 +494,14 @@ def _load_mobilenet(weights: str | os.PathLike[str] | None, runtime: str,
                              "runtime='tflite', 'int8' or 'auto', or pass the frozen graph (.pb) "
                              "for runtime='tensorflow'")
         used = "int8" if str(weights).endswith(m8.INT8_SUFFIX) else "tflite"
-        return mtl.MobilenetThinTFLite(weights, None, num_threads), used
+        return mtl.MobilenetThinTFLite(weights, None, num_threads), used, f"{weights} was given"
     graph = Path(weights) if weights is not None else mt.DEFAULT_WEIGHTS
-    converted, quantized = mtl.converted_path(graph), m8.int8_path(graph)
+    reason = f"runtime={runtime!r} was asked for"
     if runtime == "auto":
-        if quantized.is_file() and mtl.available() and m8.passed_check(quantized):
-            runtime = "int8"
-        elif converted.is_file() and mtl.available():
-            runtime = "tflite"
-        else:
-            runtime = "tensorflow"
+        runtime, reason = choose_runtime(graph)
+    logger.info("mobilenet_thin runs on %s: %s", runtime, reason)
     if runtime == "tensorflow":
-        return mt.MobilenetThin(weights), "tensorflow"
+        return mt.MobilenetThin(weights), "tensorflow", reason
     # The converted model must come from the graph in place (and the default
     # graph must be the pinned one), so a stale conversion cannot slip through.
     if not graph.is_file():
@@ -513,8 +516,46 @@ def _load_mobilenet(weights: str | os.PathLike[str] | None, runtime: str,
             f"mobilenet_thin weights {graph} are corrupt (SHA-256 {source_sha256}, expected "
             f"{mt.WEIGHTS_SHA256}): {mt._REFETCH}."
         )
-    model_path = quantized if runtime == "int8" else converted
-    return mtl.MobilenetThinTFLite(model_path, source_sha256, num_threads), runtime
+    model_path = m8.int8_path(graph) if runtime == "int8" else mtl.converted_path(graph)
+    return mtl.MobilenetThinTFLite(model_path, source_sha256, num_threads), runtime, reason
+
+
+def choose_runtime(graph: str | os.PathLike[str], cpu: Any = None) -> tuple[str, str]:
+    """What ``runtime="auto"`` runs the ``mobilenet_thin`` graph at ``graph`` on, and why.
+
+    int8 when its model is beside the graph, passed its accuracy check at
+    conversion and ``cpu`` has 8-bit dot-product instructions
+    (:func:`models.cpu.int8_pays`); else float32 TFLite when converted; else
+    TensorFlow.
+
+    Args:
+        graph: The frozen graph ``.pb`` (the converted models sit beside it).
+        cpu: A :class:`models.cpu.CpuInfo`; None: this machine's.
+
+    Returns:
+        ``(runtime, reason)``: one of ``"int8"``, ``"tflite"``, ``"tensorflow"``
+        and one line saying why.
+    """
+    from models import cpu as cpus
+    from models import mobilenet_int8 as m8
+    from models import mobilenet_tflite as mtl
+
+    graph = Path(graph)
+    converted, quantized = mtl.converted_path(graph), m8.int8_path(graph)
+    if not mtl.available():
+        return "tensorflow", "no TFLite interpreter is installed"
+    pays, why = cpus.int8_pays(cpu if cpu is not None else cpus.this_cpu())
+    if not quantized.is_file():
+        int8_note = f"no int8 model at {quantized.name} (built by `make setup`)"
+    elif not m8.passed_check(quantized):
+        int8_note = "the int8 model did not pass its accuracy check"
+    elif not pays:
+        int8_note = why
+    else:
+        return "int8", why
+    if converted.is_file() and mtl.manifest_path(converted).is_file():
+        return "tflite", f"float32 TFLite: {int8_note}"
+    return "tensorflow", f"no converted float32 TFLite model beside {graph.name}; {int8_note}"
 
 
 def accurate_network(network: PoseNetwork, scales: "tuple[float, ...]" = ACCURATE_SCALES,

@@ -11,11 +11,12 @@ size can be fed. Nothing is downloaded and nothing is converted at run time.
 
 At run time :class:`MobilenetThinTFLite` has the same call contract as
 ``models.mobilenet_thin.MobilenetThin`` (float32 BGR 0..255 batch in, 57
-channels out). It keeps one interpreter and resizes its input (then
-``allocate_tensors``) only when the batch shape differs from the previous
-call, so a stream of same-size frames (or same-bucket images, see
-``models.inference``) never re-initialises anything; :attr:`reshapes` counts
-the resizes. The interpreter comes from the ``ai_edge_litert`` package when
+channels out). It keeps one interpreter per input shape, up to
+``max_shapes`` of them (least recently used dropped first), each sized
+(``resize_tensor_input`` then ``allocate_tensors``, which re-plans every
+XNNPACK operator) once, so a folder of mixed sizes pays that set-up once per
+padded shape, not at every change of size; :attr:`reshapes` counts the
+set-ups. The interpreter comes from the ``ai_edge_litert`` package when
 it is installed, else from TensorFlow's own ``tf.lite.Interpreter``; both
 apply the XNNPACK delegate to the float model. ``num_threads`` defaults to
 the number of CPU cores this process may use.
@@ -35,6 +36,7 @@ import tempfile
 import threading
 import time
 import warnings
+from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +56,13 @@ TFLITE_SUFFIX = ".tflite"
 MANIFEST_SUFFIX = ".json"
 #: Format tag written into (and required from) the manifest.
 MANIFEST_FORMAT = "openpose-lab/tflite-conversion/1"
+
+#: Interpreters kept per model, one per input shape: the 8 commonest padded shapes cover 85 %
+#: of the COCO dev images (32-px buckets); each holds its own arena (docs/int8.md).
+DEFAULT_MAX_SHAPES = 8
+#: Input pixels of all kept shapes together: an arena is about 50-80 MB at 480x640, so this
+#: (8 such shapes) bounds the interpreters' memory however large the images are.
+MAX_CACHED_PIXELS = 8 * 480 * 640
 
 REGENERATE = ("run `make assets` (or `python scripts/convert_model.py`) to regenerate it "
               "from the frozen graph")
@@ -272,18 +281,21 @@ class MobilenetThinTFLite:
     """
 
     def __init__(self, path: str | os.PathLike[str], source_sha256: str | None = None,
-                 num_threads: int | None = None) -> None:
+                 num_threads: int | None = None, max_shapes: int = DEFAULT_MAX_SHAPES) -> None:
         """Load and check a converted model.
 
         Args:
             path: The ``.tflite`` file (with its manifest beside it).
             source_sha256: SHA-256 its source graph must have had (None: not checked).
             num_threads: Interpreter threads; None: :func:`default_num_threads`.
+            max_shapes: Interpreters kept, one per input shape (at least 1); the
+                least recently used go first, also while the kept shapes
+                hold more than :data:`MAX_CACHED_PIXELS` input pixels.
 
         Raises:
             FileNotFoundError: Model or manifest missing.
             ValueError: Corrupt, stale or not the ``mobilenet_thin`` model,
-                or ``num_threads`` < 1.
+                ``num_threads`` < 1 or ``max_shapes`` < 1.
             ImportError: No TFLite interpreter is installed.
         """
         self.path = Path(path)
@@ -291,16 +303,12 @@ class MobilenetThinTFLite:
             num_threads = default_num_threads()
         if not isinstance(num_threads, int) or num_threads < 1:
             raise ValueError(f"num_threads must be a positive integer or None, got {num_threads!r}")
+        if not isinstance(max_shapes, int) or max_shapes < 1:
+            raise ValueError(f"max_shapes must be a positive integer, got {max_shapes!r}")
         data = read_verified(self.path, source_sha256)
-        cls = interpreter_class()
-        with warnings.catch_warnings():
-            # TF 2.19's tf.lite.Interpreter warns that it moves to ai_edge_litert in TF 2.20.
-            warnings.filterwarnings("ignore", message=r"(?s).*tf\.lite\.Interpreter is deprecated")
-            try:
-                interpreter = cls(model_content=data, num_threads=num_threads)
-            except (ValueError, RuntimeError) as exc:
-                raise ValueError(f"converted mobilenet_thin model {self.path} cannot be loaded "
-                                 f"({exc}): {REGENERATE}.") from exc
+        self._data = data
+        self.num_threads = num_threads
+        interpreter = self._new_interpreter()
         inputs = interpreter.get_input_details()
         outputs = interpreter.get_output_details()
         if (len(inputs) != 1 or len(outputs) != 1 or inputs[0]["dtype"] != np.float32
@@ -309,17 +317,57 @@ class MobilenetThinTFLite:
             raise ValueError(f"{self.path} is not the converted mobilenet_thin model (inputs "
                              f"{[tuple(i['shape_signature']) for i in inputs]}, outputs "
                              f"{[tuple(o['shape_signature']) for o in outputs]}): {REGENERATE}.")
-        self.num_threads = num_threads
-        self.interpreter = "ai_edge_litert" if cls.__module__.startswith("ai_edge_litert") \
-            else "tf.lite"
+        self.interpreter = "ai_edge_litert" if type(interpreter).__module__.startswith(
+            "ai_edge_litert") else "tf.lite"
+        self.max_shapes = max_shapes
         self.calls = 0
         self.reshapes = 0
         self.reshape_seconds = 0.0
-        self._interpreter = interpreter
+        self._spare: Any = interpreter  # sized by the first call
+        self._interpreters: OrderedDict[tuple[int, ...], Any] = OrderedDict()
         self._input = inputs[0]["index"]
         self._output = outputs[0]["index"]
         self._shape: tuple[int, ...] | None = None
+        self._closed = False
         self._lock = threading.Lock()
+
+    def _new_interpreter(self) -> Any:
+        """A fresh interpreter on the model (not yet sized)."""
+        cls = interpreter_class()
+        with warnings.catch_warnings():
+            # TF 2.19's tf.lite.Interpreter warns that it moves to ai_edge_litert in TF 2.20.
+            warnings.filterwarnings("ignore", message=r"(?s).*tf\.lite\.Interpreter is deprecated")
+            try:
+                return cls(model_content=self._data, num_threads=self.num_threads)
+            except (ValueError, RuntimeError) as exc:
+                raise ValueError(f"converted mobilenet_thin model {self.path} cannot be loaded "
+                                 f"({exc}): {REGENERATE}.") from exc
+
+    @property
+    def shapes(self) -> tuple[tuple[int, ...], ...]:
+        """Input shapes with a sized interpreter, least recently used first."""
+        return tuple(self._interpreters)
+
+    def _interpreter_for(self, shape: tuple[int, ...]) -> Any:
+        """The interpreter sized for ``shape`` (set up on first use; caller holds the lock)."""
+        interpreter = self._interpreters.get(shape)
+        if interpreter is not None:
+            self._interpreters.move_to_end(shape)
+            return interpreter
+        pixels = shape[1] * shape[2]
+        while self._interpreters and (
+                len(self._interpreters) >= self.max_shapes
+                or pixels + sum(s[1] * s[2] for s in self._interpreters) > MAX_CACHED_PIXELS):
+            self._interpreters.popitem(last=False)
+        interpreter, self._spare = (self._spare, None) if self._spare is not None else (
+            self._new_interpreter(), None)
+        start = time.perf_counter()
+        interpreter.resize_tensor_input(self._input, shape, strict=True)
+        interpreter.allocate_tensors()
+        self.reshape_seconds += time.perf_counter() - start
+        self.reshapes += 1
+        self._interpreters[shape] = interpreter
+        return interpreter
 
     @property
     def input_shape(self) -> tuple[int, ...] | None:
@@ -344,25 +392,22 @@ class MobilenetThinTFLite:
             raise ValueError(f"expected a (N, H, W, 3) batch, got shape {images.shape}")
         batch = np.ascontiguousarray(images, dtype=np.float32)
         with self._lock:
-            if self._interpreter is None:
+            if self._closed:
                 raise RuntimeError("MobilenetThinTFLite network was closed")
-            if batch.shape != self._shape:
-                start = time.perf_counter()
-                self._interpreter.resize_tensor_input(self._input, batch.shape, strict=True)
-                self._interpreter.allocate_tensors()
-                self.reshape_seconds += time.perf_counter() - start
-                self._shape = batch.shape
-                self.reshapes += 1
-            self._interpreter.set_tensor(self._input, batch)
-            self._interpreter.invoke()
-            out = self._interpreter.get_tensor(self._output)  # a copy
+            interpreter = self._interpreter_for(tuple(int(n) for n in batch.shape))
+            self._shape = batch.shape
+            interpreter.set_tensor(self._input, batch)
+            interpreter.invoke()
+            out = interpreter.get_tensor(self._output)  # a copy
             self.calls += 1
         return out
 
     def close(self) -> None:
-        """Release the interpreter (further calls raise RuntimeError)."""
+        """Release the interpreters (further calls raise RuntimeError)."""
         with self._lock:
-            self._interpreter = None
+            self._closed = True
+            self._interpreters.clear()
+            self._spare = None
             self._shape = None
 
     def __enter__(self) -> MobilenetThinTFLite:

@@ -123,7 +123,7 @@ def evaluate(images: Path, annotations: Path, decoder: str = "best", model: str 
     """
     from tqdm import tqdm
 
-    from models.inference import infer_multiscale, load_network
+    from models.inference import infer_multiscale, load_network, padded_size
 
     if decoder not in DECODERS:
         raise ValueError(f"unknown decoder {decoder!r}; choose from {sorted(DECODERS)}")
@@ -133,7 +133,16 @@ def evaluate(images: Path, annotations: Path, decoder: str = "best", model: str 
     decode = DECODERS[decoder]
     results: List[dict] = []
     times: Dict[str, List[float]] = {stage: [] for stage in STAGES}
-    for entry in tqdm(entries, desc=f"evaluating ({decoder})", unit="img", disable=not progress):
+    # Images of one padded input shape run together, so each shape sets up the TFLite
+    # interpreter once (results do not depend on the order; they are sorted back below).
+    def shape_key(im: dict) -> tuple:
+        size = im.get("height"), im.get("width")
+        if all(isinstance(n, int) and n > 0 for n in size):
+            return padded_size(*size, network.bucket), im["id"]
+        return (0, 0), im["id"]  # no size recorded: read in id order
+
+    order = sorted(entries, key=shape_key)
+    for entry in tqdm(order, desc=f"evaluating ({decoder})", unit="img", disable=not progress):
         image = read_image(Path(images) / entry["file_name"])
         start = time.perf_counter()
         heatmaps, pafs, out_scale = infer_multiscale(network, image, scales, flip)
@@ -144,6 +153,7 @@ def evaluate(images: Path, annotations: Path, decoder: str = "best", model: str 
             times[stage].append(seconds)
         keypoints = skeleton_keypoints(coords, skeletons, scale=1.0 / out_scale)
         results += to_coco(keypoints, skeletons[:, -2], entry["id"])
+    results.sort(key=lambda result: result["image_id"])  # stable: each image's people keep their order
     return results, [entry["id"] for entry in entries], times
 
 

@@ -156,24 +156,6 @@ def test_manifest_records_the_check() -> None:
                                         and errors["paf_mae"] <= bars["paf_mae"])
 
 
-@needs_models
-def test_auto_takes_int8_only_when_it_passed_its_check(tmp_path: Path) -> None:
-    from models.inference import load_network
-
-    shutil.copyfile(WEIGHTS, tmp_path / WEIGHTS.name)
-    for path in (FLOAT_MODEL, INT8_MODEL):  # each model and its manifest
-        for name in (path.name, path.name + ".json"):
-            shutil.copyfile(path.with_name(name), tmp_path / name)
-    graph = tmp_path / WEIGHTS.name
-    manifest_file = tmp_path / (INT8_MODEL.name + ".json")
-    manifest = json.loads(manifest_file.read_text())
-    for passed, expected in ((False, "tflite"), (True, "int8")):
-        manifest["passed_check"] = passed
-        manifest_file.write_text(json.dumps(manifest))
-        assert load_network(weights=graph, num_threads=1).runtime == expected
-    assert load_network(weights=graph, runtime="tflite", num_threads=1).runtime == "tflite"
-
-
 def test_int8_runtime_is_mobilenet_only() -> None:
     # a missing int8 model: tests/test_runtime.py::test_missing_conversion_names_file_and_command
     from models.inference import load_network

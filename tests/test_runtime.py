@@ -143,9 +143,29 @@ def test_interpreter_resized_only_when_padded_shape_changes(converted: Path) -> 
     assert net.model.reshape_seconds > 0
     infer(net, image[:200, :400])      # new bucket
     assert net.model.reshapes == 2
-    infer(net, image[:300, :400])      # back: resized again (one interpreter is kept)
-    assert net.model.reshapes == 3 and net.model.calls == 5
+    infer(net, image[:300, :400])      # back: that shape's interpreter is still sized
+    assert net.model.reshapes == 2 and net.model.calls == 5
     assert net.input_shapes == {(320, 416), (224, 416)}
+    assert net.model.shapes == ((1, 224, 416, 3), (1, 320, 416, 3))  # least recent first
+
+
+def test_interpreters_per_shape_are_bounded_and_give_the_same_maps(converted: Path) -> None:
+    from models import mobilenet_tflite as mtl
+
+    model = mtl.MobilenetThinTFLite(converted, None, num_threads=1, max_shapes=2)
+    rng = np.random.default_rng(0)
+    images = {h: rng.uniform(0, 255, (1, h, 64, 3)).astype(np.float32) for h in (64, 96, 128)}
+    first = {h: model(x) for h, x in images.items()}  # the third shape evicts the first
+    assert model.reshapes == 3 and model.shapes == ((1, 96, 64, 3), (1, 128, 64, 3))
+    again = model(images[64])  # set up anew: same maps as before
+    assert model.reshapes == 4 and model.shapes == ((1, 128, 64, 3), (1, 64, 64, 3))
+    assert np.array_equal(again, first[64])
+    assert np.array_equal(model(images[128]), first[128]) and model.reshapes == 4
+    with pytest.raises(ValueError, match="max_shapes"):
+        mtl.MobilenetThinTFLite(converted, None, max_shapes=0)
+    model.close()
+    with pytest.raises(RuntimeError, match="closed"):
+        model(images[64])
 
 
 def test_infer_accepts_the_tflite_model_directly(networks) -> None:
