@@ -66,15 +66,15 @@ def test_best_person_score_formula_today(cfg):
     x sqrt(bounding-box diagonal in cells, at least 1).
 
     Parts neck, r-shoulder, r-elbow, r-wrist with scores 0.5, 0.5, 1, 1 at
-    (0, 0), (0, 3), (0, 6), (0, 9); three limbs of 0.5.
-    (3 + 1.5) x 0.75 x sqrt(9) = 4.5 x 0.75 x 3 = 10.125.
+    (0, 0), (7, 8), (3, 16), (1, 24); three limbs of 0.5. Bounding box 7 x 24 cells,
+    diagonal 25: (3 + 1.5) x 0.75 x sqrt(25) = 4.5 x 0.75 x 5 = 16.875.
     """
-    xy = np.array([[0.0, 0.0], [0.0, 3.0], [0.0, 6.0], [0.0, 9.0]])
+    xy = np.array([[0.0, 0.0], [7.0, 8.0], [3.0, 16.0], [1.0, 24.0]])
     people = assemble(right_arm(cfg, 0, 0.5), np.array([0.5, 0.5, 1.0, 1.0]), xy, cfg,
                       NO_PRUNING)
     assert people.shape == (1, 20)
     assert people[0, :5].tolist() == [-1, 0, 1, 2, 3]
-    assert people[0, 18] == pytest.approx(10.125, rel=1e-12) and people[0, 19] == 4
+    assert people[0, 18] == pytest.approx(16.875, rel=1e-12) and people[0, 19] == 4
     # All parts on one point: the diagonal factor is sqrt(max(0, 1)) = 1 -> 3.375.
     point = assemble(right_arm(cfg, 0, 0.5), np.array([0.5, 0.5, 1.0, 1.0]),
                      np.zeros((4, 2)), cfg, NO_PRUNING)
