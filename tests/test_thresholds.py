@@ -282,3 +282,15 @@ def test_estimate_passes_its_thresholds_to_merge(cfg):
     assert estimate(cfg, conns, min_num_body_parts=5, min_score=0.0).shape == (0, 20)
     assert estimate(cfg, conns, min_num_body_parts=4,
                     min_score=above(0.375)).shape == (0, 20)
+
+
+# --- channel counts exactly one short: a ValueError naming the argument -------------------
+
+def test_one_channel_short_is_refused_naming_the_argument(cfg):
+    coords = {meta.body_part.name: [] for meta in cfg.body_parts.values()}
+    get_coordinates(cfg, np.zeros((4, 4, 18), np.float32))              # 18 is enough
+    with pytest.raises(ValueError, match="heatmaps.*channels|channels.*heatmaps"):
+        get_coordinates(cfg, np.zeros((4, 4, 17), np.float32))
+    get_connections(cfg, coords, np.zeros((4, 4, 38), np.float32))     # 38 is enough
+    with pytest.raises(ValueError, match="pafs.*channels|channels.*pafs"):
+        get_connections(cfg, coords, np.zeros((4, 4, 37), np.float32))
