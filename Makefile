@@ -7,7 +7,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.requirements-installed
 
-.PHONY: setup demo test assets int8 clean
+.PHONY: setup demo test assets int8 clean mutation
 
 setup: $(STAMP) assets
 
@@ -34,3 +34,14 @@ test: setup
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis output.png
+
+# Mutation testing of estimation/ (not in CI; CPU-heavy, about half an hour on 2 cores):
+# mutmut (requirements-dev.txt) in its own small venv, modules and tests set in
+# pyproject.toml [tool.mutmut]; survivors explained in docs/mutation.md.
+MUTVENV := .venv-mutation
+mutation:
+	test -x $(MUTVENV)/bin/python || $(PYTHON) -m venv $(MUTVENV)
+	$(MUTVENV)/bin/python -m pip install --quiet -r requirements-dev.txt
+	rm -rf mutants
+	nice -n 19 $(MUTVENV)/bin/mutmut run --max-children 2
+	$(MUTVENV)/bin/mutmut results

@@ -73,3 +73,16 @@ def test_journal_survives_a_cut_line_and_overrides_the_manifest(tmp_path):
 def test_unreadable_manifest_means_no_records(tmp_path):
     (tmp_path / manifest.MANIFEST).write_text("{not json")
     assert manifest.load_records(tmp_path) == {}
+
+
+def test_each_field_of_a_record_is_checked(tmp_path):
+    """A record differing from the item or its outputs in any one field proves nothing."""
+    out, item, record = make_done(tmp_path)
+    assert manifest.is_complete(out, item, record)
+    for field, value in (("kind", "image"), ("name", "clip2"), ("status", None),
+                         ("frames", "3"), ("frames", 2), ("frames", 4), ("sha256", "0" * 64),
+                         ("source", {"bytes": 6, "mtime_ns": record["source"]["mtime_ns"]})):
+        assert not manifest.is_complete(out, item, dict(record, **{field: value})), field
+    for field in ("kind", "name", "status", "frames", "sha256", "source"):
+        partial = {k: v for k, v in record.items() if k != field}
+        assert not manifest.is_complete(out, item, partial), field

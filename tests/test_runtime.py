@@ -28,8 +28,9 @@ pytestmark = pytest.mark.skipif(
     reason="TensorFlow, mobilenet_thin weights or sample images missing (run `make setup`)",
 )
 
-#: Max |TFLite - TensorFlow| allowed on the maps (measured about 1e-5).
-TOLERANCE = 1e-3
+#: Max |TFLite - TensorFlow| allowed on the maps (measured 1.35e-5 on zidane.jpg, 2-core
+#: AMD EPYC Zen 4; README states this tolerance).
+TOLERANCE = 1e-4
 
 
 def _load_script():

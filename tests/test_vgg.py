@@ -69,7 +69,10 @@ def test_golden_outputs_match_original_model(model, tmp_path: Path) -> None:
     for i, output in enumerate(outputs):
         channels = PAF_CHANNELS if i % 2 == 0 else HEATMAP_CHANNELS
         assert output.shape == (1, 12, 16, channels), i
-        np.testing.assert_allclose(output, golden[f"output_{i}"], rtol=0, atol=1e-4, err_msg=f"output_{i}")
+        # Not bit-exact: float32 summation order differs (max 4.8e-6 measured, 2-core AMD
+        # EPYC Zen 4); README states the 2e-5 used here.
+        np.testing.assert_allclose(output, golden[f"output_{i}"], rtol=0, atol=2e-5,
+                                   err_msg=f"output_{i}")
 
 
 def test_checkpoint_mapping_covers_all_keys_and_weights(model) -> None:
