@@ -115,8 +115,12 @@ def test_evaluation_command_end_to_end(tmp_path):
     kit = run_cli("--images", str(IMAGES), "--annotations", str(ann), "--results", str(out),
                   "--decoder", "handout", "--limit", "2")
     assert kit.returncode == 0, kit.stderr
-    assert "decoder handout" in kit.stdout
+    assert "decoder handout (row score printed)" in kit.stdout
     assert float(kit.stdout.strip().splitlines()[-2].split()[0]) < float(values[0])
+    cmu = run_cli("--images", str(IMAGES), "--annotations", str(ann), "--results", str(out),
+                  "--decoder", "handout", "--handout-row-score", "cmu", "--limit", "2")
+    assert cmu.returncode == 0, cmu.stderr
+    assert "decoder handout (row score cmu)" in cmu.stdout
 
 
 def test_evaluation_command_reports_bad_input_in_one_line(tmp_path):
@@ -148,6 +152,8 @@ def test_load_annotations_refuses_incomplete_files(tmp_path):
     (["--limit", "0"], "--limit must be at least 1"),
     (["--scales", "1e6"], "--scales must be between"),
     (["--scales", "1", "0"], "--scales must be between"),
+    (["--handout-row-score", "cmu"], "--handout-row-score applies to --decoder handout only"),
+    (["--decoder", "handout", "--handout-row-score", "limb"], "invalid choice"),
 ])
 def test_bad_flags_are_usage_errors(tmp_path, args, message):
     ann = coco_set(tmp_path / "gt.json", [(1, "bus.jpg", 810, 1080, [person(100, 100)])])
