@@ -37,8 +37,9 @@ Algorithm:
 
 The person score is the sum of the scores of the rows fused into it (its
 member rows, linking rows included). It ranks people: it grows with the
-number of limbs found and with their part and PAF confidence. (Mean score,
-sum x parts and mean x sqrt(parts) ranked worse on the dev set.)
+number of limbs found and with their scores (part confidence, and limb
+confidence where the kit adds it). (Mean score, sum x parts and mean x
+sqrt(parts) ranked worse on the dev set.)
 
 Guarantees: no part id is in two output rows; an output row holds only ids of
 its member rows, in the slots those rows give them; its score is the sum of
@@ -56,7 +57,7 @@ NUM_SLOTS = 18
 ROW_WIDTH = NUM_SLOTS + 2
 #: Largest id accepted: every integer up to it is exact in float64 (2**53 - 1).
 MAX_ID = 2 ** 53 - 1
-#: Fuse two linked people that conflict in at most this many slots (measured, see above).
+#: Fuse two linked people that conflict in at most this many slots (measured, docs/merge.md).
 MAX_FUSION_CONFLICTS = 1
 #: Score a row loses per competing row in the order of the greedy pass (dev-set
 #: tuned in both kits; AP is flat from 0.2 to 0.6, docs/merge.md).

@@ -3,7 +3,8 @@
 Usage::
 
     python -m posekit.evaluate --images DIR --annotations person_keypoints.json \\
-        [--decoder best|lab|handout] [--handout-row-score printed|cmu] [--scales 1.0 1.5] [--flip] [--limit N] [--results out.json]
+        [--decoder best|lab|handout] [--handout-row-score printed|cmu]
+        [--scales 1.0 1.5] [--flip] [--limit N] [--results out.json]
 
 Writes the COCO results JSON, prints pycocotools' keypoint table (AP, AP50,
 AP75, APm, APl, AR, ...) and the median time of each stage per image. The
