@@ -488,13 +488,15 @@ def decode_handout(heatmaps: np.ndarray, pafs: np.ndarray, config: Optional[Pose
                    timings: Optional[Dict[str, float]] = None, peak_threshold: float = 0.1,
                    min_paf_score: float = 0.05, min_num_body_parts: int = 4,
                    min_score: float = 0.4,
-                   merge_fn: Callable[..., np.ndarray] = merge) -> Tuple[Coords, np.ndarray]:
+                   merge_fn: Callable[..., np.ndarray] = merge,
+                   row_score: str = "printed") -> Tuple[Coords, np.ndarray]:
     """Decode with the handout's kit as printed, and our ``merge.py``.
 
     The kit's ``>=`` peaks (threshold 0.1), its connections without one-to-one
     matching (best ``min(n_a, n_b)`` pairs per limb; :func:`kit_connections`,
     the kit's rule in one numpy pass instead of its Python double loop), one subset row per
-    connection, then ``merge_fn(rows, min_num_body_parts, min_score)``: how a
+    connection (scored by ``row_score``), then ``merge_fn(rows,
+    min_num_body_parts, min_score)``: how a
     student's ``merge.py`` is judged inside the kit (see ``estimation.handout``).
     One bound is added to the kit: at most ``MAX_PEAKS_PER_PART`` peaks per
     part (the strongest) are paired, so its work is bounded on any map.
@@ -509,14 +511,22 @@ def decode_handout(heatmaps: np.ndarray, pafs: np.ndarray, config: Optional[Pose
             kit's thresholds (its defaults; the same names as
             :func:`decode_lab`).
         merge_fn: the merge judged (default: ours).
+        row_score: a key of ``estimation.handout.ROW_SCORES``: ``"printed"``
+            (the handout's ``connections[k][i][2]``: ``2 * score_a +
+            score_b``) or ``"cmu"`` (``score_a + score_b + limb_score``, what
+            the original code computed).
 
     Returns:
         ``coords`` and ``skeletons`` (K, 20), as :func:`decode`.
 
     Raises:
-        ValueError: malformed maps, or heatmaps and PAFs of different sizes.
+        ValueError: malformed maps, heatmaps and PAFs of different sizes, or
+            an unknown ``row_score``.
     """
     config = config or get_default_configuration()
+    if row_score not in handout.ROW_SCORES:
+        raise ValueError(f"row_score must be one of {', '.join(handout.ROW_SCORES)}, "
+                         f"got {row_score!r}")
     hm = check_maps("heatmaps", heatmaps, NUM_PARTS)
     pf = check_maps("pafs", pafs, 2 * len(config.connection_types))
     _check_same_size(hm, pf)
@@ -525,7 +535,7 @@ def decode_handout(heatmaps: np.ndarray, pafs: np.ndarray, config: Optional[Pose
     clock = _lap(timings, "peaks", clock)
     connections = kit_connections(config, coords, pf, threshold=min_paf_score)
     clock = _lap(timings, "connections", clock)
-    skeletons = merge_fn(handout.estimate_rows_reference(config, connections),
+    skeletons = merge_fn(handout.estimate_rows_reference(config, connections, row_score),
                          min_num_body_parts, min_score)
     _lap(timings, "grouping", clock)
     return coords, skeletons

@@ -9,7 +9,9 @@ connection and hands them to ``merge``. One home for three users: the
 ``handout`` decoder (``estimation.decoder.decode_handout``: these stages with
 our ``merge.py``, i.e. how a student's merge is judged), the benchmarks (the
 yardstick our own stages are timed against) and the tests (the replica of
-the kit). Two plain merges serve as yardsticks: ``merge_reference`` (fuse
+the kit). The estimator's row score is the printed one, index ``[2]`` and all
+(see :data:`ROW_SCORES`); the original CMU code's reading is the named
+variant ``"cmu"``. Two plain merges serve as yardsticks: ``merge_reference`` (fuse
 into the first person sharing an id; grouping time) and
 ``merge_greedy_reference`` (skip every conflicting row; grouping accuracy).
 """
@@ -17,7 +19,7 @@ into the first person sharing an id; grouping time) and
 from __future__ import annotations
 
 import math
-from typing import Dict, List, Sequence
+from typing import Callable, Dict, List, Sequence
 
 import numpy as np
 
@@ -97,14 +99,54 @@ def get_connections_reference(config: PoseConfig, coords: Dict[str, Sequence], p
     return result
 
 
-def estimate_rows_reference(config: PoseConfig, connections: Sequence[np.ndarray]) -> np.ndarray:
+def _printed_row_score(conn: np.ndarray) -> float:
+    # part_a[i, 1] + part_b[i, 1] + connections[k][i][2], as the handout prints it.
+    return conn[2] + conn[3] + conn[2]
+
+
+def _cmu_row_score(conn: np.ndarray) -> float:
+    # score_a + score_b + limb score: what the original (CMU) code computed.
+    return conn[2] + conn[3] + conn[4]
+
+
+#: How the estimator scores a new row from a connection ``[id_a, id_b,
+#: score_a, score_b, limb_score]``. ``"printed"`` (the kit's default): the
+#: handout's ``part_a[i, 1] + part_b[i, 1] + connections[k][i][2]``; column 2
+#: is part A's heatmap score, so the row score is ``2 * score_a + score_b``
+#: and the limb (PAF) score never reaches the rows. The index is kept because
+#: it is what a student's kit runs (the handout reordered the columns of the
+#: CMU code, where column 2 was the limb score, and left the index as it was).
+#: ``"cmu"``: ``score_a + score_b + limb_score``, what the original code computed.
+ROW_SCORES: Dict[str, Callable[[np.ndarray], float]] = {
+    "printed": _printed_row_score,
+    "cmu": _cmu_row_score,
+}
+
+
+def estimate_rows_reference(config: PoseConfig, connections: Sequence[np.ndarray],
+                            row_score: str = "printed") -> np.ndarray:
     """The handout's estimator before ``merge``: one subset row per new connection.
 
     A connection whose two ids already form a row is not added again.
 
+    Args:
+        config: pose configuration.
+        connections: one (K, 5) array per limb type, rows ``[id_a, id_b,
+            score_a, score_b, limb_score]``.
+        row_score: a key of :data:`ROW_SCORES`: ``"printed"`` (the handout's
+            ``connections[k][i][2]``, i.e. ``2 * score_a + score_b``) or
+            ``"cmu"`` (``score_a + score_b + limb_score``, what the original
+            code computed).
+
     Returns:
         (N, 20) float64 rows with two filled slots each.
+
+    Raises:
+        ValueError: unknown ``row_score``.
     """
+    if row_score not in ROW_SCORES:
+        raise ValueError(f"row_score must be one of {', '.join(ROW_SCORES)}, got {row_score!r}")
+    score_of = ROW_SCORES[row_score]
     subset = np.empty((0, ROW_WIDTH))
     for limb, conn in zip(config.connection_types, connections):
         slot_a = config.body_parts[limb.from_body_part].slot_idx
@@ -116,7 +158,7 @@ def estimate_rows_reference(config: PoseConfig, connections: Sequence[np.ndarray
                 row = -np.ones(ROW_WIDTH)
                 row[slot_a], row[slot_b] = row_conn[0], row_conn[1]
                 row[-1] = 2
-                row[-2] = row_conn[2] + row_conn[3] + row_conn[4]
+                row[-2] = score_of(row_conn)
                 subset = np.vstack([subset, row])
     return subset
 

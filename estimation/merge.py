@@ -9,9 +9,18 @@ left eye, right ear, left ear; -1 = empty), then the row's score, then its
 number of parts. The handout's estimator makes one such row per limb
 connection, so rows share part ids and may contradict each other.
 
-Algorithm (rows in descending score; ties broken by the ids, so the result
-does not depend on the input order):
+Algorithm:
 
+0. Order. The kit keeps, per limb type, the best pairs by limb score but
+   without one-to-one matching, so one part may sit in several rows of the
+   same limb type; those rows compete and at most one of them is right. Rows
+   go in descending ``score - COMPETITOR_PENALTY * competitors``, where a
+   row's competitors are the other rows with the same filled slots that share
+   one of its ids (ties broken by the ids, so the result does not depend on
+   the input order). The handout's estimator scores a row ``2 s_a + s_b``
+   (heatmap scores only, see ``estimation.handout.ROW_SCORES``), the
+   original code ``s_a + s_b + limb``; merge cannot tell which kit called it,
+   and the competitor count is evidence both kits carry in their ids.
 1. Greedy pass. A row joins the people it shares ids with, and those people
    join each other, unless the union would hold two different ids in one
    slot (a conflict): then the row is set aside as *evidence*. A row that
@@ -20,17 +29,17 @@ does not depend on the input order):
    each) are fused when they conflict in at most one slot; pairs with the
    strongest links (sum of the linking rows' scores) go first. In the one
    conflicting slot the higher-scored person keeps its id; the other id is
-   left out. Measured on the kit's rows of the 400 COCO dev images: pairs
-   that conflict in exactly one slot are mostly one person whose part was
-   detected twice (68 of 77 labelled pairs), pairs that conflict in two or
-   more are mostly two people (307 of 377).
+   left out. Pairs that conflict in exactly one slot are mostly one person
+   whose part was detected twice, pairs that conflict in two or more are
+   mostly two people (counts in ``docs/merge.md``).
 3. People with fewer than ``min_num_body_parts`` parts, or whose mean score
    per part (score / parts_num) is below ``min_score``, are dropped.
 
 The person score is the sum of the scores of the rows fused into it (its
 member rows, linking rows included). It ranks people: it grows with the
-number of limbs found and with their part and PAF confidence. (Mean score,
-sum x parts and mean x sqrt(parts) ranked worse on the dev set.)
+number of limbs found and with their scores (part confidence, and limb
+confidence where the kit adds it). (Mean score, sum x parts and mean x
+sqrt(parts) ranked worse on the dev set.)
 
 Guarantees: no part id is in two output rows; an output row holds only ids of
 its member rows, in the slots those rows give them; its score is the sum of
@@ -48,8 +57,11 @@ NUM_SLOTS = 18
 ROW_WIDTH = NUM_SLOTS + 2
 #: Largest id accepted: every integer up to it is exact in float64 (2**53 - 1).
 MAX_ID = 2 ** 53 - 1
-#: Fuse two linked people that conflict in at most this many slots (measured, see above).
+#: Fuse two linked people that conflict in at most this many slots (measured, docs/merge.md).
 MAX_FUSION_CONFLICTS = 1
+#: Score a row loses per competing row in the order of the greedy pass (dev-set
+#: tuned in both kits; AP is flat from 0.2 to 0.6, docs/merge.md).
+COMPETITOR_PENALTY = 0.4
 
 
 class Person(NamedTuple):
@@ -176,6 +188,30 @@ def _conflicts(a: Dict[int, int], b: Dict[int, int]) -> int:
     return sum(1 for slot, part in a.items() if b.get(slot, part) != part)
 
 
+def competitors(ids: np.ndarray) -> np.ndarray:
+    """Per row, how many other rows with the same filled slots share one of its ids.
+
+    Args:
+        ids: (N, 18) int64 slot ids, -1 where empty.
+
+    Returns:
+        (N,) int64: summed over a row's filled slots, the number of other rows
+        with the same set of filled slots holding the same id in that slot.
+    """
+    filled = ids >= 0
+    rows, slots = np.nonzero(filled)
+    if not len(rows):
+        return np.zeros(len(ids), np.int64)
+    pattern = filled.dot(np.int64(1) << np.arange(NUM_SLOTS, dtype=np.int64))
+    # One int64 key per (filled slots, slot, id): ids made dense first, so
+    # the key stays below 2**18 * 18 * (18 N) whatever the ids are.
+    _, dense = np.unique(ids[rows, slots], return_inverse=True)
+    keys = (pattern[rows] * NUM_SLOTS + slots) * (len(rows) + 1) + dense.ravel()
+    _, inverse, counts = np.unique(keys, return_inverse=True, return_counts=True)
+    return np.bincount(rows, weights=counts[inverse.ravel()] - 1,
+                       minlength=len(ids)).astype(np.int64)
+
+
 def group_rows(subset) -> List[Person]:
     """Fuse rows that share part ids into people (no pruning).
 
@@ -192,9 +228,10 @@ def group_rows(subset) -> List[Person]:
     arr = check_subset(subset)
     ids = arr[:, :NUM_SLOTS].astype(np.int64)
     scores = arr[:, NUM_SLOTS].tolist()
-    # Primary key: score descending; then the ids, so equal scores do not
-    # depend on the input order.
-    order = np.lexsort(tuple(ids[:, ::-1].T) + (-arr[:, NUM_SLOTS],)).tolist()
+    # Primary key: score less the competitor penalty, descending; then the
+    # ids, so equal keys do not depend on the input order.
+    priority = arr[:, NUM_SLOTS] - COMPETITOR_PENALTY * competitors(ids)
+    order = np.lexsort(tuple(ids[:, ::-1].T) + (-priority,)).tolist()
     group = _Grouping()
     evidence: List[Tuple[int, Dict[int, int]]] = []
     for r in order:

@@ -3,7 +3,8 @@
 Usage::
 
     python -m posekit.evaluate --images DIR --annotations person_keypoints.json \\
-        [--decoder best|lab|handout] [--scales 1.0 1.5] [--flip] [--limit N] [--results out.json]
+        [--decoder best|lab|handout] [--handout-row-score printed|cmu]
+        [--scales 1.0 1.5] [--flip] [--limit N] [--results out.json]
 
 Writes the COCO results JSON, prints pycocotools' keypoint table (AP, AP50,
 AP75, APm, APl, AR, ...) and the median time of each stage per image. The
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import io
 import json
 import os
@@ -27,6 +29,7 @@ from typing import Dict, List, Optional, Sequence
 
 from estimation.decoder import DECODERS
 from estimation.export import skeleton_keypoints, to_coco
+from estimation.handout import ROW_SCORES
 
 from .imageio import read_image
 
@@ -110,8 +113,13 @@ def format_table(stats: Dict[str, float], times: Dict[str, List[float]]) -> str:
 
 def evaluate(images: Path, annotations: Path, decoder: str = "best", model: str = "mobilenet_thin",
              weights: Optional[str] = None, scales: Sequence[float] = (1.0,), flip: bool = False,
-             limit: Optional[int] = None, progress: bool = True, runtime: str = "auto"):
+             limit: Optional[int] = None, progress: bool = True, runtime: str = "auto",
+             handout_row_score: str = "printed"):
     """Run network + decoder over the annotated images.
+
+    ``handout_row_score`` (``decoder="handout"`` only): the kit's row score,
+    ``"printed"`` (the handout's ``connections[k][i][2]``) or ``"cmu"``
+    (``score_a + score_b + limb_score``, what the original code computed).
 
     Returns:
         ``(results, image_ids, times)``: COCO results, the evaluated image ids
@@ -131,6 +139,10 @@ def evaluate(images: Path, annotations: Path, decoder: str = "best", model: str 
     entries = sorted(data["images"], key=lambda im: im["id"])[:limit]
     network = load_network(model, weights, runtime=runtime)
     decode = DECODERS[decoder]
+    if decoder == "handout":
+        decode = functools.partial(decode, row_score=handout_row_score)
+    elif handout_row_score != "printed":
+        raise ValueError("handout_row_score applies to the handout decoder only")
     results: List[dict] = []
     times: Dict[str, List[float]] = {stage: [] for stage in STAGES}
     # Images of one padded input shape run together, so each shape sets up the TFLite
@@ -205,6 +217,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                         help="best: the project's decoder; lab: the lab pipeline; handout: the "
                              "handout's kit as printed (>= peaks, connections without one-to-one "
                              "matching, one row per connection) with our merge.py")
+    parser.add_argument("--handout-row-score", choices=tuple(ROW_SCORES), default="printed",
+                        help="--decoder handout: the kit's row score; printed: as the handout "
+                             "prints it (connections[k][i][2], part A's score: 2 sA + sB); cmu: "
+                             "sA + sB + limb score, what the original code computed")
     parser.add_argument("--model", choices=("mobilenet_thin", "vgg"), default="mobilenet_thin",
                         help="network")
     parser.add_argument("--weights", default=None, help="weights path (default: the model's)")
@@ -221,6 +237,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parser.parse_args(argv)
     if args.limit is not None and args.limit < 1:
         parser.error(f"--limit must be at least 1, got {args.limit}")
+    if args.handout_row_score != "printed" and args.decoder != "handout":
+        parser.error("--handout-row-score applies to --decoder handout only")
     low, high = SCALE_RANGE
     bad = [s for s in args.scales if not low <= s <= high]
     if bad:
@@ -229,7 +247,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         check_results_path(args.results, args.annotations)
         results, image_ids, times = evaluate(
             args.images, args.annotations, args.decoder, args.model, args.weights,
-            args.scales, args.flip, args.limit, progress=not args.quiet, runtime=args.runtime)
+            args.scales, args.flip, args.limit, progress=not args.quiet, runtime=args.runtime,
+            handout_row_score=args.handout_row_score)
         write_results(args.results, results)
     except (ValueError, FileNotFoundError, OSError) as exc:
         print(f"{parser.prog}: error: {exc}", file=sys.stderr)
@@ -238,7 +257,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(f"{parser.prog}: interrupted", file=sys.stderr)
         return 130
     stats = coco_stats(args.annotations, results, image_ids)
-    print(f"{len(image_ids)} images, {len(results)} people found, decoder {args.decoder}, "
+    kit = f" (row score {args.handout_row_score})" if args.decoder == "handout" else ""
+    print(f"{len(image_ids)} images, {len(results)} people found, decoder {args.decoder}{kit}, "
           f"scales {args.scales}{' + flip' if args.flip else ''}; results in {args.results}")
     print(format_table(stats, times))
     return 0

@@ -210,6 +210,17 @@ def test_evaluation_command_on_real_dev_images_prints_the_pinned_ap(tmp_path, de
     assert all(len(r["keypoints"]) == 51 for r in found)
 
 
+@needs_dev
+def test_evaluation_command_names_the_handout_row_score(tmp_path, dev_subset):
+    out = tmp_path / "results.json"
+    for flag, shown in (((), "printed"), (("--handout-row-score", "cmu"), "cmu")):
+        result = run_cli("--images", str(DEV / "images"), "--annotations", str(dev_subset[0]),
+                         "--results", str(out), "--runtime", RUNTIME, "--decoder", "handout",
+                         "--limit", "2", *flag)
+        assert result.returncode == 0, result.stderr
+        assert f"decoder handout (row score {shown})" in result.stdout
+
+
 def test_evaluation_command_reports_bad_input_in_one_line(tmp_path):
     result = run_cli("--images", str(tmp_path), "--annotations", str(tmp_path / "none.json"))
     assert result.returncode == 2
@@ -239,6 +250,8 @@ def test_load_annotations_refuses_incomplete_files(tmp_path):
     (["--limit", "0"], "--limit must be at least 1"),
     (["--scales", "1e6"], "--scales must be between"),
     (["--scales", "1", "0"], "--scales must be between"),
+    (["--handout-row-score", "cmu"], "--handout-row-score applies to --decoder handout only"),
+    (["--decoder", "handout", "--handout-row-score", "limb"], "invalid choice"),
 ])
 def test_bad_flags_are_usage_errors(tmp_path, args, message):
     ann = coco_set(tmp_path / "gt.json", [(1, "bus.jpg", 810, 1080, [person(100, 100)])])

@@ -5,11 +5,12 @@ import pytest
 
 from estimation.decoder import DECODERS, decode_handout
 from estimation.handout import (
-    estimate_rows_reference, get_connections_reference, get_coordinates_reference,
+    ROW_SCORES, estimate_rows_reference, get_connections_reference, get_coordinates_reference,
     merge_greedy_reference)
 from estimation.merge import merge
 from estimation.synthetic import make_person, render_maps
 
+import handout_kit
 from conftest import SCENE_SHAPE, scene_people
 from test_estimators import assert_same_people, decoded_people
 
@@ -33,12 +34,105 @@ def test_handout_decoder_round_trip(scene):
     assert set(timings) == {"peaks", "connections", "grouping"}
 
 
-def test_handout_decoder_is_the_kit_stages_then_merge(cfg, scene):
+def test_handout_decoder_is_the_printed_kit_then_merge(cfg, scene):
+    """decode_handout equals the handout's loops transcribed as printed, then merge."""
     _, heatmaps, pafs = scene
     coords, skeletons = decode_handout(heatmaps, pafs)
-    assert coords == get_coordinates_reference(cfg, heatmaps)
-    rows = estimate_rows_reference(cfg, get_connections_reference(cfg, coords, pafs))
+    printed_coords = handout_kit.get_coordinates(cfg, heatmaps)
+    assert coords == printed_coords
+    rows = handout_kit.estimate(cfg, handout_kit.get_connections(cfg, printed_coords, pafs))
     np.testing.assert_array_equal(skeletons, merge(rows))
+
+
+def test_reference_stages_equal_the_printed_loops(cfg, scene):
+    _, heatmaps, pafs = scene
+    coords = handout_kit.get_coordinates(cfg, heatmaps)
+    assert get_coordinates_reference(cfg, heatmaps) == coords
+    printed = handout_kit.get_connections(cfg, coords, pafs)
+    ours = get_connections_reference(cfg, coords, pafs)
+    for a, b in zip(ours, printed):
+        b = np.asarray(b).reshape(-1, 5)
+        np.testing.assert_array_equal(a[:, :4], b[:, :4])
+        np.testing.assert_allclose(a[:, 4], b[:, 4], rtol=1e-12)   # summed in another order
+    np.testing.assert_array_equal(estimate_rows_reference(cfg, printed),
+                                  handout_kit.estimate(cfg, printed))
+
+
+# The handout's sample subset (Lab Task): nine rows of one person, each
+# [slot a, id a, slot b, id b, printed row score], in the kit's limb order.
+SAMPLE_ROWS = [(1, 1, 2, 2, 1.9540779), (1, 1, 5, 5, 1.76488239), (2, 2, 3, 3, 1.69892728),
+               (1, 1, 0, 0, 1.89980185), (0, 0, 14, 6, 1.78199434), (14, 6, 16, 8, 1.73637748),
+               (0, 0, 15, 7, 1.82718945), (15, 7, 17, 9, 1.86717367),
+               (5, 5, 17, 9, 1.6537441)]
+# Heatmap scores of the sample's parts by id, solved by hand from the nine
+# printed scores with the printed rule (nine equations 2 s_a + s_b = score,
+# nine unknowns, full rank thanks to the neck-shoulder-ear-eye-nose cycle).
+SAMPLE_PART_SCORES = {0: 0.6184647083, 1: 0.6406685708, 2: 0.6727407583, 3: 0.3534457633,
+                      5: 0.4835452483, 6: 0.5450649233, 7: 0.5902600333, 8: 0.6462476333,
+                      9: 0.6866536033}
+
+
+def sample_connections(cfg, limb_score=0.25):
+    """The kit's connections behind the handout's sample: one [id_a, id_b, s_a, s_b, limb] each."""
+    by_slots = {(cfg.body_parts[c.from_body_part].slot_idx,
+                 cfg.body_parts[c.to_body_part].slot_idx): k
+                for k, c in enumerate(cfg.connection_types)}
+    connections = [np.zeros((0, 5)) for _ in cfg.connection_types]
+    for slot_a, id_a, slot_b, id_b, _ in SAMPLE_ROWS:
+        k = by_slots[slot_a, slot_b]
+        connections[k] = np.vstack([connections[k], [id_a, id_b, SAMPLE_PART_SCORES[id_a],
+                                                     SAMPLE_PART_SCORES[id_b], limb_score]])
+    return connections
+
+
+def test_printed_row_score_reproduces_the_handouts_sample(cfg, sample_subset):
+    """``part_a[i, 1] + part_b[i, 1] + connections[k][i][2]`` = 2 s_a + s_b, the limb unused."""
+    rows = estimate_rows_reference(cfg, sample_connections(cfg, limb_score=0.25))
+    np.testing.assert_array_equal(rows[:, :18], sample_subset[:, :18])
+    np.testing.assert_array_equal(rows[:, 19], 2)
+    np.testing.assert_allclose(rows[:, 18], [r[4] for r in SAMPLE_ROWS], atol=1e-9)
+    np.testing.assert_allclose(rows[:, 18], sample_subset[:, 18], atol=1e-9)
+    # Row 0 by hand: neck (id 1) to right shoulder (id 2).
+    assert rows[0, 18] == pytest.approx(0.6406685708 + 0.6727407583 + 0.6406685708)
+    other_limb = estimate_rows_reference(cfg, sample_connections(cfg, limb_score=0.9))
+    np.testing.assert_array_equal(other_limb, rows)          # the limb score never counts
+    transcribed = handout_kit.estimate(cfg, sample_connections(cfg))
+    np.testing.assert_array_equal(rows, transcribed)
+    merged = merge(rows)
+    assert merged.shape == (1, 20) and merged[0, 19] == 9
+
+
+def test_cmu_row_score_is_part_scores_plus_limb_score(cfg):
+    """The named variant: what the original code computed, s_a + s_b + limb."""
+    rows = estimate_rows_reference(cfg, sample_connections(cfg, limb_score=0.25), row_score="cmu")
+    assert rows[0, 18] == pytest.approx(0.6406685708 + 0.6727407583 + 0.25)
+    assert rows[3, 18] == pytest.approx(0.6406685708 + 0.6184647083 + 0.25)   # neck -> nose
+    assert set(ROW_SCORES) == {"printed", "cmu"}
+
+
+def test_row_score_is_checked(cfg, scene):
+    _, heatmaps, pafs = scene
+    with pytest.raises(ValueError, match="row_score"):
+        estimate_rows_reference(cfg, sample_connections(cfg), row_score="limb")
+    with pytest.raises(ValueError, match="row_score"):
+        decode_handout(heatmaps, pafs, row_score="CMU")
+
+
+def test_handout_decoder_cmu_variant_scores_rows_with_the_limb(cfg, scene):
+    _, heatmaps, pafs = scene
+    seen = {}
+
+    def spy(rows, min_num_body_parts, min_score):
+        seen["rows"] = rows
+        return merge(rows, min_num_body_parts, min_score)
+
+    coords, _ = decode_handout(heatmaps, pafs, row_score="cmu", merge_fn=spy)
+    connections = handout_kit.get_connections(cfg, handout_kit.get_coordinates(cfg, heatmaps),
+                                              pafs)
+    expected = [row[2] + row[3] + row[4] for conn in connections for row in conn]
+    printed = handout_kit.estimate(cfg, connections)
+    np.testing.assert_array_equal(seen["rows"][:, :18], printed[:, :18])
+    np.testing.assert_allclose(np.sort(seen["rows"][:, 18]), np.sort(expected))
 
 
 def test_handout_decoder_passes_thresholds_and_merge(scene):

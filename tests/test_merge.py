@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from estimation.merge import group_rows, merge
+from estimation.merge import COMPETITOR_PENALTY, competitors, group_rows, merge
 
 from conftest import ROOT
 
@@ -54,6 +54,34 @@ def test_conflicting_row_is_set_aside():
     assert people[0].score == pytest.approx(6.5) and people[0].rows == [0, 1, 2]
     result = merge(subset)
     assert result.shape == (1, 20) and result[0, 19] == 4
+
+
+def test_competitors_count_rows_of_the_same_slots_sharing_an_id():
+    subset = np.array([
+        row({1: 1, 2: 2}, 2.0),       # neck 1 - right shoulder 2: shares neck 1 with the next two
+        row({1: 1, 2: 3}, 1.0),       # neck 1 - right shoulder 3
+        row({1: 1, 2: 4}, 1.0),       # neck 1 - right shoulder 4, which also ...
+        row({1: 9, 2: 4}, 1.0),       # ... a second neck 9 claims
+        row({2: 4, 3: 5}, 1.0),       # right shoulder 4 - elbow 5: other slots, no competitor
+        row({1: 1, 5: 6}, 1.0),       # neck 1 - left shoulder 6: other slots, no competitor
+    ])
+    ids = subset[:, :18].astype(np.int64)
+    np.testing.assert_array_equal(competitors(ids), [2, 2, 3, 1, 0, 0])
+    np.testing.assert_array_equal(competitors(ids[[5, 2, 0, 4, 3, 1]]), [0, 3, 2, 0, 1, 2])
+    assert competitors(np.zeros((0, 18), np.int64)).shape == (0,)
+
+
+@pytest.mark.parametrize("elbow_score, first", [(1.625, 2), (1.5625, 0)])
+def test_a_row_with_a_competitor_yields_to_a_weaker_uncontested_row(elbow_score, first):
+    """The greedy order is score - COMPETITOR_PENALTY x competitors: 2.0 - 0.4 = 1.6."""
+    assert COMPETITOR_PENALTY == 0.4
+    subset = np.array([
+        row({1: 1, 2: 2}, 2.0),            # neck 1 - right shoulder 2 (one competitor: 1.6)
+        row({1: 1, 2: 7}, 1.0),            # neck 1 - right shoulder 7 (one competitor: 0.6)
+        row({2: 3, 3: 4}, elbow_score),    # right shoulder 3 - elbow 4 (none)
+    ])
+    people = group_rows(subset)
+    assert people[0].rows[0] == first       # people come in the order they were started
 
 
 def test_people_that_conflict_in_two_slots_are_not_fused_through_a_shared_row():
