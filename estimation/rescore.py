@@ -29,7 +29,8 @@ NUM_LIMBS = 19
 FEATURE_NAMES: Tuple[str, ...] = (
     tuple(f"peak_{s}" for s in range(NUM_PARTS))
     + tuple(f"limb_{k}" for k in range(NUM_LIMBS))
-    + ("parts_share", "mean_peak", "mean_limb", "log_diag", "log_heuristic"))
+    + ("parts_share", "mean_peak", "mean_limb", "log_diag", "log_heuristic",
+       "max_iou", "max_inside", "relative_diag", "relative_heuristic"))
 NUM_FEATURES = len(FEATURE_NAMES)
 #: The committed weights.
 WEIGHTS_PATH = Path(__file__).with_name("rescore_weights.json")
@@ -51,8 +52,11 @@ def person_features(slots: np.ndarray, limb_scores: np.ndarray, part_scores: np.
         (K, NUM_FEATURES) float64: per slot the peak value (0 when empty), per
         limb type its score (0 when absent), the share of the 18 parts
         present, the mean peak value, the mean limb score, the log of the
-        diagonal of the parts' bounding box in cells (at least 1) and the log
-        of the heuristic score.
+        diagonal of the parts' bounding box in cells (at least 1), the log
+        of the heuristic score; then from the image's other people: the
+        largest IoU of the person's box with another's, the largest share of
+        it inside another's, its diagonal and heuristic score relative to the
+        image's largest.
 
     Raises:
         ValueError: shapes that disagree.
@@ -73,10 +77,28 @@ def person_features(slots: np.ndarray, limb_scores: np.ndarray, part_scores: np.
     low = np.where(present[..., None], xy, np.inf).min(1)
     high = np.where(present[..., None], xy, -np.inf).max(1)
     diag = np.hypot(*(np.where(np.isfinite(high - low), high - low, 0.0)).T)
+    boxes = np.concatenate([np.where(np.isfinite(low), low, 0.0),
+                            np.where(np.isfinite(high), high, 0.0)], axis=1)
+    iou, inside = _overlaps(boxes)
     return np.column_stack([
         peaks, limbs, present.sum(1) / NUM_PARTS, peaks.sum(1) / count,
         limbs.sum(1) / np.maximum(has_limb.sum(1), 1), np.log(np.maximum(diag, 1.0)),
-        np.log(np.maximum(heuristic, 1e-6))])
+        np.log(np.maximum(heuristic, 1e-6)), iou, inside,
+        diag / max(float(diag.max(initial=0.0)), 1e-6),
+        heuristic / max(float(heuristic.max(initial=0.0)), 1e-6)])
+
+
+def _overlaps(boxes: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+    """Per box (K, 4) ``x0, y0, x1, y1`` (one cell added to each side): the
+    largest IoU with another box, and the largest share of it inside another."""
+    lo, hi = boxes[:, :2] - 0.5, boxes[:, 2:] + 0.5
+    inter = np.prod(np.clip(np.minimum(hi[:, None], hi[None]) - np.maximum(lo[:, None], lo[None]),
+                            0, None), axis=-1)
+    area = np.prod(hi - lo, axis=1)
+    np.fill_diagonal(inter, 0.0)
+    iou = inter / (area[:, None] + area[None] - inter)
+    share = inter / area[:, None]
+    return iou.max(1, initial=0.0), share.max(1, initial=0.0)
 
 
 @dataclass(frozen=True)

@@ -45,15 +45,30 @@ SIGMAS = np.array([.26, .25, .25, .35, .35, .79, .79, .72, .72, .62, .62, 1.07, 
                    .87, .87, .89, .89]) / 10.0
 
 
-def best_oks(keypoints: np.ndarray, truths: List[Tuple[np.ndarray, float]]) -> float:
-    """The highest OKS of one detection (17, 3) with the image's annotated people."""
-    best = 0.0
-    for truth, area in truths:
+def oks_matrix(found: List[np.ndarray], truths: List[Tuple[np.ndarray, float]]) -> np.ndarray:
+    """(D, G) OKS of each detection (17, 3) with each annotated person."""
+    out = np.zeros((len(found), len(truths)))
+    for g, (truth, area) in enumerate(truths):
         seen = truth[:, 2] > 0
-        d2 = ((keypoints[:, :2] - truth[:, :2]) ** 2).sum(1)
-        e = d2 / (2 * SIGMAS) ** 2 / (area + np.spacing(1)) / 2
-        best = max(best, float(np.exp(-e)[seen].sum() / seen.sum()))
-    return best
+        for d, keypoints in enumerate(found):
+            d2 = ((keypoints[:, :2] - truth[:, :2]) ** 2).sum(1)
+            e = d2 / (2 * SIGMAS) ** 2 / (area + np.spacing(1)) / 2
+            out[d, g] = np.exp(-e)[seen].sum() / seen.sum()
+    return out
+
+
+def assigned_oks(oks: np.ndarray) -> np.ndarray:
+    """(D,) each detection's OKS with the annotated person it is paired with
+    when pairs are taken greedily by OKS, one-to-one; 0 for the unpaired
+    (duplicates of a person are false positives for AP)."""
+    target = np.zeros(len(oks))
+    oks = oks.copy()
+    while oks.size and oks.max() > 0:
+        d, g = np.unravel_index(np.argmax(oks), oks.shape)
+        target[d] = oks[d, g]
+        oks[d, :] = 0.0
+        oks[:, g] = 0.0
+    return target
 
 
 def load_maps(args: argparse.Namespace, entries: List[dict]):
@@ -90,10 +105,10 @@ def collect(args: argparse.Namespace) -> Dict[str, object]:
         coords, skeletons = decode(hm, pf, params=params, features_out=out)
         found = to_coco(skeleton_keypoints(coords, skeletons, scale=1.0 / out_scale),
                         skeletons[:, -2], image_id)
-        for person in found:
-            kp = np.array(person["keypoints"], float).reshape(17, 3)
-            targets.append(best_oks(kp, truths[image_id]))
-            image_of.append(image_id)
+        oks = oks_matrix([np.array(p["keypoints"], float).reshape(17, 3) for p in found],
+                         truths[image_id])
+        targets += assigned_oks(oks).tolist()
+        image_of += [image_id] * len(found)
         results += found
         features.append(out[0])
     return {"results": results, "features": np.concatenate(features),
