@@ -199,7 +199,7 @@ def test_new_params_are_validated(field, value):
 
 
 def test_learned_person_score_ranks_by_predicted_oks(cfg):
-    heatmaps, pafs = render_maps(cfg, scene_people(), SCENE_SHAPE)
+    heatmaps, pafs = render_maps(scene_people(), SCENE_SHAPE)
     features = []
     _, heuristic = decode(heatmaps, pafs, features_out=features)
     _, learned = decode(heatmaps, pafs, params=DecoderParams(person_score="learned"))
