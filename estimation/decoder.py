@@ -6,14 +6,15 @@ it does differently, each step measured on the COCO dev set (see README):
 
 1. Peaks: 8-neighbour non-maximum suppression (optionally on a smoothed map;
    off by default, it lost AP), then each peak refined to sub-cell precision
-   by fitting a parabola through it and its neighbours along x and along y.
+   (``estimation.refine``: DARK's Taylor expansion of the log heatmap).
 2. Limbs: every candidate pair of every limb type in one pass; the PAF is
    sampled with bilinear interpolation at sub-cell points; a limb longer than
    half the map height is penalised (CMU's distance prior); a limb needs a
    high fraction of supporting samples; one-to-one matching per limb type.
 3. Assembly: all limbs of all types sorted by score together, so limb order
    cannot fool it; two partial people are merged only when they share no
-   slot; the redundant ear-shoulder limbs, and limbs that pass only relaxed
+   slot (unless they are fragments of one person, ``estimation.fragments``);
+   the redundant ear-shoulder limbs, and limbs that pass only relaxed
    thresholds, only fill empty slots of existing people.
 4. Scoring: a person's score rewards confident, complete, larger people (it
    ranks detections for AP), and weak people are pruned.
@@ -176,8 +177,9 @@ def find_peaks(heatmaps: np.ndarray, params: DecoderParams, config: PoseConfig) 
 
     A peak is a cell above ``params.peak_threshold`` on the (optionally
     smoothed) heatmap that is the maximum of its 8-neighbourhood (ties go to
-    the bottom-right cell of a plateau). Its position is refined by a parabola
-    through the cell and its two neighbours, along x and along y.
+    the bottom-right cell of a plateau). Its position is refined by
+    ``estimation.refine.REFINERS[params.refinement]`` on the heatmap (smoothed
+    by ``params.refine_sigma`` when positive).
 
     Args:
         heatmaps: (H, W, >=18) float32 heatmaps.

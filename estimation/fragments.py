@@ -67,7 +67,7 @@ def join_fragments(people: List[Dict[int, int]], part_scores: np.ndarray,
             for j in range(i + 1, len(people)):
                 shared = people[i].keys() & people[j].keys()
                 if not shared or not _overlap(boxes[i], boxes[j]):
-                    continue              # no shared slot (assembly would have joined them) or apart
+                    continue      # no shared slot (assembly would have joined them), or apart
                 pairs = [(part_scores[people[i][s]], part_scores[people[j][s]]) for s in shared]
                 if any(min(p) > MAX_LOSER_RATIO * max(p) for p in pairs):
                     continue              # two real peaks of a part: two people

@@ -74,6 +74,18 @@ def taylor(maps: np.ndarray, ys: np.ndarray, xs: np.ndarray, ch: np.ndarray) -> 
     return np.clip(np.where(ok[:, None], out, 0.0), -1.0, 1.0)
 
 
+def centroid(maps: np.ndarray, ys: np.ndarray, xs: np.ndarray, ch: np.ndarray) -> np.ndarray:
+    """Centre of mass of the 3x3 values around the peak, above the smallest of them.
+
+    Args and Returns: as :func:`parabola`.
+    """
+    near = _neighbours(maps, ys, xs, ch).astype(np.float64)
+    w = near - near.min(axis=(1, 2), keepdims=True)
+    total = np.maximum(w.sum(axis=(1, 2)), 1e-12)
+    off = np.array([-1.0, 0.0, 1.0])
+    return np.stack([(w.sum(1) * off).sum(1) / total, (w.sum(2) * off).sum(1) / total], 1)
+
+
 def none(maps: np.ndarray, ys: np.ndarray, xs: np.ndarray, ch: np.ndarray) -> np.ndarray:
     """No refinement: the peak cell's centre (zero offsets)."""
     return np.zeros((len(ys), 2))
@@ -94,16 +106,5 @@ def _vertex(near: np.ndarray, limit: float) -> np.ndarray:
 
 #: Refinements by name (``DecoderParams.refinement``).
 REFINERS: Dict[str, Refiner] = {"none": none, "parabola": parabola,
-                                "log_parabola": log_parabola, "taylor": taylor}
-
-
-def centroid(maps: np.ndarray, ys: np.ndarray, xs: np.ndarray, ch: np.ndarray) -> np.ndarray:
-    """Centre of mass of the 3x3 values around the peak above the smallest of them."""
-    near = _neighbours(maps, ys, xs, ch).astype(np.float64)
-    w = near - near.min(axis=(1, 2), keepdims=True)
-    total = np.maximum(w.sum(axis=(1, 2)), 1e-12)
-    off = np.array([-1.0, 0.0, 1.0])
-    return np.stack([(w.sum(1) * off).sum(1) / total, (w.sum(2) * off).sum(1) / total], 1)
-
-
-REFINERS["centroid"] = centroid
+                                "log_parabola": log_parabola, "taylor": taylor,
+                                "centroid": centroid}
