@@ -87,8 +87,9 @@ class DecoderParams:
     # AP and drops 10 % of the people found (the face-like blob on zidane.jpg: 1.14).
     min_person_score: float = 1.5
     # How people are ranked (a key of PERSON_SCORES): "learned" predicts each
-    # person's OKS (estimation.rescore); "heuristic" is the hand-made score.
-    person_score: str = "heuristic"
+    # person's OKS (estimation.rescore); "heuristic" is the hand-made score;
+    # "combined" their product (dev set, out of fold: 0.3332 / 0.3271 / 0.3315 AP).
+    person_score: str = "combined"
 
     def __post_init__(self) -> None:
         """Refuse values that would silently decode nothing or take unbounded work.
@@ -360,7 +361,8 @@ def assemble(limbs: np.ndarray, part_scores: np.ndarray, part_xy: np.ndarray,
     Returns:
         (K, 20) skeleton rows sorted by score, descending. With
         ``params.person_score == "learned"`` the score is the predicted OKS
-        (``estimation.rescore``); with ``"heuristic"`` it is the
+        (``estimation.rescore``), with ``"combined"`` (the default) the
+        heuristic score times it; with ``"heuristic"`` it is the
         sum of the part and limb scores, times the mean part score, times the
         square root of the diagonal of the person's bounding box in cells: on
         the dev set confident and bigger people are found more accurately, and
@@ -485,6 +487,7 @@ def _join(people: List[Dict[int, int]], limb_sum: List[float],
 PERSON_SCORES: Dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
     "heuristic": lambda features, heuristic: heuristic,
     "learned": lambda features, heuristic: default_rescorer()(features),
+    "combined": lambda features, heuristic: heuristic * default_rescorer()(features),
 }
 
 

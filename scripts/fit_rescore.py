@@ -15,7 +15,7 @@ person of the image (pycocotools' formula and sigmas). A small network
 cross-entropy with the OKS (seeded, fixed epochs).
 
 Printed: the AP of the heuristic score, and the AP with the learned score
-out of fold (images split into ``--folds`` folds; each fold's people scored
+(and with the heuristic score times it: ``person_score="combined"``) out of fold (images split into ``--folds`` folds; each fold's people scored
 by a model fitted on the other folds only), both with pycocotools on all the
 images. ``--write`` then fits on all images and writes the weights.
 """
@@ -201,6 +201,11 @@ def main() -> int:
     stats = coco_ap(args.annotations, rescored, data["image_ids"])
     print(f"learned score, {args.folds}-fold out of fold (hidden {args.hidden}, seed "
           f"{args.seed}): AP {stats[0]:.4f} APm {stats[3]:.4f} APl {stats[4]:.4f}")
+    heuristic = np.array([r["score"] for r in data["results"]])
+    combined = [dict(r, score=float(h * s)) for r, h, s in zip(data["results"], heuristic, scores)]
+    stats = coco_ap(args.annotations, combined, data["image_ids"])
+    print(f"combined (heuristic x learned), out of fold: AP {stats[0]:.4f} APm {stats[3]:.4f} "
+          f"APl {stats[4]:.4f}")
     if args.write:
         model = fit(data["features"], data["targets"], args.hidden, args.seed)
         WEIGHTS_PATH.write_text(json.dumps(model.to_dict()) + "\n")
