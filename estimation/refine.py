@@ -3,9 +3,11 @@
 A peak is found at an integer cell of a map 8 times coarser than the image,
 so its position is refined from the values around it. Every refinement here
 takes the map and the peak cells and returns (N, 2) offsets (x, y) in cells,
-each within [-1, 1]; they are registered in :data:`REFINERS` by name
-(``DecoderParams.refinement``). Their dev-set comparison (per keypoint type
-and person size) is in docs/refinement.md with the command that reproduces it.
+each within half a cell (the peak cell is the maximum of its neighbourhood,
+so a refined peak stays in its cell, hence inside the map); they are
+registered in :data:`REFINERS` by name (``DecoderParams.refinement``). Their
+dev-set comparison (per keypoint type and person size) is in
+docs/accuracy_decoder.md with the command that reproduces it.
 """
 
 from __future__ import annotations
@@ -45,19 +47,19 @@ def log_parabola(maps: np.ndarray, ys: np.ndarray, xs: np.ndarray,
                  ch: np.ndarray) -> np.ndarray:
     """The parabola of :func:`parabola` on the logarithm of the values: exact
     for a sampled Gaussian peak (a Gaussian's log is a parabola); offsets
-    clipped to one cell.
+    clipped to half a cell.
 
     Args and Returns: as :func:`parabola`.
     """
     near = np.log(np.maximum(_neighbours(maps, ys, xs, ch).astype(np.float64), LOG_FLOOR))
-    return _vertex(near, 1.0)
+    return _vertex(near, 0.5)
 
 
 def taylor(maps: np.ndarray, ys: np.ndarray, xs: np.ndarray, ch: np.ndarray) -> np.ndarray:
     """DARK's second-order Taylor expansion of the log of the map at the peak:
     offset ``-H^-1 g`` with the gradient ``g`` and Hessian ``H`` (cross term
     included) from central differences of the log values; none where ``H``
-    is not negative definite; clipped to one cell.
+    is not negative definite; clipped to half a cell.
 
     Args and Returns: as :func:`parabola`.
     """
@@ -71,11 +73,12 @@ def taylor(maps: np.ndarray, ys: np.ndarray, xs: np.ndarray, ch: np.ndarray) -> 
     ok = (hxx < 0) & (det > 0)
     safe = np.where(ok, det, 1.0)
     out = np.stack([-(hyy * gx - hxy * gy) / safe, -(hxx * gy - hxy * gx) / safe], axis=1)
-    return np.clip(np.where(ok[:, None], out, 0.0), -1.0, 1.0)
+    return np.clip(np.where(ok[:, None], out, 0.0), -0.5, 0.5)
 
 
 def centroid(maps: np.ndarray, ys: np.ndarray, xs: np.ndarray, ch: np.ndarray) -> np.ndarray:
-    """Centre of mass of the 3x3 values around the peak, above the smallest of them.
+    """Centre of mass of the 3x3 values around the peak, above the smallest of them
+    (clipped to half a cell).
 
     Args and Returns: as :func:`parabola`.
     """
@@ -83,7 +86,8 @@ def centroid(maps: np.ndarray, ys: np.ndarray, xs: np.ndarray, ch: np.ndarray) -
     w = near - near.min(axis=(1, 2), keepdims=True)
     total = np.maximum(w.sum(axis=(1, 2)), 1e-12)
     off = np.array([-1.0, 0.0, 1.0])
-    return np.stack([(w.sum(1) * off).sum(1) / total, (w.sum(2) * off).sum(1) / total], 1)
+    return np.clip(np.stack([(w.sum(1) * off).sum(1) / total,
+                             (w.sum(2) * off).sum(1) / total], 1), -0.5, 0.5)
 
 
 def none(maps: np.ndarray, ys: np.ndarray, xs: np.ndarray, ch: np.ndarray) -> np.ndarray:

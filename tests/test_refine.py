@@ -37,10 +37,10 @@ def test_flat_or_saddle_peaks_are_not_moved():
         np.testing.assert_array_equal(refine(*at(flat, 1, 1))[0], [0.0, 0.0])
 
 
-def test_offsets_stay_within_one_cell_on_any_map():
+def test_offsets_stay_within_half_a_cell_on_any_map():
     rng = np.random.default_rng(0)
     maps = rng.random((6, 6, 2)).astype(np.float32)
     ys, xs, ch = np.nonzero(np.ones((6, 6, 2), bool))
     for refine in REFINERS.values():
         out = refine(maps, ys, xs, ch)
-        assert out.shape == (len(ys), 2) and np.isfinite(out).all() and np.abs(out).max() <= 1
+        assert out.shape == (len(ys), 2) and np.isfinite(out).all() and np.abs(out).max() <= 0.5
