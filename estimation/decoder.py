@@ -6,14 +6,15 @@ it does differently, each step measured on the COCO dev set (see README):
 
 1. Peaks: 8-neighbour non-maximum suppression (optionally on a smoothed map;
    off by default, it lost AP), then each peak refined to sub-cell precision
-   by fitting a parabola through it and its neighbours along x and along y.
+   (``estimation.refine``: DARK's Taylor expansion of the log heatmap).
 2. Limbs: every candidate pair of every limb type in one pass; the PAF is
    sampled with bilinear interpolation at sub-cell points; a limb longer than
    half the map height is penalised (CMU's distance prior); a limb needs a
    high fraction of supporting samples; one-to-one matching per limb type.
 3. Assembly: all limbs of all types sorted by score together, so limb order
    cannot fool it; two partial people are merged only when they share no
-   slot; the redundant ear-shoulder limbs, and limbs that pass only relaxed
+   slot (unless they are fragments of one person, ``estimation.fragments``);
+   the redundant ear-shoulder limbs, and limbs that pass only relaxed
    thresholds, only fill empty slots of existing people.
 4. Scoring: a person's score rewards confident, complete, larger people (it
    ranks detections for AP), and weak people are pruned.
@@ -37,6 +38,9 @@ from .coordinates import get_coordinates
 from .estimators import estimate
 from .limits import MAX_LIMB_SAMPLES, MAX_SMOOTH_SIGMA, PAIR_BLOCK, blocks, strongest_per_part
 from .merge import merge
+from .fragments import join_fragments
+from .refine import REFINERS
+from .rescore import NUM_FEATURES, default_rescorer, limb_matrix, person_features
 
 Coords = Dict[str, List[Tuple[float, float, float, int]]]
 
@@ -54,6 +58,13 @@ class DecoderParams:
     smooth_sigma: float = 0.0
     # Sub-cell refinement by a parabola fit (+0.11 AP on the dev set).
     refine_peaks: bool = True
+    # How (a key of estimation.refine.REFINERS) and on which smoothing of the
+    # raw heatmaps, in cells (0: the peak map itself); dev-set comparison in
+    # docs/refinement.md.
+    refinement: str = "taylor"
+    refine_sigma: float = 0.0
+    # Join two fragments of one person (estimation.fragments); zidane.jpg and dev set.
+    join_fragments: bool = True
     # Samples along a candidate limb; CMU / lightweight-openpose use 10.
     limb_samples: int = 10
     # Minimum PAF projection for a sample to support a limb; dev-set sweep (CMU: 0.05).
@@ -72,6 +83,13 @@ class DecoderParams:
     min_parts: int = 4
     # ... and at least this mean peak score per part; dev-set sweep.
     min_mean_score: float = 0.1
+    # ... and at least this heuristic score (see assemble); dev-set sweep: 1.5 keeps
+    # AP and drops 10 % of the people found (the face-like blob on zidane.jpg: 1.14).
+    min_person_score: float = 1.5
+    # How people are ranked (a key of PERSON_SCORES): "learned" predicts each
+    # person's OKS (estimation.rescore); "heuristic" is the hand-made score;
+    # "combined" their product (dev set, out of fold: 0.3332 / 0.3271 / 0.3315 AP).
+    person_score: str = "combined"
 
     def __post_init__(self) -> None:
         """Refuse values that would silently decode nothing or take unbounded work.
@@ -83,7 +101,8 @@ class DecoderParams:
             "peak_threshold": (0.0, 1.0), "smooth_sigma": (0.0, MAX_SMOOTH_SIGMA),
             "min_paf_score": (-1.0, 1.0), "min_support_ratio": (0.0, 1.0),
             "attach_min_paf_score": (-1.0, 1.0), "attach_min_support_ratio": (0.0, 1.0),
-            "max_limb_fraction": (1e-3, 1e3), "min_mean_score": (0.0, 1e3)}
+            "max_limb_fraction": (1e-3, 1e3), "min_mean_score": (0.0, 1e3),
+            "refine_sigma": (0.0, MAX_SMOOTH_SIGMA), "min_person_score": (0.0, 1e6)}
         for name, (low, high) in real.items():
             value = getattr(self, name)
             if isinstance(value, (bool, np.bool_)) or not isinstance(
@@ -97,9 +116,16 @@ class DecoderParams:
                     value, (int, np.integer)) or not low <= value <= high:
                 raise ValueError(f"DecoderParams.{name} must be an integer in [{low}, {high}], "
                                  f"got {value!r}")
-        if not isinstance(self.refine_peaks, (bool, np.bool_)):
-            raise ValueError(f"DecoderParams.refine_peaks must be a bool, got "
-                             f"{self.refine_peaks!r}")
+        if self.refinement not in REFINERS:
+            raise ValueError(f"DecoderParams.refinement must be one of {sorted(REFINERS)}, "
+                             f"got {self.refinement!r}")
+        if self.person_score not in PERSON_SCORES:
+            raise ValueError(f"DecoderParams.person_score must be one of "
+                             f"{sorted(PERSON_SCORES)}, got {self.person_score!r}")
+        for name in ("refine_peaks", "join_fragments"):
+            if not isinstance(getattr(self, name), (bool, np.bool_)):
+                raise ValueError(f"DecoderParams.{name} must be a bool, got "
+                                 f"{getattr(self, name)!r}")
 
 
 def smooth(maps: np.ndarray, sigma: float) -> np.ndarray:
@@ -152,8 +178,9 @@ def find_peaks(heatmaps: np.ndarray, params: DecoderParams, config: PoseConfig) 
 
     A peak is a cell above ``params.peak_threshold`` on the (optionally
     smoothed) heatmap that is the maximum of its 8-neighbourhood (ties go to
-    the bottom-right cell of a plateau). Its position is refined by a parabola
-    through the cell and its two neighbours, along x and along y.
+    the bottom-right cell of a plateau). Its position is refined by
+    ``estimation.refine.REFINERS[params.refinement]`` on the heatmap (smoothed
+    by ``params.refine_sigma`` when positive).
 
     Args:
         heatmaps: (H, W, >=18) float32 heatmaps.
@@ -186,13 +213,8 @@ def find_peaks(heatmaps: np.ndarray, params: DecoderParams, config: PoseConfig) 
     ys, xs, ch, centre = ys[order], xs[order], ch[order], centre[order]
     xy = np.stack([xs, ys], axis=1).astype(np.float64)
     if params.refine_peaks and len(xs):
-        edge = np.pad(sm, ((1, 1), (1, 1), (0, 0)), mode="edge")
-        for axis, (lo, hi) in enumerate(((edge[ys + 1, xs, ch], edge[ys + 1, xs + 2, ch]),
-                                         (edge[ys, xs + 1, ch], edge[ys + 2, xs + 1, ch]))):
-            curv = lo - 2 * centre + hi
-            with np.errstate(divide="ignore", invalid="ignore"):
-                shift = np.where(curv < 0, 0.5 * (lo - hi) / curv, 0.0)
-            xy[:, axis] += np.clip(shift, -0.5, 0.5)
+        fine = smooth(raw, params.refine_sigma) if params.refine_sigma > 0 else sm
+        xy += REFINERS[params.refinement](fine, ys, xs, ch)
     return Peaks(xy, raw[ys, xs, ch].astype(np.float64), np.asarray(slots, np.int64)[ch])
 
 
@@ -318,7 +340,9 @@ def find_limbs(pafs: np.ndarray, peaks: Peaks, params: DecoderParams,
 
 def assemble(limbs: np.ndarray, part_scores: np.ndarray, part_xy: np.ndarray,
              config: PoseConfig, params: DecoderParams,
-             weak_limbs: Optional[np.ndarray] = None) -> np.ndarray:
+             weak_limbs: Optional[np.ndarray] = None,
+             features_out: Optional[List[np.ndarray]] = None,
+             pafs: Optional[np.ndarray] = None) -> np.ndarray:
     """Group limbs into people, strongest limbs first across all types.
 
     Args:
@@ -329,9 +353,16 @@ def assemble(limbs: np.ndarray, part_scores: np.ndarray, part_xy: np.ndarray,
         params: decoder thresholds (pruning).
         weak_limbs: like ``limbs``, limbs that may only attach parts to people
             that exist (never start or merge people).
+        pafs: (H, W, 38) PAFs; when given (and ``params.join_fragments``),
+            fragments of one person are joined (``estimation.fragments``).
+        features_out: if given, receives one (K, F) array: the
+            ``estimation.rescore`` features of the returned rows, same order.
 
     Returns:
-        (K, 20) skeleton rows sorted by score, descending. The score is the
+        (K, 20) skeleton rows sorted by score, descending. With
+        ``params.person_score == "learned"`` the score is the predicted OKS
+        (``estimation.rescore``), with ``"combined"`` (the default) the
+        heuristic score times it; with ``"heuristic"`` it is the
         sum of the part and limb scores, times the mean part score, times the
         square root of the diagonal of the person's bounding box in cells: on
         the dev set confident and bigger people are found more accurately, and
@@ -351,6 +382,7 @@ def assemble(limbs: np.ndarray, part_scores: np.ndarray, part_xy: np.ndarray,
     # updates in crowds, where numpy's per-call cost would dominate).
     people: List[Dict[int, int]] = []
     limb_sum: List[float] = []
+    limbs_of: List[Dict[int, float]] = []      # per person: limb type -> its score
     owner: Dict[int, int] = {}
     for _, _, k, a, b, score, attach_only in rows:
         sa, sb = slot_a[k], slot_b[k]
@@ -361,24 +393,33 @@ def assemble(limbs: np.ndarray, part_scores: np.ndarray, part_xy: np.ndarray,
             owner[a] = owner[b] = len(people)
             people.append({sa: a, sb: b})
             limb_sum.append(score)
+            limbs_of.append({k: score})
         elif pa is not None and pb is not None:
             if pa == pb:
                 limb_sum[pa] += score
+                limbs_of[pa].setdefault(k, score)
             elif not attach_only and people[pa].keys().isdisjoint(people[pb]):
                 people[pa].update(people[pb])
                 for i in people[pb].values():
                     owner[i] = pa
                 limb_sum[pa] += limb_sum[pb] + score
+                limbs_of[pa].update(limbs_of[pb])
+                limbs_of[pa][k] = score
                 people[pb] = {}
                 limb_sum[pb] = 0.0
+                limbs_of[pb] = {}
         else:
             home, new, slot = (pa, b, sb) if pa is not None else (pb, a, sa)
             if slot not in people[home]:
                 people[home][slot] = new
                 owner[new] = home
                 limb_sum[home] += score
-    out = []
-    for person, lsum in zip(people, limb_sum):
+                limbs_of[home][k] = score
+    if pafs is not None and params.join_fragments:
+        people, limb_sum, limbs_of = _join(people, limb_sum, limbs_of, part_scores, part_xy,
+                                           pafs, config, params)
+    out, kept_limbs = [], []
+    for person, lsum, limbs in zip(people, limb_sum, limbs_of):
         if len(person) < max(params.min_parts, 1):
             continue
         ids = np.fromiter(person.values(), np.intp, len(person))
@@ -388,19 +429,72 @@ def assemble(limbs: np.ndarray, part_scores: np.ndarray, part_xy: np.ndarray,
         xy = part_xy[ids]
         diag = float(np.hypot(*(xy.max(0) - xy.min(0))))
         score = (part_scores[ids].sum() + lsum) * mean_part * np.sqrt(max(diag, 1.0))
+        if score < params.min_person_score:
+            continue
         row = np.full(ROW_WIDTH, -1.0)
         row[list(person)] = list(person.values())
         row[NUM_PARTS:] = score, len(person)
         out.append(row)
+        kept_limbs.append(limbs)
     if not out:
+        if features_out is not None:
+            features_out.append(np.zeros((0, NUM_FEATURES)))
         return np.zeros((0, ROW_WIDTH))
     result = np.array(out, dtype=np.float64)
-    return result[np.argsort(-result[:, NUM_PARTS], kind="stable")]
+    if params.person_score != "heuristic" or features_out is not None:
+        features = person_features(result[:, :NUM_PARTS], limb_matrix(kept_limbs), part_scores,
+                                   part_xy, result[:, NUM_PARTS])
+        if features_out is not None:
+            features_out.append(features)
+        result[:, NUM_PARTS] = PERSON_SCORES[params.person_score](features, result[:, NUM_PARTS])
+    order = np.argsort(-result[:, NUM_PARTS], kind="stable")
+    if features_out is not None:
+        features_out[-1] = features_out[-1][order]
+    return result[order]
+
+
+def _join(people: List[Dict[int, int]], limb_sum: List[float],
+          limbs_of: List[Dict[int, float]], part_scores: np.ndarray, part_xy: np.ndarray,
+          pafs: np.ndarray, config: PoseConfig, params: DecoderParams
+          ) -> Tuple[List[Dict[int, int]], List[float], List[Dict[int, float]]]:
+    """People after :func:`estimation.fragments.join_fragments`; a joined
+    person's limbs are scored again (every limb type whose two slots it holds
+    and whose score is positive)."""
+    dx_of, dy_of = config.limb_arrays[2:]
+    slot_a, slot_b = config.limb_arrays[:2]
+
+    def score_pairs(a_xy, b_xy, types):
+        score, strong, _ = score_limbs(pafs, a_xy, b_xy, dx_of[types], dy_of[types], params)
+        return score, strong
+
+    out_people, out_sum, out_limbs = [], [], []
+    for person, sources in join_fragments(people, part_scores, part_xy, score_pairs, config):
+        if len(sources) == 1:
+            k = sources[0]
+            out_people.append(person), out_sum.append(limb_sum[k]), out_limbs.append(limbs_of[k])
+            continue
+        types = np.array([k for k in range(len(slot_a))
+                          if slot_a[k] in person and slot_b[k] in person], np.intp)
+        a = np.array([person[slot_a[k]] for k in types], np.intp)
+        b = np.array([person[slot_b[k]] for k in types], np.intp)
+        score, _ = score_pairs(part_xy[a], part_xy[b], types)
+        limbs = {int(k): float(s) for k, s in zip(types, score) if s > 0}
+        out_people.append(person), out_sum.append(sum(limbs.values())), out_limbs.append(limbs)
+    return out_people, out_sum, out_limbs
+
+
+#: Person scores by name: ``(features (K, F), heuristic (K,)) -> (K,)`` scores.
+PERSON_SCORES: Dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
+    "heuristic": lambda features, heuristic: heuristic,
+    "learned": lambda features, heuristic: default_rescorer()(features),
+    "combined": lambda features, heuristic: heuristic * default_rescorer()(features),
+}
 
 
 def decode(heatmaps: np.ndarray, pafs: np.ndarray, params: Optional[DecoderParams] = None,
            config: Optional[PoseConfig] = None,
-           timings: Optional[Dict[str, float]] = None) -> Tuple[Coords, np.ndarray]:
+           timings: Optional[Dict[str, float]] = None,
+           features_out: Optional[List[np.ndarray]] = None) -> Tuple[Coords, np.ndarray]:
     """Decode people from network maps with the best decoder.
 
     Args:
@@ -410,6 +504,8 @@ def decode(heatmaps: np.ndarray, pafs: np.ndarray, params: Optional[DecoderParam
         config: pose configuration (default COCO-18).
         timings: if given, receives the seconds spent in ``"peaks"``,
             ``"connections"`` and ``"grouping"``.
+        features_out: if given, receives the (K, F) rescoring features of
+            the returned people (see :func:`assemble`).
 
     Returns:
         ``coords`` ({part name: [(x, y, score, id)]}, float cells) and
@@ -429,7 +525,8 @@ def decode(heatmaps: np.ndarray, pafs: np.ndarray, params: Optional[DecoderParam
     clock = _lap(timings, "peaks", clock)
     strong, weak = find_limbs(pf, peaks, params, config)
     clock = _lap(timings, "connections", clock)
-    skeletons = assemble(strong, peaks.score, peaks.xy, config, params, weak)
+    skeletons = assemble(strong, peaks.score, peaks.xy, config, params, weak, features_out,
+                         pf)
     coords = peaks.to_coords(config)
     _lap(timings, "grouping", clock)
     return coords, skeletons

@@ -188,3 +188,22 @@ def test_channels_first_maps_are_refused_with_a_hint():
 def test_maps_with_too_many_channels_are_refused():
     with pytest.raises(ValueError, match="C <= 57"):
         decode(np.zeros((8, 8, 64), np.float32), np.zeros((8, 8, 38), np.float32))
+
+
+@pytest.mark.parametrize("field, value", [("refinement", "cubic"), ("person_score", "oracle"),
+                                          ("min_person_score", -1.0), ("refine_sigma", 11.0),
+                                          ("join_fragments", 1)])
+def test_new_params_are_validated(field, value):
+    with pytest.raises(ValueError, match=field):
+        DecoderParams(**{field: value})
+
+
+def test_learned_person_score_ranks_by_predicted_oks(cfg):
+    heatmaps, pafs = render_maps(scene_people(), SCENE_SHAPE)
+    features = []
+    _, heuristic = decode(heatmaps, pafs, features_out=features)
+    _, learned = decode(heatmaps, pafs, params=DecoderParams(person_score="learned"))
+    assert len(learned) == len(heuristic) == len(features[0]) > 0
+    scores = learned[:, -2]
+    assert ((scores > 0) & (scores < 1)).all() and (np.diff(scores) <= 0).all()
+    assert sorted(map(tuple, learned[:, :18])) == sorted(map(tuple, heuristic[:, :18]))
