@@ -14,7 +14,8 @@ from estimation.decoder import DecoderParams, assemble, score_limbs
 from estimation.estimators import connections_to_subset
 from estimation.merge import merge
 
-NO_PRUNING = DecoderParams(min_parts=1, min_mean_score=0.0)
+NO_PRUNING = DecoderParams(min_parts=1, min_mean_score=0.0, min_person_score=0.0,
+                            person_score="heuristic")  # the hand-made formula pinned below
 
 
 def limb_rows(cfg, table):
