@@ -286,3 +286,16 @@ def test_bad_runtime_arguments(converted: Path) -> None:
         load_network("vgg", runtime="tflite")
     with pytest.raises(ValueError, match="num_threads"):
         load_network(weights=converted, num_threads=0)
+
+
+def test_interpreters_kept_within_the_pixel_budget(converted: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    from models import mobilenet_tflite as mtl
+
+    monkeypatch.setattr(mtl, "MAX_CACHED_PIXELS", 3 * 64 * 64)
+    model = mtl.MobilenetThinTFLite(converted, None, num_threads=1, max_shapes=8)
+    for height in (64, 72, 64):  # 64x64 + 72x64 fit: both kept, the second 64 is a hit
+        model(np.zeros((1, height, 64, 3), np.float32))
+    assert model.shapes == ((1, 72, 64, 3), (1, 64, 64, 3)) and model.reshapes == 2
+    model(np.zeros((1, 80, 64, 3), np.float32))  # all three pass the budget: 72 goes
+    assert model.shapes == ((1, 64, 64, 3), (1, 80, 64, 3)) and model.reshapes == 3
