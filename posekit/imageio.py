@@ -241,11 +241,15 @@ def has_image_signature(path: PathLike) -> bool:
 
 
 def _check_readable_file(path: Path) -> None:
-    """Raise FileNotFoundError / IsADirectoryError / PermissionError / ValueError (empty)."""
+    """Raise FileNotFoundError / IsADirectoryError / PermissionError / ValueError (empty, or
+    not a regular file: a FIFO, device or socket is never opened)."""
     if not path.exists():
         raise FileNotFoundError(f"{path}: no such file or folder")
     if path.is_dir():
         raise IsADirectoryError(f"{path} is a folder, not a file")
+    if not path.is_file():
+        raise ValueError(f"{path} is not a regular file (a FIFO, device or socket); "
+                         "only files are read")
     if not os.access(path, os.R_OK):
         raise PermissionError(f"{path} is not readable (permission denied)")
     if path.stat().st_size == 0:
@@ -426,9 +430,22 @@ def check_output_file(path: PathLike, image: bool = False) -> Path:
     return path
 
 
+#: Longest file name (bytes) of the usual file systems (ext4, XFS, APFS, NTFS in UTF-16 units).
+NAME_MAX = 255
+
+
 def _temporary_name(path: Path, suffix: str = "") -> Path:
-    """A fresh hidden name next to ``path`` that keeps ``suffix`` (the codec may need it)."""
-    return path.with_name(f".{path.name}.{os.getpid()}-{secrets.token_hex(4)}.part{suffix}")
+    """A fresh hidden name next to ``path`` that keeps ``suffix`` (the codec may need it).
+
+    The name fits in :data:`NAME_MAX` bytes whatever the length of ``path``'s
+    name: a long name is cut (at a character boundary) to make room for the
+    tag and ``suffix``.
+    """
+    tag = f".{os.getpid()}-{secrets.token_hex(4)}.part{suffix}"
+    room = NAME_MAX - 1 - len(os.fsencode(tag))
+    name = os.fsencode(path.name)[:max(room, 1)]
+    return path.with_name("." + name.decode("utf-8", errors="ignore") + tag
+                          if room > 0 else f".{secrets.token_hex(4)}.part")
 
 
 @contextlib.contextmanager
