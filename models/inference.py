@@ -493,7 +493,9 @@ def _load_mobilenet(weights: str | os.PathLike[str] | None, runtime: str,
     if runtime == "auto":
         if quantized.is_file() and mtl.available() and m8.passed_check(quantized):
             runtime = "int8"
-        elif converted.is_file() and mtl.available():
+        elif converted.is_file() and mtl.manifest_path(converted).is_file() \
+                and mtl.available():
+            # without its manifest a .tflite is an unfinished conversion: not ours to trust
             runtime = "tflite"
         else:
             runtime = "tensorflow"

@@ -37,6 +37,8 @@ NETWORKS = ("mobilenet_thin", "vgg")
 #: (~800 px tall) fall apart into 14 fragments, at 640 px they are 4 whole people.
 DEFAULT_MAX_SIDE = 640
 STAGES = ("network", "peaks", "connections", "grouping")
+#: Smallest side the network takes (one stride-8 cell).
+MIN_SIDE = STRIDE
 
 
 # --- grouping thresholds -------------------------------------------------------------------
@@ -89,10 +91,16 @@ def make_decoder(name: str, overrides: Optional[Dict[str, float]] = None) -> Dec
             missing or None keeps the decoder's default.
 
     Raises:
-        ValueError: unknown decoder name.
+        ValueError: unknown decoder name, or an unknown threshold name in
+            ``overrides`` (a typo must not fall back to the default).
     """
     if name not in DECODERS:
         raise ValueError(f"unknown decoder {name!r}; choose one of {', '.join(DECODERS)}")
+    known = [t.dest for t in THRESHOLDS]
+    unknown = [k for k in (overrides or {}) if k not in known]
+    if unknown:
+        raise ValueError(f"thresholds: unknown key {unknown[0]!r}; valid keys: "
+                         f"{', '.join(known)}")
     given = {k: v for k, v in (overrides or {}).items() if v is not None}
     function = DECODERS[name]
     if name == "best":
@@ -165,7 +173,7 @@ class PoseEstimator:
             config: pose configuration (default COCO-18).
 
         Raises:
-            ValueError: unknown decoder or a bad ``max_side``.
+            ValueError: unknown decoder, an unknown threshold name or a bad ``max_side``.
         """
         if max_side is not None and (isinstance(max_side, bool) or not isinstance(max_side, int)
                                      or max_side < 0):
@@ -195,6 +203,11 @@ class PoseEstimator:
         from models.inference import infer
 
         small, scale = imageio.fit_max_side(image, self.max_side)
+        if small is not image and min(small.shape[:2]) < MIN_SIDE:
+            raise ValueError(f"max_side {self.max_side} shrinks this {image.shape[1]}x"
+                             f"{image.shape[0]} image to {small.shape[1]}x{small.shape[0]}, "
+                             f"below the network's {MIN_SIDE}x{MIN_SIDE} minimum; raise "
+                             "max_side or pass 0 (never shrink)")
         timings: Dict[str, float] = {}
         start = time.perf_counter()
         if self._first_call:  # TensorFlow logs its graph optimisation on the first run

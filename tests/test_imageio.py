@@ -334,3 +334,12 @@ def test_bomb_is_refused_from_our_header_check_even_after_opencv_loaded(tmp_path
     bomb = png_bomb(tmp_path / "bomb.png", 15000, colour_type=6)
     with pytest.raises(ValueError, match="15000x15000 pixels, more than 50,000,000"):
         imageio.read_image(bomb)
+
+
+def test_a_fifo_is_not_a_regular_file_not_an_empty_one(tmp_path):
+    """A FIFO named in a batch list file is refused as what it is, and never opened."""
+    os.mkfifo(tmp_path / "pipe.jpg")
+    for reader in (imageio.read_image, imageio.VideoReader):
+        with pytest.raises(ValueError, match="not a regular file") as info:
+            reader(tmp_path / "pipe.jpg")
+        assert "empty" not in str(info.value)

@@ -80,3 +80,22 @@ def test_default_network_is_loaded_lazily_on_the_first_call(small_bus):
     assert network is not None and len(people.keypoints) >= 1
     estimator(small_bus)
     assert estimator.network is network                       # loaded once
+
+
+def test_an_unknown_threshold_key_is_a_value_error_naming_it():
+    with pytest.raises(ValueError) as info:
+        PoseEstimator(zero_network(), thresholds={"bogus": 1})
+    assert "'bogus'" in str(info.value)
+    assert all(t.dest in str(info.value) for t in THRESHOLDS)
+    with pytest.raises(ValueError, match="peak_thresold"):
+        make_decoder("lab", {"peak_thresold": 0.2})
+    make_decoder("lab", {"peak_threshold": 0.2, "min_parts": None})     # known keys are fine
+
+
+def test_an_image_shrunk_below_8_pixels_says_what_happened():
+    estimator = PoseEstimator(zero_network(), max_side=640)
+    with pytest.raises(ValueError) as info:
+        estimator(np.zeros((4, 1000, 3), np.uint8))       # 1000 -> 640 wide, 4 -> 3 tall
+    message = str(info.value)
+    assert "max_side 640 shrinks this 1000x4 image to 640x3" in message and "8x8" in message
+    assert PoseEstimator(zero_network(), max_side=0)(np.zeros((8, 1000, 3), np.uint8))
