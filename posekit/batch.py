@@ -41,7 +41,8 @@ from estimation.config import NUM_PARTS
 from estimation.decoder import DECODERS
 
 from . import imageio, manifest
-from .cli import _HelpFormatter, _max_side, _number, _Parser
+from .cli import (QUIET_NATIVE_ENV, _HelpFormatter, _max_side, _number, _Parser,
+                  quiet_native_logs)
 from .pipeline import DEFAULT_MAX_SIDE, NETWORKS, ROOT, THRESHOLDS, decoder_defaults
 from .sources import Item, collect
 
@@ -137,7 +138,8 @@ def start_ray(address: Optional[str] = None, num_cpus: Optional[int] = None,
     os.environ["PYTHONPATH"] = path  # a local Ray's workers inherit it
     quiet = dict(include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR)
     if address:
-        ray.init(address=address, runtime_env={"env_vars": {"PYTHONPATH": str(ROOT)}},
+        env = {key: os.environ.get(key, value) for key, value in QUIET_NATIVE_ENV.items()}
+        ray.init(address=address, runtime_env={"env_vars": {"PYTHONPATH": str(ROOT), **env}},
                  **quiet)
     else:
         # at least 2 logical CPUs: one actor plus a decoding task must fit (even on 1 core)
@@ -493,6 +495,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     """Run the command line; returns the exit status."""
     args = build_parser().parse_args(None if argv is None else list(argv))
     previous = signal.getsignal(signal.SIGTERM)
+    quiet_native_logs()                 # before Ray starts: its workers inherit it
     try:
         _handle_sigterm()
         return run(args)

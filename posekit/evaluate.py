@@ -293,6 +293,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                         help="where to write the COCO results JSON")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)
+    from .cli import quiet_native_logs
+
+    quiet_native_logs()
     if args.limit is not None and args.limit < 1:
         parser.error(f"--limit must be at least 1, got {args.limit}")
     low, high = SCALE_RANGE

@@ -16,6 +16,7 @@ the command-line tools turn them into their one-line messages.
 from __future__ import annotations
 
 import inspect
+import threading
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -155,7 +156,13 @@ class PoseResult:
 
 
 class PoseEstimator:
-    """A loaded network plus a decoder: image in, people out; nothing is rebuilt per call."""
+    """A loaded network plus a decoder: image in, people out; nothing is rebuilt per call.
+
+    Safe to call from several threads: the network (loaded once, on the first
+    call when none is given) runs one image at a time under a lock, the
+    grouping of each image runs in its caller's thread. Nothing process-wide
+    (standard error, signals) is touched.
+    """
 
     def __init__(self, network: Optional[object] = None, decoder: str = "best",
                  thresholds: Optional[Dict[str, float]] = None,
@@ -182,7 +189,7 @@ class PoseEstimator:
         self.decode = make_decoder(decoder, thresholds)
         self.max_side = max_side
         self.config = config or get_default_configuration()
-        self._first_call = True
+        self._lock = threading.Lock()
 
     def __call__(self, image: np.ndarray) -> PoseResult:
         """Find the people in a (H, W, 3) uint8 BGR image.
@@ -198,8 +205,6 @@ class PoseEstimator:
             dtype = getattr(image, "dtype", type(image).__name__)
             raise ValueError(f"image must be a (H, W, 3) uint8 BGR array, got shape {shape} "
                              f"of {dtype}")
-        if self.network is None:
-            self.network = load_pose_network("mobilenet_thin", None)
         from models.inference import infer
 
         small, scale = imageio.fit_max_side(image, self.max_side)
@@ -209,14 +214,12 @@ class PoseEstimator:
                              f"below the network's {MIN_SIDE}x{MIN_SIDE} minimum; raise "
                              "max_side or pass 0 (never shrink)")
         timings: Dict[str, float] = {}
-        start = time.perf_counter()
-        if self._first_call:  # TensorFlow logs its graph optimisation on the first run
-            with imageio.native_stderr():
-                heatmaps, pafs = infer(self.network, small)
-            self._first_call = False
-        else:
+        with self._lock:          # one network run at a time (interpreters are not reentrant)
+            if self.network is None:
+                self.network = load_pose_network("mobilenet_thin", None)
+            start = time.perf_counter()
             heatmaps, pafs = infer(self.network, small)
-        timings["network"] = time.perf_counter() - start
+            timings["network"] = time.perf_counter() - start
         coords, skeletons = self.decode(heatmaps, pafs, timings)
         keypoints = skeleton_keypoints(coords, skeletons, STRIDE, scale)
         return PoseResult(small, scale, heatmaps, pafs, coords, skeletons, keypoints, timings)
@@ -274,8 +277,7 @@ def load_pose_network(model: str = "mobilenet_thin", weights: Optional[str] = No
     try:
         from models.inference import load_network
 
-        with imageio.native_stderr():
-            return load_network(model, weights, runtime=runtime, num_threads=num_threads)
+        return load_network(model, weights, runtime=runtime, num_threads=num_threads)
     except ImportError as exc:
         raise RuntimeError(f"cannot load the network: {exc} (run `make setup`)") from None
     except (OSError, ValueError) as exc:
