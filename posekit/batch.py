@@ -85,6 +85,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--address", metavar="ADDR",
                         help="join this Ray cluster (HEAD_IP:6379, or 'auto'); default: start "
                              "a local Ray for this run")
+    parser.add_argument("--node-ip-address", metavar="IP",
+                        help="with --address: this machine's address in the cluster (default: "
+                             "Ray's guess; 127.0.0.1 for a cluster on this machine alone)")
     parser.add_argument("--num-cpus", type=_number(int, 1), metavar="N",
                         help="CPUs of the local Ray (default: all); ignored with --address")
     parser.add_argument("--object-store-mb", type=_number(int, 100),
@@ -122,7 +125,8 @@ def build_parser() -> argparse.ArgumentParser:
 # --- Ray -----------------------------------------------------------------------------------
 
 def start_ray(address: Optional[str] = None, num_cpus: Optional[int] = None,
-              object_store_mb: int = DEFAULT_OBJECT_STORE_MB) -> bool:
+              object_store_mb: int = DEFAULT_OBJECT_STORE_MB,
+              node_ip_address: Optional[str] = None) -> bool:
     """Connect to Ray unless this process already is; returns whether it connected now.
 
     A local Ray gets ``num_cpus`` CPUs (default all) and an object store of
@@ -139,6 +143,8 @@ def start_ray(address: Optional[str] = None, num_cpus: Optional[int] = None,
     quiet = dict(include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR)
     if address:
         env = {key: os.environ.get(key, value) for key, value in QUIET_NATIVE_ENV.items()}
+        if node_ip_address:
+            quiet["_node_ip_address"] = node_ip_address
         ray.init(address=address, runtime_env={"env_vars": {"PYTHONPATH": str(ROOT), **env}},
                  **quiet)
     else:
@@ -201,8 +207,10 @@ def build_dataset(todo: Sequence[Item], args: argparse.Namespace, actors: int, t
                                  for it in todo], override_num_blocks=blocks)
     # Different CPU shares also keep Ray Data from fusing decoding into the actors.
     frames = items.map_batches(decode_items, batch_size=1, num_cpus=DECODE_CPUS)
+    # SPREAD: on a cluster the actors go to different machines, not all to the first one
     return frames.map_batches(actor_class(**settings), batch_size=FRAME_CHUNK,
-                              num_cpus=ACTOR_CPUS, compute=ray.data.ActorPoolStrategy(size=actors))
+                              num_cpus=ACTOR_CPUS, compute=ray.data.ActorPoolStrategy(size=actors),
+                              scheduling_strategy="SPREAD")
 
 
 # --- results -------------------------------------------------------------------------------
@@ -227,10 +235,12 @@ class Tracker:
                             smoothing=0.1)
 
     def row(self, item: int, frame: int, total: int, error: str, payload: bytes,
-            people: int) -> None:
+            people: int, node: str = "") -> None:
         """One result row: a frame (``frame >= 0``) or an item's end row."""
         state = self.state.setdefault(item, {"seen": 0, "hashes": {}, "people": 0,
-                                             "errors": [], "total": None})
+                                             "errors": [], "total": None, "nodes": set()})
+        if node and frame >= 0:
+            state["nodes"].add(node)
         if error:
             state["errors"].append(error)
         if frame >= 0:
@@ -274,7 +284,8 @@ class Tracker:
         else:
             hashes = [state["hashes"][f] for f in range(state["total"])]
             record.update(status="done", frames=state["total"], people=state["people"],
-                          sha256=manifest.combined_digest(hashes), error=None)
+                          sha256=manifest.combined_digest(hashes), error=None,
+                          nodes=sorted(state.get("nodes", ())))
         self.records[item.index] = record
         self.journal.add(record)
         if self.bar is not None:
@@ -433,7 +444,8 @@ def _run_locked(args: argparse.Namespace, out: Path, items: List[Item]) -> int:
     connected = False
     try:
         if todo:
-            connected = start_ray(args.address, args.num_cpus, args.object_store_mb)
+            connected = start_ray(args.address, args.num_cpus, args.object_store_mb,
+                                  args.node_ip_address)
             _handle_sigterm()
             _quiet_ray_data()
             pool = pool_size(args, tracker.note)
@@ -442,7 +454,8 @@ def _run_locked(args: argparse.Namespace, out: Path, items: List[Item]) -> int:
                 for k in range(len(batch["item"])):
                     tracker.row(int(batch["item"][k]), int(batch["frame"][k]),
                                 int(batch["total"][k]), str(batch["error"][k]),
-                                batch["json"][k], int(batch["people"][k]))
+                                batch["json"][k], int(batch["people"][k]),
+                                str(batch["node"][k]) if "node" in batch else "")
     except KeyboardInterrupt:
         interrupted, status = True, EXIT_INTERRUPTED
     except Exception as exc:  # noqa: BLE001 - Ray itself failed: record, report, exit 1

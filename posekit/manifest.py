@@ -8,9 +8,10 @@ keeps what it did. At the end the whole picture is written atomically to
     {"path": "/data/a/bus.jpg", "name": "a/bus", "kind": "image",
      "status": "done" | "skipped" | "failed", "frames": 1, "people": 4,
      "outputs": "a/bus_keypoints.json", "sha256": "...", "error": null,
-     "source": {"bytes": 137419, "mtime_ns": 1764...}}
+     "source": {"bytes": 137419, "mtime_ns": 1764...}, "nodes": ["<Ray node id>"]}
 
-``skipped`` means found complete by a previous run. An item is complete
+``skipped`` means found complete by a previous run; ``nodes`` (done items) are the
+Ray nodes whose actors ran the network on the item's frames. An item is complete
 when a record says it was done, the source file still has the recorded size
 and modification time, and the SHA-256 of its output files, read back now,
 matches the recorded one: present but truncated, edited or missing outputs
