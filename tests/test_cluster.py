@@ -101,7 +101,7 @@ def test_a_killed_worker_node_loses_no_finished_item(cluster, tmp_path, small_bu
         time.sleep(0.1)
     head.remove_node(worker, allow_graceful=False)          # the machine is gone
     try:
-        proc.wait(timeout=60)
+        proc.wait(timeout=20)
     except subprocess.TimeoutExpired:                        # waiting for the lost actor
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=120)
