@@ -109,6 +109,12 @@ VGG_HEATMAP_INDEX = 11
 #: Default prefix of the lab's VGG checkpoint.
 DEFAULT_VGG_WEIGHTS = Path(__file__).resolve().parent.parent / "model_weights" / "openpose"
 
+#: Largest image the network takes, in pixels (16 megapixels, 4000 x 4000): the
+#: network's activations grow with the area (about 0.26 GB per megapixel with
+#: mobilenet_thin on TFLite), so a 48-megapixel photo at full size once took over
+#: 12 GB. Measured worst case at the limit: README, "Limits on work and memory".
+MAX_NETWORK_PIXELS = 16_000_000
+
 #: A back-end: padded BGR uint8 ``(1, Hp, Wp, 3)`` -> (heatmaps ``(1, Hp/8, Wp/8, 19)``,
 #: PAFs ``(1, Hp/8, Wp/8, 38)``).
 Backend = Callable[[np.ndarray], "tuple[np.ndarray, np.ndarray]"]
@@ -125,8 +131,8 @@ def validate_image(bgr_image: Any) -> np.ndarray:
         The same array.
 
     Raises:
-        ValueError: Not a numpy array, not uint8, not ``(H, W, 3)``, or
-            smaller than 8x8.
+        ValueError: Not a numpy array, not uint8, not ``(H, W, 3)``,
+            smaller than 8x8, or larger than :data:`MAX_NETWORK_PIXELS`.
     """
     if not isinstance(bgr_image, np.ndarray):
         raise ValueError(f"image must be a numpy array of shape (H, W, 3) uint8, got "
@@ -139,6 +145,10 @@ def validate_image(bgr_image: Any) -> np.ndarray:
     if height < STRIDE or width < STRIDE:
         raise ValueError(f"image must be at least {STRIDE}x{STRIDE} pixels, got "
                          f"{height}x{width} (H x W)")
+    if height * width > MAX_NETWORK_PIXELS:
+        raise ValueError(f"image of {width}x{height} pixels is too large for the network "
+                         f"(more than {MAX_NETWORK_PIXELS // 1_000_000} megapixels, the memory "
+                         "bound); downscale it first (--max-side, e.g. the default 640)")
     return bgr_image
 
 

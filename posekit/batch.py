@@ -17,7 +17,8 @@ A rerun with the same output folder skips the items whose outputs are
 complete (checked against their recorded SHA-256) and redoes the rest. A file
 that fails (unreadable, truncated, too large) is recorded in the manifest
 with its error and the run goes on; the exit status is then 1 (130 after
-Ctrl-C, with the manifest written).
+Ctrl-C or SIGTERM, with the manifest written). One run at a time may write
+into an output folder (a lock the system drops when the process ends).
 """
 
 from __future__ import annotations
@@ -25,19 +26,23 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime
+import glob
 import hashlib
 import logging
 import os
+import signal
 import sys
+import threading
 import time
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Dict, List, Optional, Sequence
 
 from estimation.config import NUM_PARTS
 from estimation.decoder import DECODERS
 
 from . import imageio, manifest
-from .cli import _HelpFormatter, _max_side, _number, _Parser
+from .cli import (QUIET_NATIVE_ENV, _HelpFormatter, _max_side, _number, _Parser,
+                  quiet_native_logs)
 from .pipeline import DEFAULT_MAX_SIDE, NETWORKS, ROOT, THRESHOLDS, decoder_defaults
 from .sources import Item, collect
 
@@ -80,6 +85,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--address", metavar="ADDR",
                         help="join this Ray cluster (HEAD_IP:6379, or 'auto'); default: start "
                              "a local Ray for this run")
+    parser.add_argument("--node-ip-address", metavar="IP",
+                        help="with --address: this machine's address in the cluster (default: "
+                             "Ray's guess; 127.0.0.1 for a cluster on this machine alone)")
     parser.add_argument("--num-cpus", type=_number(int, 1), metavar="N",
                         help="CPUs of the local Ray (default: all); ignored with --address")
     parser.add_argument("--object-store-mb", type=_number(int, 100),
@@ -117,7 +125,8 @@ def build_parser() -> argparse.ArgumentParser:
 # --- Ray -----------------------------------------------------------------------------------
 
 def start_ray(address: Optional[str] = None, num_cpus: Optional[int] = None,
-              object_store_mb: int = DEFAULT_OBJECT_STORE_MB) -> bool:
+              object_store_mb: int = DEFAULT_OBJECT_STORE_MB,
+              node_ip_address: Optional[str] = None) -> bool:
     """Connect to Ray unless this process already is; returns whether it connected now.
 
     A local Ray gets ``num_cpus`` CPUs (default all) and an object store of
@@ -133,7 +142,10 @@ def start_ray(address: Optional[str] = None, num_cpus: Optional[int] = None,
     os.environ["PYTHONPATH"] = path  # a local Ray's workers inherit it
     quiet = dict(include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR)
     if address:
-        ray.init(address=address, runtime_env={"env_vars": {"PYTHONPATH": str(ROOT)}},
+        env = {key: os.environ.get(key, value) for key, value in QUIET_NATIVE_ENV.items()}
+        if node_ip_address:
+            quiet["_node_ip_address"] = node_ip_address
+        ray.init(address=address, runtime_env={"env_vars": {"PYTHONPATH": str(ROOT), **env}},
                  **quiet)
     else:
         # at least 2 logical CPUs: one actor plus a decoding task must fit (even on 1 core)
@@ -195,8 +207,10 @@ def build_dataset(todo: Sequence[Item], args: argparse.Namespace, actors: int, t
                                  for it in todo], override_num_blocks=blocks)
     # Different CPU shares also keep Ray Data from fusing decoding into the actors.
     frames = items.map_batches(decode_items, batch_size=1, num_cpus=DECODE_CPUS)
+    # SPREAD: on a cluster the actors go to different machines, not all to the first one
     return frames.map_batches(actor_class(**settings), batch_size=FRAME_CHUNK,
-                              num_cpus=ACTOR_CPUS, compute=ray.data.ActorPoolStrategy(size=actors))
+                              num_cpus=ACTOR_CPUS, compute=ray.data.ActorPoolStrategy(size=actors),
+                              scheduling_strategy="SPREAD")
 
 
 # --- results -------------------------------------------------------------------------------
@@ -221,18 +235,26 @@ class Tracker:
                             smoothing=0.1)
 
     def row(self, item: int, frame: int, total: int, error: str, payload: bytes,
-            people: int) -> None:
+            people: int, node: str = "") -> None:
         """One result row: a frame (``frame >= 0``) or an item's end row."""
         state = self.state.setdefault(item, {"seen": 0, "hashes": {}, "people": 0,
-                                             "errors": [], "total": None})
+                                             "errors": [], "total": None, "nodes": set()})
+        if node and frame >= 0:
+            state["nodes"].add(node)
         if error:
             state["errors"].append(error)
         if frame >= 0:
             state["seen"] += 1
             if not error:
                 target = self.out / self.items[item].output(frame)
-                target.parent.mkdir(parents=True, exist_ok=True)
-                imageio.write_bytes(target, payload)
+                try:
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    imageio.write_bytes(target, payload)
+                except (OSError, ValueError) as exc:    # this item fails, the run goes on
+                    state["errors"].append(f"cannot write {target}: "
+                                           f"{getattr(exc, 'strerror', None) or exc}")
+                    error = state["errors"][-1]
+            if not error:
                 state["hashes"][frame] = hashlib.sha256(payload).digest()
                 state["people"] += people
                 self.frames += 1
@@ -262,12 +284,20 @@ class Tracker:
         else:
             hashes = [state["hashes"][f] for f in range(state["total"])]
             record.update(status="done", frames=state["total"], people=state["people"],
-                          sha256=manifest.combined_digest(hashes), error=None)
+                          sha256=manifest.combined_digest(hashes), error=None,
+                          nodes=sorted(state.get("nodes", ())))
         self.records[item.index] = record
         self.journal.add(record)
         if self.bar is not None:
             self.bar.update(1)
             self._show(force=True)
+
+    def refuse(self, item: Item, error: str) -> None:
+        """Record ``item`` as failed before any work (its outputs cannot be written)."""
+        self.items[item.index] = item
+        if self.bar is not None:
+            self.bar.total += 1
+        self._finish(item, {"errors": [error], "hashes": {}, "total": 0})
 
     def steady_rate(self) -> float:
         """Frames per second since the first frame came back (0 before two frames)."""
@@ -294,15 +324,47 @@ class Tracker:
 
 
 def _remove_stale_outputs(out: Path, item: Item) -> None:
-    """Delete what an unfinished earlier run left for ``item`` (only this item's file names)."""
+    """Delete what an unfinished earlier run left for ``item`` (only this item's file names).
+
+    Raises:
+        OSError: a file could not be removed.
+    """
     if item.kind == "image":
         (out / item.output(0)).unlink(missing_ok=True)
         return
     folder = (out / item.output(0)).parent
     stem = Path(item.name).name
-    if folder.is_dir():
-        for path in folder.glob(f"{stem}_" + "[0-9]" * 12 + "_keypoints.json"):
+    if folder.is_dir() and not folder.is_symlink():
+        for path in folder.glob(glob.escape(f"{stem}_") + "[0-9]" * 12 + "_keypoints.json"):
             path.unlink(missing_ok=True)
+
+
+def unwritable(out: Path, item: Item) -> str:
+    """Why ``item``'s outputs cannot be written into ``out`` (``""`` when they can).
+
+    The demo's output rules, per item: every part of the output path fits in
+    :data:`posekit.imageio.NAME_MAX` bytes; no folder on the way is a
+    symbolic link or a file; an image's output is not a folder, a link or a
+    special file (batch outputs are regular files).
+    """
+    relative = PurePosixPath(item.output(0))
+    for part in relative.parts:
+        if len(os.fsencode(part)) > imageio.NAME_MAX:
+            return (f"the output name {part[:40]}... is {len(os.fsencode(part))} bytes long, "
+                    f"more than the file system's {imageio.NAME_MAX}; rename the file")
+    path = out
+    for part in relative.parent.parts:
+        path = path / part
+        if path.is_symlink() or (path.exists() and not path.is_dir()):
+            return f"{path} is a symbolic link or a file, not a folder"
+    if item.kind == "video":
+        return ""
+    target = out / relative
+    try:
+        kind = imageio.destination_kind(target)
+    except ValueError as exc:
+        return str(exc)
+    return f"{target} is a special file (FIFO, device, socket)" if kind == "special" else ""
 
 
 def _prepare(args: argparse.Namespace, out: Path) -> List[Item]:
@@ -315,6 +377,7 @@ def _prepare(args: argparse.Namespace, out: Path) -> List[Item]:
     from .pipeline import load_pose_network
 
     try:
+        manifest.check_record_files(out)
         load_pose_network(args.model, args.weights, args.skip_hash_check, args.runtime,
                           num_threads=1)
         imageio.make_output_folder(out)
@@ -323,27 +386,67 @@ def _prepare(args: argparse.Namespace, out: Path) -> List[Item]:
     return items
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    """SIGTERM handler: stop the run as Ctrl-C does (manifest written, status 130)."""
+    raise KeyboardInterrupt
+
+
+def _handle_sigterm() -> None:
+    """Make SIGTERM behave as Ctrl-C (again after ``ray.init``, which installs its own)."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _interrupt)
+
+
 def run(args: argparse.Namespace) -> int:
     """The whole run; returns the exit status."""
     out = Path(args.output)
     items = _prepare(args, out)
+    try:
+        lock = manifest.FolderLock(out)
+    except ValueError as exc:
+        raise BatchError(str(exc)) from None
+    with lock:
+        try:
+            manifest.check_record_files(out)      # again: now no other run can change them
+        except ValueError as exc:
+            raise BatchError(str(exc)) from None
+        return _run_locked(args, out, items)
+
+
+def _run_locked(args: argparse.Namespace, out: Path, items: List[Item]) -> int:
+    """:func:`run` once the output folder is locked."""
     previous = {} if args.redo else manifest.load_records(out)
     skipped: Dict[int, dict] = {}
     for item in items:
         record = previous.get(item.path)
         if manifest.is_complete(out, item, record):
             skipped[item.index] = dict(record, status="skipped")
-    todo = [it for it in items if it.index not in skipped]
-    for item in todo:
-        _remove_stale_outputs(out, item)
+    refused: Dict[int, str] = {}
+    for item in items:
+        if item.index in skipped:
+            continue
+        reason = unwritable(out, item)
+        if not reason:
+            try:
+                _remove_stale_outputs(out, item)
+            except OSError as exc:
+                reason = f"cannot remove an earlier output: {exc.strerror or exc}"
+        if reason:
+            refused[item.index] = reason
+    todo = [it for it in items if it.index not in skipped and it.index not in refused]
     journal = manifest.Journal(out)
     tracker = Tracker(todo, out, journal, args.quiet)
+    for item in items:
+        if item.index in refused:
+            tracker.refuse(item, refused[item.index])
     started = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
     status, interrupted, pool = 0, False, {"actors": 0, "threads": 0}
     connected = False
     try:
         if todo:
-            connected = start_ray(args.address, args.num_cpus, args.object_store_mb)
+            connected = start_ray(args.address, args.num_cpus, args.object_store_mb,
+                                  args.node_ip_address)
+            _handle_sigterm()
             _quiet_ray_data()
             pool = pool_size(args, tracker.note)
             dataset = build_dataset(todo, args, pool["actors"], pool["threads"])
@@ -351,7 +454,8 @@ def run(args: argparse.Namespace) -> int:
                 for k in range(len(batch["item"])):
                     tracker.row(int(batch["item"][k]), int(batch["frame"][k]),
                                 int(batch["total"][k]), str(batch["error"][k]),
-                                batch["json"][k], int(batch["people"][k]))
+                                batch["json"][k], int(batch["people"][k]),
+                                str(batch["node"][k]) if "node" in batch else "")
     except KeyboardInterrupt:
         interrupted, status = True, EXIT_INTERRUPTED
     except Exception as exc:  # noqa: BLE001 - Ray itself failed: record, report, exit 1
@@ -403,7 +507,10 @@ def run(args: argparse.Namespace) -> int:
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Run the command line; returns the exit status."""
     args = build_parser().parse_args(None if argv is None else list(argv))
+    previous = signal.getsignal(signal.SIGTERM)
+    quiet_native_logs()                 # before Ray starts: its workers inherit it
     try:
+        _handle_sigterm()
         return run(args)
     except BatchError as exc:
         print(f"{PROG}: error: {' '.join(str(exc).split())}", file=sys.stderr)
@@ -411,6 +518,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    finally:
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
 
 
 if __name__ == "__main__":

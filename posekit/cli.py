@@ -519,9 +519,26 @@ def _load(run: Run, out_folder: Optional[Path] = None) -> PoseEstimator:
     return estimator
 
 
+#: Set by the command-line tools (never by the library): FFmpeg's log level inside
+#: OpenCV (-8: quiet), read when the first video is opened; a failure is reported by
+#: our own one-line message instead.
+QUIET_NATIVE_ENV = {"OPENCV_FFMPEG_LOGLEVEL": "-8"}
+
+
+def quiet_native_logs() -> None:
+    """Keep OpenCV's and FFmpeg's own warnings off the terminal (the CLIs' process-wide
+    choice: errors only from OpenCV, nothing from FFmpeg). Child processes inherit it."""
+    import cv2
+
+    for key, value in QUIET_NATIVE_ENV.items():
+        os.environ.setdefault(key, value)
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
+
+
 def main(argv: Optional[Iterable[str]] = None) -> int:
     """Run the command line; returns the exit status."""
     args = build_parser().parse_args(None if argv is None else list(argv))
+    quiet_native_logs()
     run = Run(args, get_default_configuration())
     with _sigterm_as_interrupt():
         return _main(run, args)

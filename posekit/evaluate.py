@@ -19,6 +19,7 @@ import contextlib
 import functools
 import io
 import json
+import math
 import os
 import statistics
 import sys
@@ -38,6 +39,12 @@ STAT_NAMES = ("AP", "AP50", "AP75", "APm", "APl", "AR", "AR50", "AR75", "ARm", "
 STAGES = ("network", "peaks", "connections", "grouping")
 #: Top-level keys a COCO keypoint file needs (pycocotools reads all three).
 REQUIRED_KEYS = ("images", "annotations", "categories")
+#: Fields of each annotation that pycocotools' keypoint evaluation reads.
+ANNOTATION_FIELDS = ("id", "image_id", "category_id", "iscrowd", "area", "bbox",
+                     "num_keypoints", "keypoints")
+#: COCO's keypoints per person, and the person category our results carry (to_coco).
+COCO_PARTS = 17
+PERSON = 1
 #: Accepted test-time scales: 1/8 to 4 (at 4 a 640-px image becomes 2560 px).
 SCALE_RANGE = (0.125, 4.0)
 
@@ -47,8 +54,10 @@ def load_annotations(path: Path) -> dict:
 
     Raises:
         ValueError: the file is missing, not JSON, lacks ``images`` /
-            ``annotations`` / ``categories``, or has an image entry without an
-            integer ``id`` and a ``file_name`` (or a repeated id).
+            ``annotations`` / ``categories``, has an image entry without an
+            integer ``id`` and a ``file_name`` (or a repeated id), has no
+            person category (id 1), or an annotation misses a field the
+            evaluation reads or has it with a wrong type or length.
     """
     try:
         data = json.loads(Path(path).read_text())
@@ -71,7 +80,74 @@ def load_annotations(path: Path) -> dict:
         if entry["id"] in ids:
             raise ValueError(f"{path}: image id {entry['id']} appears twice")
         ids.add(entry["id"])
+    _check_categories(path, data["categories"])
+    _check_people(path, data["annotations"], ids)
     return data
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) \
+        and math.isfinite(value)
+
+
+def _check_categories(path: Path, categories: list) -> None:
+    """The person category (id :data:`PERSON`) our results name must be there."""
+    for k, entry in enumerate(categories):
+        if not isinstance(entry, dict) or not _is_int(entry.get("id")):
+            raise ValueError(f"{path}: category {k} needs an integer 'id', got "
+                             f"{str(entry)[:80]}")
+    if PERSON not in {entry["id"] for entry in categories}:
+        raise ValueError(f"{path}: no category with id {PERSON} (person); every metric would "
+                         "be undefined")
+
+
+def _check_people(path: Path, annotations: list, image_ids: set) -> None:
+    """Every field pycocotools' keypoint evaluation reads, with its type and length.
+
+    ``id`` (int, unique), ``image_id`` (one of the images), ``category_id``
+    (int), ``iscrowd`` (0 / 1), ``area`` (number >= 0), ``bbox`` (4 numbers,
+    width and height >= 0), ``num_keypoints`` (int 0..17) and ``keypoints``
+    (17 x 3 numbers, visibility 0, 1 or 2).
+    """
+    seen = set()
+    for k, ann in enumerate(annotations):
+        where = f"{path}: annotation {k}"
+        if not isinstance(ann, dict):
+            raise ValueError(f"{where} is not an object: {str(ann)[:80]}")
+        missing = [f for f in ANNOTATION_FIELDS if f not in ann]
+        if missing:
+            raise ValueError(f"{where} lacks {', '.join(repr(f) for f in missing)}")
+        if not _is_int(ann["id"]) or ann["id"] in seen:
+            raise ValueError(f"{where}: 'id' must be an integer used once, got {ann['id']!r}")
+        seen.add(ann["id"])
+        if ann["image_id"] not in image_ids or not _is_int(ann["image_id"]):
+            raise ValueError(f"{where}: 'image_id' {ann['image_id']!r} is not an image of "
+                             "the file")
+        if not _is_int(ann["category_id"]):
+            raise ValueError(f"{where}: 'category_id' must be an integer")
+        if ann["iscrowd"] not in (0, 1):
+            raise ValueError(f"{where}: 'iscrowd' must be 0 or 1, got {ann['iscrowd']!r}")
+        if not _is_number(ann["area"]) or ann["area"] < 0:
+            raise ValueError(f"{where}: 'area' must be a number >= 0, got {ann['area']!r}")
+        box = ann["bbox"]
+        if not (isinstance(box, list) and len(box) == 4 and all(map(_is_number, box))
+                and box[2] >= 0 and box[3] >= 0):
+            raise ValueError(f"{where}: 'bbox' must be 4 numbers [x, y, w, h] with w, h >= 0")
+        if not _is_int(ann["num_keypoints"]) or not 0 <= ann["num_keypoints"] <= COCO_PARTS:
+            raise ValueError(f"{where}: 'num_keypoints' must be an integer 0..{COCO_PARTS}")
+        points = ann["keypoints"]
+        if not (isinstance(points, list) and len(points) == 3 * COCO_PARTS
+                and all(map(_is_number, points))):
+            raise ValueError(f"{where}: 'keypoints' must be {3 * COCO_PARTS} numbers "
+                             f"({COCO_PARTS} x, y, visibility), got "
+                             f"{len(points) if isinstance(points, list) else type(points).__name__}"
+                             + (" values" if isinstance(points, list) else ""))
+        if any(v not in (0, 1, 2) for v in points[2::3]):
+            raise ValueError(f"{where}: keypoint visibility must be 0, 1 or 2")
 
 
 def coco_stats(annotations: Path, results: List[dict], image_ids: Sequence[int]) -> Dict[str, float]:
@@ -169,14 +245,22 @@ def evaluate(images: Path, annotations: Path, decoder: str = "best", model: str 
     return results, [entry["id"] for entry in entries], times
 
 
-def check_results_path(path: Path, annotations: Path) -> None:
+def check_results_path(path: Path, annotations: Path, images: Optional[Path] = None) -> None:
     """Refuse a results path that cannot be written, before any work is done.
+
+    The demo's rule: no output on an input, none inside the folder being read.
 
     Raises:
         ValueError: the folder is missing or not writable, the path is a folder,
-            a symlink or a special file, or it is the annotation file.
+            a symlink or a special file, it is the annotation file, or it lies
+            inside the ``images`` folder.
     """
     path = Path(path)
+    if images is not None and Path(images).is_dir():
+        where, folder = path.resolve(), Path(images).resolve()
+        if folder == where or folder in where.parents:
+            raise ValueError(f"--results {path} is inside the --images folder {images}; "
+                             "outputs must go elsewhere (it would overwrite or join the inputs)")
     folder = path.parent if str(path.parent) else Path(".")
     if not folder.is_dir():
         raise ValueError(f"--results folder {folder} does not exist")
@@ -235,6 +319,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                         help="where to write the COCO results JSON")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)
+    from .cli import quiet_native_logs
+
+    quiet_native_logs()
     if args.limit is not None and args.limit < 1:
         parser.error(f"--limit must be at least 1, got {args.limit}")
     if args.handout_row_score != "printed" and args.decoder != "handout":
@@ -244,7 +331,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if bad:
         parser.error(f"--scales must be between {low} and {high}, got {bad[0]:g}")
     try:
-        check_results_path(args.results, args.annotations)
+        check_results_path(args.results, args.annotations, args.images)
         results, image_ids, times = evaluate(
             args.images, args.annotations, args.decoder, args.model, args.weights,
             args.scales, args.flip, args.limit, progress=not args.quiet, runtime=args.runtime,

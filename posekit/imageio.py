@@ -14,10 +14,11 @@ Files are decoded with ``cv2.IMREAD_UNCHANGED`` (keeps depth and alpha). An
 8-bit image without alpha is then read again with ``cv2.IMREAD_COLOR`` so that
 the EXIF orientation of camera photos is applied exactly as ``cv2.imread``
 does by default (``IMREAD_UNCHANGED`` ignores it); that second decode costs
-about 10 ms for a 1-megapixel JPEG. The messages native decoders print
-(libjpeg's "Premature end of JPEG file", libpng errors, FFmpeg probes) are
-captured instead of reaching the terminal; a JPEG whose decoder reports a
-premature end is rejected as truncated.
+about 10 ms for a 1-megapixel JPEG. A JPEG without its end marker after the
+image data, or a PNG without its ``IEND`` chunk, is rejected as truncated from
+its structure before any decoder runs (so libjpeg / libpng never print about
+it). This module never redirects the process's standard error; the
+command-line tools lower OpenCV's own log level instead.
 
 Every writer writes to a temporary file in the destination folder and then
 renames it over the destination, so a destination is either untouched or
@@ -30,10 +31,8 @@ import contextlib
 import json
 import math
 import os
-import re
 import secrets
 import sys
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator, List, Optional, Sequence, Tuple, Union
@@ -68,50 +67,6 @@ BACKGROUND = 128
 DEFAULT_FPS = 25.0
 #: Codecs tried, in order, for drawn videos: (FourCC, file extension).
 VIDEO_CODECS = (("mp4v", ".mp4"), ("MJPG", ".avi"))
-
-
-class CapturedText:
-    """Text written to the process's standard error while captured (see :func:`native_stderr`)."""
-
-    text = ""
-
-    def first_message(self) -> str:
-        """The first non-empty line, without OpenCV's ``[ WARN:0@0.1] global x.cpp:12 f``
-        or FFmpeg's ``[mov,mp4 @ 0x55e8...]`` prefix."""
-        for line in self.text.splitlines():
-            line = re.sub(r"^\[\s*\w+:[^\]]*\]\s*(global\s+\S+\s+\S+\s*)?", "", line)
-            line = re.sub(r"^\[[^\]]*@\s*0x[0-9a-fA-F]+\]\s*", "", line).strip()
-            if line:
-                return line[:160]
-        return ""
-
-
-@contextlib.contextmanager
-def native_stderr() -> Iterator[CapturedText]:
-    """Capture file descriptor 2 (what C/C++ libraries print) for the block.
-
-    Yields:
-        A :class:`CapturedText` whose ``text`` is filled when the block ends.
-        If descriptor 2 cannot be redirected nothing is captured.
-    """
-    captured = CapturedText()
-    try:
-        sys.stderr.flush()
-        saved = os.dup(2)
-    except (OSError, ValueError, AttributeError):
-        yield captured
-        return
-    with tempfile.TemporaryFile() as sink:
-        os.dup2(sink.fileno(), 2)
-        try:
-            yield captured
-        finally:
-            with contextlib.suppress(OSError, ValueError, AttributeError):
-                sys.stderr.flush()
-            os.dup2(saved, 2)
-            os.close(saved)
-            sink.seek(0)
-            captured.text = sink.read().decode("utf-8", errors="replace")
 
 
 def to_bgr8(image: np.ndarray) -> np.ndarray:
@@ -205,6 +160,31 @@ def header_size(path: PathLike) -> Optional[Tuple[int, int]]:
     return None
 
 
+def _jpeg_scan_start(handle: Any) -> Optional[int]:
+    """Offset of a JPEG's first entropy-coded data (after its SOS segment), or None."""
+    import struct
+
+    handle.seek(2)
+    for _ in range(10000):                       # bounded walk over the markers
+        marker = handle.read(2)
+        if len(marker) < 2 or marker[0] != 0xFF:
+            return None
+        code = marker[1]
+        if code == 0xFF:
+            handle.seek(-1, 1)
+            continue
+        if code in (0x01, *range(0xD0, 0xD8)):
+            continue
+        length = handle.read(2)
+        if len(length) < 2:
+            return None
+        size = struct.unpack(">H", length)[0]
+        handle.seek(size - 2, 1)
+        if code == 0xDA:
+            return handle.tell()
+    return None
+
+
 def _jpeg_size(handle: Any) -> Optional[Tuple[int, int]]:
     """Width and height from a JPEG's first SOF marker (reads markers, not pixels)."""
     import struct
@@ -236,16 +216,61 @@ def _jpeg_size(handle: Any) -> Optional[Tuple[int, int]]:
 
 def has_image_signature(path: PathLike) -> bool:
     """Whether OpenCV recognises the file's first bytes as an image format it decodes."""
-    with native_stderr():
-        return bool(cv2.haveImageReader(os.fspath(path)))
+    return bool(cv2.haveImageReader(os.fspath(path)))
+
+
+#: Bytes searched at a time for a JPEG's end marker.
+_SCAN_BLOCK = 1 << 20
+
+
+def truncation(path: PathLike) -> str:
+    """Why a JPEG or PNG file is cut short (``""`` when complete or another format).
+
+    Reads the file's structure, never its pixels: a JPEG must have an end
+    marker (``FF D9``) after its first start-of-scan (the entropy-coded data
+    cannot contain one), a PNG an ``IEND`` chunk after a walk over its chunk
+    lengths.
+    """
+    import struct
+
+    with open(path, "rb") as handle:
+        head = handle.read(8)
+        if head[:8] == b"\x89PNG\r\n\x1a\n":
+            total = os.fstat(handle.fileno()).st_size
+            position = 8
+            while position + 8 <= total:
+                handle.seek(position)
+                length, tag = struct.unpack(">I4s", handle.read(8))
+                position += 12 + length
+                if tag == b"IEND":
+                    return "" if position <= total else "its IEND chunk is cut"
+            return "it ends before its IEND chunk"
+        if head[:2] != b"\xff\xd8":
+            return ""
+        start = _jpeg_scan_start(handle)
+        if start is None:
+            return "it ends before its image data"
+        handle.seek(start)
+        tail = b""
+        while True:
+            block = handle.read(_SCAN_BLOCK)
+            if not block:
+                return "no end marker after its image data"
+            if b"\xff\xd9" in tail[-1:] + block:
+                return ""
+            tail = block
 
 
 def _check_readable_file(path: Path) -> None:
-    """Raise FileNotFoundError / IsADirectoryError / PermissionError / ValueError (empty)."""
+    """Raise FileNotFoundError / IsADirectoryError / PermissionError / ValueError (empty, or
+    not a regular file: a FIFO, device or socket is never opened)."""
     if not path.exists():
         raise FileNotFoundError(f"{path}: no such file or folder")
     if path.is_dir():
         raise IsADirectoryError(f"{path} is a folder, not a file")
+    if not path.is_file():
+        raise ValueError(f"{path} is not a regular file (a FIFO, device or socket); "
+                         "only files are read")
     if not os.access(path, os.R_OK):
         raise PermissionError(f"{path} is not readable (permission denied)")
     if path.stat().st_size == 0:
@@ -278,28 +303,26 @@ def read_image(path: PathLike) -> np.ndarray:
     if size is not None and size[0] * size[1] > MAX_IMAGE_PIXELS:
         raise ValueError(f"{path} is too large: {size[0]}x{size[1]} pixels, more than "
                          f"{MAX_IMAGE_PIXELS:,} (the limit; nothing was decoded)")
-    refused = False
-    with native_stderr() as log:
-        try:
-            image = cv2.imread(os.fspath(path), cv2.IMREAD_UNCHANGED)
-        except cv2.error as exc:
-            if "MAX_IMAGE_PIXELS" not in str(exc):
-                raise ValueError(f"cannot decode {path}: {str(exc).strip().splitlines()[-1]}"
-                                 ) from None
-            image, refused = None, True
-    refused = refused or "MAX_IMAGE_PIXELS" in log.text
-    if refused or (image is not None and image.shape[0] * image.shape[1] > MAX_IMAGE_PIXELS):
+    cut = truncation(path)
+    if cut:
+        raise ValueError(f"cannot decode {path}: the file is truncated or corrupt ({cut})")
+    try:
+        image = cv2.imread(os.fspath(path), cv2.IMREAD_UNCHANGED)
+    except cv2.error as exc:
+        if "MAX_IMAGE_PIXELS" not in str(exc):
+            raise ValueError(f"cannot decode {path}: {str(exc).strip().splitlines()[-1]}"
+                             ) from None
+        image, size = None, (MAX_IMAGE_PIXELS, 2)
+    if image is not None and image.shape[0] * image.shape[1] > MAX_IMAGE_PIXELS or \
+            image is None and size is not None and size[0] * size[1] > MAX_IMAGE_PIXELS:
         raise ValueError(f"{path} is too large: more than {MAX_IMAGE_PIXELS:,} pixels "
                          "(the limit; nothing was decoded)")
-    detail = log.first_message()
     if image is None:
         raise ValueError(f"cannot decode {path}: the file is truncated or corrupt"
-                         + (f" ({detail})" if detail else ""))
-    if "premature end" in log.text.lower():
-        raise ValueError(f"cannot decode {path}: the file is truncated ({detail})")
+                         + ("" if size is not None else
+                            f", or larger than {MAX_IMAGE_PIXELS:,} pixels"))
     if image.dtype == np.uint8 and (image.ndim == 2 or image.shape[2] in (1, 3)):
-        with native_stderr():
-            oriented = cv2.imread(os.fspath(path), cv2.IMREAD_COLOR)
+        oriented = cv2.imread(os.fspath(path), cv2.IMREAD_COLOR)
         if oriented is not None:
             image = oriented
     try:
@@ -426,9 +449,22 @@ def check_output_file(path: PathLike, image: bool = False) -> Path:
     return path
 
 
+#: Longest file name (bytes) of the usual file systems (ext4, XFS, APFS, NTFS in UTF-16 units).
+NAME_MAX = 255
+
+
 def _temporary_name(path: Path, suffix: str = "") -> Path:
-    """A fresh hidden name next to ``path`` that keeps ``suffix`` (the codec may need it)."""
-    return path.with_name(f".{path.name}.{os.getpid()}-{secrets.token_hex(4)}.part{suffix}")
+    """A fresh hidden name next to ``path`` that keeps ``suffix`` (the codec may need it).
+
+    The name fits in :data:`NAME_MAX` bytes whatever the length of ``path``'s
+    name: a long name is cut (at a character boundary) to make room for the
+    tag and ``suffix``.
+    """
+    tag = f".{os.getpid()}-{secrets.token_hex(4)}.part{suffix}"
+    room = NAME_MAX - 1 - len(os.fsencode(tag))
+    name = os.fsencode(path.name)[:max(room, 1)]
+    return path.with_name("." + name.decode("utf-8", errors="ignore") + tag
+                          if room > 0 else f".{secrets.token_hex(4)}.part")
 
 
 @contextlib.contextmanager
@@ -612,14 +648,11 @@ class VideoReader:
     def __init__(self, path: PathLike) -> None:
         self.path = Path(path)
         _check_readable_file(self.path)
-        with native_stderr() as log:
-            cap = cv2.VideoCapture(os.fspath(self.path))
-            opened = cap.isOpened()
-            ok, frame = cap.read() if opened else (False, None)
+        cap = cv2.VideoCapture(os.fspath(self.path))
+        opened = cap.isOpened()
+        ok, frame = cap.read() if opened else (False, None)
         if not opened:
-            detail = log.first_message()
-            raise ValueError(f"cannot open {self.path}: not an image or a video OpenCV can read"
-                             + (f" ({detail})" if detail else ""))
+            raise ValueError(f"cannot open {self.path}: not an image or a video OpenCV can read")
         if not ok or frame is None:
             cap.release()
             raise ValueError(f"video {self.path} has no frames (empty or corrupt)")
@@ -641,8 +674,7 @@ class VideoReader:
             if self._first is not None:
                 frame, self._first = self._first, None
             else:
-                with native_stderr():
-                    ok, frame = self._cap.read()
+                ok, frame = self._cap.read()
                 if not ok or frame is None:
                     return
             yield to_bgr8(frame)
@@ -683,9 +715,8 @@ class AtomicVideoWriter:
         for fourcc, ext in VIDEO_CODECS:
             path = Path(folder) / f"{stem}{ext}"
             tmp = _temporary_name(path, ext)
-            with native_stderr():
-                writer = cv2.VideoWriter(os.fspath(tmp), cv2.VideoWriter_fourcc(*fourcc),
-                                         float(fps), tuple(int(v) for v in size))
+            writer = cv2.VideoWriter(os.fspath(tmp), cv2.VideoWriter_fourcc(*fourcc),
+                                     float(fps), tuple(int(v) for v in size))
             if writer.isOpened():
                 self._writer, self.path, self._tmp, self.fourcc = writer, path, tmp, fourcc
                 break

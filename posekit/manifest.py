@@ -8,9 +8,10 @@ keeps what it did. At the end the whole picture is written atomically to
     {"path": "/data/a/bus.jpg", "name": "a/bus", "kind": "image",
      "status": "done" | "skipped" | "failed", "frames": 1, "people": 4,
      "outputs": "a/bus_keypoints.json", "sha256": "...", "error": null,
-     "source": {"bytes": 137419, "mtime_ns": 1764...}}
+     "source": {"bytes": 137419, "mtime_ns": 1764...}, "nodes": ["<Ray node id>"]}
 
-``skipped`` means found complete by a previous run. An item is complete
+``skipped`` means found complete by a previous run; ``nodes`` (done items) are the
+Ray nodes whose actors ran the network on the item's frames. An item is complete
 when a record says it was done, the source file still has the recorded size
 and modification time, and the SHA-256 of its output files, read back now,
 matches the recorded one: present but truncated, edited or missing outputs
@@ -19,6 +20,7 @@ are redone.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -86,8 +88,12 @@ def load_records(out: Path) -> Dict[str, dict]:
     """The latest record of each source path from a previous run's manifest and journal.
 
     Unreadable files and lines (a journal line cut by a kill) are ignored.
+
+    Raises:
+        ValueError: either file is not a regular file (see :func:`check_record_files`).
     """
     records: Dict[str, dict] = {}
+    check_record_files(out)
     try:
         data = json.loads((out / MANIFEST).read_text(encoding="utf-8"))
         for record in data.get("items", []):
@@ -107,12 +113,63 @@ def load_records(out: Path) -> Dict[str, dict]:
     return records
 
 
+def check_record_files(out: Path) -> None:
+    """Refuse a manifest or journal that is not a regular file (or absent), before any work.
+
+    Raises:
+        ValueError: ``manifest.json`` or ``manifest.journal.jsonl`` in ``out``
+            is a symbolic link, a folder, a FIFO, a device or a socket.
+    """
+    for name in (MANIFEST, JOURNAL):
+        path = out / name
+        if path.is_symlink() or (path.exists() and not path.is_file()):
+            raise ValueError(f"{path} is a symbolic link, a folder or a special file; the run "
+                             "keeps its records in regular files (move it away)")
+
+
+class FolderLock:
+    """An exclusive lock on a run's output folder (``flock`` on the folder itself).
+
+    The system drops it when the process ends, however it ends, so a killed
+    run never leaves it stuck; nothing is written into the folder. Use as a
+    context manager.
+
+    Raises (on construction):
+        ValueError: another process holds the lock, or the folder cannot be opened.
+    """
+
+    def __init__(self, out: Path) -> None:
+        import fcntl
+
+        try:
+            self._fd = os.open(out, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+        except OSError as exc:
+            raise ValueError(f"cannot open the output folder {out}: {exc.strerror}") from None
+        try:
+            fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            os.close(self._fd)
+            if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+                raise ValueError(f"another batch run is writing into {out}; wait for it to "
+                                 "end or choose another output folder") from None
+            raise ValueError(f"cannot lock the output folder {out}: {exc.strerror}") from None
+
+    def __enter__(self) -> "FolderLock":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        os.close(self._fd)          # closing the descriptor releases the lock
+
+
 class Journal:
     """Append-only record of finished items (one JSON line each, flushed at once)."""
 
     def __init__(self, out: Path) -> None:
         self.path = out / JOURNAL
-        self._file = open(self.path, "a", encoding="utf-8")
+        # never through a link, never into a FIFO (checked before; O_NOFOLLOW closes the race)
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT
+                     | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0), 0o666)
+        self._file = open(fd, "a", encoding="utf-8")
 
     def add(self, record: dict) -> None:
         """Append one record."""

@@ -16,6 +16,7 @@ the command-line tools turn them into their one-line messages.
 from __future__ import annotations
 
 import inspect
+import threading
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -37,6 +38,8 @@ NETWORKS = ("mobilenet_thin", "vgg")
 #: (~800 px tall) fall apart into 14 fragments, at 640 px they are 4 whole people.
 DEFAULT_MAX_SIDE = 640
 STAGES = ("network", "peaks", "connections", "grouping")
+#: Smallest side the network takes (one stride-8 cell).
+MIN_SIDE = STRIDE
 
 
 # --- grouping thresholds -------------------------------------------------------------------
@@ -89,10 +92,16 @@ def make_decoder(name: str, overrides: Optional[Dict[str, float]] = None) -> Dec
             missing or None keeps the decoder's default.
 
     Raises:
-        ValueError: unknown decoder name.
+        ValueError: unknown decoder name, or an unknown threshold name in
+            ``overrides`` (a typo must not fall back to the default).
     """
     if name not in DECODERS:
         raise ValueError(f"unknown decoder {name!r}; choose one of {', '.join(DECODERS)}")
+    known = [t.dest for t in THRESHOLDS]
+    unknown = [k for k in (overrides or {}) if k not in known]
+    if unknown:
+        raise ValueError(f"thresholds: unknown key {unknown[0]!r}; valid keys: "
+                         f"{', '.join(known)}")
     given = {k: v for k, v in (overrides or {}).items() if v is not None}
     function = DECODERS[name]
     if name == "best":
@@ -147,7 +156,13 @@ class PoseResult:
 
 
 class PoseEstimator:
-    """A loaded network plus a decoder: image in, people out; nothing is rebuilt per call."""
+    """A loaded network plus a decoder: image in, people out; nothing is rebuilt per call.
+
+    Safe to call from several threads: the network (loaded once, on the first
+    call when none is given) runs one image at a time under a lock, the
+    grouping of each image runs in its caller's thread. Nothing process-wide
+    (standard error, signals) is touched.
+    """
 
     def __init__(self, network: Optional[object] = None, decoder: str = "best",
                  thresholds: Optional[Dict[str, float]] = None,
@@ -165,7 +180,7 @@ class PoseEstimator:
             config: pose configuration (default COCO-18).
 
         Raises:
-            ValueError: unknown decoder or a bad ``max_side``.
+            ValueError: unknown decoder, an unknown threshold name or a bad ``max_side``.
         """
         if max_side is not None and (isinstance(max_side, bool) or not isinstance(max_side, int)
                                      or max_side < 0):
@@ -174,7 +189,7 @@ class PoseEstimator:
         self.decode = make_decoder(decoder, thresholds)
         self.max_side = max_side
         self.config = config or get_default_configuration()
-        self._first_call = True
+        self._lock = threading.Lock()
 
     def __call__(self, image: np.ndarray) -> PoseResult:
         """Find the people in a (H, W, 3) uint8 BGR image.
@@ -190,20 +205,21 @@ class PoseEstimator:
             dtype = getattr(image, "dtype", type(image).__name__)
             raise ValueError(f"image must be a (H, W, 3) uint8 BGR array, got shape {shape} "
                              f"of {dtype}")
-        if self.network is None:
-            self.network = load_pose_network("mobilenet_thin", None)
         from models.inference import infer
 
         small, scale = imageio.fit_max_side(image, self.max_side)
+        if small is not image and min(small.shape[:2]) < MIN_SIDE:
+            raise ValueError(f"max_side {self.max_side} shrinks this {image.shape[1]}x"
+                             f"{image.shape[0]} image to {small.shape[1]}x{small.shape[0]}, "
+                             f"below the network's {MIN_SIDE}x{MIN_SIDE} minimum; raise "
+                             "max_side or pass 0 (never shrink)")
         timings: Dict[str, float] = {}
-        start = time.perf_counter()
-        if self._first_call:  # TensorFlow logs its graph optimisation on the first run
-            with imageio.native_stderr():
-                heatmaps, pafs = infer(self.network, small)
-            self._first_call = False
-        else:
+        with self._lock:          # one network run at a time (interpreters are not reentrant)
+            if self.network is None:
+                self.network = load_pose_network("mobilenet_thin", None)
+            start = time.perf_counter()
             heatmaps, pafs = infer(self.network, small)
-        timings["network"] = time.perf_counter() - start
+            timings["network"] = time.perf_counter() - start
         coords, skeletons = self.decode(heatmaps, pafs, timings)
         keypoints = skeleton_keypoints(coords, skeletons, STRIDE, scale)
         return PoseResult(small, scale, heatmaps, pafs, coords, skeletons, keypoints, timings)
@@ -261,8 +277,7 @@ def load_pose_network(model: str = "mobilenet_thin", weights: Optional[str] = No
     try:
         from models.inference import load_network
 
-        with imageio.native_stderr():
-            return load_network(model, weights, runtime=runtime, num_threads=num_threads)
+        return load_network(model, weights, runtime=runtime, num_threads=num_threads)
     except ImportError as exc:
         raise RuntimeError(f"cannot load the network: {exc} (run `make setup`)") from None
     except (OSError, ValueError) as exc:

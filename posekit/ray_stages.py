@@ -119,10 +119,19 @@ class PoseActor:
 
         network = load_pose_network(model, weights, skip_hash_check, runtime, num_threads=threads)
         self.estimator = PoseEstimator(network, decoder, thresholds, max_side)
+        self.node = ""                  # the Ray node this actor runs on (recorded per item)
+        try:
+            import ray
+
+            if ray.is_initialized():
+                self.node = ray.get_runtime_context().get_node_id()
+        except ImportError:
+            pass
 
     def __call__(self, batch: Dict[str, np.ndarray]) -> Dict[str, np.ndarray]:
         """Rows of :func:`decode_items` in; ``item``, ``frame``, ``total``, ``error``,
-        ``json`` (the OpenPose JSON bytes of a frame) and ``people`` out."""
+        ``json`` (the OpenPose JSON bytes of a frame), ``people`` and ``node`` (the Ray
+        node id of this actor) out."""
         count = len(batch["item"])
         payload = np.array([b""] * count, object)
         people = np.zeros(count, np.int64)
@@ -141,7 +150,8 @@ class PoseActor:
             payload[row] = imageio.json_bytes(result.openpose())
             people[row] = len(result.skeletons)
         return {"item": batch["item"], "frame": batch["frame"], "total": batch["total"],
-                "error": errors, "json": payload, "people": people}
+                "error": errors, "json": payload, "people": people,
+                "node": np.array([self.node] * count, object)}
 
 
 def actor_class(**settings: object) -> type:

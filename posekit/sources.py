@@ -15,16 +15,25 @@ Each item gets an output name: its path relative to its input (the folder,
 the pattern's fixed prefix, the listed files' common folder), without the
 extension. Names are unique in a case-insensitive way: two files with the
 same stem in one folder become ``stem_ext``, and any remaining clash gets
-``_2``, ``_3``... in input order, so a rerun gives the same names.
+``_2``, ``_3``... in input order, so a rerun gives the same names. An image
+whose output would be one of a video's per-frame files (``a/a_000000000000.jpg``
+beside ``a.mp4``) is renamed the same way, and :func:`check_distinct_outputs`
+proves, before any work, that no two outputs of a run (frames included) can
+share a path and that no output file is a folder another output needs.
+
+Glob patterns follow folder links but each real folder is entered once (a link
+loop is cut) and each real file is one item, whatever paths reach it.
 """
 
 from __future__ import annotations
 
+import fnmatch
 import glob
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Dict, Iterable, List, Sequence, Tuple
+from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
 from .imageio import IMAGE_EXTENSIONS, is_image_name
 
@@ -83,6 +92,51 @@ def _walk(folder: Path) -> List[Path]:
     return sorted(found, key=lambda p: p.relative_to(folder).as_posix())
 
 
+def _glob(pattern: str) -> List[Path]:
+    """Files matching ``pattern`` (``**`` crosses folders), sorted; link loops are cut.
+
+    Folder links are followed, but a real folder already entered is not
+    entered again, so a loop ends and a tree reached twice is listed once.
+    Hidden files and folders are skipped, as a folder input skips them.
+    """
+    base = _pattern_base(pattern)
+    parts = Path(pattern).parts[len(base.parts):] if str(base) != "." else Path(pattern).parts
+    if not base.is_dir():
+        return []
+    depth = None if "**" in parts else len(parts) - 1     # folders below base to enter
+    found: List[Path] = []
+    entered = set()
+    for root, dirs, files in os.walk(base, followlinks=True):
+        if depth is not None and len(Path(root).relative_to(base).parts) >= depth:
+            dirs[:] = []
+        try:
+            stat = os.stat(root)
+        except OSError:
+            dirs[:] = []
+            continue
+        if (stat.st_dev, stat.st_ino) in entered:
+            dirs[:] = []
+            continue
+        entered.add((stat.st_dev, stat.st_ino))
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in files:
+            path = Path(root) / name
+            if not name.startswith(".") and _matches(path.relative_to(base).parts, parts):
+                found.append(path)
+    return sorted(found, key=lambda p: p.relative_to(base).as_posix())
+
+
+def _matches(names: Sequence[str], parts: Sequence[str]) -> bool:
+    """Whether path components ``names`` match pattern components ``parts`` (``**``: any
+    number of folders)."""
+    if not parts:
+        return not names
+    if parts[0] == "**":
+        return any(_matches(names[k:], parts[1:]) for k in range(len(names) + 1))
+    return bool(names) and fnmatch.fnmatchcase(names[0], parts[0]) \
+        and _matches(names[1:], parts[1:])
+
+
 def _pattern_base(pattern: str) -> Path:
     """The folder part of a glob pattern before its first wildcard."""
     parts = Path(pattern).parts
@@ -107,8 +161,7 @@ def expand(source: str, output: Path) -> Tuple[Path, List[Tuple[Path, str]]]:
     path = Path(source)
     if glob.has_magic(source) and not path.exists():
         base = _pattern_base(source)
-        files = sorted(Path(p) for p in glob.glob(source, recursive=True))
-        return base, [(p, kind_of(p)) for p in files if p.is_file() and kind_of(p)]
+        return base, [(p, kind_of(p)) for p in _glob(source) if kind_of(p)]
     if path.is_dir():
         out, folder = output.resolve(), path.resolve()
         if out == folder or folder in out.parents:
@@ -130,15 +183,34 @@ def expand(source: str, output: Path) -> Tuple[Path, List[Tuple[Path, str]]]:
     return path.parent, [(path, kind_of(path, listed=True))]
 
 
-def unique_names(relative: Sequence[PurePosixPath]) -> List[str]:
+#: A video's per-frame output name below its folder: ``STEM_<frame:012d>_keypoints.json``.
+FRAME_FILE = re.compile(r"(?P<stem>.*)_[0-9]{12}_keypoints\.json", re.DOTALL)
+#: Suffix of an image's output file (its name plus this).
+IMAGE_SUFFIX = "_keypoints.json"
+
+
+def _frame_owner(name: str) -> str:
+    """The video name whose per-frame file an image named ``name`` would write over
+    (lower case; ``""`` when none could): ``a/a_000000000000`` -> ``a``."""
+    parent, _, leaf = name.lower().rpartition("/")
+    match = FRAME_FILE.fullmatch(leaf + IMAGE_SUFFIX)
+    if not match or not parent or PurePosixPath(parent).name != match.group("stem"):
+        return ""
+    return parent
+
+
+def unique_names(relative: Sequence[PurePosixPath],
+                 kinds: Optional[Sequence[str]] = None) -> List[str]:
     """Output names (no extension) for relative paths, unique ignoring case.
 
     Two paths with the same folder and stem become ``stem_ext``; names that
-    still clash (or take a reserved name) get ``_2``, ``_3``... in order.
+    still clash (or take a reserved name), and images whose output would be
+    one of a video's per-frame files (``kinds`` given), get ``_2``, ``_3``... in order.
     """
     def key(parent: PurePosixPath, stem: str) -> str:
         return f"{parent.as_posix()}/{stem}".lower()
 
+    kinds = list(kinds) if kinds is not None else ["image"] * len(relative)
     counts: Dict[str, int] = {}
     for rel in relative:
         counts[key(rel.parent, rel.stem)] = counts.get(key(rel.parent, rel.stem), 0) + 1
@@ -153,7 +225,68 @@ def unique_names(relative: Sequence[PurePosixPath]) -> List[str]:
             candidate = f"{stem}_{n}"
         used.add(key(rel.parent, candidate))
         names.append((rel.parent / candidate).as_posix())
+    # an image whose output is a video's per-frame file moves aside (the video keeps its name)
+    videos = {name.lower() for name, kind in zip(names, kinds) if kind == "video"}
+    for k, (name, kind) in enumerate(zip(names, kinds)):
+        if kind != "image" or _frame_owner(name) not in videos:
+            continue
+        parent, stem = PurePosixPath(name).parent, PurePosixPath(name).name
+        candidate, n = stem, 1
+        while key(parent, candidate) in used or _frame_owner(
+                (parent / candidate).as_posix()) in videos:
+            n += 1
+            candidate = f"{stem}_{n}"
+        used.add(key(parent, candidate))
+        names[k] = (parent / candidate).as_posix()
     return names
+
+
+def check_distinct_outputs(items: Sequence[Item]) -> None:
+    """Prove, before any work, that no two outputs of a run can share a path.
+
+    Every image output file, every video's folder (its frames' files are
+    named after its stem inside it) and every folder above them are compared
+    ignoring case: an output file may not be a folder another item needs,
+    nor one of a video's per-frame files.
+
+    Raises:
+        ValueError: names the two items that would clash.
+    """
+    files: Dict[str, Item] = {}
+    folders: Dict[str, Item] = {}
+    videos: Dict[str, Item] = {}
+    for item in items:
+        if item.kind == "image":
+            target = item.output(0).lower()
+            if target in files:
+                raise ValueError(f"{item.path} and {files[target].path} would both write "
+                                 f"{item.output(0)}")
+            files[target] = item
+            parent = PurePosixPath(target).parent
+        else:
+            folder = item.name.lower()
+            if folder in videos:
+                raise ValueError(f"{item.path} and {videos[folder].path} would both write "
+                                 f"into {item.name}/")
+            videos[folder] = item
+            parent = PurePosixPath(folder)
+        for above in [parent, *parent.parents]:
+            if str(above) != ".":
+                folders.setdefault(above.as_posix(), item)
+    for target, item in files.items():
+        if target in folders:
+            raise ValueError(f"the output {item.output(0)} of {item.path} is a folder that "
+                             f"{folders[target].path} needs")
+        owner = _frame_owner(target[:-len(IMAGE_SUFFIX)])
+        if owner in videos:
+            raise ValueError(f"the output {item.output(0)} of {item.path} is a frame file of "
+                             f"the video {videos[owner].path}")
+    for folder, item in folders.items():
+        owner = _frame_owner(folder[:-len(IMAGE_SUFFIX)]) if folder.endswith(IMAGE_SUFFIX) \
+            else ""
+        if owner in videos:
+            raise ValueError(f"{item.path} needs a folder {folder} that is a frame file of the "
+                             f"video {videos[owner].path}")
 
 
 def collect(sources: Iterable[str], output: Path) -> List[Item]:
@@ -163,16 +296,17 @@ def collect(sources: Iterable[str], output: Path) -> List[Item]:
         ValueError: an input is missing or unusable (see :func:`expand`), or
             no image or video was found.
     """
-    seen = set()
+    seen = set()        # real paths: a file reached through links is one item
     files: List[Tuple[Path, str]] = []
     relative: List[PurePosixPath] = []
     for source in sources:
         base, found = expand(source, output)
         for path, kind in found:
             absolute = os.path.abspath(path)
-            if absolute in seen:
+            real = os.path.realpath(path)
+            if real in seen:
                 continue
-            seen.add(absolute)
+            seen.add(real)
             rel = os.path.relpath(absolute, os.path.abspath(base))
             parts = [p for p in Path(rel).parts if p not in ("..", ".")]
             files.append((Path(absolute), kind))
@@ -181,5 +315,8 @@ def collect(sources: Iterable[str], output: Path) -> List[Item]:
         raise ValueError("no images or videos found in " + ", ".join(map(str, sources)) +
                          f" (images: {', '.join(IMAGE_EXTENSIONS[:4])}, ...; videos: "
                          f"{', '.join(VIDEO_EXTENSIONS[:4])}, ...)")
-    return [Item(i, str(path), kind, name)
-            for i, ((path, kind), name) in enumerate(zip(files, unique_names(relative)))]
+    names = unique_names(relative, [kind for _, kind in files])
+    items = [Item(i, str(path), kind, name)
+             for i, ((path, kind), name) in enumerate(zip(files, names))]
+    check_distinct_outputs(items)
+    return items

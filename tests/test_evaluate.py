@@ -285,3 +285,57 @@ def test_missing_image_is_a_one_line_error(tmp_path):
                      "--results", str(tmp_path / "r.json"))
     assert result.returncode == 2 and "nope.jpg" in result.stderr
     assert not (tmp_path / "r.json").exists()
+
+
+def test_results_inside_the_images_folder_are_refused(tmp_path):
+    """--results onto an input image (or anywhere in --images) is refused, as in the demo."""
+    images = tmp_path / "images"
+    images.mkdir()
+    (images / "zidane.jpg").write_bytes((IMAGES / "zidane.jpg").read_bytes())
+    ann = coco_set(tmp_path / "gt.json", [(1, "zidane.jpg", 1280, 720, [person(100, 100)])])
+    for results in (images / "zidane.jpg", images / "new.json"):
+        result = run_cli("--images", str(images), "--annotations", str(ann),
+                         "--results", str(results))
+        assert result.returncode == 2, result.stderr
+        assert "inside the --images folder" in result.stderr and result.stderr.count("\n") == 1
+    assert (images / "zidane.jpg").read_bytes() == (IMAGES / "zidane.jpg").read_bytes()
+    assert not (images / "new.json").exists()
+
+
+def _good_annotation() -> dict:
+    return {"id": 1, "image_id": 1, "category_id": 1, "iscrowd": 0, "area": 100.0,
+            "bbox": [0, 0, 10, 10], "num_keypoints": 17,
+            "keypoints": np.tile([5.0, 5.0, 2.0], 17).tolist()}
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"annotations": [{}]}, "lacks 'id', 'image_id'"),
+    ({"annotations": [{k: v for k, v in _good_annotation().items() if k != "area"}]},
+     "lacks 'area'"),
+    ({"annotations": [dict(_good_annotation(), keypoints=[1, 2])]}, "'keypoints' must be 51"),
+    ({"annotations": [dict(_good_annotation(), keypoints=[1] * 50 + ["x"])]},
+     "'keypoints' must be 51"),
+    ({"annotations": [dict(_good_annotation(), keypoints=[1.0, 1.0, 3.0] * 17)]}, "visibility"),
+    ({"annotations": [dict(_good_annotation(), image_id=9)]}, "not an image of the file"),
+    ({"annotations": [dict(_good_annotation(), bbox=[0, 0, 10])]}, "'bbox' must be 4"),
+    ({"annotations": [dict(_good_annotation(), area="big")]}, "'area' must be a number"),
+    ({"annotations": [dict(_good_annotation(), iscrowd=5)]}, "'iscrowd' must be 0 or 1"),
+    ({"annotations": [_good_annotation(), _good_annotation()]}, "used once"),
+    ({"categories": []}, "no category with id 1"),
+    ({"categories": [{"name": "person"}]}, "category 0 needs an integer 'id'"),
+])
+def test_malformed_ground_truth_is_refused_before_any_work(tmp_path, change, message):
+    data = {"images": [{"id": 1, "file_name": "bus.jpg", "width": 810, "height": 1080}],
+            "annotations": [_good_annotation()],
+            "categories": [{"id": 1, "name": "person"}]}
+    load_annotations(coco_set(tmp_path / "ok.json", [(1, "bus.jpg", 810, 1080,
+                                                      [person(100, 100)])]))
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(dict(data, **change)))
+    with pytest.raises(ValueError, match=message):
+        load_annotations(bad)
+    # through the command: one line, exit 2, before the network loads (no such weights)
+    result = run_cli("--images", str(IMAGES), "--annotations", str(bad),
+                     "--results", str(tmp_path / "r.json"), "--weights", str(tmp_path / "no.pb"))
+    assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
+    assert "bad.json" in result.stderr and not (tmp_path / "r.json").exists()

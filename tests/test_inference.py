@@ -258,3 +258,16 @@ def test_predict_duck_typing() -> None:
     assert duck.shapes == [(1, 64, 96, 3)]
     assert heatmaps.shape == (7, 9, NUM_HEATMAPS) and np.all(heatmaps == 11)
     assert pafs.shape == (7, 9, NUM_PAFS) and np.all(pafs == 10)
+
+
+def test_the_network_input_is_bounded_before_the_backend_runs() -> None:
+    from models.inference import MAX_NETWORK_PIXELS
+
+    backend_calls = []
+    net = PoseNetwork("stub", lambda x: backend_calls.append(x))  # never reached
+    at_limit = np.zeros((4000, 4000, 3), np.uint8)
+    assert at_limit.shape[0] * at_limit.shape[1] == MAX_NETWORK_PIXELS
+    assert validate_image(at_limit) is at_limit
+    with pytest.raises(ValueError, match="4001x4000 pixels is too large for the network"):
+        infer(net, np.zeros((4000, 4001, 3), np.uint8))
+    assert backend_calls == []

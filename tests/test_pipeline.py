@@ -80,3 +80,58 @@ def test_default_network_is_loaded_lazily_on_the_first_call(small_bus):
     assert network is not None and len(people.keypoints) >= 1
     estimator(small_bus)
     assert estimator.network is network                       # loaded once
+
+
+def test_an_unknown_threshold_key_is_a_value_error_naming_it():
+    with pytest.raises(ValueError) as info:
+        PoseEstimator(zero_network(), thresholds={"bogus": 1})
+    assert "'bogus'" in str(info.value)
+    assert all(t.dest in str(info.value) for t in THRESHOLDS)
+    with pytest.raises(ValueError, match="peak_thresold"):
+        make_decoder("lab", {"peak_thresold": 0.2})
+    make_decoder("lab", {"peak_threshold": 0.2, "min_parts": None})     # known keys are fine
+
+
+def test_an_image_shrunk_below_8_pixels_says_what_happened():
+    estimator = PoseEstimator(zero_network(), max_side=640)
+    with pytest.raises(ValueError) as info:
+        estimator(np.zeros((4, 1000, 3), np.uint8))       # 1000 -> 640 wide, 4 -> 3 tall
+    message = str(info.value)
+    assert "max_side 640 shrinks this 1000x4 image to 640x3" in message and "8x8" in message
+    assert PoseEstimator(zero_network(), max_side=0)(np.zeros((8, 1000, 3), np.uint8))
+
+
+def test_one_estimator_called_from_threads_runs_one_network_call_at_a_time():
+    import threading
+    import time
+
+    inside, most = [0], [0]
+    guard = threading.Lock()
+
+    def backend(batch):
+        with guard:
+            inside[0] += 1
+            most[0] = max(most[0], inside[0])
+        time.sleep(0.002)                       # long enough for threads to overlap
+        with guard:
+            inside[0] -= 1
+        _, hp, wp, _ = batch.shape
+        return (np.zeros((1, hp // 8, wp // 8, 19), np.float32),
+                np.zeros((1, hp // 8, wp // 8, 38), np.float32))
+
+    estimator = PoseEstimator(PoseNetwork("counting", backend), max_side=64)
+    errors = []
+
+    def work():
+        try:
+            for _ in range(20):
+                assert estimator(np.zeros((96, 128, 3), np.uint8)).keypoints.shape[0] == 0
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors and most[0] == 1

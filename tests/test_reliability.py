@@ -231,3 +231,16 @@ def test_write_group_is_all_or_nothing(tmp_path):
     assert good.read_bytes() == b"1" and (tmp_path / "c.json").read_bytes() == b"2"
     with pytest.raises(ValueError, match="share a path"):
         imageio.write_group([(good, b"1"), (tmp_path / "." / "a.json", b"2")])
+
+
+# --- 8. the network's input is bounded at --max-side 0 --------------------------------------
+
+@needs_network
+def test_a_huge_image_at_full_size_is_one_clear_error(tmp_path):
+    """6000 x 8000 (48 megapixels, under the file limit) once took more than 12 GB."""
+    cv2.imwrite(str(tmp_path / "huge.jpg"), np.full((6000, 8000, 3), 90, np.uint8))
+    start = time.monotonic()
+    proc = cli("huge.jpg", "-o", "out.png", "--max-side", "0", cwd=tmp_path)
+    assert_one_line_error(proc, "huge.jpg", "8000x6000 pixels is too large for the network",
+                          "--max-side")
+    assert time.monotonic() - start < 60 and not (tmp_path / "out.png").exists()

@@ -244,6 +244,17 @@ def test_corrupt_conversion_raises(converted: Path, tmp_path: Path) -> None:
         assert str(model) in str(info.value) and "convert_model.py" in str(info.value)
 
 
+def test_auto_falls_back_when_the_manifest_is_missing(converted: Path, tmp_path: Path) -> None:
+    from models import mobilenet_tflite as mtl
+    from models.inference import load_network
+
+    model = _copy_pair(converted, tmp_path)
+    mtl.manifest_path(model).unlink()
+    assert load_network(weights=tmp_path / "graph_opt.pb", runtime="auto").runtime == "tensorflow"
+    with pytest.raises(FileNotFoundError):                  # asked for by name: an error
+        load_network(weights=tmp_path / "graph_opt.pb", runtime="tflite")
+
+
 def test_stale_conversion_raises(converted: Path, tmp_path: Path) -> None:
     from models import mobilenet_tflite as mtl
     from models.inference import load_network

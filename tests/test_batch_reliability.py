@@ -1,0 +1,221 @@
+"""Hostile-user cases of ``python -m posekit.batch`` (issue 20): no wrong output called done,
+no file around a run harmed.
+
+CLI cases run the command in a subprocess, as a user does (a local Ray of 2 CPUs
+where work is needed); special files are FIFOs and links in a temporary folder.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path, PurePosixPath
+
+import cv2
+import numpy as np
+import pytest
+
+from posekit import manifest
+from posekit.sources import Item, check_distinct_outputs, collect, unique_names
+
+from conftest import IMAGES, ROOT
+
+WEIGHTS = ROOT / "model_weights" / "mobilenet_thin" / "graph_opt.pb"
+needs_network = pytest.mark.skipif(
+    not (WEIGHTS.is_file() and (IMAGES / "bus.jpg").is_file()),
+    reason="weights or sample images missing (make setup)")
+PROG = "python -m posekit.batch: "
+
+
+def batch(*args, cwd: Path, timeout: float = 300) -> subprocess.CompletedProcess:
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    return subprocess.run([sys.executable, "-m", "posekit.batch", *map(str, args),
+                           "--num-cpus", "2", "--object-store-mb", "200", "--actors", "1"],
+                          cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+
+
+def write_clip(path: Path, image: np.ndarray, frames: int) -> None:
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10,
+                             (image.shape[1], image.shape[0]))
+    for k in range(frames):
+        writer.write(np.roll(image, 3 * k, axis=1))
+    writer.release()
+
+
+def records(out: Path) -> dict:
+    return {r["name"]: r for r in json.loads((out / manifest.MANIFEST).read_text())["items"]}
+
+
+# --- 1. output names unique across every item, frames included ----------------------------
+
+def test_an_image_named_like_a_video_frame_gets_its_own_name(tmp_path):
+    for name in ("a.avi", "a/a_000000000000.jpg", "a/A_000000000001.png"):
+        (tmp_path / "in" / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / "in" / name).write_bytes(b"x")
+    items = collect([str(tmp_path / "in")], tmp_path / "out")
+    names = {Path(i.path).name: i.name for i in items}
+    assert names["a.avi"] == "a"
+    assert names["a_000000000000.jpg"] == "a/a_000000000000_2"
+    assert names["A_000000000001.png"] == "a/A_000000000001_2"        # ignoring case
+
+
+def test_outputs_that_would_clash_are_refused_before_any_work():
+    video = Item(0, "/x/a.avi", "video", "a")
+    with pytest.raises(ValueError, match="frame file of the video /x/a.avi"):
+        check_distinct_outputs([video, Item(1, "/x/a/a_000000000000.jpg", "image",
+                                            "a/a_000000000000")])
+    with pytest.raises(ValueError, match="is a folder that"):
+        check_distinct_outputs([Item(0, "/x/p.jpg", "image", "p"),
+                                Item(1, "/x/q.jpg", "image", "p_keypoints.json/q")])
+    check_distinct_outputs([video, Item(1, "/x/a/b.jpg", "image", "a/b")])   # no clash
+    assert unique_names([PurePosixPath("v.avi"), PurePosixPath("v/v_000000000007.jpg")],
+                        ["video", "image"]) == ["v", "v/v_000000000007_2"]
+
+
+# --- 5. glob patterns through link loops ---------------------------------------------------
+
+def test_a_glob_through_link_loops_lists_each_real_file_once(tmp_path):
+    src = tmp_path / "d"
+    (src / "x" / "y").mkdir(parents=True)
+    (src / "x" / "y" / "1.jpg").write_bytes(b"x")
+    (src / "x" / "2.jpg").write_bytes(b"x")
+    (src / "x" / "y" / "up").symlink_to(src / "x")          # loop one
+    (src / "x" / "back").symlink_to(src)                     # loop two
+    (src / "alias").symlink_to(src / "x" / "y")              # the same tree by another path
+    start = time.monotonic()
+    items = collect([str(src / "**" / "*.jpg")], tmp_path / "out")
+    assert time.monotonic() - start < 10
+    assert sorted(os.path.realpath(i.path) for i in items) == sorted(
+        str((src / p).resolve()) for p in ("x/y/1.jpg", "x/2.jpg"))
+
+
+# --- 1 + 2: a real run with a frame-named image and long names ----------------------------
+
+@needs_network
+def test_a_run_with_clashing_and_long_names(tmp_path, small_bus):
+    src = tmp_path / "in"
+    (src / "a").mkdir(parents=True)
+    write_clip(src / "a.avi", small_bus, 2)
+    cv2.imwrite(str(src / "a" / "a_000000000000.jpg"), np.flip(small_bus, axis=1))
+    long_ok = "l" * 221 + ".jpg"                   # 225 characters: the temporary name is cut
+    too_long = "m" * 246 + ".jpg"                  # its output name would be 261 bytes
+    cv2.imwrite(str(src / long_ok), small_bus)
+    (src / too_long).write_bytes((src / long_ok).read_bytes())
+    out = tmp_path / "out"
+    proc = batch(src, "-o", out, "-q", cwd=tmp_path)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
+    got = records(out)
+    assert {n: r["status"] for n, r in got.items()} == {
+        "a": "done", "a/a_000000000000_2": "done", "l" * 221: "done", "m" * 246: "failed"}
+    assert "more than the file system's 255" in got["m" * 246]["error"]
+    frame0 = json.loads((out / "a" / "a_000000000000_keypoints.json").read_text())
+    image = json.loads((out / "a" / "a_000000000000_2_keypoints.json").read_text())
+    assert frame0 != image                         # the flipped image has its own result
+    assert (out / ("l" * 221 + "_keypoints.json")).is_file()
+    assert not [p for p in out.rglob(".*")]
+    # the rerun skips all three done items and fails the long one again
+    proc = batch(src, "-o", out, cwd=tmp_path)
+    assert proc.returncode == 1
+    assert "4 items: 0 done, 3 skipped (already complete), 1 failed" in proc.stdout
+
+
+# --- 6. special files in the output folder ------------------------------------------------
+
+@needs_network
+@pytest.mark.parametrize("case", ["manifest fifo", "manifest link", "journal link"])
+def test_record_files_that_are_not_regular_files_are_refused(tmp_path, small_bus, case):
+    cv2.imwrite(str(tmp_path / "a.jpg"), small_bus)
+    out = tmp_path / "out"
+    out.mkdir()
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep me")
+    if case == "manifest fifo":
+        os.mkfifo(out / manifest.MANIFEST)
+    elif case == "manifest link":
+        (out / manifest.MANIFEST).symlink_to(victim)
+    else:
+        (out / manifest.JOURNAL).symlink_to(victim)
+    proc = batch(tmp_path / "a.jpg", "-o", out, cwd=tmp_path, timeout=120)
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == 1 and len(lines) == 1 and lines[0].startswith(PROG + "error:")
+    assert "symbolic link, a folder or a special file" in lines[0]
+    assert victim.read_text() == "keep me"
+    assert sorted(os.listdir(out)) == [manifest.JOURNAL if "journal" in case
+                                       else manifest.MANIFEST]
+
+
+@needs_network
+def test_an_output_name_that_is_a_folder_is_one_failed_item(tmp_path, small_bus):
+    cv2.imwrite(str(tmp_path / "a.jpg"), small_bus)
+    out = tmp_path / "out"
+    (out / "a_keypoints.json").mkdir(parents=True)
+    proc = batch(tmp_path / "a.jpg", "-o", out, cwd=tmp_path, timeout=120)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
+    assert "skipped: " in proc.stderr and "is a folder, not a file" in proc.stderr
+    assert records(out)["a"]["status"] == "failed"
+    assert (out / "a_keypoints.json").is_dir()
+
+
+# --- 7. one run per output folder ----------------------------------------------------------
+
+@needs_network
+def test_a_second_run_into_a_locked_folder_is_refused(tmp_path, small_bus):
+    cv2.imwrite(str(tmp_path / "a.jpg"), small_bus)
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / manifest.JOURNAL).write_text('{"path": "live"}\n')      # the first run's journal
+    with manifest.FolderLock(out):                                   # the first run, alive
+        proc = batch(tmp_path / "a.jpg", "-o", out, cwd=tmp_path, timeout=120)
+    assert proc.returncode == 1
+    assert proc.stderr.strip() == (PROG + f"error: another batch run is writing into {out}; "
+                                   "wait for it to end or choose another output folder")
+    assert sorted(os.listdir(out)) == [manifest.JOURNAL]              # nothing touched
+    with manifest.FolderLock(out):                                    # released: free again
+        pass
+
+
+def test_a_lock_held_by_a_killed_process_is_free(tmp_path):
+    holder = subprocess.Popen([sys.executable, "-c",
+                               "import sys, time; sys.path.insert(0, sys.argv[1]);"
+                               "from posekit.manifest import FolderLock;"
+                               "lock = FolderLock(__import__('pathlib').Path(sys.argv[2]));"
+                               "print('locked', flush=True); time.sleep(60)",
+                               str(ROOT), str(tmp_path)], stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline().strip() == "locked"
+    with pytest.raises(ValueError, match="another batch run"):
+        manifest.FolderLock(tmp_path)
+    holder.kill()
+    holder.wait()
+    with manifest.FolderLock(tmp_path):
+        pass
+
+
+# --- 8. SIGTERM to the driver --------------------------------------------------------------
+
+@needs_network
+def test_sigterm_writes_the_manifest_and_exits_130(tmp_path, small_bus):
+    src = tmp_path / "in"
+    src.mkdir()
+    write_clip(src / "long.avi", small_bus, 600)
+    out = tmp_path / "out"
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    proc = subprocess.Popen([sys.executable, "-m", "posekit.batch", str(src), "-o", str(out),
+                             "-q", "--num-cpus", "2", "--object-store-mb", "200",
+                             "--actors", "1"], cwd=tmp_path, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 240
+    while not (out / "long" / f"long_{1:012d}_keypoints.json").exists():
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and err.strip().splitlines()[-1] == (
+        PROG + "interrupted; rerun the same command to finish")
+    doc = json.loads((out / manifest.MANIFEST).read_text())
+    assert [r["status"] for r in doc["items"]] == ["interrupted"]
+    assert not (out / manifest.JOURNAL).exists()
