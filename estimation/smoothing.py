@@ -38,7 +38,7 @@ class OneEuroParams:
     # Cutoff (Hz) of a still keypoint; measured on the benchmark clips
     # (benchmarks/bench_tracking.py): halves a still person's jitter at 30 frames/s.
     min_cutoff: float = 1.0
-    # Cutoff increase per pixel/second of speed; measured with min_cutoff (lag on a pan <= 2 frames).
+    # Cutoff increase per pixel/second of speed; measured with min_cutoff (pan lag <= 2 frames).
     beta: float = 0.05
     # Cutoff (Hz) of the speed estimate: the paper's value.
     d_cutoff: float = 1.0
@@ -159,7 +159,9 @@ class PoseSmoother:
         out = people.copy()
         for k, track_id in enumerate(ids):
             filt = self._filters.get(track_id)
-            if filt is None or (filt.time is not None and time - filt.time > self.params.forget_after):
+            stale = filt is not None and filt.time is not None \
+                and time - filt.time > self.params.forget_after
+            if filt is None or stale:
                 filt = self._filters[track_id] = OneEuroFilter(self.params)
             out[k, :, :2] = filt.filter(people[k, :, :2], people[k, :, 2] > 0, time)
         for track_id in [i for i, f in self._filters.items()

@@ -22,8 +22,9 @@ def test_one_euro_without_beta_is_a_low_pass_filter_pinned_by_hand():
     filt = OneEuroFilter(OneEuroParams(min_cutoff=1.0, beta=0.0), size=1)
     seen = np.array([True])
     assert filt.filter(np.array([[0.0, 0.0]]), seen, 0.0)[0, 0] == 0.0
-    assert filt.filter(np.array([[10.0, 0.0]]), seen, 0.1)[0, 0] == pytest.approx(3.858695, abs=1e-6)
-    assert filt.filter(np.array([[10.0, 0.0]]), seen, 0.2)[0, 0] == pytest.approx(6.228438, abs=1e-6)
+    ten = np.array([[10.0, 0.0]])
+    assert filt.filter(ten, seen, 0.1)[0, 0] == pytest.approx(3.858695, abs=1e-6)
+    assert filt.filter(ten, seen, 0.2)[0, 0] == pytest.approx(6.228438, abs=1e-6)
 
 
 def test_one_euro_speed_raises_the_cutoff_pinned_by_hand():
