@@ -110,31 +110,33 @@ def true_people(estimator, image: np.ndarray, min_parts: int = 8) -> np.ndarray:
     return people[(people[..., 2] > 0).sum(1) >= min_parts]
 
 
-def cross_clip(estimator, n: int) -> Clip:
-    base = load("zidane.jpg", 0.5)
-    h, w = base.shape[:2]
-    people = true_people(estimator, base)
-    people = people[np.argsort(people[:, 1, 0])][:2]  # the two largest, left to right
+def cross_clip(estimator, n: int, size: Tuple[int, int] = (640, 360)) -> Clip:
+    """The two left people of bus.jpg cut out and walked across each other on a flat
+    background, the second one (walking left) passing in front."""
+    source = load("bus.jpg", 0.5)
+    people = true_people(estimator, source)
+    people = people[np.argsort(people[:, 1, 0])][:2]
     cuts = []
-    for x0, y0, x1, y1 in _boxes(people, 0.15):
-        x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
-        cuts.append((base[y0:y1, x0:x1].copy(), x0, y0))
-    background = np.full_like(base, tuple(int(c) for c in base.reshape(-1, 3).mean(0)))
+    for x0, y0, x1, y1 in _boxes(people, 0.12):
+        x0, y0 = max(x0, 0), max(y0, 0)
+        cuts.append(source[y0:y1, x0:x1].copy())
+    width, height = size
+    background = np.full((height, width, 3), tuple(int(c) for c in source.reshape(-1, 3).mean(0)),
+                         np.uint8)
+    def place(k: int, f: int) -> Tuple[int, int]:
+        ch, cw = cuts[k].shape[:2]
+        span = width - cw - 2 * 40
+        x = 40 + (span * f / (n - 1) if k == 0 else span * (1 - f / (n - 1)))
+        return int(round(x)), height - ch - 10
+
     frames, ms = [], []
-    # A (left) walks right and B (right) walks left over the same span: they swap places.
-    span = cuts[1][1] - cuts[0][1]
     for f in range(n):
-        shift = span * f / (n - 1)
         frame = background.copy()
-        moves = []
-        for k, (cut, x0, y0) in enumerate(cuts):  # B last: it passes in front
-            dx = int(round(shift if k == 0 else -shift))
-            ch, cw = cut.shape[:2]
-            left = max(0, min(w - cw, x0 + dx))
-            frame[y0:y0 + ch, left:left + cw] = cut
-            moves.append(_affine(dx=left - x0))
+        for k, cut in enumerate(cuts):  # the second last: it passes in front
+            x, y = place(k, f)
+            frame[y:y + cut.shape[0], x:x + cut.shape[1]] = cut
         frames.append(frame)
-        ms.append(np.stack(moves))
+        ms.append(np.stack([_affine(dx=place(k, f)[0] - place(k, 0)[0]) for k in range(2)]))
     return frames, ms
 
 
@@ -168,16 +170,19 @@ def ground_truth(first: np.ndarray, ms: List[np.ndarray], truth_motion: str) -> 
 
 
 def match_truth(people: np.ndarray, truth: np.ndarray, radius: np.ndarray) -> List[int]:
-    """Index of the detection of each true person (-1: none within ``radius``)."""
-    out = []
-    centres = np.array([centre(p) for p in people]) if len(people) else np.zeros((0, 2))
-    for c, r in zip(truth, radius):
-        if not len(centres):
-            out.append(-1)
-            continue
-        d = np.hypot(*(centres - c).T)
-        k = int(np.argmin(d))
-        out.append(k if d[k] <= r else -1)
+    """Index of the detection of each true person (-1: none within ``radius``), one-to-one,
+    nearest pairs first."""
+    out = [-1] * len(truth)
+    if not len(people):
+        return out
+    centres = np.array([centre(p) for p in people])
+    d = np.hypot(*(centres[None] - truth[:, None]).transpose(2, 0, 1))  # (P, K)
+    used = set()
+    for flat in np.argsort(d, axis=None):
+        p, k = np.unravel_index(flat, d.shape)
+        if out[p] < 0 and k not in used and d[p, k] <= radius[p]:
+            out[p] = int(k)
+            used.add(k)
     return out
 
 
@@ -303,8 +308,8 @@ def main(argv: Optional[List[str]] = None) -> int:
           f"{args.fps:g} frames/s)")
     if args.sweep:
         print("\n| min_cutoff | beta | jitter ratio | pan lag (frames) |\n|---|---|---|---|")
-        for mc in (0.3, 0.5, 1.0, 2.0):
-            for beta in (0.0, 0.01, 0.05, 0.1, 0.3):
+        for mc in (0.3, 0.5, 1.0):
+            for beta in (0.0, 0.01, 0.02, 0.05, 0.1):
                 j, lg = smooth_measure(OneEuroParams(min_cutoff=mc, beta=beta))
                 print(f"| {mc} | {beta} | {j / raw_jitter:.2f} | {lg:.2f} |")
 
