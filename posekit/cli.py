@@ -37,9 +37,13 @@ import numpy as np  # noqa: E402
 from estimation import maps_view  # noqa: E402
 from estimation.config import NUM_PARTS, STRIDE, PoseConfig, get_default_configuration  # noqa: E402
 from estimation.decoder import DECODERS  # noqa: E402
+from estimation.smoothing import OneEuroParams  # noqa: E402
 from models.inference import RUNTIMES, accurate_network  # noqa: E402
 
 from . import imageio  # noqa: E402
+from .stream import PoseStream, coco_with_ids, draw_people, openpose_with_ids  # noqa: E402
+from .table import TableWriter  # noqa: E402
+from .video_writer import VIDEO_FORMATS, H264Writer  # noqa: E402
 from .outputs import (  # noqa: E402
     DEFAULT_OUTPUT_FOLDER, DEFAULT_OUTPUT_IMAGE, check_outputs, folder_outputs, image_id_for,
     image_ids, output_stems, same_file)
@@ -110,8 +114,10 @@ inputs:
   an image file        -> OUTPUT image (default {DEFAULT_OUTPUT_IMAGE}); timings on stdout
   a folder of images   -> OUTPUT folder (default {DEFAULT_OUTPUT_FOLDER}/): NAME.png (drawn),
                           NAME_coco.json and NAME_keypoints.json (OpenPose) per image
-  a video file         -> OUTPUT folder: NAME.mp4 (drawn; NAME.avi if no MPEG-4 codec)
-                          and NAME_<frame:012d>_keypoints.json (OpenPose) per frame
+  a video file         -> OUTPUT folder: NAME.mp4 (drawn, H.264) and
+                          NAME_<frame:012d>_keypoints.json (OpenPose, with "time") per frame;
+                          or -o NAME.mp4: that video only. People are tracked (ids drawn,
+                          person_id / track_id in the JSON) unless --no-track
 
 JSON formats (pixel coordinates of the original image):
   --json: COCO keypoint results, a list of
@@ -126,6 +132,7 @@ examples:
   python demo_image.py images/zidane.jpg -o zidane.png --json zidane_coco.json
   python demo_image.py images/ -o results/ --save-maps results/maps
   python demo_image.py clip.mp4 -o clip_out/ --decoder lab --min-parts 5
+  python demo_image.py clip.mp4 -o drawn.mp4 --smooth --table poses.parquet
 """
 
 
@@ -190,6 +197,22 @@ def build_parser() -> argparse.ArgumentParser:
                         metavar="N",
                         help="downscale larger images so that their longer side is N pixels "
                              "before the network (0: never); keypoints stay in original pixels")
+    video = parser.add_argument_group("video", "tracking, smoothing and the keypoint table")
+    video.add_argument("--no-track", dest="track", action="store_false",
+                       help="do not track people across frames (person_id / track_id are "
+                            "then -1 in the JSON, and --table's person_id is each person's "
+                            "index in the frame)")
+    video.add_argument("--smooth", action="store_true",
+                       help="smooth each tracked person's keypoints over time (One Euro filter)")
+    video.add_argument("--min-cutoff", type=_number(float, 1e-6), default=OneEuroParams.min_cutoff,
+                       metavar="HZ", help="One Euro cutoff of a still keypoint (lower: steadier)")
+    video.add_argument("--beta", type=_number(float, 0.0), default=OneEuroParams.beta,
+                       metavar="X", help="One Euro cutoff increase per pixel/s of speed (higher: "
+                                         "less lag on fast motion)")
+    video.add_argument("--table", metavar="PATH",
+                       help="also write every keypoint as one table (.csv or .parquet): a row "
+                            "per frame x person x keypoint: frame, time (s), person_id, "
+                            "keypoint, x, y, score")
     parser.add_argument("-q", "--quiet", action="store_true",
                         help="print nothing but errors (no timings, no progress bar)")
     return parser
@@ -317,8 +340,9 @@ def _progress(run: Run, total: Optional[int], unit: str):
         return None
     from tqdm import tqdm
 
+    # smoothing 0: the bar shows the average rate, the rate the summary line prints
     return tqdm(total=total, unit=unit, file=sys.stderr, dynamic_ncols=True, leave=True,
-                smoothing=0.3)
+                smoothing=0)
 
 
 def run_image(run: Run, source: Path, out: Path) -> int:
@@ -396,64 +420,98 @@ def run_folder(run: Run, source: Path, out: Path) -> int:
 
 
 def run_video(run: Run, source: Path, out: Path) -> int:
-    """Every frame of a video: the drawn video and NAME_<frame:012d>_keypoints.json per frame."""
+    """Every frame of a video: the drawn H.264 video, people tracked across frames.
+
+    ``out`` is the video file (``-o NAME.mp4``) or a folder that receives
+    ``NAME.mp4`` and ``NAME_<frame:012d>_keypoints.json`` per frame.
+    """
     try:
         reader = imageio.VideoReader(source)
     except (OSError, ValueError) as exc:
         raise CliError(str(exc)) from None
+    args = run.args
+    as_file = video_output_is_file(out)
+    target = out if as_file else out / f"{source.stem}.mp4"
     with reader:
         info = reader.info
         check_size(info.height, info.width, source, args_max_side(run))
-        for _, ext in imageio.VIDEO_CODECS:
-            if same_file(out / f"{source.stem}{ext}", source):
-                raise CliError(f"the output video would overwrite the input {source}; choose "
-                               "another folder with -o")
-        run.estimator = run.estimator or _load(run, out)
+        if target.exists() and same_file(target, source):
+            raise CliError(f"the output video would overwrite the input {source}; choose "
+                           "another name with -o")
+        run.estimator = run.estimator or _load(run, None if as_file else out)
+        smooth = OneEuroParams(min_cutoff=args.min_cutoff, beta=args.beta) \
+            if args.smooth and args.track else None
+        stream = PoseStream(run.estimator, track=args.track, smooth=smooth)
         try:
-            writer = imageio.AtomicVideoWriter(out, source.stem, info.fps,
-                                               (info.width, info.height))
-        except ValueError as exc:
-            raise CliError(str(exc)) from None
-        start = time.perf_counter()
+            writer = H264Writer(target, info.fps, (info.width, info.height))
+            table = TableWriter(args.table) if args.table else None
+        except (OSError, ValueError) as exc:
+            raise CliError(f"cannot write the output: {exc}") from None
         skipped = 0
         run.progress = _progress(run, info.frame_count, "frame")
+        start = time.perf_counter()
         try:
-            for frame_index, frame in enumerate(reader):
+            for frame_index, (seconds, frame) in enumerate(reader.timed()):
                 name = f"{source.stem}_{frame_index:012d}"
                 try:
                     result = run.estimate(frame, f"{source} frame {frame_index}")
-                    drawn = result.drawn(frame, run.config)
-                    imageio.write_group([(out / f"{name}_keypoints.json",
-                                          imageio.json_bytes(result.openpose()))]
-                                        + run.maps_outputs(result, name))
+                    tracked = stream.follow(result, seconds)
+                    ids = tracked.ids if args.track else np.full(len(tracked.ids), -1)
+                    drawn = draw_people(run.config, frame, tracked.keypoints,
+                                        tracked.ids if args.track else None)
+                    per_frame = [] if as_file else [
+                        (out / f"{name}_keypoints.json",
+                         imageio.json_bytes(openpose_with_ids(tracked.keypoints, ids, seconds)))]
+                    imageio.write_group(per_frame + run.maps_outputs(result, name))
                 except (ValueError, OSError, MemoryError) as exc:
                     run.note(f"skipped: {source} frame {frame_index} ({frame.shape[1]}x"
                              f"{frame.shape[0]}): {' '.join(str(exc).split())}", always=True)
                     skipped += 1
                     drawn = frame                    # the video keeps its timing
                 else:
-                    run.coco += result.coco(frame_index)
+                    run.coco += coco_with_ids(tracked.keypoints, result.scores, frame_index,
+                                              ids, seconds)
+                    if table is not None:
+                        table.add(frame_index, seconds, tracked.ids, tracked.keypoints)
                 writer.write(_fit_frame(drawn, info.width, info.height))
                 if run.progress is not None:
                     run.progress.update(1)
         except KeyboardInterrupt:
             path = writer.commit()
+            if table is not None:
+                table.commit()
             _close_progress(run)
             _finish_json(run)
-            raise Interrupted(f"interrupted after {writer.frames} frames; kept {path} and "
-                              f"their JSON files in {out}") from None
+            raise Interrupted(f"interrupted after {writer.frames} frames; kept {path} "
+                              f"{'' if as_file else f'and their JSON files in {out}'}") from None
         except BaseException:
             writer.discard()
+            if table is not None:
+                table.discard()
             _close_progress(run)
             raise
-        path = writer.commit()
-        _close_progress(run)
+        elapsed = time.perf_counter() - start       # the frames' time, as the bar measures it
+        try:
+            path = writer.commit()
+            if table is not None:
+                table.commit()
+        except OSError as exc:
+            if table is not None:
+                table.discard()
+            raise CliError(f"cannot write the output: {exc}") from None
+        finally:
+            _close_progress(run)
     _finish_json(run)
-    _summary(run, writer.frames, "frames", time.perf_counter() - start, path)
+    _summary(run, writer.frames, "frames", elapsed, path)
     if skipped:
         raise CliError(f"{skipped} of {writer.frames} frames were skipped (see above); the "
-                       f"video and the other frames' JSON files are in {out}")
+                       f"video and the other frames' outputs are in {path.parent}")
     return 0
+
+
+def video_output_is_file(out: Path) -> bool:
+    """Whether ``-o`` names the drawn video itself (``NAME.mp4``, not an existing folder)."""
+    return out.suffix.lower() in VIDEO_FORMATS and not out.is_dir()
 
 
 def _fit_frame(frame: np.ndarray, width: int, height: int) -> np.ndarray:

@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
 from . import imageio
+from .table import TABLE_FORMATS
+from .video_writer import VIDEO_FORMATS
 
 DEFAULT_OUTPUT_IMAGE = "output.png"
 DEFAULT_OUTPUT_FOLDER = "output"
@@ -130,15 +132,25 @@ def check_outputs(args: argparse.Namespace, kind: str, source: Path) -> Path:
             raise ValueError(f"--openpose-json is for an image input; a {kind} run writes "
                              "NAME_keypoints.json files into the output folder")
         out = Path(args.output or DEFAULT_OUTPUT_FOLDER)
+        as_file = kind == "video" and out.suffix.lower() in VIDEO_FORMATS and not out.is_dir()
         if not out.exists() and out.suffix.lower() in imageio.IMAGE_EXTENSIONS:
             raise ValueError(f"for a {kind} input, -o names the output folder; got {out}")
         if kind == "folder" and out.exists() and same_file(out, source):
             raise ValueError(f"the output folder {out} is the input folder; choose another "
                              "with -o")
-        check_folder(out)
+        if as_file:
+            check_file(out)
+        else:
+            check_folder(out)
+    if getattr(args, "table", None):
+        if kind != "video":
+            raise ValueError(f"--table is for a video input; a {kind} run writes JSON per image")
+        if Path(args.table).suffix.lower() not in TABLE_FORMATS \
+                or imageio.destination_kind(args.table) != "file":
+            raise ValueError(f"--table {args.table}: name a .csv or .parquet file")
     if args.save_maps:
         check_folder(Path(args.save_maps))
-    for name in ("json", "openpose_json"):
+    for name in ("json", "openpose_json", "table"):
         if getattr(args, name):
             check_file(Path(getattr(args, name)))
     _check_distinct(args, kind, source, out)
@@ -159,9 +171,10 @@ def _check_distinct(args: argparse.Namespace, kind: str, source: Path, out: Path
             folder run's output, maps folder or --json lies inside its input
             folder.
     """
-    named = [("-o", out)] if kind == "image" else []
+    video_file = kind == "video" and out.suffix.lower() in VIDEO_FORMATS and not out.is_dir()
+    named = [("-o", out)] if kind == "image" or video_file else []
     named += [("--" + flag.replace("_", "-"), Path(getattr(args, flag)))
-              for flag in ("json", "openpose_json") if getattr(args, flag)]
+              for flag in ("json", "openpose_json", "table") if getattr(args, flag, None)]
     if kind == "image" and args.save_maps:
         folder = Path(args.save_maps)
         named += [("--save-maps", folder / f"{source.stem}_{what}.jpg")
@@ -180,8 +193,8 @@ def _check_distinct(args: argparse.Namespace, kind: str, source: Path, out: Path
             if os.fspath(path) != imageio.STDOUT and _inside(path, source):
                 raise ValueError(f"{flag} {path} is inside the input folder {source}; outputs "
                                  "must go elsewhere (a later run would read them as inputs)")
-    if kind == "video":
-        for _, ext in imageio.VIDEO_CODECS:
+    if kind == "video" and not video_file:
+        for ext in VIDEO_FORMATS:
             target = out / f"{source.stem}{ext}"
             if target.is_symlink() or target.is_dir():
                 raise ValueError(f"the output video {target} is a folder or a link; choose "

@@ -20,7 +20,9 @@ from typing import Iterable, Iterator, List, Optional, Tuple, Union
 import cv2
 import numpy as np
 
+from estimation.config import NUM_PARTS, PoseConfig
 from estimation.export import to_coco, to_openpose
+from estimation.renderers import draw
 from estimation.smoothing import OneEuroParams, PoseSmoother
 from estimation.tracking import PoseTracker, TrackerParams
 
@@ -71,6 +73,21 @@ def coco_with_ids(keypoints: np.ndarray, scores: np.ndarray, image_id: int, ids:
         person["track_id"] = int(track_id)
         person["time"] = round(float(time), 6)
     return out
+
+
+def draw_people(config: PoseConfig, image: np.ndarray, keypoints: np.ndarray,
+                ids: Optional[np.ndarray] = None) -> np.ndarray:
+    """Skeletons of (K, 18, 3) pixel ``keypoints`` drawn over a copy of ``image`` (the drawing
+    of :func:`estimation.renderers.draw`), with each person's id when ``ids`` is given."""
+    coords: dict = {}
+    skeletons = np.full((len(keypoints), NUM_PARTS + 2), -1.0)
+    for k, person in enumerate(keypoints):
+        for slot in np.flatnonzero(person[:, 2] > 0):
+            part_id = k * NUM_PARTS + int(slot)
+            coords.setdefault(str(slot), []).append((*person[slot], part_id))
+            skeletons[k, slot] = part_id
+    canvas = draw(config, image, coords, skeletons, resize_fac=1)
+    return canvas if ids is None else draw_ids(canvas, keypoints, ids)
 
 
 def draw_ids(image: np.ndarray, keypoints: np.ndarray, ids: np.ndarray) -> np.ndarray:

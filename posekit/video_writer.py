@@ -98,8 +98,11 @@ class H264Writer:
                    "-f", "rawvideo", "-pix_fmt", "bgr24", "-s", f"{width}x{height}",
                    "-r", f"{float(fps):.6g}", "-i", "pipe:0", *VIDEO_FORMATS[suffix],
                    "-y", os.fspath(self._tmp)]
+        # A session of its own: Ctrl-C in a terminal reaches the whole foreground process
+        # group; the encoder must outlive it so that the caller can still commit the frames.
         self._process: Optional[subprocess.Popen] = subprocess.Popen(
-            command, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=self._log)
+            command, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=self._log,
+            start_new_session=True)
         self.frames = 0
 
     def write(self, frame: np.ndarray) -> None:

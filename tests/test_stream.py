@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from estimation.smoothing import OneEuroParams
-from posekit.stream import PoseStream, coco_with_ids, draw_ids, openpose_with_ids
+from posekit.stream import (PoseStream, coco_with_ids, draw_ids, draw_people,
+                            openpose_with_ids)
 
 
 def test_outputs_carry_ids_and_times():
@@ -47,3 +48,16 @@ def test_real_clip_keeps_ids_through_a_pan_and_a_gap(small_bus):
     assert len(first) >= 2
     assert len(out[5].ids) == 0
     assert first <= set(out[9].ids.tolist())  # everyone seen in frame 0 has its id back
+
+
+def test_draw_people_matches_the_decoder_drawing(cfg, small_bus):
+    """Drawing from pixel keypoints gives the picture of the decoder's own drawing."""
+    from posekit import PoseEstimator
+
+    result = PoseEstimator()(small_bus)
+    assert len(result.keypoints) >= 2
+    expected = result.drawn(small_bus, cfg)
+    got = draw_people(cfg, small_bus, result.keypoints)
+    assert (got != expected).any(axis=2).mean() < 0.002  # rounding of a few edge pixels
+    with_ids = draw_people(cfg, small_bus, result.keypoints, np.arange(len(result.keypoints)))
+    assert (with_ids != got).any()
