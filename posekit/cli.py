@@ -41,6 +41,7 @@ from estimation.smoothing import OneEuroParams  # noqa: E402
 from models.inference import RUNTIMES, accurate_network  # noqa: E402
 
 from . import imageio  # noqa: E402
+from .sources import VIDEO_EXTENSIONS  # noqa: E402
 from .stream import PoseStream, coco_with_ids, draw_people, openpose_with_ids  # noqa: E402
 from .table import TableWriter  # noqa: E402
 from .video_writer import VIDEO_FORMATS, H264Writer  # noqa: E402
@@ -509,6 +510,32 @@ def run_video(run: Run, source: Path, out: Path) -> int:
     return 0
 
 
+def run_folder_with_videos(run: Run, source: Path, out: Path) -> int:
+    """A folder: its images (:func:`run_folder`), then each of its videos (:func:`run_video`,
+    a new tracker per video) into the same output folder; one bad file is one skipped line."""
+    videos = sorted(p for p in source.iterdir() if p.is_file() and not p.name.startswith(".")
+                    and p.suffix.lower() in VIDEO_EXTENSIONS)
+    if not videos:
+        return run_folder(run, source, out)
+    failed = 0
+    if imageio.list_images(source):
+        try:
+            run_folder(run, source, out)
+        except CliError as exc:
+            run.note(' '.join(str(exc).split()), always=True)
+            failed += 1
+    for video in videos:
+        try:
+            run_video(run, video, out)
+        except CliError as exc:
+            run.note(f"skipped: {video}: {' '.join(str(exc).split())}", always=True)
+            failed += 1
+    if failed:
+        raise CliError(f"{failed} of the folder's inputs (the images, {len(videos)} videos) "
+                       "had problems (see above)")
+    return 0
+
+
 def video_output_is_file(out: Path) -> bool:
     """Whether ``-o`` names the drawn video itself (``NAME.mp4``, not an existing folder)."""
     return out.suffix.lower() in VIDEO_FORMATS and not out.is_dir()
@@ -629,7 +656,7 @@ def _main(run: Run, args: argparse.Namespace) -> int:
             out = check_outputs(args, kind, source)
         except ValueError as exc:
             raise CliError(str(exc)) from None
-        handler = {"image": run_image, "folder": run_folder, "video": run_video}[kind]
+        handler = {"image": run_image, "folder": run_folder_with_videos, "video": run_video}[kind]
         return handler(run, source, out)
     except CliError as exc:
         _close_progress(run)

@@ -120,3 +120,19 @@ def test_ctrl_c_to_the_process_group_keeps_a_playable_video(tmp_path):
     assert video_codec(video) == "h264"
     assert 3 <= cv2.VideoCapture(str(video)).get(cv2.CAP_PROP_FRAME_COUNT) < 300
     assert not [p for p in (tmp_path / "out").iterdir() if p.name.startswith(".")]
+
+
+def test_a_folder_of_images_and_videos(tmp_path, clip):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    clip.rename(folder / "clip.mp4")
+    cv2.imwrite(str(folder / "still.jpg"), cv2.resize(cv2.imread(str(IMAGES / "bus.jpg")),
+                                                      (203, 270)))
+    (folder / "broken.avi").write_bytes(b"not a video")
+    proc = cli("in", "-o", "out", cwd=tmp_path)
+    assert proc.returncode == 1
+    assert "skipped: in/broken.avi" in proc.stderr and "Traceback" not in proc.stderr
+    names = sorted(p.name for p in (tmp_path / "out").iterdir())
+    assert names == sorted(["clip.mp4", "still.png", "still_coco.json", "still_keypoints.json"]
+                           + [f"clip_{k:012d}_keypoints.json" for k in range(6)])
+    assert video_codec(tmp_path / "out" / "clip.mp4") == "h264"
