@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import struct
 import sys
 import zlib
@@ -43,26 +42,7 @@ def cfg():
     return get_default_configuration()
 
 
-# --- the handout's sample of merge() (grading fixtures) ------------------------------------
-
-def _sample() -> dict:
-    return json.loads((DATA / "sample_subset.json").read_text())
-
-
-@pytest.fixture
-def sample_subset() -> np.ndarray:
-    """The handout's sample input of ``merge()``: (9, 20) float64 rows, one per limb."""
-    return np.array(_sample()["subset"], dtype=np.float64)
-
-
-@pytest.fixture
-def expected_skeleton() -> np.ndarray:
-    """The one skeleton ``merge(sample_subset)`` must return: (20,) float64 = 18 slot ids,
-    score (the sum of the nine row scores), parts_num (9)."""
-    sample = _sample()
-    return np.array(sample["expected_single_skeleton_ids"]
-                    + [sample["sum_of_row_scores"], sample["expected_parts_num"]],
-                    dtype=np.float64)
+# The handout's sample of merge() (sample_subset, expected_skeleton): the root conftest.py.
 
 
 # --- image files in unusual formats (tests of posekit.imageio and demo_image.py) -------
