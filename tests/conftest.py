@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import struct
 import sys
 import zlib
@@ -18,6 +19,17 @@ from estimation.config import get_default_configuration  # noqa: E402
 from estimation.synthetic import make_person  # noqa: E402
 
 DATA = Path(__file__).resolve().parent / "data"
+
+#: Share of the examples the bigger property tests run by default, so that `make test`
+#: stays within two minutes on 2 cores; POSEKIT_THOROUGH=1 (`make test-thorough`) runs all.
+THOROUGH = bool(os.environ.get("POSEKIT_THOROUGH"))
+
+
+def examples(count: int) -> int:
+    """Hypothesis ``max_examples`` for a property test written for ``count`` examples:
+    ``count`` when thorough, else a fifth of it (at least 100)."""
+    return count if THOROUGH else max(100, count // 5)
+
 
 #: (h, w) of the synthetic scene's maps, in cells (an 800x480 image at stride 8).
 SCENE_SHAPE = (60, 100)
@@ -40,6 +52,18 @@ def scene_people() -> np.ndarray:
 @pytest.fixture
 def cfg():
     return get_default_configuration()
+
+
+@pytest.fixture(scope="session")
+def replica_prefix(tmp_path_factory) -> Path:
+    """The replica of the lab's VGG checkpoint (tests/replica_checkpoint.py), written once per
+    test run: its prefix (``<tmp>/openpose``, with ``.index`` and ``.data-00000-of-00001``)."""
+    pytest.importorskip("tensorflow")
+    from replica_checkpoint import write_replica
+
+    prefix = tmp_path_factory.mktemp("replica") / "openpose"
+    write_replica(prefix)
+    return prefix
 
 
 # The handout's sample of merge() (sample_subset, expected_skeleton): the root conftest.py.
