@@ -91,3 +91,13 @@ def test_graders_plugin_gives_the_fixtures_to_any_test_file(tmp_path):
                           capture_output=True, text=True, timeout=120, cwd=tmp_path, env=env)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "1 passed" in proc.stdout
+
+
+def test_evaluate_help_shows_no_none_default(capsys):
+    from posekit import evaluate
+
+    with pytest.raises(SystemExit) as info:
+        evaluate.main(["--help"])
+    assert info.value.code == 0
+    text = capsys.readouterr().out
+    assert "(default: the model's)" in text and "(default: None)" not in text
