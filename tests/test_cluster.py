@@ -26,8 +26,9 @@ from posekit.sources import collect
 from conftest import IMAGES, ROOT
 
 WEIGHTS = ROOT / "model_weights" / "mobilenet_thin" / "graph_opt.pb"
-pytestmark = pytest.mark.skipif(not (WEIGHTS.is_file() and (IMAGES / "bus.jpg").is_file()),
-                                reason="weights or sample images missing (make setup)")
+pytestmark = [pytest.mark.cluster,
+              pytest.mark.skipif(not (WEIGHTS.is_file() and (IMAGES / "bus.jpg").is_file()),
+                                 reason="weights or sample images missing (make setup)")]
 NODE = dict(node_ip_address="127.0.0.1", num_cpus=2, object_store_memory=100 * 1024 * 1024)
 
 
