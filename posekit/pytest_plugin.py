@@ -10,6 +10,8 @@ repository's root ``conftest.py`` in a checkout::
     def test_graded(sample_subset, expected_skeleton):
         assert merge(sample_subset)[0] == approx(expected_skeleton)
 
+Installed, pytest loads it by itself (do not also pass ``-p posekit.pytest_plugin``:
+pytest refuses a plugin registered twice); in a bare checkout ``-p`` loads it.
 Imports only the standard library, numpy and pytest (not the rest of posekit).
 """
 

@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import tomllib
+from importlib.metadata import entry_points
 from pathlib import Path
 
 import pytest
@@ -86,8 +87,13 @@ def test_graders_plugin_gives_the_fixtures_to_any_test_file(tmp_path):
                     "def test_graded(sample_subset, expected_skeleton):\n"
                     "    assert merge(sample_subset)[0] == approx(expected_skeleton)\n")
     env = dict(os.environ, PYTHONPATH=str(ROOT))
+    # Installed (its pytest11 entry point found), pytest loads the plugin by itself and a
+    # second `-p` would be refused; from a bare checkout, `-p` does what installing does.
+    installed = any(ep.value == "posekit.pytest_plugin"
+                    for ep in entry_points(group="pytest11"))
+    load = [] if installed else ["-p", "posekit.pytest_plugin"]
     proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-                           "-p", "posekit.pytest_plugin", "--rootdir", str(tmp_path), str(test)],
+                           *load, "--rootdir", str(tmp_path), str(test)],
                           capture_output=True, text=True, timeout=120, cwd=tmp_path, env=env)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "1 passed" in proc.stdout
