@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import tomllib
 from importlib.metadata import entry_points
 from pathlib import Path
 
@@ -57,6 +56,8 @@ def test_wrong_interpreter_gets_one_line_naming_the_command():
 
 def test_console_commands_and_plugin_point_at_real_functions():
     import importlib
+
+    tomllib = pytest.importorskip("tomllib")            # Python 3.11+
 
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     entries = dict(project["scripts"], **project["entry-points"]["pytest11"])
