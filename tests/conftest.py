@@ -66,6 +66,28 @@ def replica_prefix(tmp_path_factory) -> Path:
     return prefix
 
 
+@pytest.fixture(scope="session")
+def _ray_for_the_run():
+    """Stops the shared local Ray (:func:`local_ray`) at the end of the run."""
+    yield
+    import sys as _sys
+
+    if "ray" in _sys.modules and _sys.modules["ray"].is_initialized():
+        _sys.modules["ray"].shutdown()
+
+
+@pytest.fixture(scope="module")
+def local_ray(_ray_for_the_run):
+    """One local Ray (2 CPUs, 200 MB object store, 127.0.0.1) for the batch tests of the
+    run: started by the first module that needs it, kept for the next ones (a start costs
+    5-8 s on 2 cores), stopped at the end of the run. tests/test_cluster.py stops it
+    first, as its cluster needs this process free of Ray."""
+    pytest.importorskip("ray")
+    from posekit import batch
+
+    batch.start_ray(num_cpus=2, object_store_mb=200)        # a no-op when already running
+
+
 # The handout's sample of merge() (sample_subset, expected_skeleton): the root conftest.py.
 
 

@@ -37,8 +37,8 @@ def cluster():
     ray = pytest.importorskip("ray")
     from ray.cluster_utils import Cluster
 
-    if ray.is_initialized():
-        pytest.skip("this process is already connected to a Ray")
+    if ray.is_initialized():            # the other batch tests' local Ray (conftest.local_ray)
+        ray.shutdown()
     head = Cluster(initialize_head=True, head_node_args=dict(NODE, include_dashboard=False))
     worker = head.add_node(**NODE)
     head.wait_for_nodes()
