@@ -20,8 +20,15 @@ from pathlib import Path
 # Run from anywhere (``python path/to/demo_image.py``): the packages sit beside this file.
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from posekit.cli import main  # noqa: E402
-from posekit.pipeline import PoseEstimator, PoseResult, load_pose_network  # noqa: E402,F401
+try:
+    from posekit.cli import main
+    from posekit.pipeline import PoseEstimator, PoseResult, load_pose_network  # noqa: F401
+except ModuleNotFoundError as exc:
+    # The wrong interpreter (one without the requirements): one line, not a traceback.
+    if (exc.name or "").split(".")[0] in ("posekit", "estimation", "models"):
+        raise
+    sys.exit(f"demo_image.py: this Python ({sys.executable}) lacks the package {exc.name!r}: "
+             "run `make demo` (it sets up .venv), or `.venv/bin/python demo_image.py`")
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -88,6 +88,7 @@ from typing import Any, Callable
 import numpy as np
 
 from estimation.config import NUM_HEATMAPS, NUM_PAFS, STRIDE
+from models.paths import FETCH_HINT
 
 logger = logging.getLogger(__name__)
 
@@ -516,9 +517,8 @@ def _load_mobilenet(weights: str | os.PathLike[str] | None, runtime: str,
     # graph must be the pinned one), so a stale conversion cannot slip through.
     if not graph.is_file():
         raise FileNotFoundError(
-            f"mobilenet_thin weights not found at {graph}: run `make setup` "
-            "(or `python scripts/fetch_assets.py`) to download them, then `make assets` "
-            "(or `python scripts/convert_model.py`) to convert them."
+            f"mobilenet_thin weights not found at {graph}: {FETCH_HINT} to download and "
+            "convert them."
         )
     source_sha256 = mt.file_sha256(graph)
     if weights is None and source_sha256 != mt.WEIGHTS_SHA256:
@@ -556,7 +556,7 @@ def choose_runtime(graph: str | os.PathLike[str], cpu: Any = None) -> tuple[str,
         return "tensorflow", "no TFLite interpreter is installed"
     pays, why = cpus.int8_pays(cpu if cpu is not None else cpus.this_cpu())
     if not quantized.is_file():
-        int8_note = f"no int8 model at {quantized.name} (built by `make setup`)"
+        int8_note = f"no int8 model at {quantized.name} (built by `make int8`)"
     elif not m8.passed_check(quantized):
         int8_note = "the int8 model did not pass its accuracy check"
     elif not pays:

@@ -25,7 +25,8 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 
 from estimation.config import NUM_HEATMAPS, NUM_PAFS
-from models.mobilenet_thin import INPUT_TENSOR, OUTPUT_TENSOR, ROOT, load_graph_def
+from models.mobilenet_thin import INPUT_TENSOR, OUTPUT_TENSOR, load_graph_def
+from models.paths import images_dir
 
 #: Version of the recipe, recorded in the manifest (see :func:`is_current`); 2 keeps the
 #: stage tails float (docs/int8.md).
@@ -87,7 +88,7 @@ def calibration_batches(image_dir: str | os.PathLike[str] | None = None,
     """
     import cv2
 
-    image_dir = Path(image_dir) if image_dir is not None else ROOT / "images"
+    image_dir = Path(image_dir) if image_dir is not None else images_dir()
     batches = []
     for name in names:
         path = image_dir / name

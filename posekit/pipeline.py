@@ -28,6 +28,7 @@ from estimation.config import NUM_PARTS, STRIDE, PoseConfig, get_default_configu
 from estimation.decoder import DECODERS, DecoderParams
 from estimation.export import skeleton_keypoints, to_coco, to_openpose
 from estimation.renderers import draw
+from models.paths import FETCH_HINT
 
 from . import imageio
 
@@ -249,9 +250,9 @@ def load_pose_network(model: str = "mobilenet_thin", weights: Optional[str] = No
 
         path = Path(weights) if weights else DEFAULT_WEIGHTS
         default = weights is None
-        fetch = ("run `make setup` (or `python scripts/fetch_assets.py`) to download them"
-                 if default else f"the default weights are fetched by `make setup` into "
-                                 f"{_shown(DEFAULT_WEIGHTS)}")
+        fetch = (f"{FETCH_HINT} to download them"
+                 if default else "the default weights are fetched by `posekit-fetch` "
+                                 f"(`make setup`) into {_shown(DEFAULT_WEIGHTS)}")
         if not path.is_file():
             raise ValueError(f"mobilenet_thin weights not found at {path}: {fetch}")
         if not skip_hash_check:
@@ -260,8 +261,7 @@ def load_pose_network(model: str = "mobilenet_thin", weights: Optional[str] = No
             except OSError as exc:
                 raise ValueError(f"cannot read weights {path}: {exc.strerror or exc}") from None
             if actual != WEIGHTS_SHA256:
-                hint = ("delete it and rerun `make setup` (or `python scripts/fetch_assets.py`) "
-                        "to re-fetch it" if default else
+                hint = (f"delete it and {FETCH_HINT} to re-fetch it" if default else
                         f"re-fetch it with `make setup` (writes {_shown(DEFAULT_WEIGHTS)}), or "
                         "pass --skip-hash-check to use a different graph")
                 raise ValueError(f"mobilenet_thin weights {path} are corrupt (SHA-256 "

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import json
+import os
 import struct
 import sys
 import zlib
@@ -19,6 +19,17 @@ from estimation.config import get_default_configuration  # noqa: E402
 from estimation.synthetic import make_person  # noqa: E402
 
 DATA = Path(__file__).resolve().parent / "data"
+
+#: Share of the examples the bigger property tests run by default, so that `make test`
+#: stays within two minutes on 2 cores; POSEKIT_THOROUGH=1 (`make test-thorough`) runs all.
+THOROUGH = bool(os.environ.get("POSEKIT_THOROUGH"))
+
+
+def examples(count: int) -> int:
+    """Hypothesis ``max_examples`` for a property test written for ``count`` examples:
+    ``count`` when thorough, else a fifth of it (at least 100)."""
+    return count if THOROUGH else max(100, count // 5)
+
 
 #: (h, w) of the synthetic scene's maps, in cells (an 800x480 image at stride 8).
 SCENE_SHAPE = (60, 100)
@@ -43,26 +54,41 @@ def cfg():
     return get_default_configuration()
 
 
-# --- the handout's sample of merge() (grading fixtures) ------------------------------------
+@pytest.fixture(scope="session")
+def replica_prefix(tmp_path_factory) -> Path:
+    """The replica of the lab's VGG checkpoint (tests/replica_checkpoint.py), written once per
+    test run: its prefix (``<tmp>/openpose``, with ``.index`` and ``.data-00000-of-00001``)."""
+    pytest.importorskip("tensorflow")
+    from replica_checkpoint import write_replica
 
-def _sample() -> dict:
-    return json.loads((DATA / "sample_subset.json").read_text())
+    prefix = tmp_path_factory.mktemp("replica") / "openpose"
+    write_replica(prefix)
+    return prefix
 
 
-@pytest.fixture
-def sample_subset() -> np.ndarray:
-    """The handout's sample input of ``merge()``: (9, 20) float64 rows, one per limb."""
-    return np.array(_sample()["subset"], dtype=np.float64)
+@pytest.fixture(scope="session")
+def _ray_for_the_run():
+    """Stops the shared local Ray (:func:`local_ray`) at the end of the run."""
+    yield
+    import sys as _sys
+
+    if "ray" in _sys.modules and _sys.modules["ray"].is_initialized():
+        _sys.modules["ray"].shutdown()
 
 
-@pytest.fixture
-def expected_skeleton() -> np.ndarray:
-    """The one skeleton ``merge(sample_subset)`` must return: (20,) float64 = 18 slot ids,
-    score (the sum of the nine row scores), parts_num (9)."""
-    sample = _sample()
-    return np.array(sample["expected_single_skeleton_ids"]
-                    + [sample["sum_of_row_scores"], sample["expected_parts_num"]],
-                    dtype=np.float64)
+@pytest.fixture(scope="module")
+def local_ray(_ray_for_the_run):
+    """One local Ray (2 CPUs, 200 MB object store, 127.0.0.1) for the batch tests of the
+    run: started by the first module that needs it, kept for the next ones (a start costs
+    5-8 s on 2 cores), stopped at the end of the run. tests/test_cluster.py stops it
+    first, as its cluster needs this process free of Ray."""
+    pytest.importorskip("ray")
+    from posekit import batch
+
+    batch.start_ray(num_cpus=2, object_store_mb=200)        # a no-op when already running
+
+
+# The handout's sample of merge() (sample_subset, expected_skeleton): the root conftest.py.
 
 
 # --- image files in unusual formats (tests of posekit.imageio and demo_image.py) -------

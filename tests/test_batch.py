@@ -24,16 +24,6 @@ pytestmark = pytest.mark.skipif(not (WEIGHTS.is_file() and (IMAGES / "zidane.jpg
                                 reason="weights or sample images missing (make setup)")
 
 
-@pytest.fixture(scope="module")
-def ray_session():
-    """One local Ray (2 CPUs, small object store) for every test of this module."""
-    ray = pytest.importorskip("ray")
-    started = batch.start_ray(num_cpus=2, object_store_mb=200)
-    yield
-    if started:
-        ray.shutdown()
-
-
 def write_video(path: Path, image: np.ndarray, frames: int, fourcc: str) -> None:
     height, width = image.shape[:2]
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*fourcc), 10, (width, height))
@@ -64,7 +54,7 @@ def tree(tmp_path_factory, small_bus):
 
 
 @pytest.fixture(scope="module")
-def first_run(tree, ray_session):
+def first_run(tree, local_ray):
     out = tree / "out"
     status = batch.main([str(tree / "in"), "-o", str(out), "-q"])
     return status, out, json.loads((out / manifest.MANIFEST).read_text())

@@ -2,7 +2,9 @@
 no file around a run harmed.
 
 CLI cases run the command in a subprocess, as a user does (a local Ray of 2 CPUs
-where work is needed); special files are FIFOs and links in a temporary folder.
+where work is needed), except the clashing-names run, whose outputs are the point:
+it calls ``posekit.batch.main`` here, on the run's shared local Ray. Special files
+are FIFOs and links in a temporary folder.
 """
 
 from __future__ import annotations
@@ -96,7 +98,7 @@ def test_a_glob_through_link_loops_lists_each_real_file_once(tmp_path):
 # --- 1 + 2: a real run with a frame-named image and long names ----------------------------
 
 @needs_network
-def test_a_run_with_clashing_and_long_names(tmp_path, small_bus):
+def test_a_run_with_clashing_and_long_names(tmp_path, small_bus, local_ray, capsys):
     src = tmp_path / "in"
     (src / "a").mkdir(parents=True)
     write_clip(src / "a.avi", small_bus, 2)
@@ -106,8 +108,11 @@ def test_a_run_with_clashing_and_long_names(tmp_path, small_bus):
     cv2.imwrite(str(src / long_ok), small_bus)
     (src / too_long).write_bytes((src / long_ok).read_bytes())
     out = tmp_path / "out"
-    proc = batch(src, "-o", out, "-q", cwd=tmp_path)
-    assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
+    from posekit.batch import main
+
+    status = main([str(src), "-o", str(out), "-q", "--actors", "1"])
+    err = capsys.readouterr().err
+    assert status == 1 and "Traceback" not in err, err
     got = records(out)
     assert {n: r["status"] for n, r in got.items()} == {
         "a": "done", "a/a_000000000000_2": "done", "l" * 221: "done", "m" * 246: "failed"}
@@ -118,9 +123,9 @@ def test_a_run_with_clashing_and_long_names(tmp_path, small_bus):
     assert (out / ("l" * 221 + "_keypoints.json")).is_file()
     assert not [p for p in out.rglob(".*")]
     # the rerun skips all three done items and fails the long one again
-    proc = batch(src, "-o", out, cwd=tmp_path)
-    assert proc.returncode == 1
-    assert "4 items: 0 done, 3 skipped (already complete), 1 failed" in proc.stdout
+    status = main([str(src), "-o", str(out), "--actors", "1"])
+    assert status == 1
+    assert "4 items: 0 done, 3 skipped (already complete), 1 failed" in capsys.readouterr().out
 
 
 # --- 6. special files in the output folder ------------------------------------------------

@@ -1,4 +1,10 @@
-"""Tests of the demo_image.py command line, run as a subprocess like a user runs it.
+"""Tests of the demo_image.py command line.
+
+Error cases, the lab-like run without arguments, Ctrl-C and the help run as a
+subprocess, like a user runs the command (stderr must hold exactly one line,
+whatever native libraries print). Runs whose outputs are the point call
+``posekit.cli.main`` in this process (:func:`cli_here`), which saves a Python
+and TensorFlow start-up per run.
 
 Error cases must end with exactly one ``demo_image.py: error: ...`` line on
 stderr, a non-zero exit status, no traceback and no output file. Runs that
@@ -8,6 +14,7 @@ need the network are skipped only when the mobilenet_thin weights are absent
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import shutil
@@ -15,7 +22,9 @@ import signal
 import subprocess
 import sys
 import time
+from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
+from types import SimpleNamespace
 
 import cv2
 import numpy as np
@@ -41,6 +50,18 @@ def cli(*args, cwd=None, timeout=300) -> subprocess.CompletedProcess:
     """Run ``python demo_image.py ARGS`` and capture its output."""
     return subprocess.run([sys.executable, str(DEMO), *map(str, args)], cwd=cwd,
                           capture_output=True, text=True, timeout=timeout)
+
+
+def cli_here(*args, cwd: Path) -> SimpleNamespace:
+    """Run the command line in this process, in ``cwd``: ``returncode``, ``stdout``, ``stderr``
+    (what Python code printed; native libraries' own output is not captured)."""
+    from posekit.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with pytest.MonkeyPatch.context() as mp, redirect_stdout(out), redirect_stderr(err):
+        mp.chdir(cwd)
+        status = main([str(a) for a in args])
+    return SimpleNamespace(returncode=status, stdout=out.getvalue(), stderr=err.getvalue())
 
 
 def assert_one_line_error(proc: subprocess.CompletedProcess, *fragments: str,
@@ -222,8 +243,8 @@ def test_both_runtimes_find_the_same_people(tmp_path):
     found = {}
     for runtime in ("tensorflow", "tflite"):
         out = tmp_path / f"{runtime}.json"
-        proc = cli(IMAGES / "zidane.jpg", "-o", tmp_path / f"{runtime}.png", "--json", out,
-                   "--runtime", runtime, "-q")
+        proc = cli_here(IMAGES / "zidane.jpg", "-o", tmp_path / f"{runtime}.png", "--json",
+                        out, "--runtime", runtime, "-q", cwd=tmp_path)
         assert proc.returncode == 0, proc.stderr
         found[runtime] = json.loads(out.read_text())
     assert len(found["tensorflow"]) == len(found["tflite"]) > 0
@@ -246,8 +267,8 @@ def _structure(coco: list, openpose: dict) -> dict:
 @needs_network
 def test_zidane_json_matches_the_golden_structure(tmp_path):
     image = IMAGES / "zidane.jpg"
-    proc = cli(image, "-o", "out.png", "--json", "coco.json", "--openpose-json", "op.json",
-               cwd=tmp_path)
+    proc = cli_here(image, "-o", "out.png", "--json", "coco.json", "--openpose-json", "op.json",
+                    cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     coco = json.loads((tmp_path / "coco.json").read_text())
     openpose = json.loads((tmp_path / "op.json").read_text())
@@ -296,8 +317,8 @@ def test_folder_of_odd_pngs_and_a_huge_image_with_maps(tmp_path, odd_pngs):
     cv2.imwrite(str(tmp_path / "in" / "huge.png"), huge)
     sizes["huge"] = huge.shape[:2]
     (tmp_path / "in" / "README.md").write_text("ignored: not an image")
-    proc = cli(tmp_path / "in", "-o", "out", "--save-maps", "out/maps", "--json", "all.json",
-               "--max-side", "1920", cwd=tmp_path)
+    proc = cli_here(tmp_path / "in", "-o", "out", "--save-maps", "out/maps", "--json",
+                    "all.json", "--max-side", "1920", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     notes = [l for l in proc.stderr.splitlines() if l.startswith("demo_image.py:")]
     assert len(notes) == 1 and "huge.png is 4000x60" in notes[0] and "1920x29" in notes[0]
@@ -327,7 +348,7 @@ def test_folder_with_an_unreadable_file_processes_the_rest(tmp_path, small_bus):
     (tmp_path / "in").mkdir()
     cv2.imwrite(str(tmp_path / "in" / "a.png"), small_bus)
     (tmp_path / "in" / "b.jpg").write_text("not a picture")
-    proc = cli(tmp_path / "in", "-o", "out", cwd=tmp_path)
+    proc = cli_here(tmp_path / "in", "-o", "out", cwd=tmp_path)
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
     lines = [l for l in proc.stderr.splitlines() if l.startswith("demo_image.py:")]
     assert "skipped" in lines[0] and "b.jpg" in lines[0]
@@ -343,7 +364,7 @@ def test_video_gives_drawn_video_and_json_per_frame(tmp_path, small_bus):
     for k in range(frames):
         writer.write(np.roll(small_bus, 5 * k, axis=1))
     writer.release()
-    proc = cli("clip.mp4", "-o", "out", "--json", "out/all.json", cwd=tmp_path)
+    proc = cli_here("clip.mp4", "-o", "out", "--json", "out/all.json", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     names = sorted(os.listdir(tmp_path / "out"))
     [video] = [n for n in names if n.startswith("clip.")]

@@ -1,5 +1,6 @@
 """Tests of posekit.imageio: loading odd images, atomic writes, videos."""
 
+import functools
 import os
 import re
 import struct
@@ -289,7 +290,14 @@ def test_reading_never_redirects_the_process_stderr(tmp_path, small_bus):
 # --- bounded memory: the pixel limit and banded conversion ---------------------------------
 
 def png_bomb(path, side, colour_type=0):
-    """A small PNG of ``side`` x ``side`` zero pixels (grey or, with 6, RGBA)."""
+    """A small PNG of ``side`` x ``side`` zero pixels (grey or, with 6, RGBA), at ``path``."""
+    path.write_bytes(_png_bomb_bytes(side, colour_type))
+    return path
+
+
+@functools.lru_cache(maxsize=None)
+def _png_bomb_bytes(side, colour_type):
+    """The file of :func:`png_bomb`, compressed once per test run (about 5 s at 15000 RGBA)."""
     import zlib
 
     def chunk(tag, data):
@@ -300,10 +308,9 @@ def png_bomb(path, side, colour_type=0):
     compressor = zlib.compressobj(9)
     row = b"\x00" + bytes(side * per_pixel)
     body = b"".join(compressor.compress(row) for _ in range(side)) + compressor.flush()
-    path.write_bytes(b"\x89PNG\r\n\x1a\n"
-                     + chunk(b"IHDR", struct.pack(">IIBBBBB", side, side, 8, colour_type, 0, 0, 0))
-                     + chunk(b"IDAT", body) + chunk(b"IEND", b""))
-    return path
+    return (b"\x89PNG\r\n\x1a\n"
+            + chunk(b"IHDR", struct.pack(">IIBBBBB", side, side, 8, colour_type, 0, 0, 0))
+            + chunk(b"IDAT", body) + chunk(b"IEND", b""))
 
 
 def test_image_over_the_pixel_limit_is_refused_before_decoding(tmp_path):

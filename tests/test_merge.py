@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from estimation.merge import COMPETITOR_PENALTY, competitors, group_rows, merge
 
-from conftest import ROOT
+from conftest import ROOT, examples
 
 
 def row(slots, score):
@@ -241,7 +241,7 @@ def subsets(draw):
     return np.array(rows).reshape(-1, 20)
 
 
-@settings(max_examples=1500, deadline=None)
+@settings(max_examples=examples(1500), deadline=None)
 @given(subsets(), st.integers(0, 6), st.floats(0.0, 2.0))
 def test_merge_invariants(subset, min_parts, min_score):
     before = subset.copy()
@@ -259,7 +259,7 @@ def test_merge_invariants(subset, min_parts, min_score):
     assert (np.diff(result[:, 18]) <= 1e-12).all(), "not sorted by score"
 
 
-@settings(max_examples=1000, deadline=None)
+@settings(max_examples=examples(1000), deadline=None)
 @given(subsets())
 def test_people_hold_only_ids_of_their_rows_and_sum_their_scores(subset):
     people = group_rows(subset)
@@ -275,7 +275,7 @@ def test_people_hold_only_ids_of_their_rows_and_sum_their_scores(subset):
     assert len(seen_rows) == len(set(seen_rows))
 
 
-@settings(max_examples=1000, deadline=None)
+@settings(max_examples=examples(1000), deadline=None)
 @given(subsets(), st.randoms(use_true_random=False))
 def test_result_does_not_depend_on_row_order(subset, random):
     order = list(range(len(subset)))
@@ -283,7 +283,7 @@ def test_result_does_not_depend_on_row_order(subset, random):
     np.testing.assert_array_equal(merge(subset[order], 1, -10), merge(subset, 1, -10))
 
 
-@settings(max_examples=500, deadline=None)
+@settings(max_examples=examples(500), deadline=None)
 @given(subsets())
 def test_merging_a_result_again_changes_nothing(subset):
     once = merge(subset, 1, -10)

@@ -20,7 +20,7 @@ tf = pytest.importorskip("tensorflow")
 from models.vgg import OUTPUT_STRIDE, create_openpose  # noqa: E402
 
 from replica_checkpoint import (  # noqa: E402
-    COMPAT_DIR, HEATMAP_CHANNELS, PAF_CHANNELS, VARIABLES, deterministic_value, write_checkpoint)
+    COMPAT_DIR, HEATMAP_CHANNELS, PAF_CHANNELS, VARIABLES, write_checkpoint)
 
 
 def _zeros_checkpoint(
@@ -53,11 +53,10 @@ def _snapshot(model) -> list[np.ndarray]:
     return [w.numpy() for w in model.weights[:2] + model.weights[-2:]]
 
 
-def test_golden_outputs_match_original_model(model, tmp_path: Path) -> None:
-    prefix = tmp_path / "openpose"
-    write_checkpoint(prefix, {k: deterministic_value(k, s) for k, s in VARIABLES.items()})
-    assert (tmp_path / "openpose.index").is_file()
-    assert (tmp_path / "openpose.data-00000-of-00001").is_file()
+def test_golden_outputs_match_original_model(model, replica_prefix: Path) -> None:
+    prefix = replica_prefix                      # the deterministic values of every variable
+    assert prefix.with_name("openpose.index").is_file()
+    assert prefix.with_name("openpose.data-00000-of-00001").is_file()
 
     model.load_weights(str(prefix))
 

@@ -1,0 +1,110 @@
+"""Installability: where assets are looked for, the wrong interpreter, the graders' plugin."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from importlib.metadata import entry_points
+from pathlib import Path
+
+import pytest
+
+from models import paths
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_checkout_keeps_its_assets_beside_the_packages():
+    assert paths.in_checkout()
+    assert paths.weights_dir() == ROOT / "model_weights"
+    assert paths.images_dir() == ROOT / "images"
+
+
+def test_installed_packages_use_the_per_user_data_folder(monkeypatch, tmp_path):
+    monkeypatch.setattr(paths, "ROOT", tmp_path / "site-packages")     # no model_weights/ there
+    monkeypatch.setenv("POSEKIT_HOME", str(tmp_path / "home"))
+    assert not paths.in_checkout()
+    assert paths.weights_dir() == tmp_path / "home" / "model_weights"
+    assert paths.images_dir() == tmp_path / "home" / "images"
+    monkeypatch.delenv("POSEKIT_HOME")
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+    assert paths.data_home() == tmp_path / "xdg" / "posekit"
+    monkeypatch.delenv("XDG_DATA_HOME")
+    monkeypatch.setenv("HOME", str(tmp_path / "user"))
+    assert paths.data_home() == tmp_path / "user" / ".local" / "share" / "posekit"
+
+
+def test_missing_weights_name_the_fetch_command(tmp_path):
+    from posekit.pipeline import load_pose_network
+
+    with pytest.raises(ValueError, match="posekit-fetch") as info:
+        load_pose_network("mobilenet_thin", str(tmp_path / "graph_opt.pb"))
+    assert "make setup" in str(info.value)
+
+
+def test_wrong_interpreter_gets_one_line_naming_the_command():
+    # -S: no site-packages, so numpy, OpenCV and TensorFlow are missing, as in a bare python3.
+    proc = subprocess.run([sys.executable, "-S", str(ROOT / "demo_image.py")],
+                          capture_output=True, text=True, timeout=60, cwd=ROOT.parent)
+    assert proc.returncode == 1
+    assert proc.stdout == ""
+    lines = proc.stderr.splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert "lacks the package" in lines[0] and "`make demo`" in lines[0]
+
+
+def test_console_commands_and_plugin_point_at_real_functions():
+    import importlib
+
+    tomllib = pytest.importorskip("tomllib")            # Python 3.11+
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    entries = dict(project["scripts"], **project["entry-points"]["pytest11"])
+    assert set(project["scripts"]) == {"posekit", "posekit-batch", "posekit-eval", "posekit-fetch"}
+    for target in entries.values():
+        module, _, attr = target.partition(":")
+        loaded = importlib.import_module(module)
+        assert callable(getattr(loaded, attr)) if attr else loaded
+
+
+def test_fetch_command_reports_its_folder_and_finds_everything_present(capsys):
+    from models.mobilenet_thin import DEFAULT_WEIGHTS
+    from posekit import fetch
+
+    if not (DEFAULT_WEIGHTS.is_file() and DEFAULT_WEIGHTS.with_suffix(".tflite").is_file()
+            and (ROOT / "images" / "bus.jpg").is_file()):
+        pytest.skip("assets not fetched (make setup)")
+    assert fetch.main([]) == 0                   # idempotent: nothing downloaded or converted
+    out = capsys.readouterr().out
+    assert f"assets folder {ROOT}" in out
+    assert "present and verified" in out and "up to date" in out
+
+
+def test_graders_plugin_gives_the_fixtures_to_any_test_file(tmp_path):
+    test = tmp_path / "test_grader.py"
+    test.write_text("from pytest import approx\n"
+                    "from estimation.merge import merge\n\n"
+                    "def test_graded(sample_subset, expected_skeleton):\n"
+                    "    assert merge(sample_subset)[0] == approx(expected_skeleton)\n")
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    # Installed (its pytest11 entry point found), pytest loads the plugin by itself and a
+    # second `-p` would be refused; from a bare checkout, `-p` does what installing does.
+    installed = any(ep.value == "posekit.pytest_plugin"
+                    for ep in entry_points(group="pytest11"))
+    load = [] if installed else ["-p", "posekit.pytest_plugin"]
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                           *load, "--rootdir", str(tmp_path), str(test)],
+                          capture_output=True, text=True, timeout=120, cwd=tmp_path, env=env)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "1 passed" in proc.stdout
+
+
+def test_evaluate_help_shows_no_none_default(capsys):
+    from posekit import evaluate
+
+    with pytest.raises(SystemExit) as info:
+        evaluate.main(["--help"])
+    assert info.value.code == 0
+    text = capsys.readouterr().out
+    assert "(default: the model's)" in text and "(default: None)" not in text
