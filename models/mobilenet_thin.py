@@ -46,16 +46,30 @@ INPUT_TENSOR = "image:0"
 OUTPUT_TENSOR = "Openpose/concat_stage7:0"
 NUM_CHANNELS = NUM_HEATMAPS + NUM_PAFS
 
-_REFETCH = "delete it and rerun `make setup` (or `python scripts/fetch_assets.py`) to re-fetch it"
+#: How to get the default weights again (shared by every weight check).
+REFETCH_HINT = "delete it and rerun `make setup` (or `python scripts/fetch_assets.py`) to re-fetch it"
+
+
+#: SHA-256 by file identity (path, device, inode, size, modification time): the
+#: weight check and the loader read the same graph once between them.
+_DIGESTS: dict = {}
 
 
 def file_sha256(path: str | os.PathLike[str]) -> str:
-    """SHA-256 of a file as lowercase hex (about 20 ms for the 7.8 MB graph)."""
+    """SHA-256 of a file as lowercase hex (about 20 ms for the 7.8 MB graph; remembered
+    while the file's identity, size and modification time stay the same)."""
+    info = os.stat(path)
+    key = (os.fspath(path), info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns)
+    if key in _DIGESTS:
+        return _DIGESTS[key]
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         for chunk in iter(lambda: handle.read(1 << 20), b""):
             digest.update(chunk)
-    return digest.hexdigest()
+    if len(_DIGESTS) > 64:
+        _DIGESTS.clear()
+    _DIGESTS[key] = digest.hexdigest()
+    return _DIGESTS[key]
 
 
 def load_graph_def(path: str | os.PathLike[str], expected_sha256: str | None = None) -> Any:
@@ -89,17 +103,17 @@ def load_graph_def(path: str | os.PathLike[str], expected_sha256: str | None = N
         if actual != expected_sha256.lower():
             raise ValueError(
                 f"mobilenet_thin weights {path} are corrupt (SHA-256 {actual}, expected "
-                f"{expected_sha256.lower()}): {_REFETCH}."
+                f"{expected_sha256.lower()}): {REFETCH_HINT}."
             )
     graph_def = tf.compat.v1.GraphDef()
     try:
         graph_def.ParseFromString(data)
     except (DecodeError, RuntimeWarning, ValueError) as exc:
         raise ValueError(
-            f"{path} is not a valid TensorFlow frozen graph ({exc}): {_REFETCH}."
+            f"{path} is not a valid TensorFlow frozen graph ({exc}): {REFETCH_HINT}."
         ) from exc
     if not graph_def.node:
-        raise ValueError(f"{path} is not a valid TensorFlow frozen graph (no nodes): {_REFETCH}.")
+        raise ValueError(f"{path} is not a valid TensorFlow frozen graph (no nodes): {REFETCH_HINT}.")
     return graph_def
 
 
@@ -150,13 +164,13 @@ class MobilenetThin:
         except (KeyError, ValueError) as exc:
             raise ValueError(
                 f"{path} is not the mobilenet_thin graph (cannot use tensors {INPUT_TENSOR!r} -> "
-                f"{OUTPUT_TENSOR!r}: {exc}): {_REFETCH}."
+                f"{OUTPUT_TENSOR!r}: {exc}): {REFETCH_HINT}."
             ) from exc
         channels = self._output.shape[-1]
         if self._input.dtype != tf.float32 or channels != NUM_CHANNELS:
             raise ValueError(
                 f"{path} is not the mobilenet_thin graph (input {self._input.dtype.name}, "
-                f"{channels} output channels; expected float32 and {NUM_CHANNELS}): {_REFETCH}."
+                f"{channels} output channels; expected float32 and {NUM_CHANNELS}): {REFETCH_HINT}."
             )
         graph.finalize()
         self.weights = path

