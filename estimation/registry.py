@@ -137,10 +137,7 @@ def register_decoder(name: str, decode_fn: Decoder, params: type,
         ValueError: an empty or taken name, ``params`` not a frozen
             dataclass, or a threshold name or field that does not exist.
     """
-    if not isinstance(name, str) or not name:
-        raise ValueError(f"name must be a non-empty string, got {name!r}")
-    if name in DECODERS and not replace:
-        raise ValueError(f"decoder {name!r} is already registered (pass replace=True)")
+    check_new_name(DECODERS, name, "decoder", replace)
     if not (dataclasses.is_dataclass(params) and isinstance(params, type)
             and params.__dataclass_params__.frozen):
         raise ValueError(f"params must be a frozen dataclass, got {params!r}")
@@ -162,11 +159,32 @@ def get_decoder(name: str) -> DecoderEntry:
     Raises:
         ValueError: no decoder of that name (the message lists the names).
     """
+    return lookup(DECODERS, name, "decoder")
+
+
+def lookup(table: Mapping[str, Any], name: str, kind: str) -> Any:
+    """``table[name]`` of a registry (this one or ``models.registry``).
+
+    Raises:
+        ValueError: no ``kind`` of that name (the message lists the names).
+    """
     try:
-        return DECODERS[name]
+        return table[name]
     except (KeyError, TypeError):
-        raise ValueError(f"unknown decoder {name!r}; choose one of "
-                         f"{', '.join(DECODERS)}") from None
+        raise ValueError(f"unknown {kind} {name!r}; choose one of "
+                         f"{', '.join(table)}") from None
+
+
+def check_new_name(table: Mapping[str, Any], name: str, kind: str, replace: bool) -> None:
+    """Refuse an empty name, or a taken one unless ``replace``.
+
+    Raises:
+        ValueError: naming the problem.
+    """
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"name must be a non-empty string, got {name!r}")
+    if name in table and not replace:
+        raise ValueError(f"{kind} {name!r} is already registered (pass replace=True)")
 
 
 def _best(heatmaps: np.ndarray, pafs: np.ndarray, params: DecoderParams,

@@ -12,11 +12,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Dict, Optional, Protocol, Tuple
 
+from estimation.registry import check_new_name, lookup
+
 from .network import DEFAULT_BUCKET, PoseNetwork, wrap_openpose_model
 from .runtimes import (MOBILENET_RUNTIMES, check_mobilenet_weights, default_mobilenet_weights,
                        load_mobilenet)
 
-Weights = "str | os.PathLike[str] | None"
 
 
 class Loader(Protocol):
@@ -62,10 +63,7 @@ def register_network(entry: NetworkEntry, replace: bool = False) -> NetworkEntry
     Raises:
         ValueError: an empty or taken name, or no runtime.
     """
-    if not isinstance(entry.name, str) or not entry.name:
-        raise ValueError(f"name must be a non-empty string, got {entry.name!r}")
-    if entry.name in NETWORKS and not replace:
-        raise ValueError(f"network {entry.name!r} is already registered (pass replace=True)")
+    check_new_name(NETWORKS, entry.name, "network", replace)
     if not entry.runtimes:
         raise ValueError(f"network {entry.name!r} needs at least one runtime")
     NETWORKS[entry.name] = entry
@@ -78,11 +76,7 @@ def get_network(name: str) -> NetworkEntry:
     Raises:
         ValueError: no network of that name (the message lists the names).
     """
-    try:
-        return NETWORKS[name]
-    except (KeyError, TypeError):
-        raise ValueError(f"unknown network {name!r}; choose one of "
-                         f"{', '.join(NETWORKS)}") from None
+    return lookup(NETWORKS, name, "network")
 
 
 # --- the two built-in networks ---------------------------------------------------------------
