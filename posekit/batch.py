@@ -38,9 +38,9 @@ from pathlib import Path, PurePosixPath
 from typing import Dict, List, Optional, Sequence
 
 from . import imageio, manifest
-from .cli import QUIET_NATIVE_ENV, quiet_native_logs
-from .options import (HelpFormatter, Parser, add_decoder_options, add_network_options,
-                      add_verbosity_options, configure_logging, max_side, number)
+from .options import (QUIET_NATIVE_ENV, HelpFormatter, Parser, add_decoder_options,
+                      add_network_options, add_verbosity_options, configure_logging, max_side,
+                      number, quiet_native_logs)
 from .pipeline import DEFAULT_MAX_SIDE, ROOT, THRESHOLDS
 from .sources import Item, collect
 

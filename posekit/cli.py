@@ -26,41 +26,29 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
+from typing import Dict, Iterable, Iterator, List, Optional, Tuple
 
-# TensorFlow's C++ start-up chatter (CPU features, oneDNN) would bury our messages.
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import numpy as np
 
-import numpy as np  # noqa: E402
+from estimation import maps_view
+from estimation.config import PoseConfig, get_default_configuration
+from models.inference import accurate_network
 
-from estimation import maps_view  # noqa: E402
-from estimation.config import STRIDE, PoseConfig, get_default_configuration  # noqa: E402
-from models.inference import accurate_network  # noqa: E402
-
-from . import imageio  # noqa: E402
-from .outputs import (  # noqa: E402
-    DEFAULT_OUTPUT_FOLDER, DEFAULT_OUTPUT_IMAGE, check_outputs, folder_outputs, image_id_for,
-    image_ids, output_stems, same_file)
-from .pipeline import (  # noqa: E402
-    DEFAULT_MAX_SIDE, THRESHOLDS, PoseEstimator, PoseResult, load_pose_network)
-from .options import (  # noqa: E402
+from . import imageio
+from .demo_inputs import (
+    CliError, Interrupted, check_size, classify_input, fit_frame, load_checked_image)
+from .options import (
     HelpFormatter, Parser, add_decoder_options, add_network_options, add_verbosity_options,
-    configure_logging, max_side)
+    configure_logging, max_side, quiet_native_logs)
+from .outputs import (
+    DEFAULT_OUTPUT_FOLDER, DEFAULT_OUTPUT_IMAGE, OutputOptions, check_outputs, folder_outputs,
+    image_id_for, image_ids, output_stems, same_file)
+from .pipeline import DEFAULT_MAX_SIDE, THRESHOLDS, PoseEstimator, PoseResult, load_pose_network
 
 PROG = "demo_image.py"
 DEFAULT_INPUT = "images/1.jpg"
-#: Smallest image side the networks accept (one map cell).
-MIN_SIDE = STRIDE
 #: Exit status after Ctrl-C (128 + SIGINT), as shells report it.
 EXIT_INTERRUPTED = 130
-
-
-class CliError(Exception):
-    """A problem the user can fix; printed as one ``demo_image.py: error:`` line."""
-
-
-class Interrupted(Exception):
-    """Ctrl-C during a run; the message says what was kept."""
 
 
 # --- command line --------------------------------------------------------------------------
@@ -189,57 +177,6 @@ class Run:
                     ".jpg"))]
 
 
-def classify_input(path: Path) -> str:
-    """``"folder"``, ``"image"`` or ``"video"``.
-
-    Raises:
-        CliError: missing, unreadable or empty path, or a file named like an
-            image whose content is not one.
-    """
-    if path.is_dir():
-        return "folder"
-    if not path.exists():
-        hint = " (the sample images are fetched by `make setup`)" \
-            if path == Path(DEFAULT_INPUT) else ""
-        raise CliError(f"{path}: no such file or folder{hint}")
-    if not os.access(path, os.R_OK):
-        raise CliError(f"{path} is not readable (permission denied)")
-    if path.stat().st_size == 0:
-        raise CliError(f"{path} is empty (0 bytes)")
-    if imageio.has_image_signature(path):
-        return "image"
-    if imageio.is_image_name(path):
-        raise CliError(f"{path} is not an image file OpenCV can read (its content is not "
-                       f"{path.suffix.lstrip('.').upper()} or any other image format)")
-    return "video"
-
-
-def check_size(height: int, width: int, name: object, max_side: Optional[int]) -> None:
-    """Raise CliError unless the network can take the image (after any downscaling)."""
-    if height < MIN_SIDE or width < MIN_SIDE:
-        raise CliError(f"{name} is {width}x{height} pixels; the network needs at least "
-                       f"{MIN_SIDE}x{MIN_SIDE}")
-    if max_side and max(height, width) > max_side:
-        if round(min(height, width) * max_side / max(height, width)) < MIN_SIDE:
-            raise CliError(f"{name} is {width}x{height} pixels: downscaled to --max-side "
-                           f"{max_side} its short side would be below {MIN_SIDE} pixels")
-
-
-def load_checked_image(path: Path, max_side: Optional[int]) -> np.ndarray:
-    """Read an image for the network.
-
-    Raises:
-        CliError: unreadable, truncated, not an image, smaller than 8x8, or
-            too elongated to downscale to ``max_side``.
-    """
-    try:
-        image = imageio.read_image(path)
-    except (OSError, ValueError) as exc:
-        raise CliError(str(exc)) from None
-    check_size(*image.shape[:2], path, max_side)
-    return image
-
-
 def _progress(run: Run, total: Optional[int], unit: str):
     """A tqdm bar on stderr (None with --quiet)."""
     if run.args.quiet:
@@ -362,7 +299,7 @@ def run_video(run: Run, source: Path, out: Path) -> int:
                     drawn = frame                    # the video keeps its timing
                 else:
                     run.coco += result.coco(frame_index)
-                writer.write(_fit_frame(drawn, info.width, info.height))
+                writer.write(fit_frame(drawn, info.width, info.height))
                 if run.progress is not None:
                     run.progress.update(1)
         except KeyboardInterrupt:
@@ -383,15 +320,6 @@ def run_video(run: Run, source: Path, out: Path) -> int:
         raise CliError(f"{skipped} of {writer.frames} frames were skipped (see above); the "
                        f"video and the other frames' JSON files are in {out}")
     return 0
-
-
-def _fit_frame(frame: np.ndarray, width: int, height: int) -> np.ndarray:
-    """A frame at the video's size (a stream may change its frame size midway)."""
-    if frame.shape[:2] == (height, width):
-        return frame
-    import cv2
-
-    return cv2.resize(imageio.to_bgr8(frame), (width, height))
 
 
 def args_max_side(run: Run) -> Optional[int]:
@@ -448,22 +376,6 @@ def _load(run: Run, out_folder: Optional[Path] = None) -> PoseEstimator:
     return estimator
 
 
-#: Set by the command-line tools (never by the library): FFmpeg's log level inside
-#: OpenCV (-8: quiet), read when the first video is opened; a failure is reported by
-#: our own one-line message instead.
-QUIET_NATIVE_ENV = {"OPENCV_FFMPEG_LOGLEVEL": "-8"}
-
-
-def quiet_native_logs() -> None:
-    """Keep OpenCV's and FFmpeg's own warnings off the terminal (the CLIs' process-wide
-    choice: errors only from OpenCV, nothing from FFmpeg). Child processes inherit it."""
-    import cv2
-
-    for key, value in QUIET_NATIVE_ENV.items():
-        os.environ.setdefault(key, value)
-    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
-
-
 def main(argv: Optional[Iterable[str]] = None) -> int:
     """Run the command line; returns the exit status."""
     args = build_parser().parse_args(None if argv is None else list(argv))
@@ -496,9 +408,10 @@ def _main(run: Run, args: argparse.Namespace) -> int:
     """:func:`main` once the command line is parsed."""
     try:
         source = Path(args.input)
-        kind = classify_input(source)
+        kind = classify_input(source, DEFAULT_INPUT)
         try:
-            out = check_outputs(args, kind, source)
+            out = check_outputs(OutputOptions(args.output, args.json, args.openpose_json,
+                                              args.save_maps), kind, source)
         except ValueError as exc:
             raise CliError(str(exc)) from None
         handler = {"image": run_image, "folder": run_folder, "video": run_video}[kind]

@@ -293,7 +293,7 @@ def _has_row_score(decoder: str) -> bool:
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Command-line entry point; returns the exit status."""
     from .options import (add_decoder_options, add_network_options, add_verbosity_options,
-                          configure_logging)
+                          configure_logging, quiet_native_logs)
 
     parser = argparse.ArgumentParser(
         prog="python -m posekit.evaluate", description=__doc__.split("\n")[0],
@@ -315,8 +315,6 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                         help="where to write the COCO results JSON")
     add_verbosity_options(parser, "no progress bar")
     args = parser.parse_args(argv)
-    from .cli import quiet_native_logs
-
     configure_logging(args.quiet, args.verbose)
     quiet_native_logs()
     if args.limit is not None and args.limit < 1:

@@ -1,4 +1,4 @@
-"""The command-line option groups shared by the demo, batch and evaluation commands.
+"""The command-line plumbing shared by the demo, batch and evaluation commands: options, logging.
 
 Network (``--model``, ``--weights``, ``--runtime``, ``--skip-hash-check``),
 decoder (``--decoder`` and the common thresholds) and verbosity (``-q``,
@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import logging
 import math
+import os
 from typing import Callable
 
 from estimation.config import NUM_PARTS
@@ -120,3 +121,21 @@ def configure_logging(quiet: bool = False, verbose: bool = False) -> None:
     to standard error as ``LEVEL name: message``. Only commands call this."""
     level = logging.ERROR if quiet else logging.INFO if verbose else logging.WARNING
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", force=True)
+
+
+#: Set by the command-line tools (never by the library): FFmpeg's log level inside
+#: OpenCV (-8: quiet), read when the first video is opened; a failure is reported by
+#: our own one-line message instead.
+#: TensorFlow's C++ start-up chatter (CPU features, oneDNN) would bury our messages
+#: (read when TensorFlow loads, i.e. when a network is loaded, after this is set).
+QUIET_NATIVE_ENV = {"OPENCV_FFMPEG_LOGLEVEL": "-8", "TF_CPP_MIN_LOG_LEVEL": "2"}
+
+
+def quiet_native_logs() -> None:
+    """Keep OpenCV's and FFmpeg's own warnings off the terminal (the CLIs' process-wide
+    choice: errors only from OpenCV, nothing from FFmpeg). Child processes inherit it."""
+    import cv2
+
+    for key, value in QUIET_NATIVE_ENV.items():
+        os.environ.setdefault(key, value)
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
