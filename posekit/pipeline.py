@@ -1,13 +1,17 @@
 """The pose pipeline as a library: image in, people out, with the time of each stage.
 
 ``PoseEstimator`` holds a loaded network (``models``) and a decoder
-(``estimation``); calling it on a ``(H, W, 3)`` uint8 BGR image returns a
-:class:`PoseResult` (people as keypoints in original pixels, the maps, the
+(``estimation``); calling it on a ``(H, W, 3)`` uint8 image (BGR, or RGB with
+``color="rgb"``) returns a frozen :class:`~posekit.results.PoseResult`
+(:class:`~posekit.results.Person` records in original pixels, the maps, the
 stage times). Constructed without a network it loads the default one
 (``mobilenet_thin``, fastest runtime) on its first call::
 
     from posekit import PoseEstimator
-    people = PoseEstimator()(image).keypoints      # (K, 18, 3) x, y, score
+    result = PoseEstimator()(image)
+    result.people[0].to_json()     # {"keypoints": {"nose": [x, y, score], ...}, "score", ...}
+    result.keypoints               # (K, 18, 3) x, y, score
+    result.plot()                  # a drawn copy of the image
 
 Errors are exceptions (``ValueError`` for bad arguments, weights or images);
 the command-line tools turn them into their one-line messages.
@@ -17,18 +21,18 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Dict, List, Optional, Tuple
+from typing import Callable, Dict, Optional, Tuple
 
 import numpy as np
 
-from estimation.config import NUM_PARTS, STRIDE, PoseConfig, get_default_configuration
+from estimation.config import STRIDE, PoseConfig, get_default_configuration
 from estimation.registry import THRESHOLD_NAMES, get_decoder
-from estimation.export import skeleton_keypoints, to_coco, to_openpose
-from estimation.renderers import draw
+from estimation.export import skeleton_keypoints
 
 from . import imageio
+from .results import COLORS, PoseResult, make_result
 
 ROOT = Path(__file__).resolve().parents[1]
 #: Longest image side fed to the network by default (larger images are downscaled):
@@ -97,47 +101,6 @@ def make_decoder(name: str, overrides: Optional[Dict[str, float]] = None) -> Dec
 
 # --- one image -----------------------------------------------------------------------------
 
-@dataclass
-class PoseResult:
-    """The people found in one image.
-
-    Attributes:
-        network_image: the image the network saw (downscaled if it was large).
-        scale: original size / network size (1.0 when not downscaled).
-        heatmaps, pafs: the network's maps for ``network_image``.
-        coords, skeletons: the decoder's output (map cells, (K, 20) rows).
-        keypoints: (K, 18, 3) ``x, y, score`` in original image pixels.
-        timings: seconds per stage: network, peaks, connections, grouping.
-    """
-
-    network_image: np.ndarray
-    scale: float
-    heatmaps: np.ndarray
-    pafs: np.ndarray
-    coords: dict
-    skeletons: np.ndarray
-    keypoints: np.ndarray
-    timings: Dict[str, float] = field(default_factory=dict)
-
-    @property
-    def scores(self) -> np.ndarray:
-        """(K,) person scores."""
-        return self.skeletons[:, NUM_PARTS] if len(self.skeletons) else np.zeros(0)
-
-    def coco(self, image_id: int) -> List[dict]:
-        """COCO keypoint results for this image."""
-        return to_coco(self.keypoints, self.scores, image_id)
-
-    def openpose(self) -> dict:
-        """OpenPose JSON for this image."""
-        return to_openpose(self.keypoints)
-
-    def drawn(self, original: np.ndarray, config: PoseConfig) -> np.ndarray:
-        """The skeletons drawn over ``original`` (the full-size input)."""
-        return draw(config, original, self.coords, self.skeletons,
-                    resize_fac=STRIDE * self.scale)
-
-
 class PoseEstimator:
     """A loaded network plus a decoder: image in, people out; nothing is rebuilt per call.
 
@@ -174,14 +137,26 @@ class PoseEstimator:
         self.config = config or get_default_configuration()
         self._lock = threading.Lock()
 
-    def __call__(self, image: np.ndarray) -> PoseResult:
-        """Find the people in a (H, W, 3) uint8 BGR image.
+    def __call__(self, image: np.ndarray, color: str = "bgr") -> PoseResult:
+        """Find the people in an image.
+
+        Args:
+            image: (H, W, 3) uint8, channels in ``color`` order.
+            color: ``"bgr"`` (OpenCV's order, the default) or ``"rgb"``
+                (Pillow's, matplotlib's).
+
+        Returns:
+            A :class:`posekit.results.PoseResult`: ``people`` (K records,
+            keypoints (18, 3) in image pixels), ``keypoints`` (K, 18, 3),
+            ``plot()`` and the maps.
 
         Raises:
             ValueError: ``image`` is not a (H, W, 3) uint8 array, or it is
-                (after downscaling) smaller than 8x8; or the default network
-                cannot be loaded.
+                (after downscaling) smaller than 8x8; an unknown ``color``; or
+                the default network cannot be loaded.
         """
+        if color not in COLORS:
+            raise ValueError(f"color must be one of {', '.join(COLORS)}, got {color!r}")
         if not (isinstance(image, np.ndarray) and image.ndim == 3 and image.shape[2] == 3
                 and image.dtype == np.uint8):
             shape = getattr(image, "shape", None)
@@ -190,7 +165,8 @@ class PoseEstimator:
                              f"of {dtype}")
         from models.inference import infer
 
-        small, scale = imageio.fit_max_side(image, self.max_side)
+        bgr = image if color == "bgr" else np.ascontiguousarray(image[..., ::-1])
+        small, scale = imageio.fit_max_side(bgr, self.max_side)
         if small is not image and min(small.shape[:2]) < MIN_SIDE:
             raise ValueError(f"max_side {self.max_side} shrinks this {image.shape[1]}x"
                              f"{image.shape[0]} image to {small.shape[1]}x{small.shape[0]}, "
@@ -205,7 +181,8 @@ class PoseEstimator:
             timings["network"] = time.perf_counter() - start
         coords, skeletons = self.decode(heatmaps, pafs, timings)
         keypoints = skeleton_keypoints(coords, skeletons, STRIDE, scale)
-        return PoseResult(small, scale, heatmaps, pafs, coords, skeletons, keypoints, timings)
+        return make_result(image, color, small, scale, heatmaps, pafs, coords, skeletons,
+                           keypoints, timings)
 
 
 # --- network -------------------------------------------------------------------------------
