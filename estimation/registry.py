@@ -13,6 +13,7 @@ call, from any package::
 from __future__ import annotations
 
 import dataclasses
+import logging
 from dataclasses import dataclass
 from typing import Any, Dict, List, Mapping, Optional, Protocol, Tuple
 
@@ -22,6 +23,8 @@ from .config import PoseConfig
 from .decoder import decode
 from .decoder_params import DecoderParams
 from .lab_decoders import HandoutParams, LabParams, handout_registered, lab_registered
+
+logger = logging.getLogger(__name__)
 
 Coords = Dict[str, List[Tuple[float, float, float, int]]]
 
@@ -150,6 +153,7 @@ def register_decoder(name: str, decode_fn: Decoder, params: type,
             raise ValueError(f"thresholds: {params.__name__} has no field {field!r}")
     entry = DecoderEntry(name, decode_fn, params, dict(thresholds), help)
     DECODERS[name] = entry
+    logger.debug("decoder %r registered (%s)", name, params.__name__)
     return entry
 
 

@@ -7,6 +7,7 @@ every command's ``--model``) read :data:`NETWORKS`; a new network is one
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +19,8 @@ from .network import DEFAULT_BUCKET, PoseNetwork, wrap_openpose_model
 from .runtimes import (MOBILENET_RUNTIMES, check_mobilenet_weights, default_mobilenet_weights,
                        load_mobilenet)
 
+
+logger = logging.getLogger(__name__)
 
 
 class Loader(Protocol):
@@ -67,6 +70,7 @@ def register_network(entry: NetworkEntry, replace: bool = False) -> NetworkEntry
     if not entry.runtimes:
         raise ValueError(f"network {entry.name!r} needs at least one runtime")
     NETWORKS[entry.name] = entry
+    logger.debug("network %r registered (runtimes %s)", entry.name, ", ".join(entry.runtimes))
     return entry
 
 

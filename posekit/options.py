@@ -13,6 +13,7 @@ import argparse
 import logging
 import math
 import os
+import sys
 from typing import Callable
 
 from estimation.config import NUM_PARTS
@@ -120,7 +121,15 @@ def configure_logging(quiet: bool = False, verbose: bool = False) -> None:
     """The commands' logging: warnings (errors only with ``quiet``, INFO with ``verbose``)
     to standard error as ``LEVEL name: message``. Only commands call this."""
     level = logging.ERROR if quiet else logging.INFO if verbose else logging.WARNING
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", force=True)
+    root = logging.getLogger()
+    for old in [h for h in root.handlers if getattr(h, "posekit_cli", False)]:
+        root.removeHandler(old)                # one handler of ours, however often called
+    handler = logging.StreamHandler(sys.stderr)
+    handler.posekit_cli = True                 # type: ignore[attr-defined]
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    handler.setLevel(level)
+    root.addHandler(handler)
+    root.setLevel(level)
 
 
 #: Set by the command-line tools (never by the library): FFmpeg's log level inside

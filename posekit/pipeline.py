@@ -19,6 +19,7 @@ the command-line tools turn them into their one-line messages.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from dataclasses import dataclass
@@ -33,6 +34,8 @@ from estimation.export import skeleton_keypoints
 
 from . import imageio
 from .results import COLORS, PoseResult, make_result
+
+logger = logging.getLogger(__name__)
 
 ROOT = Path(__file__).resolve().parents[1]
 #: Longest image side fed to the network by default (larger images are downscaled):
@@ -172,9 +175,13 @@ class PoseEstimator:
                              f"{image.shape[0]} image to {small.shape[1]}x{small.shape[0]}, "
                              f"below the network's {MIN_SIDE}x{MIN_SIDE} minimum; raise "
                              "max_side or pass 0 (never shrink)")
+        if small is not bgr:
+            logger.debug("%dx%d image downscaled to %dx%d (max_side %s)", image.shape[1],
+                         image.shape[0], small.shape[1], small.shape[0], self.max_side)
         timings: Dict[str, float] = {}
         with self._lock:          # one network run at a time (interpreters are not reentrant)
             if self.network is None:
+                logger.info("loading the default network (mobilenet_thin, runtime auto)")
                 self.network = load_pose_network("mobilenet_thin", None)
             start = time.perf_counter()
             heatmaps, pafs = infer(self.network, small)

@@ -104,6 +104,18 @@ def test_a_registered_decoder_and_network_run_through_the_cli(plugins, tmp_path)
     assert status == 0 and json.loads((tmp_path / "none.json").read_text()) == []
 
 
+def test_verbose_commands_log_the_runtime_chosen(plugins, tmp_path, capsys):
+    import cv2
+
+    cv2.imwrite(str(tmp_path / "spot.png"), spot_image())
+    args = [str(tmp_path / "spot.png"), "-o", str(tmp_path / "out.png"), "--model", "toy",
+            "--decoder", "argmax"]
+    assert cli.main(args + ["-v"]) == 0
+    assert "INFO models.inference: toy runs on numpy" in capsys.readouterr().err
+    assert cli.main(args) == 0
+    assert "runs on" not in capsys.readouterr().err              # INFO only with -v
+
+
 def test_the_registries_name_their_choices_and_refuse_bad_entries(plugins):
     assert "argmax" in DECODERS and "numpy" in runtimes()
     with pytest.raises(ValueError, match="unknown decoder 'nope'.*best, lab, handout, argmax"):
