@@ -14,11 +14,8 @@ inspected (506 nodes, no preprocessing ops):
   are exactly ``H/8 x W/8``.
 
 The graph is imported into its own ``tf.Graph`` and run with a
-``tf.compat.v1.Session``. That measured as fast per call as a pruned
-``tf.compat.v1.wrap_function`` (within noise on a 2-core CPU: 0.28 s vs 0.26 s
-at 384x448, 1.9 s vs 2.0 s at 1088x832), and the placeholder's shape is fully
-dynamic, so new input sizes need no re-tracing; only the very first call
-pays a one-time set-up of about 0.3 s.
+``tf.compat.v1.Session``: as fast as a pruned ``wrap_function``, and its
+dynamic input shape needs no re-tracing (docs/inference.md, "Session").
 
 TensorFlow is imported lazily (inside the functions), so importing this module
 is cheap and does not need TensorFlow.
