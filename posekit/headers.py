@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import struct
 from pathlib import Path
-from typing import Any, Optional, Tuple, Union
+from typing import Any, Iterator, Optional, Tuple, Union
 
 import cv2
 
@@ -33,8 +33,6 @@ def header_size(path: PathLike) -> Optional[Tuple[int, int]]:
     OpenCV's own header check, armed at import, and the size check after
     decoding still apply).
     """
-    import struct
-
     with open(path, "rb") as handle:
         head = handle.read(64)
         if head[:8] == b"\x89PNG\r\n\x1a\n" and head[12:16] == b"IHDR":
@@ -61,40 +59,14 @@ def header_size(path: PathLike) -> Optional[Tuple[int, int]]:
     return None
 
 
-def _jpeg_scan_start(handle: Any) -> Optional[int]:
-    """Offset of a JPEG's first entropy-coded data (after its SOS segment), or None."""
-    import struct
-
+def _jpeg_segments(handle: Any) -> Iterator[Tuple[int, int]]:
+    """``(marker code, segment length)`` of a JPEG's segments, the handle just past each
+    length field; stops at the end of the markers (at most 10000 of them)."""
     handle.seek(2)
     for _ in range(10000):                       # bounded walk over the markers
         marker = handle.read(2)
         if len(marker) < 2 or marker[0] != 0xFF:
-            return None
-        code = marker[1]
-        if code == 0xFF:
-            handle.seek(-1, 1)
-            continue
-        if code in (0x01, *range(0xD0, 0xD8)):
-            continue
-        length = handle.read(2)
-        if len(length) < 2:
-            return None
-        size = struct.unpack(">H", length)[0]
-        handle.seek(size - 2, 1)
-        if code == 0xDA:
-            return handle.tell()
-    return None
-
-
-def _jpeg_size(handle: Any) -> Optional[Tuple[int, int]]:
-    """Width and height from a JPEG's first SOF marker (reads markers, not pixels)."""
-    import struct
-
-    handle.seek(2)
-    for _ in range(10000):                       # bounded walk over the markers
-        marker = handle.read(2)
-        if len(marker) < 2 or marker[0] != 0xFF:
-            return None
+            return
         code = marker[1]
         if code == 0xFF:                         # fill byte
             handle.seek(-1, 1)
@@ -103,8 +75,22 @@ def _jpeg_size(handle: Any) -> Optional[Tuple[int, int]]:
             continue
         length = handle.read(2)
         if len(length) < 2:
-            return None
-        size = struct.unpack(">H", length)[0]
+            return
+        yield code, struct.unpack(">H", length)[0]
+
+
+def _jpeg_scan_start(handle: Any) -> Optional[int]:
+    """Offset of a JPEG's first entropy-coded data (after its SOS segment), or None."""
+    for code, size in _jpeg_segments(handle):
+        handle.seek(size - 2, 1)
+        if code == 0xDA:
+            return handle.tell()
+    return None
+
+
+def _jpeg_size(handle: Any) -> Optional[Tuple[int, int]]:
+    """Width and height from a JPEG's first SOF marker (reads markers, not pixels)."""
+    for code, size in _jpeg_segments(handle):
         if 0xC0 <= code <= 0xCF and code not in (0xC4, 0xC8, 0xCC):
             frame = handle.read(5)
             if len(frame) < 5:
@@ -132,7 +118,6 @@ def truncation(path: PathLike) -> str:
     cannot contain one), a PNG an ``IEND`` chunk after a walk over its chunk
     lengths.
     """
-    import struct
 
     with open(path, "rb") as handle:
         head = handle.read(8)
