@@ -20,30 +20,33 @@ import argparse
 import contextlib
 import os
 import signal
-import statistics
 import sys
 import threading
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, Iterable, Iterator, List, Optional, Tuple
+from typing import Iterable, Iterator, Optional
 
 import numpy as np
 
-from estimation import maps_view
-from estimation.config import PoseConfig, get_default_configuration
+from estimation.config import get_default_configuration
+from estimation.smoothing import OneEuroParams
 from models.inference import accurate_network
 
 from . import imageio
 from .demo_inputs import (
     CliError, Interrupted, check_size, classify_input, fit_frame, load_checked_image)
+from .demo_run import Run
 from .options import (
     HelpFormatter, Parser, add_decoder_options, add_network_options, add_verbosity_options,
-    configure_logging, max_side, quiet_native_logs)
+    configure_logging, max_side, number, quiet_native_logs)
 from .outputs import (
     DEFAULT_OUTPUT_FOLDER, DEFAULT_OUTPUT_IMAGE, OutputOptions, check_outputs, folder_outputs,
     image_id_for, image_ids, output_stems, same_file)
-from .pipeline import DEFAULT_MAX_SIDE, THRESHOLDS, PoseEstimator, PoseResult, load_pose_network
+from .pipeline import DEFAULT_MAX_SIDE, THRESHOLDS, PoseEstimator, load_pose_network
+from .sources import VIDEO_EXTENSIONS
+from .stream import PoseStream, coco_with_ids, draw_people, openpose_with_ids
+from .table import TableWriter
+from .video_writer import VIDEO_FORMATS, H264Writer
 
 PROG = "demo_image.py"
 DEFAULT_INPUT = "images/1.jpg"
@@ -58,8 +61,10 @@ inputs:
   an image file        -> OUTPUT image (default {DEFAULT_OUTPUT_IMAGE}); timings on stdout
   a folder of images   -> OUTPUT folder (default {DEFAULT_OUTPUT_FOLDER}/): NAME.png (drawn),
                           NAME_coco.json and NAME_keypoints.json (OpenPose) per image
-  a video file         -> OUTPUT folder: NAME.mp4 (drawn; NAME.avi if no MPEG-4 codec)
-                          and NAME_<frame:012d>_keypoints.json (OpenPose) per frame
+  a video file         -> OUTPUT folder: NAME.mp4 (drawn, H.264) and
+                          NAME_<frame:012d>_keypoints.json (OpenPose, with "time") per frame;
+                          or -o NAME.mp4: that video only. People are tracked (ids drawn,
+                          person_id / track_id in the JSON) unless --no-track
 
 JSON formats (pixel coordinates of the original image):
   --json: COCO keypoint results, a list of
@@ -74,6 +79,7 @@ examples:
   python demo_image.py images/zidane.jpg -o zidane.png --json zidane_coco.json
   python demo_image.py images/ -o results/ --save-maps results/maps
   python demo_image.py clip.mp4 -o clip_out/ --decoder lab --min-parts 5
+  python demo_image.py clip.mp4 -o drawn.mp4 --smooth --table poses.parquet
 """
 
 
@@ -108,88 +114,29 @@ def build_parser() -> argparse.ArgumentParser:
                         metavar="N",
                         help="downscale larger images so that their longer side is N pixels "
                              "before the network (0: never); keypoints stay in original pixels")
+    video = parser.add_argument_group("video", "tracking, smoothing and the keypoint table")
+    video.add_argument("--no-track", dest="track", action="store_false",
+                       help="do not track people across frames (person_id / track_id are "
+                            "then -1 in the JSON, and --table's person_id is each person's "
+                            "index in the frame)")
+    video.add_argument("--smooth", action="store_true",
+                       help="smooth each tracked person's keypoints over time (One Euro filter)")
+    video.add_argument("--min-cutoff", type=number(float, 1e-6), default=OneEuroParams.min_cutoff,
+                       metavar="HZ", help="One Euro cutoff of a still keypoint (lower: steadier)")
+    video.add_argument("--beta", type=number(float, 0.0), default=OneEuroParams.beta,
+                       metavar="X", help="One Euro cutoff increase per pixel/s of speed (higher: "
+                                         "less lag on fast motion)")
+    video.add_argument("--table", metavar="PATH",
+                       help="also write every keypoint as one table (.csv or .parquet): a row "
+                            "per frame x person x keypoint: frame, time (s), person_id, "
+                            "keypoint, x, y, score")
     add_verbosity_options(parser, "print nothing but errors (no timings, no progress bar)")
     return parser
 
 
-# --- the run -------------------------------------------------------------------------------
-
-@dataclass
-class Run:
-    """What one invocation needs along the way."""
-
-    args: argparse.Namespace
-    config: PoseConfig
-    estimator: Optional[PoseEstimator] = None
-    timings: List[Dict[str, float]] = field(default_factory=list)
-    coco: List[dict] = field(default_factory=list)
-    downscale_noted: bool = False
-    progress: object = None
-
-    def say(self, text: str) -> None:
-        """A line on stdout (not with --quiet), above the progress bar if one is shown;
-        on stderr when a JSON output goes to stdout (``-``)."""
-        if self.args.quiet:
-            return
-        stream = sys.stderr if imageio.STDOUT in (self.args.json, self.args.openpose_json) \
-            else sys.stdout
-        if self.progress is not None:
-            self.progress.write(text, file=stream)
-        else:
-            print(text, file=stream, flush=True)
-
-    def note(self, text: str, always: bool = False) -> None:
-        """A one-line notice on stderr (not with --quiet unless ``always``)."""
-        if self.args.quiet and not always:
-            return
-        line = f"{PROG}: {text}"
-        if self.progress is not None:
-            self.progress.write(line, file=sys.stderr)
-        else:
-            print(line, file=sys.stderr, flush=True)
-
-    def estimate(self, image: np.ndarray, name: str) -> PoseResult:
-        """Run the estimator on an image, with the downscale notice on the first large one."""
-        height, width = image.shape[:2]
-        max_side = self.args.max_side or None
-        if max_side and max(height, width) > max_side:
-            if not self.downscale_noted:
-                small_w, small_h = (round(v * max_side / max(height, width))
-                                    for v in (width, height))
-                self.note(f"note: {name} is {width}x{height}; the network sees it downscaled "
-                          f"to {small_w}x{small_h} (--max-side {max_side}); keypoints are in "
-                          "original pixels")
-                self.downscale_noted = True
-        result = self.estimator(image)
-        self.timings.append(result.timings)
-        return result
-
-    def maps_outputs(self, result: PoseResult, stem: str) -> List[Tuple[Path, bytes]]:
-        """The heatmap grid and PAF picture of one result, encoded (with --save-maps)."""
-        if not self.args.save_maps:
-            return []
-        folder = Path(self.args.save_maps)
-        return [(folder / f"{stem}_heatmaps.jpg", imageio.encode_image(
-                    maps_view.heatmap_grid(result.network_image, result.heatmaps, self.config),
-                    ".jpg")),
-                (folder / f"{stem}_pafs.jpg", imageio.encode_image(
-                    maps_view.paf_picture(result.network_image, result.pafs, self.config),
-                    ".jpg"))]
-
-
-def _progress(run: Run, total: Optional[int], unit: str):
-    """A tqdm bar on stderr (None with --quiet)."""
-    if run.args.quiet:
-        return None
-    from tqdm import tqdm
-
-    return tqdm(total=total, unit=unit, file=sys.stderr, dynamic_ncols=True, leave=True,
-                smoothing=0.3)
-
-
 def run_image(run: Run, source: Path, out: Path) -> int:
     """One image: drawn picture, optional JSON and maps, timings on stdout."""
-    image = load_checked_image(source, args_max_side(run))
+    image = load_checked_image(source, run.max_side())
     run.estimator = run.estimator or _load(run)
     try:
         result = run.estimate(image, str(source))
@@ -228,11 +175,11 @@ def run_folder(run: Run, source: Path, out: Path) -> int:
     run.estimator = run.estimator or _load(run, out)
     skipped = done = 0
     start = time.perf_counter()
-    run.progress = _progress(run, len(files), "img")
+    run.progress = run.progress_bar(len(files), "img")
     try:
         for path, stem, image_id in zip(files, stems, ids):
             try:
-                image = load_checked_image(path, args_max_side(run))
+                image = load_checked_image(path, run.max_side())
                 result = run.estimate(image, str(path))
                 coco_json, keypoints_json, picture = folder_outputs(stem, out, None)
                 imageio.write_group(
@@ -249,107 +196,137 @@ def run_folder(run: Run, source: Path, out: Path) -> int:
             if run.progress is not None:
                 run.progress.update(1)
     except KeyboardInterrupt:
-        _finish_json(run)
+        run.finish_json()
         raise Interrupted(f"interrupted after {done} of {len(files)} images; their outputs "
                           f"are in {out}") from None
     finally:
-        _close_progress(run)
-    _finish_json(run)
-    _summary(run, done, "images", time.perf_counter() - start, out)
+        run.close_progress()
+    run.finish_json()
+    run.summary(done, "images", time.perf_counter() - start, out)
     if skipped:
         raise CliError(f"{skipped} of {len(files)} images were skipped (see above)")
     return 0
 
 
 def run_video(run: Run, source: Path, out: Path) -> int:
-    """Every frame of a video: the drawn video and NAME_<frame:012d>_keypoints.json per frame."""
+    """Every frame of a video: the drawn H.264 video, people tracked across frames.
+
+    ``out`` is the video file (``-o NAME.mp4``) or a folder that receives
+    ``NAME.mp4`` and ``NAME_<frame:012d>_keypoints.json`` per frame.
+    """
     try:
         reader = imageio.VideoReader(source)
     except (OSError, ValueError) as exc:
         raise CliError(str(exc)) from None
+    args = run.args
+    as_file = video_output_is_file(out)
+    target = out if as_file else out / f"{source.stem}.mp4"
     with reader:
         info = reader.info
-        check_size(info.height, info.width, source, args_max_side(run))
-        for _, ext in imageio.VIDEO_CODECS:
-            if same_file(out / f"{source.stem}{ext}", source):
-                raise CliError(f"the output video would overwrite the input {source}; choose "
-                               "another folder with -o")
-        run.estimator = run.estimator or _load(run, out)
+        check_size(info.height, info.width, source, run.max_side())
+        if target.exists() and same_file(target, source):
+            raise CliError(f"the output video would overwrite the input {source}; choose "
+                           "another name with -o")
+        run.estimator = run.estimator or _load(run, None if as_file else out)
+        smooth = OneEuroParams(min_cutoff=args.min_cutoff, beta=args.beta) \
+            if args.smooth and args.track else None
+        stream = PoseStream(run.estimator, track=args.track, smooth=smooth)
         try:
-            writer = imageio.AtomicVideoWriter(out, source.stem, info.fps,
-                                               (info.width, info.height))
-        except ValueError as exc:
-            raise CliError(str(exc)) from None
-        start = time.perf_counter()
+            writer = H264Writer(target, info.fps, (info.width, info.height))
+            table = TableWriter(args.table) if args.table else None
+        except (OSError, ValueError) as exc:
+            raise CliError(f"cannot write the output: {exc}") from None
         skipped = 0
-        run.progress = _progress(run, info.frame_count, "frame")
+        run.progress = run.progress_bar(info.frame_count, "frame")
+        start = time.perf_counter()
         try:
-            for frame_index, frame in enumerate(reader):
+            for frame_index, (seconds, frame) in enumerate(reader.timed()):
                 name = f"{source.stem}_{frame_index:012d}"
                 try:
                     result = run.estimate(frame, f"{source} frame {frame_index}")
-                    drawn = result.drawn(frame, run.config)
-                    imageio.write_group([(out / f"{name}_keypoints.json",
-                                          imageio.json_bytes(result.openpose()))]
-                                        + run.maps_outputs(result, name))
+                    tracked = stream.follow(result, seconds)
+                    ids = tracked.ids if args.track else np.full(len(tracked.ids), -1)
+                    drawn = draw_people(run.config, frame, tracked.keypoints,
+                                        tracked.ids if args.track else None)
+                    per_frame = [] if as_file else [
+                        (out / f"{name}_keypoints.json",
+                         imageio.json_bytes(openpose_with_ids(tracked.keypoints, ids, seconds)))]
+                    imageio.write_group(per_frame + run.maps_outputs(result, name))
                 except (ValueError, OSError, MemoryError) as exc:
                     run.note(f"skipped: {source} frame {frame_index} ({frame.shape[1]}x"
                              f"{frame.shape[0]}): {' '.join(str(exc).split())}", always=True)
                     skipped += 1
                     drawn = frame                    # the video keeps its timing
                 else:
-                    run.coco += result.coco(frame_index)
+                    run.coco += coco_with_ids(tracked.keypoints, result.scores, frame_index,
+                                              ids, seconds)
+                    if table is not None:
+                        table.add(frame_index, seconds, tracked.ids, tracked.keypoints)
                 writer.write(fit_frame(drawn, info.width, info.height))
                 if run.progress is not None:
                     run.progress.update(1)
         except KeyboardInterrupt:
             path = writer.commit()
-            _close_progress(run)
-            _finish_json(run)
-            raise Interrupted(f"interrupted after {writer.frames} frames; kept {path} and "
-                              f"their JSON files in {out}") from None
+            if table is not None:
+                table.commit()
+            run.close_progress()
+            run.finish_json()
+            raise Interrupted(f"interrupted after {writer.frames} frames; kept {path} "
+                              f"{'' if as_file else f'and their JSON files in {out}'}") from None
         except BaseException:
             writer.discard()
-            _close_progress(run)
+            if table is not None:
+                table.discard()
+            run.close_progress()
             raise
-        path = writer.commit()
-        _close_progress(run)
-    _finish_json(run)
-    _summary(run, writer.frames, "frames", time.perf_counter() - start, path)
+        elapsed = time.perf_counter() - start       # the frames' time, as the bar measures it
+        try:
+            path = writer.commit()
+            if table is not None:
+                table.commit()
+        except OSError as exc:
+            if table is not None:
+                table.discard()
+            raise CliError(f"cannot write the output: {exc}") from None
+        finally:
+            run.close_progress()
+    run.finish_json()
+    run.summary(writer.frames, "frames", elapsed, path)
     if skipped:
         raise CliError(f"{skipped} of {writer.frames} frames were skipped (see above); the "
-                       f"video and the other frames' JSON files are in {out}")
+                       f"video and the other frames' outputs are in {path.parent}")
     return 0
 
 
-def args_max_side(run: Run) -> Optional[int]:
-    """The --max-side value, None when disabled."""
-    return run.args.max_side or None
-
-
-def _close_progress(run: Run) -> None:
-    if run.progress is not None:
-        run.progress.close()
-        run.progress = None
-
-
-def _finish_json(run: Run) -> None:
-    """Write the run's COCO results (with --json)."""
-    if run.args.json:
+def run_folder_with_videos(run: Run, source: Path, out: Path) -> int:
+    """A folder: its images (:func:`run_folder`), then each of its videos (:func:`run_video`,
+    a new tracker per video) into the same output folder; one bad file is one skipped line."""
+    videos = sorted(p for p in source.iterdir() if p.is_file() and not p.name.startswith(".")
+                    and p.suffix.lower() in VIDEO_EXTENSIONS)
+    if not videos:
+        return run_folder(run, source, out)
+    failed = 0
+    if imageio.list_images(source):
         try:
-            imageio.write_json(run.args.json, run.coco)
-        except OSError as exc:
-            raise CliError(f"cannot write {run.args.json}: {exc.strerror or exc}") from None
+            run_folder(run, source, out)
+        except CliError as exc:
+            run.note(' '.join(str(exc).split()), always=True)
+            failed += 1
+    for video in videos:
+        try:
+            run_video(run, video, out)
+        except CliError as exc:
+            run.note(f"skipped: {video}: {' '.join(str(exc).split())}", always=True)
+            failed += 1
+    if failed:
+        raise CliError(f"{failed} of the folder's inputs (the images, {len(videos)} videos) "
+                       "had problems (see above)")
+    return 0
 
 
-def _summary(run: Run, count: int, unit: str, seconds: float, where: Path) -> None:
-    """Throughput and median stage times of a folder or video run."""
-    rate = count / seconds if seconds > 0 else 0.0
-    run.say(f"{count} {unit} in {seconds:.1f} s ({rate:.2f} {unit}/s), written to {where}")
-    if run.timings:
-        medians = ", ".join(f"{stage} {statistics.median(t[stage] for t in run.timings):.4f} s"
-                            for stage in run.timings[0])
-        run.say(f"median per {unit[:-1]}: {medians}")
+def video_output_is_file(out: Path) -> bool:
+    """Whether ``-o`` names the drawn video itself (``NAME.mp4``, not an existing folder)."""
+    return out.suffix.lower() in VIDEO_FORMATS and not out.is_dir()
 
 
 def _load(run: Run, out_folder: Optional[Path] = None) -> PoseEstimator:
@@ -381,7 +358,7 @@ def main(argv: Optional[Iterable[str]] = None) -> int:
     args = build_parser().parse_args(None if argv is None else list(argv))
     configure_logging(args.quiet, args.verbose)
     quiet_native_logs()
-    run = Run(args, get_default_configuration())
+    run = Run(args, get_default_configuration(), prog=PROG)
     with _sigterm_as_interrupt():
         return _main(run, args)
 
@@ -411,20 +388,20 @@ def _main(run: Run, args: argparse.Namespace) -> int:
         kind = classify_input(source, DEFAULT_INPUT)
         try:
             out = check_outputs(OutputOptions(args.output, args.json, args.openpose_json,
-                                              args.save_maps), kind, source)
+                                              args.save_maps, args.table), kind, source)
         except ValueError as exc:
             raise CliError(str(exc)) from None
-        handler = {"image": run_image, "folder": run_folder, "video": run_video}[kind]
+        handler = {"image": run_image, "folder": run_folder_with_videos, "video": run_video}[kind]
         return handler(run, source, out)
     except CliError as exc:
-        _close_progress(run)
+        run.close_progress()
         print(f"{PROG}: error: {' '.join(str(exc).split())}", file=sys.stderr)
         return 1
     except Interrupted as exc:
         print(f"{PROG}: {exc}", file=sys.stderr)
         return EXIT_INTERRUPTED
     except KeyboardInterrupt:
-        _close_progress(run)
+        run.close_progress()
         print(f"{PROG}: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
 

@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
 from . import imageio
+from .table import TABLE_FORMATS
+from .video_writer import VIDEO_FORMATS
 
 DEFAULT_OUTPUT_IMAGE = "output.png"
 DEFAULT_OUTPUT_FOLDER = "output"
@@ -29,12 +31,14 @@ class OutputOptions:
         json: the COCO results file.
         openpose_json: the OpenPose JSON file (image input).
         save_maps: the folder of heatmap / PAF pictures.
+        table: the people table of a video (.csv or .parquet).
     """
 
     output: Optional[str] = None
     json: Optional[str] = None
     openpose_json: Optional[str] = None
     save_maps: Optional[str] = None
+    table: Optional[str] = None
 
 
 def image_id_for(path: Path, index: int) -> int:
@@ -147,15 +151,25 @@ def check_outputs(options: OutputOptions, kind: str, source: Path) -> Path:
             raise ValueError(f"--openpose-json is for an image input; a {kind} run writes "
                              "NAME_keypoints.json files into the output folder")
         out = Path(options.output or DEFAULT_OUTPUT_FOLDER)
+        as_file = kind == "video" and out.suffix.lower() in VIDEO_FORMATS and not out.is_dir()
         if not out.exists() and out.suffix.lower() in imageio.IMAGE_EXTENSIONS:
             raise ValueError(f"for a {kind} input, -o names the output folder; got {out}")
         if kind == "folder" and out.exists() and same_file(out, source):
             raise ValueError(f"the output folder {out} is the input folder; choose another "
                              "with -o")
-        check_folder(out)
+        if as_file:
+            check_file(out)
+        else:
+            check_folder(out)
+    if options.table:
+        if kind != "video":
+            raise ValueError(f"--table is for a video input; a {kind} run writes JSON per image")
+        if Path(options.table).suffix.lower() not in TABLE_FORMATS \
+                or imageio.destination_kind(options.table) != "file":
+            raise ValueError(f"--table {options.table}: name a .csv or .parquet file")
     if options.save_maps:
         check_folder(Path(options.save_maps))
-    for name in ("json", "openpose_json"):
+    for name in ("json", "openpose_json", "table"):
         if getattr(options, name):
             check_file(Path(getattr(options, name)))
     _check_distinct(options, kind, source, out)
@@ -176,9 +190,10 @@ def _check_distinct(options: OutputOptions, kind: str, source: Path, out: Path) 
             folder run's output, maps folder or --json lies inside its input
             folder.
     """
-    named = [("-o", out)] if kind == "image" else []
+    video_file = kind == "video" and out.suffix.lower() in VIDEO_FORMATS and not out.is_dir()
+    named = [("-o", out)] if kind == "image" or video_file else []
     named += [("--" + flag.replace("_", "-"), Path(getattr(options, flag)))
-              for flag in ("json", "openpose_json") if getattr(options, flag)]
+              for flag in ("json", "openpose_json", "table") if getattr(options, flag, None)]
     if kind == "image" and options.save_maps:
         folder = Path(options.save_maps)
         named += [("--save-maps", folder / f"{source.stem}_{what}.jpg")
@@ -197,8 +212,8 @@ def _check_distinct(options: OutputOptions, kind: str, source: Path, out: Path) 
             if os.fspath(path) != imageio.STDOUT and _inside(path, source):
                 raise ValueError(f"{flag} {path} is inside the input folder {source}; outputs "
                                  "must go elsewhere (a later run would read them as inputs)")
-    if kind == "video":
-        for _, ext in imageio.VIDEO_CODECS:
+    if kind == "video" and not video_file:
+        for ext in VIDEO_FORMATS:
             target = out / f"{source.stem}{ext}"
             if target.is_symlink() or target.is_dir():
                 raise ValueError(f"the output video {target} is a folder or a link; choose "

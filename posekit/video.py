@@ -60,6 +60,7 @@ class VideoReader:
                              f"frames exceed {MAX_IMAGE_PIXELS:,} pixels")
         self._cap = cap
         self._first: Optional[np.ndarray] = frame
+        self._first_time = cap.get(cv2.CAP_PROP_POS_MSEC) / 1000.0
         fps = cap.get(cv2.CAP_PROP_FPS)
         count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
         self.info = VideoInfo(width=frame.shape[1], height=frame.shape[0],
@@ -76,6 +77,19 @@ class VideoReader:
                 if not ok or frame is None:
                     return
             yield to_bgr8(frame)
+
+    def timed(self) -> Iterator[Tuple[float, np.ndarray]]:
+        """Yield ``(seconds, frame)`` in order: each frame's time on the video's own clock
+        (its presentation time); where the container gives none that increases, the
+        previous time plus ``1 / fps``."""
+        last: Optional[float] = None
+        for frame in self:
+            now = self._first_time if last is None else \
+                self._cap.get(cv2.CAP_PROP_POS_MSEC) / 1000.0
+            if not math.isfinite(now) or (last is not None and now <= last):
+                now = (last if last is not None else 0.0) + 1.0 / self.info.fps
+            last = now
+            yield now, frame
 
     def close(self) -> None:
         """Release the capture."""

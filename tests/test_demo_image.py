@@ -356,8 +356,11 @@ def test_video_gives_drawn_video_and_json_per_frame(tmp_path, small_bus):
     assert ok and first.shape == source_frame.shape
     for k in range(frames):
         doc = json.loads((tmp_path / "out" / f"clip_{k:012d}_keypoints.json").read_text())
-        assert set(doc) == set(GOLDEN["openpose_keys"])
-    ids = {r["image_id"] for r in json.loads((tmp_path / "out" / "all.json").read_text())}
+        assert set(doc) == set(GOLDEN["video_openpose_keys"])
+        assert doc["time"] == pytest.approx(k / 10)
+    results = json.loads((tmp_path / "out" / "all.json").read_text())
+    assert all(set(r) == set(GOLDEN["video_coco_result_keys"]) for r in results)
+    ids = {r["image_id"] for r in results}
     assert ids <= set(range(frames))
     assert f"{frames} frames in" in proc.stdout
 

@@ -1,0 +1,63 @@
+"""Tests of posekit.stream: ids and times in the outputs, a real clip through the network."""
+
+import numpy as np
+import pytest
+
+from estimation.smoothing import OneEuroParams
+from posekit.stream import (PoseStream, coco_with_ids, draw_ids, draw_people,
+                            openpose_with_ids)
+
+
+def test_outputs_carry_ids_and_times():
+    kp = np.zeros((2, 18, 3))
+    kp[:, 0] = (10, 20, 0.9)
+    op = openpose_with_ids(kp, np.array([5, 2]), 1.25)
+    assert [p["person_id"] for p in op["people"]] == [[5], [2]] and op["time"] == 1.25
+    coco = coco_with_ids(kp, np.array([0.7, 0.6]), 3, np.array([5, 2]), 1.25)
+    assert [(c["track_id"], c["time"], c["image_id"]) for c in coco] == [(5, 1.25, 3),
+                                                                       (2, 1.25, 3)]
+
+
+def test_draw_ids_writes_near_the_person():
+    image = np.zeros((200, 200, 3), np.uint8)
+    kp = np.zeros((1, 18, 3))
+    kp[0, :3] = [(100, 120, 1), (100, 150, 1), (90, 160, 1)]
+    draw_ids(image, kp, [3])
+    ys, xs = np.nonzero(image.max(2))
+    assert ys.max() < 120 and ys.min() > 80 and 90 <= xs.min() < 110
+
+
+def test_smooth_needs_track():
+    with pytest.raises(ValueError, match="smooth"):
+        PoseStream(estimator=object(), track=False, smooth=OneEuroParams())
+
+
+def test_real_clip_keeps_ids_through_a_pan_and_a_gap(small_bus):
+    """bus.jpg (small) panned 2 px per frame, frames 3-7 blank: the people keep their ids."""
+    from posekit import PoseEstimator
+
+    stream = PoseStream(PoseEstimator(), smooth=OneEuroParams())
+    blank = np.full_like(small_bus, 128)
+    frames = []
+    for f in range(10):
+        shifted = np.roll(small_bus, 2 * f, axis=1)
+        frames.append(blank if 3 <= f < 8 else shifted)
+    out = list(stream(frames, fps=25.0))
+    assert [round(t.time, 3) for t in out] == [round(f / 25, 3) for f in range(10)]
+    first = set(out[0].ids.tolist())
+    assert len(first) >= 2
+    assert len(out[5].ids) == 0
+    assert first <= set(out[9].ids.tolist())  # everyone seen in frame 0 has its id back
+
+
+def test_draw_people_matches_the_decoder_drawing(cfg, small_bus):
+    """Drawing from pixel keypoints gives the picture of the decoder's own drawing."""
+    from posekit import PoseEstimator
+
+    result = PoseEstimator()(small_bus)
+    assert len(result.keypoints) >= 2
+    expected = result.drawn(small_bus, cfg)
+    got = draw_people(cfg, small_bus, result.keypoints)
+    assert (got != expected).any(axis=2).mean() < 0.002  # rounding of a few edge pixels
+    with_ids = draw_people(cfg, small_bus, result.keypoints, np.arange(len(result.keypoints)))
+    assert (with_ids != got).any()
