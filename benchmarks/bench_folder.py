@@ -37,7 +37,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from benchmarks.bench_int8 import cpu_line  # noqa: E402
-from estimation.decoder import DECODERS  # noqa: E402
+from estimation.registry import DECODERS  # noqa: E402
 from models.inference import infer, load_network  # noqa: E402
 
 DEFAULT_IMAGES = ROOT.parent / "shared" / "eval" / "coco_val2017_dev" / "images"

@@ -1,8 +1,9 @@
-"""Input checks shared by the pipeline stages: one clear ``ValueError`` per problem."""
+"""Input checks shared by the decoders (one clear ``ValueError`` per problem), and their stage clock."""
 
 from __future__ import annotations
 
-from typing import Any
+import time
+from typing import Any, Dict, Optional
 
 import numpy as np
 
@@ -51,3 +52,23 @@ def check_maps(name: str, maps: Any, min_channels: int) -> np.ndarray:
     if not (np.isfinite(arr.min()) and np.isfinite(arr.max())):
         raise ValueError(f"{name} contains NaN or infinite values")
     return arr
+
+
+def check_same_size(heatmaps: Any, pafs: Any) -> None:
+    """Raise ValueError unless the two map stacks have the same (H, W).
+
+    Raises:
+        ValueError: ``heatmaps`` and ``pafs`` differ in their first two axes.
+    """
+    hs, ps = np.shape(heatmaps)[:2], np.shape(pafs)[:2]
+    if hs != ps:
+        raise ValueError(f"heatmaps {hs} and pafs {ps} differ in size")
+
+
+def lap(timings: Optional[Dict[str, float]], stage: str, since: float) -> float:
+    """Record the seconds since ``since`` under ``stage`` (when ``timings`` is given);
+    return the current ``time.perf_counter()``."""
+    now = time.perf_counter()
+    if timings is not None:
+        timings[stage] = now - since
+    return now

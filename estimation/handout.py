@@ -24,6 +24,9 @@ from typing import Callable, Dict, List, Sequence
 import numpy as np
 
 from .config import ROW_WIDTH, PoseConfig
+from .connections import (candidate_pairs, check_inside, peaks_table, sample_projections,
+                          strongest_candidates)
+from .limits import PAIR_BLOCK, blocks
 
 
 def get_coordinates_reference(config: PoseConfig, heatmaps: np.ndarray,
@@ -239,3 +242,53 @@ def merge_greedy_reference(subset: np.ndarray, min_num_body_parts: int = 4,
             row[-2:] = score, len(person)
             out.append(row)
     return np.array(out).reshape(-1, ROW_WIDTH)
+
+
+def kit_connections(config: PoseConfig, coords: Dict[str, Sequence], pafs: np.ndarray,
+                    threshold: float = 0.05, mid_num: int = 10,
+                    minimum_mid_num: int = 8) -> List[np.ndarray]:
+    """The handout's ``get_connections`` in one numpy pass (same rule, same output).
+
+    Like ``estimation.handout.get_connections_reference``: nearest-cell PAF
+    samples, a pair is valid with more than ``minimum_mid_num`` samples above
+    ``threshold`` and a positive mean; per limb type the best
+    ``min(n_a, n_b)`` valid pairs by mean, with no one-to-one matching. Only
+    the strongest ``MAX_PEAKS_PER_PART`` candidates of a part are paired.
+
+    Args:
+        config: pose configuration.
+        coords: ``{part name: [(x, y, score, id), ...]}`` (integer cells).
+        pafs: (H, W, 38) float32 PAFs.
+        threshold, mid_num, minimum_mid_num: the kit's parameters.
+
+    Returns:
+        One (K, 5) array per limb type, rows ``[id_a, id_b, score_a, score_b,
+        limb_score]`` sorted by ``limb_score`` descending.
+
+    Raises:
+        ValueError: malformed ``coords`` or candidates outside the maps.
+    """
+    table, bounds = strongest_candidates(*peaks_table(config, coords))
+    check_inside(table, pafs.shape[:2])
+    limb, a, b = candidate_pairs(config, bounds)
+    dx_of, dy_of = config.limb_arrays[2:]
+    mean = np.zeros(len(limb))
+    support = np.zeros(len(limb), np.intp)
+    moved = (table[a, :2] != table[b, :2]).any(1) if len(limb) else np.zeros(0, bool)
+    for block in blocks(len(limb), PAIR_BLOCK):
+        # float32, as the kit computes (float32 PAF values times Python floats).
+        proj = sample_projections(pafs, table[a[block], :2], table[b[block], :2],
+                                  dx_of[limb[block]], dy_of[limb[block]], mid_num, np.float32)
+        mean[block] = proj.sum(-1) / np.float32(mid_num)
+        support[block] = (proj > np.float32(threshold)).sum(-1)
+    valid = moved & (support > minimum_mid_num) & (mean > 0)
+    counts = np.diff(bounds)
+    slot_a, slot_b = config.limb_arrays[:2]
+    out = []
+    for k in range(len(config.connection_types)):
+        sel = np.flatnonzero(valid & (limb == k))
+        # The kit's order: ascending argsort reversed (ties too).
+        sel = sel[np.argsort(mean[sel])[::-1]][:min(counts[slot_a[k]], counts[slot_b[k]])]
+        out.append(np.stack([table[a[sel], 3], table[b[sel], 3], table[a[sel], 2],
+                             table[b[sel], 2], mean[sel]], axis=1))
+    return out

@@ -14,11 +14,8 @@ inspected (506 nodes, no preprocessing ops):
   are exactly ``H/8 x W/8``.
 
 The graph is imported into its own ``tf.Graph`` and run with a
-``tf.compat.v1.Session``. That measured as fast per call as a pruned
-``tf.compat.v1.wrap_function`` (within noise on a 2-core CPU: 0.28 s vs 0.26 s
-at 384x448, 1.9 s vs 2.0 s at 1088x832), and the placeholder's shape is fully
-dynamic, so new input sizes need no re-tracing; only the very first call
-pays a one-time set-up of about 0.3 s.
+``tf.compat.v1.Session``: as fast as a pruned ``wrap_function``, and its
+dynamic input shape needs no re-tracing (docs/inference.md, "Session").
 
 TensorFlow is imported lazily (inside the functions), so importing this module
 is cheap and does not need TensorFlow.
@@ -48,16 +45,31 @@ INPUT_TENSOR = "image:0"
 OUTPUT_TENSOR = "Openpose/concat_stage7:0"
 NUM_CHANNELS = NUM_HEATMAPS + NUM_PAFS
 
-_REFETCH = f"delete it and {FETCH_HINT} to re-fetch it"
+#: How to get the default weights again (shared by every weight check).
+REFETCH_HINT = f"delete it and {FETCH_HINT} to re-fetch it"
+_REFETCH = REFETCH_HINT  # the old private name
+
+
+#: SHA-256 by file identity (path, device, inode, size, modification time): the
+#: weight check and the loader read the same graph once between them.
+_DIGESTS: dict = {}
 
 
 def file_sha256(path: str | os.PathLike[str]) -> str:
-    """SHA-256 of a file as lowercase hex (about 20 ms for the 7.8 MB graph)."""
+    """SHA-256 of a file as lowercase hex (about 20 ms for the 7.8 MB graph; remembered
+    while the file's identity, size and modification time stay the same)."""
+    info = os.stat(path)
+    key = (os.fspath(path), info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns)
+    if key in _DIGESTS:
+        return _DIGESTS[key]
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         for chunk in iter(lambda: handle.read(1 << 20), b""):
             digest.update(chunk)
-    return digest.hexdigest()
+    if len(_DIGESTS) > 64:
+        _DIGESTS.clear()
+    _DIGESTS[key] = digest.hexdigest()
+    return _DIGESTS[key]
 
 
 def load_graph_def(path: str | os.PathLike[str], expected_sha256: str | None = None) -> Any:
@@ -90,17 +102,17 @@ def load_graph_def(path: str | os.PathLike[str], expected_sha256: str | None = N
         if actual != expected_sha256.lower():
             raise ValueError(
                 f"mobilenet_thin weights {path} are corrupt (SHA-256 {actual}, expected "
-                f"{expected_sha256.lower()}): {_REFETCH}."
+                f"{expected_sha256.lower()}): {REFETCH_HINT}."
             )
     graph_def = tf.compat.v1.GraphDef()
     try:
         graph_def.ParseFromString(data)
     except (DecodeError, RuntimeWarning, ValueError) as exc:
         raise ValueError(
-            f"{path} is not a valid TensorFlow frozen graph ({exc}): {_REFETCH}."
+            f"{path} is not a valid TensorFlow frozen graph ({exc}): {REFETCH_HINT}."
         ) from exc
     if not graph_def.node:
-        raise ValueError(f"{path} is not a valid TensorFlow frozen graph (no nodes): {_REFETCH}.")
+        raise ValueError(f"{path} is not a valid TensorFlow frozen graph (no nodes): {REFETCH_HINT}.")
     return graph_def
 
 
@@ -151,13 +163,13 @@ class MobilenetThin:
         except (KeyError, ValueError) as exc:
             raise ValueError(
                 f"{path} is not the mobilenet_thin graph (cannot use tensors {INPUT_TENSOR!r} -> "
-                f"{OUTPUT_TENSOR!r}: {exc}): {_REFETCH}."
+                f"{OUTPUT_TENSOR!r}: {exc}): {REFETCH_HINT}."
             ) from exc
         channels = self._output.shape[-1]
         if self._input.dtype != tf.float32 or channels != NUM_CHANNELS:
             raise ValueError(
                 f"{path} is not the mobilenet_thin graph (input {self._input.dtype.name}, "
-                f"{channels} output channels; expected float32 and {NUM_CHANNELS}): {_REFETCH}."
+                f"{channels} output channels; expected float32 and {NUM_CHANNELS}): {REFETCH_HINT}."
             )
         graph.finalize()
         self.weights = path

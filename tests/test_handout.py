@@ -3,7 +3,9 @@
 import numpy as np
 import pytest
 
-from estimation.decoder import DECODERS, decode_handout
+from estimation.decoder import decode_handout
+from estimation.lab_decoders import HandoutParams, handout_registered
+from estimation.registry import DECODERS
 from estimation.handout import (
     ROW_SCORES, estimate_rows_reference, get_connections_reference, get_coordinates_reference,
     merge_greedy_reference)
@@ -23,7 +25,8 @@ def scene():
 
 
 def test_handout_decoder_is_offered_by_the_tools():
-    assert DECODERS["handout"] is decode_handout
+    entry = DECODERS["handout"]
+    assert entry.decode is handout_registered and entry.params is HandoutParams
 
 
 def test_handout_decoder_round_trip(scene):

@@ -107,4 +107,4 @@ def test_evaluate_help_shows_no_none_default(capsys):
         evaluate.main(["--help"])
     assert info.value.code == 0
     text = capsys.readouterr().out
-    assert "(default: the model's)" in text and "(default: None)" not in text
+    assert "--weights" in text and "(default: None)" not in text

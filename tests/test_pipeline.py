@@ -6,7 +6,9 @@ import numpy as np
 import pytest
 
 from estimation.config import NUM_PARTS
-from estimation.decoder import DECODERS, DecoderParams
+from estimation.decoder import DecoderParams
+from estimation.lab_decoders import LabParams
+from estimation.registry import DECODERS
 from models.inference import PoseNetwork
 from posekit import PoseEstimator, PoseResult, load_pose_network
 from posekit.pipeline import THRESHOLDS, decoder_defaults, make_decoder
@@ -59,9 +61,14 @@ def test_bad_settings_are_value_errors(kwargs):
 
 
 def test_decoder_defaults_come_from_the_decoders():
-    params = DecoderParams()
-    assert decoder_defaults("best") == {t.dest: getattr(params, t.best) for t in THRESHOLDS}
-    assert set(decoder_defaults("lab")) == {t.dest for t in THRESHOLDS}
+    params, lab = DecoderParams(), LabParams()
+    assert decoder_defaults("best") == {"peak_threshold": params.peak_threshold,
+                                        "paf_threshold": params.min_paf_score,
+                                        "min_parts": params.min_parts,
+                                        "min_score": params.min_mean_score}
+    assert decoder_defaults("lab") == {"peak_threshold": 0.1, "paf_threshold": 0.05,
+                                       "min_parts": 4, "min_score": 0.4}     # the lab's
+    assert lab.min_num_body_parts == 4 and decoder_defaults("handout") == decoder_defaults("lab")
     for name in DECODERS:
         assert callable(make_decoder(name))
 

@@ -1,0 +1,201 @@
+"""Typed results: the people found in one image, as frozen per-person records.
+
+``PoseEstimator(...)(image)`` returns a :class:`PoseResult`; its ``people``
+are :class:`Person` records (keypoints in image pixels with their names,
+score, box, optional track id) with ``to_json()``. The lab's own format (map
+cells in ``coords``, (K, 20) rows in ``skeletons``) stays on the result for
+the lab path (drawing, export, the batch's OpenPose JSON).
+"""
+
+from __future__ import annotations
+
+import types
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
+
+import numpy as np
+
+from estimation.config import NUM_PARTS, STRIDE, BodyPart, PoseConfig, get_default_configuration
+from estimation.export import to_coco, to_openpose
+from estimation.renderers import draw
+
+#: The 18 keypoint names in slot order (CMU / COCO-18: ``"nose"``, ``"neck"``, ...).
+KEYPOINT_NAMES: Tuple[str, ...] = tuple(part.name for part in BodyPart)
+#: Values of ``color``: the channel order of the caller's images.
+COLORS = ("bgr", "rgb")
+
+
+def _read_only(array: np.ndarray) -> np.ndarray:
+    """``array`` with writing switched off (a frozen record's arrays must not change)."""
+    array.flags.writeable = False
+    return array
+
+
+@dataclass(frozen=True)
+class Person:
+    """One person found in an image.
+
+    Attributes:
+        keypoints: (18, 3) float64 ``x, y, score`` in image pixels, slot order
+            of :data:`KEYPOINT_NAMES`; a missing keypoint is all zeros. Read-only.
+        score: the decoder's person score (higher ranks first).
+        box: ``(x0, y0, x1, y1)`` of the found keypoints, in pixels.
+        track_id: the person's track across frames, None for a single image.
+    """
+
+    keypoints: np.ndarray
+    score: float
+    box: Tuple[float, float, float, float]
+    track_id: Optional[int] = None
+
+    names = KEYPOINT_NAMES
+
+    @classmethod
+    def from_keypoints(cls, keypoints: np.ndarray, score: float,
+                       track_id: Optional[int] = None) -> "Person":
+        """A record from (18, 3) ``x, y, score`` keypoints (rows of zeros are missing).
+
+        The box spans the keypoints with a score > 0 (all zeros when none has).
+
+        Raises:
+            ValueError: ``keypoints`` is not (18, 3).
+        """
+        points = np.array(keypoints, dtype=np.float64)
+        if points.shape != (NUM_PARTS, 3):
+            raise ValueError(f"keypoints must have shape ({NUM_PARTS}, 3), got {points.shape}")
+        found = points[points[:, 2] > 0, :2]
+        box = (*found.min(0).tolist(), *found.max(0).tolist()) if len(found) else (0.0,) * 4
+        return cls(_read_only(points), float(score), tuple(box), track_id)
+
+    def keypoint(self, name: str) -> Optional[Tuple[float, float, float]]:
+        """``(x, y, score)`` of the keypoint ``name``, None when it was not found.
+
+        Raises:
+            ValueError: ``name`` is not one of :data:`KEYPOINT_NAMES`.
+        """
+        if name not in KEYPOINT_NAMES:
+            raise ValueError(f"name must be one of {', '.join(KEYPOINT_NAMES)}, got {name!r}")
+        x, y, score = self.keypoints[KEYPOINT_NAMES.index(name)].tolist()
+        return (x, y, score) if score > 0 else None
+
+    def to_json(self) -> Dict[str, Any]:
+        """A JSON-ready dict: ``keypoints`` ({name: [x, y, score]}, found ones only),
+        ``score``, ``box`` ([x0, y0, x1, y1]) and ``track_id`` (null for an image)."""
+        return {"keypoints": {name: [round(v, 3) for v in row]
+                              for name, row in zip(KEYPOINT_NAMES, self.keypoints.tolist())
+                              if row[2] > 0},
+                "score": self.score, "box": [round(v, 3) for v in self.box],
+                "track_id": self.track_id}
+
+
+@dataclass(frozen=True, repr=False)
+class PoseResult:
+    """The people found in one image.
+
+    Attributes:
+        people: the :class:`Person` records, best score first.
+        image: the caller's image, (H, W, 3) uint8 in ``color`` order (not copied).
+        color: ``"bgr"`` or ``"rgb"``, the channel order of ``image``.
+        network_image: (h, w, 3) uint8 BGR, the image the network saw (downscaled if large).
+        scale: original size / network size (1.0 when not downscaled).
+        heatmaps: (h / 8, w / 8, 19) float32 maps of ``network_image``.
+        pafs: (h / 8, w / 8, 38) float32.
+        coords, skeletons: the decoder's lab format (map cells; (K, 20) rows),
+            for the lab path.
+        timings: seconds per stage (``network``, then the decoder's stages).
+    """
+
+    people: Tuple[Person, ...]
+    image: np.ndarray
+    color: str
+    network_image: np.ndarray
+    scale: float
+    heatmaps: np.ndarray
+    pafs: np.ndarray
+    coords: Mapping[str, list]
+    skeletons: np.ndarray
+    timings: Mapping[str, float] = field(default_factory=dict)
+
+    keypoint_names = KEYPOINT_NAMES
+
+    @property
+    def keypoints(self) -> np.ndarray:
+        """(K, 18, 3) ``x, y, score`` in image pixels (zeros: missing)."""
+        if not self.people:
+            return np.zeros((0, NUM_PARTS, 3))
+        return np.stack([p.keypoints for p in self.people])
+
+    @property
+    def scores(self) -> np.ndarray:
+        """(K,) person scores."""
+        return np.array([p.score for p in self.people], dtype=np.float64)
+
+    def coco(self, image_id: int) -> List[dict]:
+        """COCO keypoint results for this image (17 keypoints, COCO order)."""
+        return to_coco(self.keypoints, self.scores, image_id)
+
+    def openpose(self) -> dict:
+        """OpenPose JSON for this image (``pose_keypoints_2d``, 18 CMU keypoints)."""
+        return to_openpose(self.keypoints)
+
+    def to_json(self) -> List[Dict[str, Any]]:
+        """Every person's :meth:`Person.to_json`, best first."""
+        return [person.to_json() for person in self.people]
+
+    def table(self) -> Union["Any", List[Dict[str, Any]]]:
+        """One row per person: ``person, score, x0, y0, x1, y1, track_id``, then
+        ``<name>_x, <name>_y, <name>_score`` per keypoint (NaN when missing).
+
+        Returns:
+            A ``pandas.DataFrame`` when pandas is installed, else a list of
+            plain dicts (the same columns).
+        """
+        rows = []
+        for k, person in enumerate(self.people):
+            row: Dict[str, Any] = {"person": k, "score": person.score,
+                                   **dict(zip(("x0", "y0", "x1", "y1"), person.box)),
+                                   "track_id": person.track_id}
+            for name, (x, y, s) in zip(KEYPOINT_NAMES, person.keypoints.tolist()):
+                found = s > 0
+                row.update({f"{name}_x": x if found else float("nan"),
+                            f"{name}_y": y if found else float("nan"),
+                            f"{name}_score": s if found else float("nan")})
+            rows.append(row)
+        try:
+            import pandas
+        except ImportError:
+            return rows
+        return pandas.DataFrame(rows)
+
+    def drawn(self, original: np.ndarray, config: Optional[PoseConfig] = None) -> np.ndarray:
+        """The skeletons drawn over a copy of ``original`` (the full-size BGR input)."""
+        return draw(config or get_default_configuration(), original, self.coords,
+                    self.skeletons, resize_fac=STRIDE * self.scale)
+
+    def plot(self) -> np.ndarray:
+        """A drawn copy of the input image, in its own channel order (``color``).
+
+        Returns:
+            (H, W, 3) uint8, the skeletons over the image (the input is untouched).
+        """
+        bgr = self.image if self.color == "bgr" else np.ascontiguousarray(self.image[..., ::-1])
+        out = self.drawn(bgr)
+        return out if self.color == "bgr" else np.ascontiguousarray(out[..., ::-1])
+
+    def __repr__(self) -> str:
+        h, w = self.image.shape[:2]
+        seconds = sum(self.timings.values())
+        return (f"PoseResult({len(self.people)} people, {w}x{h} {self.color}, "
+                f"scale {self.scale:.3g}, {seconds:.3f} s)")
+
+
+def make_result(image: np.ndarray, color: str, network_image: np.ndarray, scale: float,
+                heatmaps: np.ndarray, pafs: np.ndarray, coords: Mapping[str, list],
+                skeletons: np.ndarray, keypoints: np.ndarray,
+                timings: Dict[str, float]) -> PoseResult:
+    """A :class:`PoseResult` from the decoder's output and its (K, 18, 3) pixel keypoints."""
+    people = tuple(Person.from_keypoints(points, float(row[NUM_PARTS]))
+                   for points, row in zip(keypoints, skeletons))
+    return PoseResult(people, image, color, network_image, scale, heatmaps, pafs,
+                      types.MappingProxyType(dict(coords)), _read_only(skeletons),
+                      types.MappingProxyType(dict(timings)))

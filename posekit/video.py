@@ -1,0 +1,157 @@
+"""Video files: frames read as 8-bit BGR with their size checked, drawn videos written atomically."""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator, Optional, Tuple, Union
+
+import cv2
+import numpy as np
+
+from .atomic import temporary_name
+from .headers import MAX_IMAGE_PIXELS, check_readable_file
+from .pixels import to_bgr8
+
+PathLike = Union[str, "os.PathLike[str]"]
+
+#: Frames per second assumed when a video does not report a usable rate.
+DEFAULT_FPS = 25.0
+#: Codecs tried, in order, for drawn videos: (FourCC, file extension).
+VIDEO_CODECS = (("mp4v", ".mp4"), ("MJPG", ".avi"))
+
+
+@dataclass
+class VideoInfo:
+    """What a video reports about itself (``frame_count`` is None when unknown)."""
+
+    width: int
+    height: int
+    fps: float
+    frame_count: Optional[int]
+
+
+class VideoReader:
+    """Frames of a video as 8-bit BGR images; the first frame is read on opening.
+
+    Raises (on construction):
+        FileNotFoundError / PermissionError / ValueError: missing, unreadable
+            or empty file; a file OpenCV cannot open as a video; a video
+            without frames.
+    """
+
+    def __init__(self, path: PathLike) -> None:
+        self.path = Path(path)
+        check_readable_file(self.path)
+        cap = cv2.VideoCapture(os.fspath(self.path))
+        opened = cap.isOpened()
+        ok, frame = cap.read() if opened else (False, None)
+        if not opened:
+            raise ValueError(f"cannot open {self.path}: not an image or a video OpenCV can read")
+        if not ok or frame is None:
+            cap.release()
+            raise ValueError(f"video {self.path} has no frames (empty or corrupt)")
+        if frame.shape[0] * frame.shape[1] > MAX_IMAGE_PIXELS:
+            cap.release()
+            raise ValueError(f"video {self.path} is too large: {frame.shape[1]}x{frame.shape[0]} "
+                             f"frames exceed {MAX_IMAGE_PIXELS:,} pixels")
+        self._cap = cap
+        self._first: Optional[np.ndarray] = frame
+        self._first_time = cap.get(cv2.CAP_PROP_POS_MSEC) / 1000.0
+        fps = cap.get(cv2.CAP_PROP_FPS)
+        count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
+        self.info = VideoInfo(width=frame.shape[1], height=frame.shape[0],
+                              fps=fps if math.isfinite(fps) and 0 < fps <= 1000 else DEFAULT_FPS,
+                              frame_count=count if count > 0 else None)
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        """Yield the frames in order, as (H, W, 3) uint8 BGR, until the video ends."""
+        while True:
+            if self._first is not None:
+                frame, self._first = self._first, None
+            else:
+                ok, frame = self._cap.read()
+                if not ok or frame is None:
+                    return
+            yield to_bgr8(frame)
+
+    def timed(self) -> Iterator[Tuple[float, np.ndarray]]:
+        """Yield ``(seconds, frame)`` in order: each frame's time on the video's own clock
+        (its presentation time); where the container gives none that increases, the
+        previous time plus ``1 / fps``."""
+        last: Optional[float] = None
+        for frame in self:
+            now = self._first_time if last is None else \
+                self._cap.get(cv2.CAP_PROP_POS_MSEC) / 1000.0
+            if not math.isfinite(now) or (last is not None and now <= last):
+                now = (last if last is not None else 0.0) + 1.0 / self.info.fps
+            last = now
+            yield now, frame
+
+    def close(self) -> None:
+        """Release the capture."""
+        self._cap.release()
+
+    def __enter__(self) -> "VideoReader":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+class AtomicVideoWriter:
+    """A video written under a temporary name and renamed when closed.
+
+    The codec is the first of :data:`VIDEO_CODECS` OpenCV can open; the file
+    name is ``stem`` plus that codec's extension (:attr:`path`).
+    :meth:`commit` finalises the file and renames it; :meth:`discard`
+    deletes it. Frames must all have the size given at construction.
+    """
+
+    def __init__(self, folder: PathLike, stem: str, fps: float, size: Tuple[int, int]) -> None:
+        """Open the writer.
+
+        Args:
+            folder: destination folder.
+            stem: file name without extension.
+            fps: frame rate.
+            size: ``(width, height)`` of every frame.
+
+        Raises:
+            ValueError: no codec could be opened.
+        """
+        self._writer = None
+        for fourcc, ext in VIDEO_CODECS:
+            path = Path(folder) / f"{stem}{ext}"
+            tmp = temporary_name(path, ext)
+            writer = cv2.VideoWriter(os.fspath(tmp), cv2.VideoWriter_fourcc(*fourcc),
+                                     float(fps), tuple(int(v) for v in size))
+            if writer.isOpened():
+                self._writer, self.path, self._tmp, self.fourcc = writer, path, tmp, fourcc
+                break
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+        if self._writer is None:
+            raise ValueError(f"cannot write a video into {folder}: no codec available "
+                             f"({', '.join(c for c, _ in VIDEO_CODECS)})")
+        self.frames = 0
+
+    def write(self, frame: np.ndarray) -> None:
+        """Append one (H, W, 3) uint8 BGR frame."""
+        self._writer.write(frame)
+        self.frames += 1
+
+    def commit(self) -> Path:
+        """Finish the file and rename it to :attr:`path`; returns that path."""
+        self._writer.release()
+        os.replace(self._tmp, self.path)
+        return self.path
+
+    def discard(self) -> None:
+        """Close and delete the temporary file; :attr:`path` is left untouched."""
+        self._writer.release()
+        with contextlib.suppress(OSError):
+            self._tmp.unlink()
