@@ -185,14 +185,28 @@ def shape_change_cost(network: Any, image: np.ndarray, other: np.ndarray,
                       runs: int = 3) -> Dict[str, float]:
     """What switching the input shape costs a TFLite network (median seconds).
 
-    Alternates ``other`` and ``image``; ``resize`` is the time the model spent
-    in ``resize_tensor_input`` + ``allocate_tensors`` for the switch to
-    ``image``, ``first_call_extra`` the first call on ``image`` after the
-    switch minus a repeat call on ``image`` (noisy: two timings' difference).
+    Alternates ``other`` and ``image`` with one interpreter kept (so each
+    switch sets up a shape, as a shape not seen before does); ``resize`` is
+    the time the model spent in ``resize_tensor_input`` + ``allocate_tensors``
+    for the switch to ``image``, ``first_call_extra`` the first call on
+    ``image`` after the switch minus a repeat call on ``image`` (noisy: two
+    timings' difference).
     """
     from models.inference import infer
 
     extra, resize = [], []
+    kept, network.model.max_shapes = network.model.max_shapes, 1
+    try:
+        return _alternate(network, image, other, runs, extra, resize)
+    finally:
+        network.model.max_shapes = kept
+
+
+def _alternate(network: Any, image: np.ndarray, other: np.ndarray, runs: int,
+               extra: List[float], resize: List[float]) -> Dict[str, float]:
+    """The loop of :func:`shape_change_cost`."""
+    from models.inference import infer
+
     for _ in range(runs):
         infer(network, other)
         before = network.model.reshape_seconds

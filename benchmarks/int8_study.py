@@ -98,7 +98,7 @@ def build(name: str, dest: Path) -> Path:
 
 def measure(path: Optional[Path], limit: int) -> Dict[str, float]:
     """AP, map errors and post-processing median of a model (None: float32 TFLite)."""
-    from estimation.decoder import DECODERS
+    from estimation.registry import get_decoder
     from estimation.export import skeleton_keypoints, to_coco
     from models.inference import infer_multiscale, load_network
     from posekit.evaluate import coco_stats
@@ -106,7 +106,7 @@ def measure(path: Optional[Path], limit: int) -> Dict[str, float]:
 
     reference = load_network(runtime="tflite")
     network = reference if path is None else load_network(weights=path, runtime="int8")
-    decode = DECODERS["best"]
+    decode = get_decoder("best")
     results, errors, post = [], [], []
     entries = dev_entries()[:limit]
     for entry in entries:
