@@ -147,14 +147,16 @@ def random_block(rng, n_pairs, h=24, w=24):
     across and off the bands, so support counts spread over every value."""
     pafs = rng.uniform(-0.009, 0.009, (h, w, 38)).astype(np.float32)
     pafs[8:12, 2:21, 12] = 1.0                          # limb 0: x channel 12
+    pafs[h - 1, 2:21, 12] = 1.0                         # ... and along the bottom row
     pafs[3:20, 10:13, 15] = 1.0                         # limb 1: y channel 15
     k = rng.integers(0, 2, n_pairs)
     a = rng.uniform(-0.5, w - 0.5, (n_pairs, 2))
     b = rng.uniform(-0.5, w - 0.5, (n_pairs, 2))
     near = rng.random(n_pairs) < 0.6                    # most pairs along a band's edge
     horiz = near & (k == 0)
-    a[horiz, 1] = rng.uniform(6.5, 13.0, horiz.sum())
-    b[horiz, 1] = a[horiz, 1] + rng.uniform(-1, 1, horiz.sum())
+    a[horiz, 1] = np.where(rng.random(horiz.sum()) < 0.7, rng.uniform(6.5, 13.0, horiz.sum()),
+                           rng.uniform(h - 2.5, h - 0.5, horiz.sum()))
+    b[horiz, 1] = np.minimum(a[horiz, 1] + rng.uniform(-1, 1, horiz.sum()), h - 0.5)
     b[horiz, 0] = a[horiz, 0] + rng.uniform(2, 12, horiz.sum())
     vert = near & (k == 1)
     a[vert, 0] = rng.uniform(8.5, 14.0, vert.sum())
@@ -303,3 +305,68 @@ def test_decoder_params_ranges_end_exactly_where_stated(field, ok, bad):
     for value in bad:
         with pytest.raises(ValueError, match=rf"^DecoderParams\.{field} must be a number"):
             DecoderParams(**{field: value})
+
+
+def test_people_of_equal_score_keep_the_order_they_were_started_in(cfg):
+    # 45 two-part people started in id order; 25 score 2.5, 20 score 0.75
+    # (ties that numpy's default, unstable sort reorders).
+    group = np.r_[np.zeros(20), np.ones(20), np.zeros(5)].astype(bool)
+    strong = np.array([limb(cfg, "neck-right_shoulder", 2 * i, 2 * i + 1, 0.5)
+                       for i in range(45)])
+    scores = np.repeat(np.where(group, 0.5, 1.0), 2)
+    people = assemble(strong, scores, np.zeros((90, 2)), cfg, LOOSE)
+    first = np.r_[np.arange(20), np.arange(40, 45), np.arange(20, 40)]
+    assert people[:, 1].tolist() == (2 * first).tolist()
+    assert people[:, 18].tolist() == [2.5] * 25 + [0.75] * 20
+
+
+def test_decode_attaches_parts_through_limbs_that_pass_only_relaxed_thresholds(cfg):
+    from estimation.synthetic import make_person, render_maps
+    person = make_person(30, 12, 60, missing=(4,))     # no right wrist: the elbow hangs
+    heatmaps, pafs = render_maps(person[None], (70, 60))
+    shoulder, elbow = person[2], person[3]              # right shoulder -> right elbow
+    yy, xx = np.mgrid[:70, :60]
+    near_elbow = np.hypot(xx - elbow[0], yy - elbow[1]) < 0.4 * np.hypot(*(elbow - shoulder))
+    pafs[near_elbow, 14:16] = 0                         # 4 of 10 samples lose their support
+    _, skeletons = decode(heatmaps, pafs)
+    strong, weak = find_limbs(pafs, find_peaks(heatmaps, DecoderParams(), cfg),
+                              DecoderParams(), cfg)
+    assert 2 not in strong[:, 0] and 2 in weak[:, 0]    # the upper arm is weak only
+    assert len(skeletons) == 1 and (skeletons[0, :18] >= 0).sum() == 17
+    assert skeletons[0, 3] >= 0                         # the elbow, through the weak limb
+
+
+def test_kit_connections_scores_pairs_beyond_the_first_block(cfg):
+    # 128 necks and 128 of each of three partners: 3 x 16,384 pairs, more than one block.
+    coords = {meta.body_part.name: [] for meta in cfg.body_parts.values()}
+    ids = iter(range(10_000))
+    for name, x in (("neck", 2), ("right_shoulder", 20), ("left_shoulder", 20),
+                    ("right_hip", 20)):
+        coords[name] = [(x, y, 0.5, next(ids)) for y in range(128)]
+    pafs = np.zeros((128, 24, 38), np.float32)
+    pafs[:, :, [12, 20, 0]] = 1.0       # x channels of neck-shoulder (both) and neck-right hip
+    out = decoder.kit_connections(cfg, coords, pafs)
+    assert [len(out[k]) for k in (0, 1, 6)] == [128, 128, 128]
+    assert (out[6][:, 4] == 1.0).sum() == 128           # the 128 horizontal pairs come first
+
+
+def test_decode_handout_messages_and_defaults():
+    h, p = np.zeros((8, 8, 19), np.float32), np.zeros((8, 8, 38), np.float32)
+    with pytest.raises(ValueError, match=r"^heatmaps must have at least 18 channels"):
+        decoder.decode_handout(h[:, :, :17], p)
+    with pytest.raises(ValueError, match=r"^pafs must have at least 38 channels"):
+        decoder.decode_handout(h, p[:, :, :37])
+    with pytest.raises(ValueError, match=r"^row_score must be one of printed, cmu, got 'x'"):
+        decoder.decode_handout(h, p, row_score="x")
+
+
+@pytest.mark.parametrize("decode_fn", [decoder.decode_lab, decoder.decode_handout])
+def test_lab_and_kit_decoders_default_to_the_lab_thresholds(decode_fn):
+    """A 4-part person at 0.3 confidence: peaks > 0.1, PAF samples > 0.05, and about
+    0.6 per part (3 rows of about 0.9 over 4 parts) >= 0.4, with 4 parts >= 4."""
+    from estimation.synthetic import make_person, render_maps
+    person = make_person(20, 10, 30, missing=tuple(s for s in range(18) if s > 4 or s == 0))
+    heatmaps, pafs = render_maps(person[None], (40, 40))
+    _, skeletons = decode_fn(heatmaps * np.float32(0.3), pafs * np.float32(0.3))
+    assert skeletons.shape == (1, 20) and skeletons[0, 19] == 4
+    assert 0.5 < skeletons[0, 18] / 4 < 0.7

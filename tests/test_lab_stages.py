@@ -10,11 +10,8 @@ import pytest
 
 from estimation.connections import get_connections
 from estimation.coordinates import get_coordinates
-from estimation.decoder import decode_lab
 from estimation.estimators import check_connections, estimate
 from estimation.synthetic import make_person, render_maps
-
-from conftest import SCENE_SHAPE, scene_people
 
 
 def empty_coords(cfg):
@@ -120,15 +117,3 @@ def test_estimate_defaults_are_the_labs(cfg):
     assert estimate(cfg, chain_connections(cfg, 0.3)).shape == (1, 20)
     # 3 rows of 0.3 over 4 parts: 0.225 per part, below it.
     assert estimate(cfg, chain_connections(cfg, 0.1)).shape == (0, 20)
-
-
-def test_decode_lab_defaults_are_the_labs(cfg):
-    """A 4-part person at 0.3 confidence: peaks > 0.1, PAF samples > 0.05, 3 limbs of
-    0.3 + 0.3 + 0.3 over 4 parts = 0.675 per part >= 0.4, 4 parts >= 4."""
-    person = make_person(20, 10, 30, missing=tuple(s for s in range(18) if s > 4 or s == 0))
-    heatmaps, pafs = render_maps(person[None], (40, 40))
-    _, skeletons = decode_lab(heatmaps * np.float32(0.3), pafs * np.float32(0.3))
-    assert skeletons.shape == (1, 20) and skeletons[0, 19] == 4
-    assert 0.55 < skeletons[0, 18] / 4 < 0.7           # peaks sit between cells: < 0.3
-    _, scene = decode_lab(*render_maps(scene_people(), SCENE_SHAPE))
-    assert len(scene) == 4
