@@ -117,3 +117,11 @@ def test_estimate_defaults_are_the_labs(cfg):
     assert estimate(cfg, chain_connections(cfg, 0.3)).shape == (1, 20)
     # 3 rows of 0.3 over 4 parts: 0.225 per part, below it.
     assert estimate(cfg, chain_connections(cfg, 0.1)).shape == (0, 20)
+
+
+def test_matching_keeps_ties_in_input_order():
+    # 45 pairs, all kept; scores tie in runs that numpy's default (unstable) sort reorders.
+    from estimation.connections import match_per_limb
+    score = np.r_[np.full(20, 3.0), np.full(20, 2.0), np.full(5, 3.0)]
+    kept = match_per_limb(np.zeros(45, int), np.arange(45), np.arange(45) + 100, score)
+    assert kept.tolist() == list(range(20)) + list(range(40, 45)) + list(range(20, 40))
