@@ -211,21 +211,27 @@ def subset_rows(*rows):
 
 
 def test_merge_reference_fuses_into_the_first_person_highest_score_first():
-    rows = subset_rows((1, 5, 5, 6, 0.5),      # another neck and left shoulder: 2 parts
-                       (1, 0, 2, 3, 0.8),      # neck 0 again, a second right shoulder
-                       (1, 0, 2, 1, 1.0),      # neck - right shoulder
-                       (3, 2, 4, 4, 0.7),      # right elbow - wrist
-                       (2, 1, 3, 2, 0.9))      # right shoulder - elbow
+    rows = subset_rows((1, 5, 5, 6, 0.125),    # another neck and left shoulder: 2 parts
+                       (1, 9, 2, 1, 0.5),      # right shoulder 1 with another neck (9)
+                       (1, 0, 2, 1, 1.0),      # neck 0 - right shoulder 1
+                       (5, 7, 17, 8, 0.25),    # left shoulder - left ear, joins nobody
+                       (2, 1, 3, 2, 0.75),     # right shoulder - elbow
+                       (1, 0, 5, 7, 0.25))     # neck 0 - left shoulder 7: not yet met
     before = rows.copy()
     out = merge_reference(rows)
     np.testing.assert_array_equal(rows, before)
     assert out.shape == (1, 20)
-    assert out[0, [1, 2, 3, 4]].tolist() == [0, 1, 2, 4]   # the first right shoulder kept
-    assert out[0, 18] == pytest.approx(3.4) and out[0, 19] == 4   # every row's score added
-    assert len(merge_reference(rows, 4, 0.85)) == 1           # mean 3.4 / 4 = 0.85 kept
-    assert len(merge_reference(rows, 4, 0.86)) == 0
+    assert out[0, [1, 2, 3]].tolist() == [0, 1, 2]     # neck 0 kept, not 9
+    assert out[0, 5] == 7 and (out[0, [0, 4, 17]] == -1).all()
+    assert out[0, 18] == 2.5 and out[0, 19] == 4     # every joined row's score added
+    assert len(merge_reference(rows, 4, 0.625)) == 1            # mean 2.5 / 4 kept
+    assert len(merge_reference(rows, 4, 0.626)) == 0
     assert len(merge_reference(rows, 5, 0.0)) == 0
     assert merge_reference(rows[:1]).shape == (0, 20)
+    ear = merge_reference(rows[3:4], 2, 0.0)           # the left ear is slot 17
+    assert ear[0, [5, 17, 19]].tolist() == [7, 8, 2]
+    late_zero = subset_rows((2, 1, 3, 2, 1.0), (3, 2, 4, 3, 1.0), (1, 0, 2, 1, 0.5))
+    assert merge_reference(late_zero, 3, 0.0)[0, [1, 2, 3, 4]].tolist() == [0, 1, 2, 3]
 
 
 def test_merge_greedy_reference_orders_by_score_and_prunes_with_the_lab_defaults():
@@ -238,6 +244,13 @@ def test_merge_greedy_reference_orders_by_score_and_prunes_with_the_lab_defaults
     assert out[0, 18] == pytest.approx(1.6)
     assert len(merge_greedy_reference(rows, 4, 0.41)) == 0    # mean, not total
     assert len(merge_greedy_reference(rows[1:3])) == 0        # 3 parts < 4
+
+
+def test_get_coordinates_reference_peak_strictly_above_the_threshold(cfg):
+    heatmaps = np.zeros((5, 5, 19), np.float32)
+    heatmaps[1, 1, 0], heatmaps[3, 3, 0] = 0.25, 0.5
+    peaks = get_coordinates_reference(cfg, heatmaps, threshold=0.25)
+    assert peaks["nose"] == [(3, 3, 0.5, 0)]
 
 
 def test_get_connections_reference_boundaries(cfg):
