@@ -125,3 +125,6 @@ def test_matching_keeps_ties_in_input_order():
     score = np.r_[np.full(20, 3.0), np.full(20, 2.0), np.full(5, 3.0)]
     kept = match_per_limb(np.zeros(45, int), np.arange(45), np.arange(45) + 100, score)
     assert kept.tolist() == list(range(20)) + list(range(40, 45)) + list(range(20, 40))
+    # Pairs j and j + 23 share part A: in that order 40-42 and 20-21 and 23-39 lose it.
+    kept = match_per_limb(np.zeros(45, int), np.arange(45) % 23, np.arange(45) + 100, score)
+    assert kept.tolist() == list(range(20)) + [43, 44, 22]
