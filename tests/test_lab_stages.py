@@ -128,3 +128,27 @@ def test_matching_keeps_ties_in_input_order():
     # Pairs j and j + 23 share part A: in that order 40-42 and 20-21 and 23-39 lose it.
     kept = match_per_limb(np.zeros(45, int), np.arange(45) % 23, np.arange(45) + 100, score)
     assert kept.tolist() == list(range(20)) + [43, 44, 22]
+
+
+@pytest.mark.parametrize("x,y", [(6.2, 1.0), (-0.7, 2.0), (3.0, 3.6), (1.0, -0.6)])
+def test_a_candidate_outside_any_edge_is_named(cfg, x, y):
+    coords = empty_coords(cfg)
+    coords["neck"] = [(1.0, 1.0, 0.5, 0), (x, y, 0.75, 1)]   # the second one is outside
+    with pytest.raises(ValueError, match=rf"^coords has a candidate at \(x={x:g}, y={y:g}\), "
+                                         r"outside the PAF maps of 4 x 6 cells"):
+        get_connections(cfg, coords, np.zeros((4, 6, 38), np.float32))
+    coords["neck"] = [(x, y, 0.75, 1)]                        # alone, too
+    with pytest.raises(ValueError, match=r"outside the PAF maps"):
+        get_connections(cfg, coords, np.zeros((4, 6, 38), np.float32))
+
+
+def test_segment_units_for_short_and_coincident_segments():
+    from estimation.connections import sample_projections, segment_samples
+    _, _, unit, length = segment_samples(np.array([[1.0, 1.0], [2.0, 2.0]]),
+                                         np.array([[1.6, 1.0], [2.0, 2.0]]), 3)
+    np.testing.assert_allclose(unit, [[1.0, 0.0], [0.0, 0.0]])
+    np.testing.assert_allclose(length, [0.6, 0.0])
+    maps = np.ones((4, 4, 2), np.float32)
+    proj = sample_projections(maps, np.array([[2.0, 2.0]]), np.array([[2.0, 2.0]]),
+                              np.array([0]), np.array([1]), 3)
+    assert proj.tolist() == [[0.0, 0.0, 0.0]]
