@@ -8,7 +8,7 @@ from estimation.lab_decoders import HandoutParams, handout_registered
 from estimation.registry import DECODERS
 from estimation.handout import (
     ROW_SCORES, estimate_rows_reference, get_connections_reference, get_coordinates_reference,
-    merge_greedy_reference)
+    merge_greedy_reference, merge_reference)
 from estimation.merge import merge
 from estimation.synthetic import make_person, render_maps
 
@@ -201,3 +201,84 @@ def test_our_merge_fuses_what_greedy_leaves_in_fragments(cfg):
         owner = int(np.argmin(necks))
         seen = np.isfinite(person[:, 0])
         assert np.abs(person[seen] - people[owner][seen]).max() <= 1.5
+
+
+# --- the yardsticks and the printed stages on hand-made cases (mutation survivors) --------
+
+def subset_rows(*rows):
+    """(N, 20) rows from ``(slot_a, id_a, slot_b, id_b, score)``."""
+    out = -np.ones((len(rows), 20))
+    for r, (sa, ia, sb, ib, score) in enumerate(rows):
+        out[r, [sa, sb, 18, 19]] = ia, ib, score, 2
+    return out
+
+
+def test_merge_reference_fuses_into_the_first_person_highest_score_first():
+    rows = subset_rows((1, 5, 5, 6, 0.125),    # another neck and left shoulder: 2 parts
+                       (1, 9, 2, 1, 0.5),      # right shoulder 1 with another neck (9)
+                       (1, 0, 2, 1, 1.0),      # neck 0 - right shoulder 1
+                       (5, 7, 17, 8, 0.25),    # left shoulder - left ear, joins nobody
+                       (2, 1, 3, 2, 0.75),     # right shoulder - elbow
+                       (1, 0, 5, 7, 0.25))     # neck 0 - left shoulder 7: not yet met
+    before = rows.copy()
+    out = merge_reference(rows)
+    np.testing.assert_array_equal(rows, before)
+    assert out.shape == (1, 20)
+    assert out[0, [1, 2, 3]].tolist() == [0, 1, 2]     # neck 0 kept, not 9
+    assert out[0, 5] == 7 and (out[0, [0, 4, 17]] == -1).all()
+    assert out[0, 18] == 2.5 and out[0, 19] == 4     # every joined row's score added
+    assert len(merge_reference(rows, 4, 0.625)) == 1            # mean 2.5 / 4 kept
+    assert len(merge_reference(rows, 4, 0.626)) == 0
+    assert len(merge_reference(rows, 5, 0.0)) == 0
+    assert merge_reference(rows[:1]).shape == (0, 20)
+    ear = merge_reference(rows[3:4], 2, 0.0)           # the left ear is slot 17
+    assert ear[0, [5, 17, 19]].tolist() == [7, 8, 2]
+    late_zero = subset_rows((2, 1, 3, 2, 1.0), (3, 2, 4, 3, 1.0), (1, 0, 2, 1, 0.5))
+    assert merge_reference(late_zero, 3, 0.0)[0, [1, 2, 3, 4]].tolist() == [0, 1, 2, 3]
+
+
+def test_merge_greedy_reference_orders_by_score_and_prunes_with_the_lab_defaults():
+    rows = subset_rows((1, 0, 2, 2, 0.3),      # a weaker right shoulder for neck 0: skipped
+                       (1, 0, 2, 1, 0.5),
+                       (2, 1, 3, 7, 0.5),
+                       (3, 7, 4, 8, 0.6))      # 4 parts, 1.6 / 4 = 0.4: kept by default
+    out = merge_greedy_reference(rows)
+    assert out.shape == (1, 20) and out[0, [1, 2, 3, 4]].tolist() == [0, 1, 7, 8]
+    assert out[0, 18] == pytest.approx(1.6)
+    assert len(merge_greedy_reference(rows, 4, 0.41)) == 0    # mean, not total
+    assert len(merge_greedy_reference(rows[1:3])) == 0        # 3 parts < 4
+
+
+def test_get_coordinates_reference_peak_strictly_above_the_threshold(cfg):
+    heatmaps = np.zeros((5, 5, 19), np.float32)
+    heatmaps[1, 1, 0], heatmaps[3, 3, 0] = 0.25, 0.5
+    peaks = get_coordinates_reference(cfg, heatmaps, threshold=0.25)
+    assert peaks["nose"] == [(3, 3, 0.5, 0)]
+
+
+def test_get_connections_reference_boundaries(cfg):
+    coords = {meta.body_part.name: [] for meta in cfg.body_parts.values()}
+    coords["neck"] = [(1, 1, 0.9, 0)]
+    coords["right_shoulder"] = [(10, 1, 0.9, 1)]
+    pafs = np.zeros((4, 12, 38), np.float32)
+    pafs[1, :, 12] = 0.25                       # every sample exactly at the threshold
+    pafs[1, 10, 12] = 1.0                       # but the last one
+    out = get_connections_reference(cfg, coords, pafs, threshold=0.25)
+    assert len(out) == 19 and all(c.shape == (0, 5) for c in out)   # 1 of 10 above
+    pafs[1, :, 12] = 0.25
+    pafs[1, 10, 12] = -2.25                     # 9 of 10 above 0.05, mean exactly 0
+    out = get_connections_reference(cfg, coords, pafs)
+    assert all(c.shape == (0, 5) for c in out)
+    pafs[1, 10, 12] = 0.25
+    out = get_connections_reference(cfg, coords, pafs)
+    np.testing.assert_allclose(out[0], [[0, 1, 0.9, 0.9, 0.25]])
+    assert [len(c) for c in out[1:]] == [0] * 18
+
+
+def test_estimate_rows_reference_adds_a_pair_once_and_names_a_bad_row_score(cfg):
+    conns = [np.zeros((0, 5)) for _ in range(19)]
+    conns[0] = np.array([[0, 1, 0.5, 0.4, 0.3], [0, 1, 0.5, 0.4, 0.3], [0, 2, 0.5, 0.2, 0.3]])
+    rows = estimate_rows_reference(cfg, conns)
+    assert rows[:, [1, 2]].tolist() == [[0, 1], [0, 2]]
+    with pytest.raises(ValueError, match=r"^row_score must be one of printed, cmu, got 'x'"):
+        estimate_rows_reference(cfg, conns, "x")
