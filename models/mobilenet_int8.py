@@ -20,33 +20,29 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
-from estimation.config import NUM_HEATMAPS, NUM_PAFS
-from models.mobilenet_thin import INPUT_TENSOR, OUTPUT_TENSOR, load_graph_def
-from models.paths import images_dir
+from estimation.config import NUM_HEATMAPS
+from models.int8_bias import STAGE_OUTPUTS, correct_biases  # noqa: F401  (re-exported)
+from models.int8_calibration import (CALIBRATION_IMAGES, CALIBRATION_SIDES,  # noqa: F401
+                                     calibration_batches, dev_calibration_batches)
+from models.int8_rewrite import (BELIEF_SCALE, EQUALIZE_CLIP, REFINED_STAGES,  # noqa: F401
+                                 _consts, _get, _set, channel_ranges, depthwise_pairs,
+                                 depthwise_ranges, equalize_depthwise, equalize_pointwise,
+                                 fold_1x1_depthwise, pointwise_chains, prepared_graph,
+                                 rescale_beliefs)
+from models.mobilenet_thin import load_graph_def
 
 #: Version of the recipe, recorded in the manifest (see :func:`is_current`); 2 keeps the
 #: stage tails float (docs/int8.md).
 RECIPE = 2
 #: Suffix of the int8 model, replacing the frozen graph's ``.pb``.
 INT8_SUFFIX = ".int8.tflite"
-#: Sample images used for calibration (fetched by ``scripts/fetch_assets.py``).
-CALIBRATION_IMAGES = ("bus.jpg", "zidane.jpg")
-#: Longer side of the calibration inputs (the demo's and the evaluation's usual sizes).
-CALIBRATION_SIDES = (368, 480, 640)
-#: Stages whose maps feed a next stage (stage 6 is the output).
-REFINED_STAGES = (1, 2, 3, 4, 5)
-#: Factor applied to the stage maps inside the concatenations (see module docstring);
-#: chosen on the debugger's errors and map MAE on the sample images.
-BELIEF_SCALE = 16.0
 #: Longest side of the calibration inputs used for bias correction (it runs TFLite's
 #: reference kernels, stage by stage: the 368-px views keep it to seconds).
 BIAS_CORRECTION_SIDE = 368
-#: Bounds of the equalization factors (dead channels have range 0).
-EQUALIZE_CLIP = (1e-3, 1e3)
 #: Nodes left float: the two stage-6 output convolutions and the final concatenation.
 #: (Graph node names; a converted tensor is matched by the first name of its fused name,
 #: ``Identity`` being the converted model's output.)
@@ -65,281 +61,6 @@ def int8_path(weights: str | os.PathLike[str]) -> Path:
     """Where the int8 model of a graph lives: ``graph_opt.pb`` -> ``graph_opt.int8.tflite``."""
     weights = Path(weights)
     return weights.with_name(weights.stem + INT8_SUFFIX)
-
-
-def calibration_batches(image_dir: str | os.PathLike[str] | None = None,
-                        names: Sequence[str] = CALIBRATION_IMAGES,
-                        sides: Sequence[int] = CALIBRATION_SIDES) -> list[np.ndarray]:
-    """Calibration inputs from the sample images: sizes, mirrors and crops.
-
-    Args:
-        image_dir: Folder of the images (default ``images/`` of the project).
-        names: Image file names in that folder.
-        sides: Longer side, in pixels, of each resized copy.
-
-    Returns:
-        float32 ``(1, H, W, 3)`` BGR batches (``H``, ``W`` multiples of 8):
-        for each image and side, the resized image, its mirror and its
-        centre crop of half the area.
-
-    Raises:
-        FileNotFoundError: An image is missing (the message says to run ``make setup``).
-        ValueError: An image cannot be decoded.
-    """
-    import cv2
-
-    image_dir = Path(image_dir) if image_dir is not None else images_dir()
-    batches = []
-    for name in names:
-        path = image_dir / name
-        if not path.is_file():
-            raise FileNotFoundError(f"calibration image {path} not found: run `make setup` "
-                                    "(or `python scripts/fetch_assets.py`) to fetch it")
-        image = cv2.imread(str(path), cv2.IMREAD_COLOR)
-        if image is None:
-            raise ValueError(f"calibration image {path} cannot be decoded: delete it and "
-                             "rerun `make setup`")
-        height, width = image.shape[:2]
-        for side in sides:
-            factor = side / max(height, width)
-            size = (max(8, round(width * factor) // 8 * 8), max(8, round(height * factor) // 8 * 8))
-            resized = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
-            h, w = resized.shape[:2]
-            crop = resized[h // 4 // 8 * 8:(h // 4 + h // 2) // 8 * 8 + 8,
-                           w // 4 // 8 * 8:(w // 4 + w // 2) // 8 * 8 + 8]
-            for variant in (resized, resized[:, ::-1], crop):
-                batches.append(np.ascontiguousarray(variant, dtype=np.float32)[None])
-    return batches
-
-
-def _consts(graph_def: Any) -> dict[str, Any]:
-    """``{name: NodeDef}`` of the graph's Const nodes."""
-    return {node.name: node for node in graph_def.node if node.op == "Const"}
-
-
-def _get(node: Any) -> np.ndarray:
-    from tensorflow.python.framework import tensor_util
-
-    return tensor_util.MakeNdarray(node.attr["value"].tensor)
-
-
-def _set(node: Any, value: np.ndarray) -> None:
-    from tensorflow.python.framework import tensor_util
-
-    node.attr["value"].tensor.CopyFrom(tensor_util.make_tensor_proto(value.astype(np.float32)))
-
-
-def rescale_beliefs(graph_def: Any, factor: float = BELIEF_SCALE) -> Any:
-    """Scale the maps passed between stages by ``factor`` (an exact rewrite, in place).
-
-    For each stage ``s`` in :data:`REFINED_STAGES`, the last pointwise layers
-    ``MConv_Stage{s}_L{1,2}_5_pointwise`` (weights and bias; no activation
-    follows) are multiplied by ``factor`` and the depthwise filters of the
-    next stage's first layers are divided by it on the 57 map channels
-    (38 PAFs then 19 heatmaps, the concatenation's order).
-
-    Args:
-        graph_def: The ``mobilenet_thin`` GraphDef.
-        factor: Positive scale.
-
-    Returns:
-        ``graph_def`` (modified).
-
-    Raises:
-        ValueError: ``factor`` is not positive, or the graph lacks a layer.
-    """
-    if not factor > 0:
-        raise ValueError(f"factor must be positive, got {factor!r}")
-    consts = _consts(graph_def)
-    try:
-        for stage in REFINED_STAGES:
-            for branch in (1, 2):
-                prefix = f"Openpose/MConv_Stage{stage}_L{branch}_5_pointwise/"
-                for name in (prefix + "weights", prefix + "Conv2D_bn_offset"):
-                    _set(consts[name], _get(consts[name]) * factor)
-                dw = consts[f"Openpose/MConv_Stage{stage + 1}_L{branch}_1_depthwise/"
-                            "depthwise_weights"]
-                filt = _get(dw).copy()
-                filt[:, :, :NUM_PAFS + NUM_HEATMAPS] /= factor
-                _set(dw, filt)
-    except KeyError as exc:
-        raise ValueError(f"graph is not mobilenet_thin: no layer {exc}") from None
-    return graph_def
-
-
-def fold_1x1_depthwise(graph_def: Any) -> Any:
-    """Fold each 1x1 depthwise convolution into the pointwise convolution it feeds (exact).
-
-    A 1x1 depthwise layer (layers 4 and 5 of every stage branch, 24 in all)
-    only multiplies each channel by a constant; the next pointwise layer
-    takes that factor into its input-channel weights and reads the depthwise
-    layer's input directly. One quantized tensor less per fold (and one op less).
-
-    Returns:
-        ``graph_def`` (modified: the folded nodes are removed).
-    """
-    consts = _consts(graph_def)
-    consumers: dict[str, list[Any]] = {}
-    for node in graph_def.node:
-        for name in node.input:
-            consumers.setdefault(name.split(":")[0], []).append(node)
-    removed = set()
-    for node in graph_def.node:
-        if node.op != "DepthwiseConv2dNative" or node.input[1] not in consts:
-            continue
-        filt = _get(consts[node.input[1]])
-        readers = consumers.get(node.name, [])
-        if (filt.shape[:2] != (1, 1) or filt.shape[3] != 1
-                or list(node.attr["strides"].list.i) != [1, 1, 1, 1] or not readers
-                or not all(r.op == "Conv2D" and r.input[0] == node.name for r in readers)):
-            continue
-        for reader in readers:
-            weights = consts[reader.input[1]]
-            _set(weights, _get(weights) * filt[0, 0, :, 0][None, None, :, None])
-            reader.input[0] = node.input[0]
-        removed.update((node.name, node.input[1]))
-    kept = [node for node in graph_def.node if node.name not in removed]
-    del graph_def.node[:]
-    graph_def.node.extend(kept)
-    return graph_def
-
-
-def depthwise_pairs(graph_def: Any) -> list[tuple[str, str, str]]:
-    """Every depthwise convolution that feeds a pointwise convolution directly.
-
-    Returns:
-        ``(depthwise node, depthwise weights, pointwise weights)`` names, in
-        graph order.
-    """
-    by_name = {node.name: node for node in graph_def.node}
-    pairs = []
-    for node in graph_def.node:
-        if node.op == "Conv2D":
-            source = by_name.get(node.input[0])
-            if source is not None and source.op == "DepthwiseConv2dNative":
-                pairs.append((source.name, source.input[1], node.input[1]))
-    return pairs
-
-
-def channel_ranges(graph_def: Any, batches: Iterable[np.ndarray],
-                   names: Sequence[str]) -> dict[str, np.ndarray]:
-    """Largest absolute output per channel of the nodes ``names`` over ``batches``.
-
-    Returns:
-        ``{node name: float (C,)}``.
-    """
-    import tensorflow as tf
-
-    graph = tf.Graph()
-    with graph.as_default():
-        tf.compat.v1.import_graph_def(graph_def, name="")
-    fetches = [graph.get_tensor_by_name(name + ":0") for name in names]
-    ranges = {name: None for name in names}
-    with tf.compat.v1.Session(graph=graph) as session:
-        for batch in batches:
-            outputs = session.run(fetches, {INPUT_TENSOR: batch})
-            for name, out in zip(names, outputs):
-                peak = np.abs(out).max(axis=(0, 1, 2))
-                ranges[name] = peak if ranges[name] is None else np.maximum(ranges[name], peak)
-    return ranges
-
-
-def depthwise_ranges(graph_def: Any, batches: Iterable[np.ndarray]) -> dict[str, np.ndarray]:
-    """:func:`channel_ranges` of every depthwise layer of :func:`depthwise_pairs`."""
-    return channel_ranges(graph_def, batches, [pair[0] for pair in depthwise_pairs(graph_def)])
-
-
-def pointwise_chains(graph_def: Any) -> list[tuple[str, str, str, list[str]]]:
-    """Pointwise convolutions (+ bias, + ReLU) whose output feeds only convolutions.
-
-    Returns:
-        ``(output node, pointwise weights, bias, [weights of each consuming convolution])``.
-    """
-    by_name = {node.name: node for node in graph_def.node}
-    consumers: dict[str, list[Any]] = {}
-    for node in graph_def.node:
-        for name in node.input:
-            consumers.setdefault(name.split(":")[0], []).append(node)
-    chains = []
-    for node in graph_def.node:
-        if node.op != "Conv2D" or by_name[node.input[1]].op != "Const":
-            continue
-        after = consumers.get(node.name, [])
-        if len(after) != 1 or after[0].op != "BiasAdd":
-            continue
-        bias = after[0]
-        relu = consumers.get(bias.name, [])
-        if len(relu) != 1 or relu[0].op != "Relu":
-            continue
-        readers = consumers.get(relu[0].name, [])
-        if readers and all(r.op in ("DepthwiseConv2dNative", "Conv2D")
-                           and r.input[0] == relu[0].name for r in readers):
-            chains.append((relu[0].name, node.input[1], bias.input[1],
-                           [r.input[1] for r in readers]))
-    return chains
-
-
-def equalize_pointwise(graph_def: Any, batches: Sequence[np.ndarray]) -> Any:
-    """Give every channel of a pointwise -> ReLU -> convolution chain the same range (exact).
-
-    Output channel ``o`` of the pointwise layer (weights column and bias) is
-    multiplied by ``t_o = R / r_o`` (``r_o``: its largest output on
-    ``batches``, ``R``: the largest over its channels) and the consuming
-    convolutions divide their input channel ``o`` by ``t_o``; ReLU commutes
-    with a positive factor. The pointwise layer (and a depthwise consumer)
-    has one weight scale per output channel in TFLite, so that costs nothing
-    there, and every channel of the shared activation scale now uses all of
-    its 256 steps.
-
-    Returns:
-        ``graph_def`` (modified).
-    """
-    consts = _consts(graph_def)
-    chains = pointwise_chains(graph_def)
-    ranges = channel_ranges(graph_def, batches, [chain[0] for chain in chains])
-    low, high = EQUALIZE_CLIP
-    for out, weights, bias, readers in chains:
-        r = ranges[out]
-        factor = np.where(r > 0, r.max() / np.maximum(r, 1e-12), 1.0)
-        factor = np.clip(factor, low, high)
-        _set(consts[weights], _get(consts[weights]) * factor)
-        _set(consts[bias], _get(consts[bias]) * factor)
-        for reader in readers:
-            _set(consts[reader], _get(consts[reader]) / factor[None, None, :, None])
-    return graph_def
-
-
-def equalize_depthwise(graph_def: Any, ranges: dict[str, np.ndarray]) -> Any:
-    """Cross-layer equalization of each depthwise -> pointwise pair (exact, in place).
-
-    Args:
-        graph_def: The GraphDef.
-        ranges: :func:`depthwise_ranges` of that graph.
-
-    Returns:
-        ``graph_def`` (modified).
-    """
-    consts = _consts(graph_def)
-    low, high = EQUALIZE_CLIP
-    for dw_node, dw_weights, pw_weights in depthwise_pairs(graph_def):
-        dw, pw = _get(consts[dw_weights]), _get(consts[pw_weights])
-        weight_range = np.abs(pw).max(axis=(0, 1, 3))  # per input channel
-        factor = np.sqrt(np.maximum(ranges[dw_node], 1e-12) / np.maximum(weight_range, 1e-12))
-        factor = np.clip(factor, low, high)
-        _set(consts[dw_weights], dw / factor[None, None, :, None])
-        _set(consts[pw_weights], pw * factor[None, None, :, None])
-    return graph_def
-
-
-def prepared_graph(weights: str | os.PathLike[str], batches: Sequence[np.ndarray],
-                   expected_sha256: str | None = None,
-                   belief_scale: float = BELIEF_SCALE) -> Any:
-    """The frozen graph with :func:`rescale_beliefs` and :func:`equalize_depthwise` applied."""
-    graph_def = load_graph_def(weights, expected_sha256)
-    rescale_beliefs(graph_def, belief_scale)
-    fold_1x1_depthwise(graph_def)
-    equalize_pointwise(graph_def, batches)
-    return equalize_depthwise(graph_def, depthwise_ranges(graph_def, batches))
 
 
 def convert_int8(weights: str | os.PathLike[str], expected_sha256: str | None = None,
@@ -448,37 +169,6 @@ def float_nodes_list(reference: bytes, tails: bool = True) -> list[str]:
                         if re.match(STAGE_TAIL_PATTERN, d["name"].split(";")[0])})
         names += [name for name in found if name not in names]
     return names
-
-
-def dev_calibration_batches(dev_images: Sequence[str | os.PathLike[str]],
-                            sides: Sequence[int] = (640, 368)) -> list[np.ndarray]:
-    """Calibration inputs from dev images: each at each longer side, plus the mirror of the first.
-
-    Args:
-        dev_images: Image paths.
-        sides: Longer side of each resized copy, in pixels (the first is also mirrored).
-
-    Returns:
-        float32 ``(1, H, W, 3)`` BGR batches, ``H`` and ``W`` multiples of 8.
-
-    Raises:
-        ValueError: An image cannot be decoded.
-    """
-    import cv2
-
-    batches = []
-    for path in dev_images:
-        image = cv2.imread(str(path), cv2.IMREAD_COLOR)
-        if image is None:
-            raise ValueError(f"calibration image {path} cannot be decoded")
-        height, width = image.shape[:2]
-        for k, side in enumerate(sides):
-            factor = side / max(height, width)
-            size = (max(8, round(width * factor) // 8 * 8), max(8, round(height * factor) // 8 * 8))
-            resized = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
-            views = (resized, resized[:, ::-1]) if k == 0 else (resized,)
-            batches += [np.ascontiguousarray(view, dtype=np.float32)[None] for view in views]
-    return batches
 
 
 #: Accuracy check of a fresh int8 model, run at conversion on the calibration inputs:
@@ -609,112 +299,6 @@ def passed_check(path: str | os.PathLike[str]) -> bool:
     except (OSError, ValueError):
         return False
     return isinstance(manifest, dict) and manifest.get("passed_check") is True
-
-
-#: Graph nodes whose biases :func:`correct_biases` adjusts: the maps of each stage.
-STAGE_OUTPUTS = tuple(f"Openpose/MConv_Stage{stage}_L{branch}_5_pointwise/BatchNorm/FusedBatchNorm"
-                      for stage in (*REFINED_STAGES, 6) for branch in (1, 2))
-
-
-def _run_all(content: bytes, batch: np.ndarray) -> Any:
-    """An interpreter (reference kernels, all tensors kept) after one run on ``batch``."""
-    from ai_edge_litert.interpreter import Interpreter, OpResolverType
-
-    interpreter = Interpreter(
-        model_content=content, experimental_preserve_all_tensors=True,
-        experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
-    interpreter.resize_tensor_input(0, batch.shape, strict=True)
-    interpreter.allocate_tensors()
-    interpreter.set_tensor(interpreter.get_input_details()[0]["index"], batch)
-    interpreter.invoke()
-    return interpreter
-
-
-def _conv_outputs(interpreter: Any, nodes: Sequence[str]) -> dict[str, tuple[int, int]]:
-    """``{node: (operator index, output tensor index)}`` of the CONV_2D ops producing ``nodes``."""
-    found = {}
-    for op in interpreter._get_ops_details():
-        if op["op_name"] != "CONV_2D":
-            continue
-        out = int(op["outputs"][0])
-        name = interpreter._get_tensor_details(out, 0)["name"].split(";")[0]
-        if name in nodes:
-            found[name] = (int(op["index"]), out)
-    missing = set(nodes) - set(found)
-    if missing:
-        raise ValueError(f"no convolution produces {sorted(missing)}")
-    return found
-
-
-def _channel_means(interpreter: Any, tensor: int) -> np.ndarray:
-    """Per-channel mean of a (dequantized) tensor after a run."""
-    details = interpreter._get_tensor_details(tensor, 0)
-    values = interpreter.get_tensor(tensor).astype(np.float64)
-    scale, zero = details["quantization"]
-    if scale:
-        values = (values - zero) * scale
-    return values.reshape(-1, values.shape[-1]).mean(axis=0)
-
-
-def correct_biases(data: bytes, reference: bytes, batches: Sequence[np.ndarray],
-                   nodes: Sequence[str] = STAGE_OUTPUTS) -> bytes:
-    """Remove the quantized model's mean error on each stage's maps (bias correction).
-
-    Quantization shifts the mean of the maps (measured: heatmaps about +0.02
-    on average, the background channel -0.1, PAFs up to +-0.07 before this
-    step), and each stage passes its shift on. For the stage outputs in
-    graph order, the quantized model's per-channel mean on ``batches`` is
-    compared with the float model's and the difference is taken off that
-    layer's bias (int32 in units of the bias scale, or float for the float
-    output layers), stage by stage so that each correction sees the previous
-    ones.
-
-    Args:
-        data: The quantized model (``.tflite`` content).
-        reference: The float32 model of the same (rewritten) graph.
-        batches: float32 ``(1, H, W, 3)`` inputs.
-        nodes: Graph nodes (linear convolutions) to correct, in graph order.
-
-    Returns:
-        The corrected model's content.
-    """
-    import flatbuffers
-    from ai_edge_litert import schema_py_generated as schema
-
-    targets = {}
-    for batch in batches:
-        interpreter = _run_all(reference, batch)
-        where = _conv_outputs(interpreter, nodes)
-        for node in nodes:
-            targets[node] = targets.get(node, 0) + _channel_means(interpreter, where[node][1])
-    model = schema.ModelT.InitFromPackedBuf(bytearray(data), 0)
-    graph = model.subgraphs[0]
-    stages = sorted({node.split("_L")[0] for node in nodes})
-    for stage in stages:
-        group = [node for node in nodes if node.startswith(stage + "_")]
-        means = {node: 0.0 for node in group}
-        for batch in batches:
-            interpreter = _run_all(data, batch)
-            where = _conv_outputs(interpreter, group)
-            for node in group:
-                means[node] = means[node] + _channel_means(interpreter, where[node][1])
-        for node in group:
-            error = (means[node] - targets[node]) / len(batches)
-            op_index = _conv_outputs(interpreter, [node])[node][0]
-            bias = graph.tensors[graph.operators[op_index].inputs[2]]
-            buffer = model.buffers[bias.buffer]
-            if bias.type == schema.TensorType.INT32:
-                values = np.frombuffer(bytes(buffer.data), dtype="<i4").copy()
-                scales = np.asarray(bias.quantization.scale, dtype=np.float64)
-                values -= np.round(error / scales).astype(np.int32)
-            else:
-                values = np.frombuffer(bytes(buffer.data), dtype="<f4").copy()
-                values -= error.astype(np.float32)
-            buffer.data = np.frombuffer(values.tobytes(), dtype=np.uint8)
-        builder = flatbuffers.Builder(len(data) + 1024)
-        builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
-        data = bytes(builder.Output())
-    return data
 
 
 def is_current(path: str | os.PathLike[str], source_sha256: str) -> bool:
