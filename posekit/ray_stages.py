@@ -33,8 +33,12 @@ MAX_PIXELS = imageio.MAX_IMAGE_PIXELS
 MIN_FRAME_SHARE = 0.95
 
 
-def _frame_rows(item: int, first: int, frames: List[np.ndarray]) -> Dict[str, np.ndarray]:
+def _frame_rows(item: int, first: int, frames: List[np.ndarray],
+                times: Optional[List[float]] = None) -> Dict[str, np.ndarray]:
+    """Rows of ``frames``; ``time`` is each video frame's seconds, -1 for an image."""
     return {"item": np.full(len(frames), item, np.int64),
+            "time": (np.array(times, np.float64) if times is not None
+                     else np.full(len(frames), -1.0)),
             "frame": np.arange(first, first + len(frames), dtype=np.int64),
             "height": np.array([f.shape[0] for f in frames], np.int64),
             "width": np.array([f.shape[1] for f in frames], np.int64),
@@ -44,7 +48,8 @@ def _frame_rows(item: int, first: int, frames: List[np.ndarray]) -> Dict[str, np
 
 
 def _end_row(item: int, total: int, error: str) -> Dict[str, np.ndarray]:
-    return {"item": np.array([item], np.int64), "frame": np.array([-1], np.int64),
+    return {"item": np.array([item], np.int64), "time": np.array([-1.0]),
+            "frame": np.array([-1], np.int64),
             "height": np.zeros(1, np.int64), "width": np.zeros(1, np.int64),
             "pixels": np.array([b""], object), "total": np.array([total], np.int64),
             "error": np.array([error], object)}
@@ -70,14 +75,16 @@ def _decode(item: int, path: str, kind: str) -> Iterator[Dict[str, np.ndarray]]:
                 info = reader.info
                 _check_pixels(info.height, info.width, path)
                 chunk: List[np.ndarray] = []
-                for frame in reader:
+                times: List[float] = []
+                for seconds, frame in reader.timed():   # the video's own clock, as the demo
                     chunk.append(frame)
+                    times.append(seconds)
                     if len(chunk) == FRAME_CHUNK:
-                        yield _frame_rows(item, emitted, chunk)
+                        yield _frame_rows(item, emitted, chunk, times)
                         emitted += len(chunk)
-                        chunk = []
+                        chunk, times = [], []
                 if chunk:
-                    yield _frame_rows(item, emitted, chunk)
+                    yield _frame_rows(item, emitted, chunk, times)
                     emitted += len(chunk)
                 if info.frame_count and emitted < MIN_FRAME_SHARE * info.frame_count:
                     raise ValueError(f"video {path} is truncated or corrupt: it ended after "
@@ -147,7 +154,11 @@ class PoseActor:
             except Exception as exc:  # noqa: BLE001 - recorded with the item, never raised
                 errors[row] = f"frame {frame}: {' '.join(str(exc).split())}"
                 continue
-            payload[row] = imageio.json_bytes(result.openpose())
+            doc = result.openpose()
+            seconds = float(batch["time"][row]) if "time" in batch else -1.0
+            if seconds >= 0:                     # a video frame: its time, as the demo writes
+                doc["time"] = round(seconds, 6)
+            payload[row] = imageio.json_bytes(doc)
             people[row] = len(result.skeletons)
         return {"item": batch["item"], "frame": batch["frame"], "total": batch["total"],
                 "error": errors, "json": payload, "people": people,

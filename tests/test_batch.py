@@ -86,9 +86,8 @@ def test_outputs_equal_the_demo_on_the_same_inputs(tree, first_run):
                demo / "v2" / f"v2_{k:012d}_keypoints.json") for k in range(4)]
     found = 0
     for ours, theirs in pairs:
-        # The demo's video frames also carry "time" (issue 19); the batch command has no
-        # timestamps or tracking yet, so only that key may differ.
-        assert set(json.loads(ours.read_text())) == set(json.loads(theirs.read_text())) - {"time"}
+        assert set(json.loads(ours.read_text())) == set(json.loads(theirs.read_text()))
+        assert json.loads(ours.read_text()).get("time") == json.loads(theirs.read_text()).get("time")
         a, b = keypoints(ours), keypoints(theirs)
         assert a.shape == b.shape, ours
         np.testing.assert_allclose(a, b, atol=1e-3)   # same network, decoder and settings
