@@ -309,6 +309,8 @@ def _run_locked(args: argparse.Namespace, out: Path, items: List[Item]) -> int:
     summary = {"started": started, "seconds": round(seconds, 3), "items": len(items), **counts,
                "frames": tracker.frames,
                "frames_per_second": round(tracker.frames / seconds, 3) if seconds > 0 else 0.0,
+               # the progress bar's figure: frames per second since the first frame came back
+               "steady_frames_per_second": round(tracker.steady_rate(), 3),
                "startup_seconds": round(startup, 3),
                "actors": pool["actors"], "threads_per_actor": pool["threads"],
                "ray_address": args.address or "local"}
@@ -319,8 +321,10 @@ def _run_locked(args: argparse.Namespace, out: Path, items: List[Item]) -> int:
               f"complete), {counts['failed']} failed"
               + (f", {counts['interrupted']} interrupted" if interrupted else "")
               + f"; {tracker.frames} frames in {seconds:.1f} s "
-              f"({summary['frames_per_second']:.2f} frames/s, the first after {startup:.1f} s "
-              f"of start-up); manifest {path}", flush=True)
+              f"({summary['frames_per_second']:.2f} frames/s overall; "
+              f"{summary['steady_frames_per_second']:.2f} frames/s after the first frame, "
+              f"as the progress bar, which came after {startup:.1f} s of start-up); "
+              f"manifest {path}", flush=True)
     if interrupted:
         print(f"{PROG}: interrupted; rerun the same command to finish", file=sys.stderr)
         return status

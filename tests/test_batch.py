@@ -103,6 +103,8 @@ def test_outputs_equal_the_demo_on_the_same_inputs(tree, first_run):
 def test_bad_files_are_recorded_and_the_run_goes_on(first_run):
     status, out, doc = first_run
     assert status == 1
+    summary = doc["summary"]  # the progress bar's rate (after the first frame) is recorded too
+    assert summary["steady_frames_per_second"] > 0 and summary["frames_per_second"] > 0
     records = by_name(doc)
     assert "truncated or corrupt" in records["bad"]["error"]
     assert "sub/cut.avi" in records["sub/cut"]["error"]
