@@ -121,6 +121,27 @@ def write_palette_png(path: Path, bgr: np.ndarray) -> np.ndarray:
     return (levels * 51).astype(np.uint8)
 
 
+def write_clip(path: Path, image: np.ndarray, frames: int) -> None:
+    """An MJPG video of ``frames`` frames: ``image`` rolled 3 px further right in each."""
+    import cv2
+
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10,
+                             (image.shape[1], image.shape[0]))
+    for k in range(frames):
+        writer.write(np.roll(image, 3 * k, axis=1))
+    writer.release()
+
+
+def wait_for_file(proc, path: Path, seconds: float = 240, poll: float = 0.1) -> None:
+    """Wait until ``path`` exists while ``proc`` still runs (fails if it ends or time runs out)."""
+    import time
+
+    deadline = time.monotonic() + seconds
+    while not path.exists():
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+        time.sleep(poll)
+
+
 @pytest.fixture(scope="session")
 def small_bus() -> np.ndarray:
     """images/bus.jpg at a quarter of its size (203 x 270), BGR uint8."""

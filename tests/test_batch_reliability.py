@@ -24,7 +24,7 @@ import pytest
 from posekit import manifest
 from posekit.sources import Item, check_distinct_outputs, collect, unique_names
 
-from conftest import IMAGES, ROOT
+from conftest import IMAGES, ROOT, wait_for_file, write_clip
 
 WEIGHTS = ROOT / "model_weights" / "mobilenet_thin" / "graph_opt.pb"
 needs_network = pytest.mark.skipif(
@@ -38,14 +38,6 @@ def batch(*args, cwd: Path, timeout: float = 300) -> subprocess.CompletedProcess
     return subprocess.run([sys.executable, "-m", "posekit.batch", *map(str, args),
                            "--num-cpus", "2", "--object-store-mb", "200", "--actors", "1"],
                           cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
-
-
-def write_clip(path: Path, image: np.ndarray, frames: int) -> None:
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10,
-                             (image.shape[1], image.shape[0]))
-    for k in range(frames):
-        writer.write(np.roll(image, 3 * k, axis=1))
-    writer.release()
 
 
 def records(out: Path) -> dict:
@@ -212,10 +204,7 @@ def test_sigterm_writes_the_manifest_and_exits_130(tmp_path, small_bus):
                              "-q", "--num-cpus", "2", "--object-store-mb", "200",
                              "--actors", "1"], cwd=tmp_path, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 240
-    while not (out / "long" / f"long_{1:012d}_keypoints.json").exists():
-        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
-        time.sleep(0.1)
+    wait_for_file(proc, out / "long" / f"long_{1:012d}_keypoints.json")
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err

@@ -26,6 +26,7 @@ from posekit import imageio
 
 from test_demo_image import DEMO, IMAGES, assert_one_line_error, cli, listing, needs_network
 from test_imageio import png_bomb
+from conftest import wait_for_file, write_clip
 
 
 @pytest.fixture
@@ -161,16 +162,8 @@ def test_a_decompression_bomb_is_one_skipped_line(tmp_path, small):
 
 # --- 6. video: SIGTERM, an output name that is a folder, frames that change size ----------
 
-def _write_clip(path: Path, image: np.ndarray, frames: int) -> None:
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10,
-                             (image.shape[1], image.shape[0]))
-    for k in range(frames):
-        writer.write(np.roll(image, 3 * k, axis=1))
-    writer.release()
-
-
 def test_video_output_that_is_a_folder_fails_before_any_work(tmp_path, small):
-    _write_clip(tmp_path / "clip.avi", small, 3)
+    write_clip(tmp_path / "clip.avi", small, 3)
     (tmp_path / "out" / "clip.mp4").mkdir(parents=True)
     start = time.monotonic()
     proc = cli("clip.avi", "-o", "out", "--weights", tmp_path / "none.pb", cwd=tmp_path)
@@ -180,14 +173,11 @@ def test_video_output_that_is_a_folder_fails_before_any_work(tmp_path, small):
 
 @needs_network
 def test_sigterm_during_a_video_keeps_the_finished_frames(tmp_path, small):
-    _write_clip(tmp_path / "clip.avi", small, 400)
+    write_clip(tmp_path / "clip.avi", small, 400)
     proc = subprocess.Popen([sys.executable, str(DEMO), "clip.avi", "-o", "out"],
                             cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True)
-    deadline = time.monotonic() + 240
-    while not (tmp_path / "out" / f"clip_{3:012d}_keypoints.json").exists():
-        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
-        time.sleep(0.05)
+    wait_for_file(proc, tmp_path / "out" / f"clip_{3:012d}_keypoints.json", poll=0.05)
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err
@@ -202,7 +192,7 @@ def test_sigterm_during_a_video_keeps_the_finished_frames(tmp_path, small):
 @needs_network
 def test_frames_that_change_size_midway_are_kept_or_skipped(tmp_path, small, monkeypatch,
                                                                capsys):
-    _write_clip(tmp_path / "clip.avi", small, 2)
+    write_clip(tmp_path / "clip.avi", small, 2)
     sizes = [small, cv2.resize(small, (101, 135)), small[:4, :4], small]
 
     def frames(self):
