@@ -38,7 +38,7 @@ if str(ROOT) not in sys.path:
 
 from benchmarks.bench_int8 import cpu_line  # noqa: E402
 from estimation.registry import DECODERS  # noqa: E402
-from models.inference import infer, load_network  # noqa: E402
+from models.inference import infer, load_network, padded_size  # noqa: E402
 
 DEFAULT_IMAGES = ROOT.parent / "shared" / "eval" / "coco_val2017_dev" / "images"
 RUNTIMES = ("int8", "tflite")
@@ -120,8 +120,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(f"{parser.prog}: error: no runtime could be loaded", file=sys.stderr)
         return 2
     print(cpu_line())
-    shapes = {tuple(-(-n // 32) * 32 for n in image.shape[:2]) for image in images}
-    print(f"{len(images)} images, {len(shapes)} padded shapes (32-px buckets)")
+    bucket = next(iter(networks.values())).bucket
+    shapes = {padded_size(*image.shape[:2], bucket) for image in images}
+    print(f"{len(images)} images, {len(shapes)} padded shapes ({bucket}-px buckets)")
     passes = []
     for index in range(1, args.passes + 1):
         passes.append(run_pass(networks, images))

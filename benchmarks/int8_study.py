@@ -24,7 +24,6 @@ import hashlib
 import io
 import json
 import os
-import re
 import sys
 import tempfile
 import time
@@ -40,7 +39,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 DEV = ROOT.parent / "shared" / "eval" / "coco_val2017_dev"
-TAILS = r"^Openpose/MConv_Stage\d_L\d_[2345]_"
+from models.mobilenet_int8 import STAGE_TAIL_PATTERN as TAILS  # noqa: E402  (the shipped recipe)
 #: Variant name -> (float-node pattern beyond the stage-6 outputs or None, calibration).
 VARIANTS: Dict[str, tuple] = {
     "recipe1-samples": (None, "samples"),          # the previous model: sample images only
@@ -70,25 +69,7 @@ def build(name: str, dest: Path) -> Path:
     else:
         batches = m8.dev_calibration_batches(
             [DEV / "images" / e["file_name"] for e in dev_entries()[7::25]])
-    graph = m8.prepared_graph(DEFAULT_WEIGHTS, batches, WEIGHTS_SHA256)
-    original = m8.prepared_graph
-    m8.prepared_graph = lambda *args, **kwargs: graph  # reuse the rewrite just made
-    try:
-        import tensorflow as tf
-
-        from models.mobilenet_tflite import concrete_network
-
-        network = concrete_network(graph)
-        reference = tf.lite.TFLiteConverter.from_concrete_functions(
-            [network.get_concrete_function()], network).convert()
-        nodes = list(m8.FLOAT_NODES)
-        if pattern is not None:
-            found = {d["name"].split(";")[0] for d in
-                     mtl.interpreter_class()(model_content=reference).get_tensor_details()}
-            nodes += sorted(n for n in found if re.search(pattern, n) and n not in nodes)
-        data, _ = m8.convert_int8(DEFAULT_WEIGHTS, WEIGHTS_SHA256, batches, float_nodes=nodes)
-    finally:
-        m8.prepared_graph = original
+    data, _ = m8.convert_int8(DEFAULT_WEIGHTS, WEIGHTS_SHA256, batches, float_pattern=pattern)
     dest.write_bytes(data)
     mtl.manifest_path(dest).write_text(json.dumps({
         "format": mtl.MANIFEST_FORMAT, "source_sha256": WEIGHTS_SHA256,

@@ -67,7 +67,8 @@ def convert_int8(weights: str | os.PathLike[str], expected_sha256: str | None = 
                  batches: Sequence[np.ndarray] | None = None,
                  belief_scale: float = BELIEF_SCALE,
                  float_nodes: Sequence[str] | None = None,
-                 correct: bool = True, rewrite: bool = True) -> tuple[bytes, bytes]:
+                 correct: bool = True, rewrite: bool = True,
+                 float_pattern: str | None = STAGE_TAIL_PATTERN) -> tuple[bytes, bytes]:
     """Build the int8 TFLite model (float32 input and output) and its float32 twin.
 
     Args:
@@ -75,8 +76,10 @@ def convert_int8(weights: str | os.PathLike[str], expected_sha256: str | None = 
         expected_sha256: If given, the ``.pb`` must have this SHA-256.
         batches: Calibration inputs (default :func:`calibration_batches`).
         belief_scale: Factor of :func:`rescale_beliefs`.
-        float_nodes: Graph nodes kept float (None: :func:`float_nodes_list` of the
-            recipe; empty: everything int8).
+        float_nodes: Graph nodes kept float (None: :func:`float_nodes_list` with
+            ``float_pattern``; empty: everything int8).
+        float_pattern: Node-name pattern of the float layers beyond
+            :data:`FLOAT_NODES` when ``float_nodes`` is None (None: none).
         correct: Apply :func:`correct_biases` (on the inputs of at most
             :data:`BIAS_CORRECTION_SIDE` pixels).
         rewrite: Apply the exact weight rewrite of :func:`prepared_graph`
@@ -108,7 +111,7 @@ def convert_int8(weights: str | os.PathLike[str], expected_sha256: str | None = 
         [network.get_concrete_function()], network)
     reference = converter.convert()
     if float_nodes is None:
-        float_nodes = float_nodes_list(reference)
+        float_nodes = float_nodes_list(reference, float_pattern)
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
     converter.representative_dataset = lambda: ([batch] for batch in batches)
     if float_nodes:
@@ -147,13 +150,14 @@ def _tflite_tensor_names(model: bytes, nodes: Sequence[str]) -> list[str]:
     return names
 
 
-def float_nodes_list(reference: bytes, tails: bool = True) -> list[str]:
-    """Graph nodes kept float: :data:`FLOAT_NODES` plus, with ``tails``, the stage tails.
+def float_nodes_list(reference: bytes, pattern: str | None = STAGE_TAIL_PATTERN) -> list[str]:
+    """Graph nodes kept float: :data:`FLOAT_NODES` plus those whose name matches ``pattern``.
 
     Args:
         reference: The float32 TFLite model of the rewritten graph (its tensor
             names carry the graph node names).
-        tails: Also keep the nodes matching :data:`STAGE_TAIL_PATTERN` float.
+        pattern: Regular expression searched in each node name (default: the
+            stage tails, :data:`STAGE_TAIL_PATTERN`); None: :data:`FLOAT_NODES` only.
 
     Returns:
         Node names, :data:`FLOAT_NODES` first.
@@ -163,10 +167,10 @@ def float_nodes_list(reference: bytes, tails: bool = True) -> list[str]:
     from models.mobilenet_tflite import interpreter_class
 
     names = list(FLOAT_NODES)
-    if tails:
+    if pattern is not None:
         details = interpreter_class()(model_content=reference).get_tensor_details()
         found = sorted({d["name"].split(";")[0] for d in details
-                        if re.match(STAGE_TAIL_PATTERN, d["name"].split(";")[0])})
+                        if re.search(pattern, d["name"].split(";")[0])})
         names += [name for name in found if name not in names]
     return names
 
