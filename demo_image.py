@@ -14,8 +14,14 @@ application package ``posekit``: ``posekit.cli`` (this command line),
 ``posekit.batch`` (extraction over large collections, on Ray Data).
 """
 
+import os
 import sys
 from pathlib import Path
+
+# OpenCV's own cap on an image's pixels (posekit's limit, posekit.options.OPENCV_LIMIT_ENV),
+# a second line behind posekit's header check: OpenCV reads it once, when it loads, so it
+# is set here, before posekit imports it (a value the user set is kept).
+os.environ.setdefault("OPENCV_IO_MAX_IMAGE_PIXELS", "50000000")
 
 # Run from anywhere (``python path/to/demo_image.py``): the packages sit beside this file.
 sys.path.insert(0, str(Path(__file__).resolve().parent))

@@ -14,9 +14,6 @@ Layers: ``estimation`` (numpy) <- ``models`` (networks) <- ``posekit``; nothing
 below imports this package.
 """
 
-# imageio first: it arms OpenCV's header check of the pixel limit, which only works before
-# the process loads OpenCV (pipeline imports it through estimation's renderers).
-from . import imageio  # noqa: F401,I001
 from .pipeline import PoseEstimator, load_pose_network
 from .results import KEYPOINT_NAMES, Person, PoseResult
 

@@ -36,9 +36,9 @@ from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
 from . import imageio, manifest
-from .options import (QUIET_NATIVE_ENV, HelpFormatter, Parser, add_decoder_options,
-                      add_network_options, add_verbosity_options, configure_logging, max_side,
-                      number, quiet_native_logs)
+from .options import (HelpFormatter, Parser, add_decoder_options, add_network_options,
+                      add_verbosity_options, configure_logging, max_side, number,
+                      quiet_native_logs, worker_env)
 from .pipeline import DEFAULT_MAX_SIDE, ROOT, THRESHOLDS
 from .batch_results import Tracker, remove_stale_outputs, unwritable
 from .sources import Item, collect
@@ -112,7 +112,8 @@ def start_ray(address: Optional[str] = None, num_cpus: Optional[int] = None,
 
     A local Ray gets ``num_cpus`` CPUs (default all) and an object store of
     ``object_store_mb``. Workers import this project from its folder (on a
-    cluster the project must be at the same path on every machine).
+    cluster the project must be at the same path on every machine) and start
+    with :func:`posekit.options.worker_env` (OpenCV's pixel cap among it).
     """
     import ray
 
@@ -122,8 +123,8 @@ def start_ray(address: Optional[str] = None, num_cpus: Optional[int] = None,
     path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
     os.environ["PYTHONPATH"] = path  # a local Ray's workers inherit it
     quiet = dict(include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR)
+    env = worker_env()                  # OpenCV's pixel cap, before a worker loads cv2
     if address:
-        env = {key: os.environ.get(key, value) for key, value in QUIET_NATIVE_ENV.items()}
         if node_ip_address:
             quiet["_node_ip_address"] = node_ip_address
         ray.init(address=address, runtime_env={"env_vars": {"PYTHONPATH": str(ROOT), **env}},
@@ -131,7 +132,8 @@ def start_ray(address: Optional[str] = None, num_cpus: Optional[int] = None,
     else:
         # at least 2 logical CPUs: one actor plus a decoding task must fit (even on 1 core)
         ray.init(num_cpus=max(2, num_cpus or os.cpu_count() or 1),
-                 object_store_memory=object_store_mb * 1024 * 1024, **quiet)
+                 object_store_memory=object_store_mb * 1024 * 1024,
+                 runtime_env={"env_vars": env}, **quiet)
     return True
 
 

@@ -20,25 +20,33 @@ its structure before any decoder runs (so libjpeg / libpng never print about
 it). This module never redirects the process's standard error; the
 command-line tools lower OpenCV's own log level instead.
 
-Writing lives in ``posekit.atomic``, header checks in ``posekit.headers``,
-videos in ``posekit.video``; their public names are re-exported here.
+Every file's size is read from its header (``posekit.image_sizes``) and
+checked against :data:`MAX_IMAGE_PIXELS` before any decoder runs; a file
+whose header gives no size is not decoded. Writing lives in
+``posekit.atomic``, header checks in ``posekit.headers``, videos in
+``posekit.video``; their public names are re-exported here. Importing this
+module changes no process-wide state.
 """
 
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 from typing import List, Optional, Tuple, Union
 
-# OpenCV reads its pixel limit once, when the library loads: arm it before the first
-# ``import cv2`` of the process (the CLIs import this module first). If cv2 was loaded
-# earlier, the size is still checked, but only after decoding.
-if "cv2" not in sys.modules:
-    os.environ["OPENCV_IO_MAX_IMAGE_PIXELS"] = "50000000"  # = MAX_IMAGE_PIXELS below
+import cv2
+import numpy as np
 
-import cv2  # noqa: E402
-import numpy as np  # noqa: E402
+# Re-exported: this module was once all of image and video I/O.
+from .atomic import (NAME_MAX, STDOUT, atomic_path, check_output_file,  # noqa: F401
+                     check_output_folder, destination_kind, encode_image, json_bytes,
+                     make_output_folder, write_bytes, write_group, write_image, write_json)
+from .headers import (MAX_IMAGE_PIXELS, check_readable_file,  # noqa: F401
+                      has_image_signature, truncation)
+from .image_sizes import header_size  # noqa: F401
+from .pixels import BACKGROUND, CONVERT_ROWS, to_bgr8  # noqa: F401
+from .video import (DEFAULT_FPS, VIDEO_CODECS, AtomicVideoWriter, VideoInfo,  # noqa: F401
+                    VideoReader)
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -47,15 +55,6 @@ IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".jpe", ".png", ".bmp", ".dib", ".tif", ".t
                     ".webp", ".ppm", ".pgm", ".pbm", ".pnm", ".pfm", ".sr", ".ras",
                     ".jp2", ".exr", ".hdr", ".pic", ".gif", ".avif")
 
-# Re-exported: this module was once all of image and video I/O.
-from .atomic import (NAME_MAX, STDOUT, atomic_path, check_output_file,  # noqa: E402,F401
-                     check_output_folder, destination_kind, encode_image, json_bytes,
-                     make_output_folder, write_bytes, write_group, write_image, write_json)
-from .pixels import BACKGROUND, CONVERT_ROWS, to_bgr8  # noqa: E402,F401
-from .headers import (MAX_IMAGE_PIXELS, check_readable_file, has_image_signature,  # noqa: E402,F401
-                      header_size, truncation)
-from .video import (DEFAULT_FPS, VIDEO_CODECS, AtomicVideoWriter, VideoInfo,  # noqa: E402,F401
-                    VideoReader)
 
 def is_image_name(path: PathLike) -> bool:
     """Whether the file name has one of :data:`IMAGE_EXTENSIONS` (case-insensitive)."""
@@ -77,7 +76,8 @@ def read_image(path: PathLike) -> np.ndarray:
         PermissionError: the file is not readable.
         ValueError: empty, not an image OpenCV can decode, truncated or
             corrupt, larger than :data:`MAX_IMAGE_PIXELS` (refused from its
-            header, before decoding), or an unsupported pixel layout
+            header, before decoding), a header that gives no size (not
+            decoded: the limit cannot be checked), or an unsupported pixel layout
             (one-line messages that name the file).
     """
     path = Path(path)
@@ -91,21 +91,22 @@ def read_image(path: PathLike) -> np.ndarray:
     cut = truncation(path)
     if cut:
         raise ValueError(f"cannot decode {path}: the file is truncated or corrupt ({cut})")
+    if size is None:
+        raise ValueError(f"cannot decode {path}: its header gives no image size, so its "
+                         f"{MAX_IMAGE_PIXELS:,}-pixel limit cannot be checked before decoding")
     try:
         image = cv2.imread(os.fspath(path), cv2.IMREAD_UNCHANGED)
     except cv2.error as exc:
-        if "MAX_IMAGE_PIXELS" not in str(exc):
-            raise ValueError(f"cannot decode {path}: {str(exc).strip().splitlines()[-1]}"
-                             ) from None
-        image, size = None, (MAX_IMAGE_PIXELS, 2)
-    if image is not None and image.shape[0] * image.shape[1] > MAX_IMAGE_PIXELS or \
-            image is None and size is not None and size[0] * size[1] > MAX_IMAGE_PIXELS:
-        raise ValueError(f"{path} is too large: more than {MAX_IMAGE_PIXELS:,} pixels "
-                         "(the limit; nothing was decoded)")
+        if "MAX_IMAGE_PIXELS" in str(exc):       # OpenCV's own cap, where a command set it
+            raise ValueError(f"{path} is too large for OpenCV's pixel cap "
+                             "(OPENCV_IO_MAX_IMAGE_PIXELS; nothing was decoded)") from None
+        raise ValueError(f"cannot decode {path}: {str(exc).strip().splitlines()[-1]}"
+                         ) from None
     if image is None:
-        raise ValueError(f"cannot decode {path}: the file is truncated or corrupt"
-                         + ("" if size is not None else
-                            f", or larger than {MAX_IMAGE_PIXELS:,} pixels"))
+        raise ValueError(f"cannot decode {path}: the file is truncated or corrupt")
+    if image.shape[0] * image.shape[1] > MAX_IMAGE_PIXELS:      # its header understated it
+        raise ValueError(f"{path} is too large: {image.shape[1]}x{image.shape[0]} pixels, "
+                         f"more than {MAX_IMAGE_PIXELS:,} (the limit)")
     if image.dtype == np.uint8 and (image.ndim == 2 or image.shape[2] in (1, 3)):
         oriented = cv2.imread(os.fspath(path), cv2.IMREAD_COLOR)
         if oriented is not None:

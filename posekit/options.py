@@ -14,11 +14,12 @@ import logging
 import math
 import os
 import sys
-from typing import Callable
+from typing import Callable, Dict
 
 from estimation.config import NUM_PARTS
 from estimation.registry import DECODERS
 
+from .headers import MAX_IMAGE_PIXELS
 from .pipeline import THRESHOLDS, decoder_defaults
 
 #: Range of each threshold flag (each decoder's parameters check their own, narrower ones).
@@ -138,6 +139,20 @@ def configure_logging(quiet: bool = False, verbose: bool = False) -> None:
 #: TensorFlow's C++ start-up chatter (CPU features, oneDNN) would bury our messages
 #: (read when TensorFlow loads, i.e. when a network is loaded, after this is set).
 QUIET_NATIVE_ENV = {"OPENCV_FFMPEG_LOGLEVEL": "-8", "TF_CPP_MIN_LOG_LEVEL": "2"}
+
+
+#: OpenCV's own cap on an image's pixels, our limit: a second line behind the header check
+#: of ``posekit.imageio``. OpenCV reads it once, when cv2 loads (set later, it is ignored),
+#: so it binds only processes that have it before then: Ray's workers (``worker_env``)
+#: and ``demo_image.py``, which sets it before its first import.
+OPENCV_LIMIT_ENV = {"OPENCV_IO_MAX_IMAGE_PIXELS": str(MAX_IMAGE_PIXELS)}
+
+
+def worker_env() -> Dict[str, str]:
+    """Environment for the processes a command starts (Ray's workers): the quiet native
+    logs and OpenCV's pixel cap, each as the user set it, else ours."""
+    return {key: os.environ.get(key, value)
+            for key, value in {**QUIET_NATIVE_ENV, **OPENCV_LIMIT_ENV}.items()}
 
 
 def quiet_native_logs() -> None:

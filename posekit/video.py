@@ -40,17 +40,22 @@ class VideoReader:
     Raises (on construction):
         FileNotFoundError / PermissionError / ValueError: missing, unreadable
             or empty file; a file OpenCV cannot open as a video; a video
-            without frames.
+            without frames; frames over ``MAX_IMAGE_PIXELS`` (by the size the
+            video reports, before a frame is decoded).
     """
 
     def __init__(self, path: PathLike) -> None:
         self.path = Path(path)
         check_readable_file(self.path)
         cap = cv2.VideoCapture(os.fspath(self.path))
-        opened = cap.isOpened()
-        ok, frame = cap.read() if opened else (False, None)
-        if not opened:
+        if not cap.isOpened():
             raise ValueError(f"cannot open {self.path}: not an image or a video OpenCV can read")
+        reported = (int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT)))
+        if reported[0] * reported[1] > MAX_IMAGE_PIXELS:        # before a frame is allocated
+            cap.release()
+            raise ValueError(f"video {self.path} is too large: {reported[0]}x{reported[1]} "
+                             f"frames exceed {MAX_IMAGE_PIXELS:,} pixels")
+        ok, frame = cap.read()
         if not ok or frame is None:
             cap.release()
             raise ValueError(f"video {self.path} has no frames (empty or corrupt)")
