@@ -3,8 +3,9 @@
 Network (``--model``, ``--weights``, ``--runtime``, ``--skip-hash-check``),
 decoder (``--decoder`` and the common thresholds) and verbosity (``-q``,
 ``-v``) options, with their choices read from the registries
-(``models.registry``, ``estimation.registry``), and :func:`configure_logging`,
-which only the commands call.
+(``models.registry``, ``estimation.registry``); :func:`configure_logging`,
+:func:`quiet_native_logs` and :func:`worker_env` (the environment of the
+processes a command starts), which only the commands call.
 """
 
 from __future__ import annotations
