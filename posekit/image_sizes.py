@@ -212,9 +212,8 @@ def _jp2(head: bytes, handle: BinaryIO) -> Optional[Size]:
 
 
 def _avif(head: bytes, handle: BinaryIO) -> Optional[Size]:
-    """AVIF: the largest ``ispe`` property (a grid's whole size exceeds its tiles')."""
-    if head[8:12] not in (b"avif", b"avis"):
-        return None
+    """AVIF (any brand of the HEIF family): the largest ``ispe`` property (a grid's whole
+    size exceeds its tiles'); None for a sequence without one."""
     return _largest(handle, [b"meta", b"iprp", b"ipco", b"ispe"], "wh", 4)
 
 

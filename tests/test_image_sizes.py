@@ -70,7 +70,7 @@ def test_tiff_of_either_byte_order_classic_or_big(tmp_path, order, big):
 
 def test_hand_made_headers(tmp_path):
     """Layouts OpenCV does not write: an OS/2 bitmap, PNM comments, a bare JPEG 2000
-    codestream, Radiance's other orientation."""
+    codestream, an AVIF of another major brand, Radiance's other orientation."""
     row = (b"\x10\x20\x30" * 5).ljust(16, b"\0")
     os2 = (b"BM" + struct.pack("<IHHI", 26 + 3 * 16, 0, 0, 26)
            + struct.pack("<IHHHH", 12, 5, 3, 1, 24))
@@ -85,11 +85,32 @@ def test_hand_made_headers(tmp_path):
         (tmp_path / "a.j2k").write_bytes(data[data.index(b"jp2c") + 4:])
         assert cv2.imread(str(tmp_path / "a.j2k")).shape == (HEIGHT, WIDTH, 3)
         assert header_size(tmp_path / "a.j2k") == (WIDTH, HEIGHT)
+    if cv2.imwrite(str(tmp_path / "a.avif"), _image(".avif")):     # major brand mif1
+        data = (tmp_path / "a.avif").read_bytes()
+        (tmp_path / "m.avif").write_bytes(data[:8] + b"mif1" + data[12:])
+        assert cv2.imread(str(tmp_path / "m.avif")).shape == (HEIGHT, WIDTH, 3)
+        assert header_size(tmp_path / "m.avif") == (WIDTH, HEIGHT)
     (tmp_path / "x.hdr").write_bytes(b"#?RADIANCE\nFORMAT=32-bit_rle_rgbe\n\n+X 53 +Y 37\n")
     assert header_size(tmp_path / "x.hdr") == (53, 37)           # X first: 53 wide
 
 
+def box(kind, payload):
+    """An ISO base-media box (JPEG 2000)."""
+    return struct.pack(">I", 8 + len(payload)) + kind + payload
+
+
+def avif_bomb():
+    """A small AVIF written by OpenCV whose ``ispe`` property says 10000 x 10000."""
+    ok, data = cv2.imencode(".avif", _image(".avif"))
+    if not ok:
+        pytest.skip("OpenCV cannot write AVIF here")
+    data = data.tobytes()
+    at = data.index(b"ispe") + 8                                  # past type, version, flags
+    return data[:at] + struct.pack(">II", 10000, 10000) + data[at + 8:]
+
+
 BOMBS = {
+    "avif": avif_bomb,
     "tiff": lambda: tiff("<", False, 10000, 10000, pixels=False),
     "bigtiff": lambda: tiff(">", True, 10000, 10000, pixels=False),
     "pgm": lambda: b"P5\n10000 10000\n255\n" + bytes(100),
@@ -99,6 +120,9 @@ BOMBS = {
     "hdr": lambda: b"#?RADIANCE\nFORMAT=32-bit_rle_rgbe\n\n-Y 10000 +X 10000\n" + bytes(100),
     "j2k": lambda: b"\xff\x4f\xff\x51\x00\x29\x00\x00" + struct.pack(">4I", 10000, 10000, 0, 0)
     + bytes(100),
+    "jp2": lambda: (box(b"jP  ", b"\r\n\x87\n") + box(b"ftyp", b"jp2 \0\0\0\0jp2 ")
+                    + box(b"jp2h", box(b"ihdr", struct.pack(">IIHBBBB", 10000, 10000, 3, 7,
+                                                            7, 0, 0)))),
 }
 
 
