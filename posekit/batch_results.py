@@ -28,6 +28,7 @@ class Tracker:
         self.frames = 0
         self.start = time.perf_counter()
         self.first: Optional[float] = None  # when the first frame came back (start-up over)
+        self.last: Optional[float] = None   # when the latest frame came back
         self.bar = None
         if not quiet:
             from tqdm import tqdm
@@ -59,8 +60,9 @@ class Tracker:
                 state["hashes"][frame] = hashlib.sha256(payload).digest()
                 state["people"] += people
                 self.frames += 1
+                self.last = time.perf_counter()
                 if self.first is None:
-                    self.first = time.perf_counter()
+                    self.first = self.last
                 self._show()
         else:
             state["total"] = total
@@ -101,10 +103,12 @@ class Tracker:
         self._finish(item, {"errors": [error], "hashes": {}, "total": 0})
 
     def steady_rate(self) -> float:
-        """Frames per second since the first frame came back (0 before two frames)."""
-        if self.first is None or self.frames < 2:
+        """Frames per second from the first frame to the latest (0 before two frames): the
+        progress bar's figure, and the summary's after the last frame (so they agree; the
+        time after the last frame, shutting Ray down, counts only in the overall rate)."""
+        if self.first is None or self.last is None or self.frames < 2:
             return 0.0
-        return (self.frames - 1) / max(time.perf_counter() - self.first, 1e-9)
+        return (self.frames - 1) / max(self.last - self.first, 1e-9)
 
     def _show(self, force: bool = False) -> None:
         if self.bar is not None and (force or self.frames % 10 == 0):
