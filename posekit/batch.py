@@ -318,7 +318,8 @@ def _run_locked(args: argparse.Namespace, out: Path, items: List[Item]) -> int:
     started = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
     status, interrupted, pool = 0, False, {"actors": 0, "threads": 0}
     connected = False
-    table_rows = None
+    table_rows, table_seconds = None, 0.0
+    order = FrameOrder(track=args.track)
     try:
         if todo or args.table:
             connected = start_ray(args.address, args.num_cpus, args.object_store_mb,
@@ -328,14 +329,15 @@ def _run_locked(args: argparse.Namespace, out: Path, items: List[Item]) -> int:
         if todo:
             pool = pool_size(args, tracker.note)
             dataset = build_dataset(todo, args, pool["actors"], pool["threads"])
-            order = FrameOrder(track=args.track)
             for batch in dataset.iter_batches(batch_size=None, batch_format="numpy"):
                 for row in _rows(batch):
                     for ready in order.push(row):
                         tracker.row(ready.item, ready.frame, ready.total, ready.error,
                                     ready.payload, ready.people, ready.node)
         if args.table:
+            table_start = time.perf_counter()
             table_rows = _write_table(args, out, items, skipped, tracker)
+            table_seconds = time.perf_counter() - table_start
             if table_rows is None:
                 status = 1
     except KeyboardInterrupt:
@@ -359,19 +361,22 @@ def _run_locked(args: argparse.Namespace, out: Path, items: List[Item]) -> int:
                       "status": "interrupted" if interrupted else "failed", "frames": 0,
                       "error": None if interrupted else "the run stopped before this item"}
         records.append(record)
+    steady = tracker.steady_rate()
     counts = {s: sum(r["status"] == s for r in records)
               for s in ("done", "skipped", "failed", "interrupted")}
     summary = {"started": started, "seconds": round(seconds, 3), "items": len(items), **counts,
                "frames": tracker.frames,
                "frames_per_second": round(tracker.frames / seconds, 3) if seconds > 0 else 0.0,
                # the progress bar's figure: frames per second since the first frame came back
-               "steady_frames_per_second": round(tracker.steady_rate(), 3),
+               "steady_frames_per_second": round(steady, 3),
                "startup_seconds": round(startup, 3),
                "actors": pool["actors"], "threads_per_actor": pool["threads"],
-               "ray_address": args.address or "local", "tracked": args.track}
+               "ray_address": args.address or "local", "tracked": args.track,
+               # most frames that came before an earlier frame of their video and waited
+               "frames_waiting_at_most": order.peak}
     if args.table:
         summary.update(table=str(Path(args.table).resolve()) if table_rows is not None
-                       else None, table_rows=table_rows)
+                       else None, table_rows=table_rows, table_seconds=round(table_seconds, 3))
     path = manifest.write_manifest(out, records, summary)
     journal.close(remove=True)
     if not args.quiet:
@@ -380,7 +385,7 @@ def _run_locked(args: argparse.Namespace, out: Path, items: List[Item]) -> int:
               + (f", {counts['interrupted']} interrupted" if interrupted else "")
               + f"; {tracker.frames} frames in {seconds:.1f} s "
               f"({summary['frames_per_second']:.2f} frames/s overall; "
-              f"{summary['steady_frames_per_second']:.2f} frames/s after the first frame, "
+              f"{steady:.2f} frames/s after the first frame, "   # the bar's own rounding
               f"as the progress bar, which came after {startup:.1f} s of start-up); "
               f"manifest {path}"
               + (f"; table {args.table} ({table_rows} rows)" if table_rows is not None else ""),

@@ -74,6 +74,7 @@ class FrameOrder:
         self._next: Dict[int, int] = {}
         self._trackers: Dict[int, PoseTracker] = {}
         self._totals: Dict[int, int] = {}
+        self.peak = 0           # most rows that ever waited at once (reported in the manifest)
 
     @property
     def open_videos(self) -> int:
@@ -98,6 +99,7 @@ class FrameOrder:
             return
         waiting = self._waiting.setdefault(row.item, {})
         waiting[row.frame] = row
+        self.peak = max(self.peak, self.waiting)
         expected = self._next.get(row.item, 0)
         while expected in waiting:
             yield self._tracked(waiting.pop(expected))
