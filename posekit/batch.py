@@ -145,8 +145,10 @@ def start_ray(address: Optional[str] = None, num_cpus: Optional[int] = None,
         ray.init(address=address, runtime_env={"env_vars": {"PYTHONPATH": str(ROOT), **env}},
                  **quiet)
     else:
-        # at least 2 logical CPUs: one actor plus a decoding task must fit (even on 1 core)
-        ray.init(num_cpus=max(2, num_cpus or os.cpu_count() or 1),
+        # at least 2 logical CPUs: one actor plus a decoding task must fit (even on 1 core);
+        # address "local": a new Ray of our own, even when another process on this machine
+        # started one (ray.init() would join it, the last one `ray start` or a test made)
+        ray.init(address="local", num_cpus=max(2, num_cpus or os.cpu_count() or 1),
                  object_store_memory=object_store_mb * 1024 * 1024, **quiet)
     return True
 

@@ -233,3 +233,30 @@ def test_no_track_writes_minus_one_and_the_table_numbers_people_per_frame(tree, 
         assert sorted({p for f, p in zip(rows["frame"], rows["person_id"]) if f == k}) \
             == list(range(len(ids)))
     assert json.loads((out / manifest.MANIFEST).read_text())["summary"]["tracked"] is False
+
+
+def test_a_table_write_interrupted_in_the_workers_leaves_the_earlier_table(tree, first_run,
+                                                                           monkeypatch):
+    import ray.data
+
+    from posekit.batch_table import write_table
+    from posekit.sources import collect
+
+    _, out, doc = first_run
+    kept = tree / "kept.parquet"
+    shutil.copytree(tree / "poses.parquet", kept)
+    before = read_table(kept)
+
+    def interrupted(self, path, **kwargs):           # a part file written, then Ctrl-C
+        Path(path).mkdir()
+        (Path(path) / "half.parquet").write_bytes(b"PAR1")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(ray.data.Dataset, "write_parquet", interrupted)
+    records = by_name(doc)
+    done = [(it, records[it.name]["frames"]) for it in collect([str(tree / "in")], out)
+            if records[it.name]["status"] == "done"]
+    with pytest.raises(KeyboardInterrupt):
+        write_table(kept, out, done)
+    assert read_table(kept) == before
+    assert not list(tree.glob(".kept.parquet*"))

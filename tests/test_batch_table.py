@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from pathlib import Path
 
 import numpy as np
@@ -132,3 +133,36 @@ def test_a_missing_json_file_fails_the_task(tmp_path):
         table_rows(batch)
     empty = {key: value[:0] for key, value in batch.items()}
     assert table_rows(empty).num_rows == 0 and table_rows(empty).schema == table_schema()
+
+
+def earlier_table(path: Path) -> bytes:
+    import pyarrow.parquet as pq
+
+    path.mkdir()
+    pq.write_table(table_schema().empty_table(), str(path / "part.parquet"))
+    return (path / "part.parquet").read_bytes()
+
+
+def test_a_failed_rename_puts_the_earlier_table_back(tmp_path, monkeypatch):
+    """No items (no Ray needed): the new table is one empty file; its rename fails."""
+    from posekit import batch_table
+
+    table = tmp_path / "t.parquet"
+    before = earlier_table(table)
+    real = os.rename
+
+    def rename(src, dst):
+        if Path(src).name.startswith(".t.parquet.tmp-"):
+            raise OSError(28, "No space left on device")
+        real(src, dst)
+
+    monkeypatch.setattr(batch_table.os, "rename", rename)
+    with pytest.raises(OSError):
+        batch_table.write_table(table, tmp_path / "out", [])
+    assert [p.name for p in table.iterdir()] == ["part.parquet"]
+    assert (table / "part.parquet").read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["t.parquet"]     # nothing left over
+    monkeypatch.setattr(batch_table.os, "rename", real)
+    assert batch_table.write_table(table, tmp_path / "out", []) == 0        # replaced now
+    assert [p.name for p in table.iterdir()] == ["empty.parquet"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["t.parquet"]
