@@ -297,7 +297,9 @@ def _run_locked(args: argparse.Namespace, out: Path, items: List[Item]) -> int:
     skipped: Dict[int, dict] = {}
     for item in items:
         record = previous.get(item.path)
-        if manifest.is_complete(out, item, record):
+        # a video tracked otherwise than asked (or by a version without tracking) is redone
+        same_ids = item.kind != "video" or (record or {}).get("tracked") == args.track
+        if same_ids and manifest.is_complete(out, item, record):
             skipped[item.index] = dict(record, status="skipped")
     refused: Dict[int, str] = {}
     for item in items:
@@ -313,7 +315,7 @@ def _run_locked(args: argparse.Namespace, out: Path, items: List[Item]) -> int:
             refused[item.index] = reason
     todo = [it for it in items if it.index not in skipped and it.index not in refused]
     journal = manifest.Journal(out)
-    tracker = Tracker(todo, out, journal, args.quiet, PROG)
+    tracker = Tracker(todo, out, journal, args.quiet, PROG, video_fields={"tracked": args.track})
     for item in items:
         if item.index in refused:
             tracker.refuse(item, refused[item.index])

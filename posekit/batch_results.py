@@ -19,8 +19,10 @@ class Tracker:
     """The driver's side: writes each frame's JSON, notices finished items, records them."""
 
     def __init__(self, items: Sequence[Item], out: Path, journal: manifest.Journal,
-                 quiet: bool, prog: str = "python -m posekit.batch") -> None:
+                 quiet: bool, prog: str = "python -m posekit.batch",
+                 video_fields: Optional[dict] = None) -> None:
         self.prog = prog
+        self.video_fields = dict(video_fields or {})   # recorded with each finished video
         self.items = {it.index: it for it in items}
         self.out, self.journal, self.quiet = out, journal, quiet
         self.state: Dict[int, dict] = {}
@@ -89,6 +91,8 @@ class Tracker:
             record.update(status="done", frames=state["total"], people=state["people"],
                           sha256=manifest.combined_digest(hashes), error=None,
                           nodes=sorted(state.get("nodes", ())))
+            if item.kind == "video":
+                record.update(self.video_fields)
         self.records[item.index] = record
         self.journal.add(record)
         if self.bar is not None:

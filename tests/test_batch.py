@@ -232,7 +232,13 @@ def test_no_track_writes_minus_one_and_the_table_numbers_people_per_frame(tree, 
         assert ids == [-1] * len(ids)
         assert sorted({p for f, p in zip(rows["frame"], rows["person_id"]) if f == k}) \
             == list(range(len(ids)))
-    assert json.loads((out / manifest.MANIFEST).read_text())["summary"]["tracked"] is False
+    doc = json.loads((out / manifest.MANIFEST).read_text())
+    assert doc["summary"]["tracked"] is False and doc["items"][0]["tracked"] is False
+    # the same folder with tracking: the video is redone, not taken as complete
+    assert batch.main([str(tree / "in" / "v1.avi"), "-o", str(out), "-q"]) == 0
+    doc = json.loads((out / manifest.MANIFEST).read_text())
+    assert doc["items"][0]["status"] == "done" and doc["items"][0]["tracked"] is True
+    assert min(person_ids(out / "v1" / "v1_000000000000_keypoints.json")) >= 0
 
 
 def test_a_table_write_interrupted_in_the_workers_leaves_the_earlier_table(tree, first_run,
