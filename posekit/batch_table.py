@@ -61,9 +61,10 @@ def check_table_path(table: Path, out: Path, inputs: Sequence[str],
 
     Refused: another extension than ``.parquet``; a symbolic link; an existing
     file, or a folder holding anything but ``.parquet`` files (an earlier
-    table is replaced); a missing or unwritable parent folder; a place inside
-    an input folder, or holding an input; inside the output folder, a name an
-    item's output or the manifest takes.
+    table is replaced); a missing or unwritable parent folder; the output
+    folder or a folder holding it; a place inside an input folder, or holding
+    an input; inside the output folder, a name an item's output or the
+    manifest takes.
 
     Raises:
         ValueError: naming the reason.
@@ -88,6 +89,9 @@ def check_table_path(table: Path, out: Path, inputs: Sequence[str],
     if not new_out and (not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK)):
         raise ValueError(f"--table {table}: {parent} is not a writable folder")
     where = table.resolve()
+    if where == resolved_out or where in resolved_out.parents:
+        raise ValueError(f"--table {table} is the output folder {out} or holds it; choose "
+                         "another name")
     for source in inputs:
         folder = Path(source)
         if folder.is_dir() and folder.resolve() in [where, *where.parents]:

@@ -192,10 +192,16 @@ def test_a_list_file_of_complete_items_needs_no_work(tree, first_run, tmp_path):
 def test_user_errors_are_one_line_before_any_work(tree, capsys):
     assert batch.main([str(tree / "missing"), "-o", str(tree / "x")]) == 1
     assert batch.main([str(tree / "in"), "-o", str(tree / "in" / "out")]) == 1
+    assert batch.main([str(tree / "in"), "-o", str(tree / "x"),
+                       "--table", str(tree / "in" / "t.parquet")]) == 1
+    assert batch.main([str(tree / "in"), "-o", str(tree / "x.parquet"),
+                       "--table", str(tree / "x.parquet")]) == 1
     err = capsys.readouterr().err.splitlines()
-    assert len(err) == 2 and all(line.startswith("python -m posekit.batch: error: ")
+    assert len(err) == 4 and all(line.startswith("python -m posekit.batch: error: ")
                                  for line in err)
+    assert "inside the input folder" in err[2] and "is the output folder" in err[3]
     assert not (tree / "x").exists() and not (tree / "in" / "out").exists()
+    assert not (tree / "in" / "t.parquet").exists() and not (tree / "x.parquet").exists()
 
 
 def test_the_table_holds_every_keypoint_of_the_json_outputs(tree, first_run):

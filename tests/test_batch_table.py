@@ -79,6 +79,16 @@ def test_a_table_that_would_hold_an_input_is_refused(tmp_path):
         check_table_path(inside, tmp_path / "out", [], its)
 
 
+def test_the_output_folder_or_one_above_it_is_refused(tmp_path):
+    its = items(tmp_path)
+    for out in ("x.parquet", "x.parquet/out"):               # not created yet: still refused
+        with pytest.raises(ValueError, match="is the output folder"):
+            check_table_path(tmp_path / "x.parquet", tmp_path / out, [], its)
+    (tmp_path / "y.parquet").mkdir()                         # an empty folder, made by -o
+    with pytest.raises(ValueError, match="is the output folder"):
+        check_table_path(tmp_path / "y.parquet", tmp_path / "y.parquet", [], its)
+
+
 def test_a_missing_parent_is_refused(tmp_path):
     with pytest.raises(ValueError, match="not a writable folder"):
         check_table_path(tmp_path / "no" / "t.parquet", tmp_path / "out", [], items(tmp_path))
