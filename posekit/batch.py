@@ -9,6 +9,12 @@ Writes, in the output folder, the demo's OpenPose JSON per image
 (``NAME_keypoints.json``) and per video frame (``NAME/STEM_<frame:012d>_keypoints.json``),
 named after each file's path below its input (:mod:`posekit.sources`), and
 ``manifest.json``, the record of every item (:mod:`posekit.manifest`).
+Video frames carry ``time`` (seconds on the video's clock) and their people
+are tracked: ``person_id`` is each person's id across the video's frames
+(``--no-track``: -1, as the demo). Tracking is sequential, so it runs in this
+process on the frames put back in order (:mod:`posekit.batch_tracks`).
+``--table T.parquet`` adds every keypoint as one Parquet table, written by
+Ray Data's workers from the JSON outputs (:mod:`posekit.batch_table`).
 Frames are decoded by parallel Ray tasks and the network runs in a pool of
 actors (:mod:`posekit.ray_stages`); this process streams the results,
 writes every file atomically and shows the items and frames per second.
@@ -41,6 +47,7 @@ from .options import (HelpFormatter, Parser, add_decoder_options, add_network_op
                       quiet_native_logs, worker_env)
 from .pipeline import DEFAULT_MAX_SIDE, ROOT, THRESHOLDS
 from .batch_results import Tracker, remove_stale_outputs, unwritable
+from .batch_tracks import FrameOrder, Row
 from .sources import Item, collect
 
 PROG = "python -m posekit.batch"
@@ -95,6 +102,15 @@ def build_parser() -> argparse.ArgumentParser:
                              "the CPUs of this machine)")
     parser.add_argument("--redo", action="store_true",
                         help="process every item again, even those found complete")
+    parser.add_argument("--no-track", dest="track", action="store_false",
+                        help="do not track people across a video's frames (person_id is then "
+                             "-1 in the JSON, and the table's person_id each person's index "
+                             "in the frame)")
+    parser.add_argument("--table", metavar="PATH.parquet",
+                        help="also write every keypoint of the complete items as one Parquet "
+                             "table (a folder of files written by the workers): a row per "
+                             "frame x person x keypoint: source, frame, time (s), person_id, "
+                             "keypoint, x, y, score")
     add_network_options(parser)
     add_decoder_options(parser)
     parser.add_argument("--max-side", type=max_side, default=DEFAULT_MAX_SIDE, metavar="N",
@@ -130,8 +146,10 @@ def start_ray(address: Optional[str] = None, num_cpus: Optional[int] = None,
         ray.init(address=address, runtime_env={"env_vars": {"PYTHONPATH": str(ROOT), **env}},
                  **quiet)
     else:
-        # at least 2 logical CPUs: one actor plus a decoding task must fit (even on 1 core)
-        ray.init(num_cpus=max(2, num_cpus or os.cpu_count() or 1),
+        # at least 2 logical CPUs: one actor plus a decoding task must fit (even on 1 core);
+        # address "local": a new Ray of our own, even when another process on this machine
+        # started one (ray.init() would join it, the last one `ray start` or a test made)
+        ray.init(address="local", num_cpus=max(2, num_cpus or os.cpu_count() or 1),
                  object_store_memory=object_store_mb * 1024 * 1024,
                  runtime_env={"env_vars": env}, **quiet)
     return True
@@ -201,6 +219,10 @@ def _prepare(args: argparse.Namespace, out: Path) -> List[Item]:
     try:
         imageio.check_output_folder(out, missing_ok=True)
         items = collect(args.inputs, out)
+        if args.table:
+            from .batch_table import check_table_path
+
+            check_table_path(Path(args.table), out, args.inputs, items)
     except ValueError as exc:
         raise BatchError(str(exc)) from None
     from .pipeline import load_pose_network
@@ -213,6 +235,35 @@ def _prepare(args: argparse.Namespace, out: Path) -> List[Item]:
     except (ValueError, RuntimeError) as exc:
         raise BatchError(str(exc)) from None
     return items
+
+
+def _rows(batch: Dict[str, "object"]) -> List[Row]:
+    """The rows of one batch of the network stage's columns."""
+    return [Row(int(batch["item"][k]), int(batch["frame"][k]), float(batch["time"][k]),
+                int(batch["total"][k]), str(batch["error"][k]), batch["json"][k],
+                batch["keypoints"][k], int(batch["people"][k]),
+                str(batch["node"][k]) if "node" in batch else "")
+            for k in range(len(batch["item"]))]
+
+
+def _write_table(args: argparse.Namespace, out: Path, items: List[Item],
+                 skipped: Dict[int, dict], tracker: Tracker) -> Optional[int]:
+    """The ``--table`` of every complete item; its rows, or None (one line said why)."""
+    from .batch_table import write_table
+
+    done = []
+    for item in items:
+        record = skipped.get(item.index) or tracker.records.get(item.index)
+        if record and record["status"] in ("done", "skipped"):
+            done.append((item, int(record["frames"])))
+    try:
+        return write_table(Path(args.table), out, done)
+    except KeyboardInterrupt:
+        raise
+    except Exception as exc:  # noqa: BLE001 - Ray or the disk failed: no table, exit 1
+        tracker.note(f"error: cannot write the table {args.table}: "
+                     f"{' '.join(str(exc).split())[:500]}")
+        return None
 
 
 def _interrupt(signum: int, frame: object) -> None:
@@ -248,7 +299,9 @@ def _run_locked(args: argparse.Namespace, out: Path, items: List[Item]) -> int:
     skipped: Dict[int, dict] = {}
     for item in items:
         record = previous.get(item.path)
-        if manifest.is_complete(out, item, record):
+        # a video tracked otherwise than asked (or by a version without tracking) is redone
+        same_ids = item.kind != "video" or (record or {}).get("tracked") == args.track
+        if same_ids and manifest.is_complete(out, item, record):
             skipped[item.index] = dict(record, status="skipped")
     refused: Dict[int, str] = {}
     for item in items:
@@ -264,27 +317,35 @@ def _run_locked(args: argparse.Namespace, out: Path, items: List[Item]) -> int:
             refused[item.index] = reason
     todo = [it for it in items if it.index not in skipped and it.index not in refused]
     journal = manifest.Journal(out)
-    tracker = Tracker(todo, out, journal, args.quiet, PROG)
+    tracker = Tracker(todo, out, journal, args.quiet, PROG, video_fields={"tracked": args.track})
     for item in items:
         if item.index in refused:
             tracker.refuse(item, refused[item.index])
     started = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
     status, interrupted, pool = 0, False, {"actors": 0, "threads": 0}
     connected = False
+    table_rows, table_seconds = None, 0.0
+    order = FrameOrder(track=args.track)
     try:
-        if todo:
+        if todo or args.table:
             connected = start_ray(args.address, args.num_cpus, args.object_store_mb,
                                   args.node_ip_address)
             _handle_sigterm()
             _quiet_ray_data()
+        if todo:
             pool = pool_size(args, tracker.note)
             dataset = build_dataset(todo, args, pool["actors"], pool["threads"])
             for batch in dataset.iter_batches(batch_size=None, batch_format="numpy"):
-                for k in range(len(batch["item"])):
-                    tracker.row(int(batch["item"][k]), int(batch["frame"][k]),
-                                int(batch["total"][k]), str(batch["error"][k]),
-                                batch["json"][k], int(batch["people"][k]),
-                                str(batch["node"][k]) if "node" in batch else "")
+                for row in _rows(batch):
+                    for ready in order.push(row):
+                        tracker.row(ready.item, ready.frame, ready.total, ready.error,
+                                    ready.payload, ready.people, ready.node)
+        if args.table:
+            table_start = time.perf_counter()
+            table_rows = _write_table(args, out, items, skipped, tracker)
+            table_seconds = time.perf_counter() - table_start
+            if table_rows is None:
+                status = 1
     except KeyboardInterrupt:
         interrupted, status = True, EXIT_INTERRUPTED
     except Exception as exc:  # noqa: BLE001 - Ray itself failed: record, report, exit 1
@@ -306,16 +367,22 @@ def _run_locked(args: argparse.Namespace, out: Path, items: List[Item]) -> int:
                       "status": "interrupted" if interrupted else "failed", "frames": 0,
                       "error": None if interrupted else "the run stopped before this item"}
         records.append(record)
+    steady = tracker.steady_rate()
     counts = {s: sum(r["status"] == s for r in records)
               for s in ("done", "skipped", "failed", "interrupted")}
     summary = {"started": started, "seconds": round(seconds, 3), "items": len(items), **counts,
                "frames": tracker.frames,
                "frames_per_second": round(tracker.frames / seconds, 3) if seconds > 0 else 0.0,
                # the progress bar's figure: frames per second since the first frame came back
-               "steady_frames_per_second": round(tracker.steady_rate(), 3),
+               "steady_frames_per_second": round(steady, 3),
                "startup_seconds": round(startup, 3),
                "actors": pool["actors"], "threads_per_actor": pool["threads"],
-               "ray_address": args.address or "local"}
+               "ray_address": args.address or "local", "tracked": args.track,
+               # most frames that came before an earlier frame of their video and waited
+               "frames_waiting_at_most": order.peak}
+    if args.table:
+        summary.update(table=str(Path(args.table).resolve()) if table_rows is not None
+                       else None, table_rows=table_rows, table_seconds=round(table_seconds, 3))
     path = manifest.write_manifest(out, records, summary)
     journal.close(remove=True)
     if not args.quiet:
@@ -324,9 +391,11 @@ def _run_locked(args: argparse.Namespace, out: Path, items: List[Item]) -> int:
               + (f", {counts['interrupted']} interrupted" if interrupted else "")
               + f"; {tracker.frames} frames in {seconds:.1f} s "
               f"({summary['frames_per_second']:.2f} frames/s overall; "
-              f"{summary['steady_frames_per_second']:.2f} frames/s after the first frame, "
+              f"{steady:.2f} frames/s after the first frame, "   # the bar's own rounding
               f"as the progress bar, which came after {startup:.1f} s of start-up); "
-              f"manifest {path}", flush=True)
+              f"manifest {path}"
+              + (f"; table {args.table} ({table_rows} rows)" if table_rows is not None else ""),
+              flush=True)
     if interrupted:
         print(f"{PROG}: interrupted; rerun the same command to finish", file=sys.stderr)
         return status

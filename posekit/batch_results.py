@@ -19,8 +19,10 @@ class Tracker:
     """The driver's side: writes each frame's JSON, notices finished items, records them."""
 
     def __init__(self, items: Sequence[Item], out: Path, journal: manifest.Journal,
-                 quiet: bool, prog: str = "python -m posekit.batch") -> None:
+                 quiet: bool, prog: str = "python -m posekit.batch",
+                 video_fields: Optional[dict] = None) -> None:
         self.prog = prog
+        self.video_fields = dict(video_fields or {})   # recorded with each finished video
         self.items = {it.index: it for it in items}
         self.out, self.journal, self.quiet = out, journal, quiet
         self.state: Dict[int, dict] = {}
@@ -28,6 +30,7 @@ class Tracker:
         self.frames = 0
         self.start = time.perf_counter()
         self.first: Optional[float] = None  # when the first frame came back (start-up over)
+        self.last: Optional[float] = None   # when the latest frame came back
         self.bar = None
         if not quiet:
             from tqdm import tqdm
@@ -59,8 +62,9 @@ class Tracker:
                 state["hashes"][frame] = hashlib.sha256(payload).digest()
                 state["people"] += people
                 self.frames += 1
+                self.last = time.perf_counter()
                 if self.first is None:
-                    self.first = time.perf_counter()
+                    self.first = self.last
                 self._show()
         else:
             state["total"] = total
@@ -87,6 +91,8 @@ class Tracker:
             record.update(status="done", frames=state["total"], people=state["people"],
                           sha256=manifest.combined_digest(hashes), error=None,
                           nodes=sorted(state.get("nodes", ())))
+            if item.kind == "video":
+                record.update(self.video_fields)
         self.records[item.index] = record
         self.journal.add(record)
         if self.bar is not None:
@@ -101,10 +107,12 @@ class Tracker:
         self._finish(item, {"errors": [error], "hashes": {}, "total": 0})
 
     def steady_rate(self) -> float:
-        """Frames per second since the first frame came back (0 before two frames)."""
-        if self.first is None or self.frames < 2:
+        """Frames per second from the first frame to the latest (0 before two frames): the
+        progress bar's figure, and the summary's after the last frame (so they agree; the
+        time after the last frame, shutting Ray down, counts only in the overall rate)."""
+        if self.first is None or self.last is None or self.frames < 2:
             return 0.0
-        return (self.frames - 1) / max(time.perf_counter() - self.first, 1e-9)
+        return (self.frames - 1) / max(self.last - self.first, 1e-9)
 
     def _show(self, force: bool = False) -> None:
         if self.bar is not None and (force or self.frames % 10 == 0):

@@ -9,8 +9,9 @@ bytes), so any block of rows can be sent between machines:
   then one end row per item (``frame = -1``) with the number of frames and
   the error that stopped it, if any.
 * :class:`PoseActor` (an actor pool): loads the network once, turns each
-  frame row into the OpenPose JSON bytes the demo writes, and passes end
-  rows through. An error on one frame becomes that row's ``error``.
+  frame row into the OpenPose JSON bytes the demo writes (untracked) and the
+  people's keypoints (for the driver's tracker, :mod:`posekit.batch_tracks`),
+  and passes end rows through. An error on one frame becomes that row's ``error``.
 
 Failures never raise out of a stage: a raised exception would stop the
 whole dataset, and one bad file must not end a run.
@@ -136,11 +137,13 @@ class PoseActor:
             pass
 
     def __call__(self, batch: Dict[str, np.ndarray]) -> Dict[str, np.ndarray]:
-        """Rows of :func:`decode_items` in; ``item``, ``frame``, ``total``, ``error``,
-        ``json`` (the OpenPose JSON bytes of a frame), ``people`` and ``node`` (the Ray
-        node id of this actor) out."""
+        """Rows of :func:`decode_items` in; ``item``, ``frame``, ``time``, ``total``,
+        ``error``, ``json`` (the OpenPose JSON bytes of a frame, ``person_id`` -1),
+        ``keypoints`` (its people, (K, 18, 3) float64 bytes), ``people`` and ``node``
+        (the Ray node id of this actor) out."""
         count = len(batch["item"])
         payload = np.array([b""] * count, object)
+        keypoints = np.array([b""] * count, object)
         people = np.zeros(count, np.int64)
         errors = np.array(list(batch["error"]), object)
         for row in range(count):
@@ -159,9 +162,12 @@ class PoseActor:
             if seconds >= 0:                     # a video frame: its time, as the demo writes
                 doc["time"] = round(seconds, 6)
             payload[row] = imageio.json_bytes(doc)
+            keypoints[row] = np.ascontiguousarray(result.keypoints, np.float64).tobytes()
             people[row] = len(result.skeletons)
-        return {"item": batch["item"], "frame": batch["frame"], "total": batch["total"],
-                "error": errors, "json": payload, "people": people,
+        times = batch["time"] if "time" in batch else np.full(count, -1.0)
+        return {"item": batch["item"], "frame": batch["frame"], "time": times,
+                "total": batch["total"], "error": errors, "json": payload,
+                "keypoints": keypoints, "people": people,
                 "node": np.array([self.node] * count, object)}
 
 

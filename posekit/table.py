@@ -32,6 +32,46 @@ KEYPOINT_NAMES = tuple(part.name for part in BodyPart)
 BLOCK_ROWS = 65536
 
 
+def parquet_schema():
+    """The Parquet table's columns and types (:data:`COLUMNS`), a ``pyarrow.Schema``."""
+    import pyarrow as pa
+
+    return pa.schema([("frame", pa.int64()), ("time", pa.float64()),
+                      ("person_id", pa.int64()), ("keypoint", pa.string()),
+                      ("x", pa.float64()), ("y", pa.float64()), ("score", pa.float64())])
+
+
+def frame_rows(frame: int, time: float, ids: Sequence[int],
+               keypoints: np.ndarray) -> Dict[str, np.ndarray]:
+    """The table's rows of one frame's people: 18 per person, columns :data:`COLUMNS`.
+
+    Args:
+        frame: the frame's index.
+        time: its time, seconds.
+        ids: (K,) person ids.
+        keypoints: (K, 18, 3) ``x, y, score``; score 0 marks a missing keypoint.
+
+    Returns:
+        Column arrays of ``K * 18`` rows (missing keypoints: x, y NaN and score 0).
+
+    Raises:
+        ValueError: shapes that disagree.
+    """
+    people = np.asarray(keypoints, dtype=np.float64).reshape(-1, NUM_PARTS, 3)
+    ids = np.asarray(ids, dtype=np.int64).reshape(-1)
+    if len(ids) != len(people):
+        raise ValueError(f"ids must have one id per person ({len(people)}), got {len(ids)}")
+    n = len(people) * NUM_PARTS
+    missing = people[..., 2] <= 0
+    return {"frame": np.full(n, int(frame), np.int64),
+            "time": np.full(n, float(time)),
+            "person_id": np.repeat(ids, NUM_PARTS),
+            "keypoint": np.tile(np.array(KEYPOINT_NAMES, dtype=object), len(people)),
+            "x": np.where(missing, np.nan, people[..., 0]).reshape(-1),
+            "y": np.where(missing, np.nan, people[..., 1]).reshape(-1),
+            "score": np.where(missing, 0.0, people[..., 2]).reshape(-1)}
+
+
 class _Csv:
     def __init__(self, path: Path) -> None:
         self._file = open(path, "w", encoding="utf-8", newline="")
@@ -55,10 +95,7 @@ class _Parquet:
         import pyarrow.parquet as pq
 
         self._pa = pa
-        self.schema = pa.schema([("frame", pa.int64()), ("time", pa.float64()),
-                                 ("person_id", pa.int64()), ("keypoint", pa.string()),
-                                 ("x", pa.float64()), ("y", pa.float64()),
-                                 ("score", pa.float64())])
+        self.schema = parquet_schema()
         self._writer = pq.ParquetWriter(os.fspath(path), self.schema)
 
     def write(self, columns: Dict[str, np.ndarray]) -> None:
@@ -116,22 +153,11 @@ class TableWriter:
         Raises:
             ValueError: shapes that disagree.
         """
-        people = np.asarray(keypoints, dtype=np.float64).reshape(-1, NUM_PARTS, 3)
-        ids = np.asarray(ids, dtype=np.int64).reshape(-1)
-        if len(ids) != len(people):
-            raise ValueError(f"ids must have one id per person ({len(people)}), got {len(ids)}")
-        n = len(people) * NUM_PARTS
+        block = frame_rows(frame, time, ids, keypoints)
+        n = len(block["frame"])
         if n == 0:
             return
-        missing = people[..., 2] <= 0
-        self._blocks.append({
-            "frame": np.full(n, int(frame), np.int64),
-            "time": np.full(n, float(time)),
-            "person_id": np.repeat(ids, NUM_PARTS),
-            "keypoint": np.tile(np.array(KEYPOINT_NAMES, dtype=object), len(people)),
-            "x": np.where(missing, np.nan, people[..., 0]).reshape(-1),
-            "y": np.where(missing, np.nan, people[..., 1]).reshape(-1),
-            "score": np.where(missing, 0.0, people[..., 2]).reshape(-1)})
+        self._blocks.append(block)
         self._buffered += n
         self.rows += n
         if self._buffered >= BLOCK_ROWS:

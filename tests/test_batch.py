@@ -2,12 +2,15 @@
 
 A small tree (three images, two short videos, a corrupt image and a cut video)
 is written here; the batch outputs are compared with the demo's on the same
-inputs; a rerun skips what is complete and redoes what was damaged.
+inputs (track ids and times included); the Parquet table written by the
+workers is compared with the JSON outputs; a rerun skips what is complete and
+redoes what was damaged, and its progress bar and summary give one frames/s.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -56,8 +59,23 @@ def tree(tmp_path_factory, small_bus):
 @pytest.fixture(scope="module")
 def first_run(tree, local_ray):
     out = tree / "out"
-    status = batch.main([str(tree / "in"), "-o", str(out), "-q"])
+    status = batch.main([str(tree / "in"), "-o", str(out), "-q",
+                         "--table", str(tree / "poses.parquet")])
     return status, out, json.loads((out / manifest.MANIFEST).read_text())
+
+
+def read_table(path: Path) -> dict:
+    """The table folder's rows, sorted, NaN as None (so that tables compare equal)."""
+    import pyarrow.parquet as pq
+
+    assert path.is_dir() and all(p.suffix == ".parquet" for p in path.iterdir())
+    table = pq.read_table(str(path)).sort_by([("source", "ascending"), ("frame", "ascending"),
+                                              ("person_id", "ascending")]).to_pydict()
+    return {c: [None if v != v else v for v in values] for c, values in table.items()}
+
+
+def person_ids(path: Path) -> list:
+    return [p["person_id"][0] for p in json.loads(path.read_text())["people"]]
 
 
 def by_name(doc: dict) -> dict:
@@ -85,14 +103,18 @@ def test_outputs_equal_the_demo_on_the_same_inputs(tree, first_run):
     pairs += [(out / "sub" / "v2" / f"v2_{k:012d}_keypoints.json",
                demo / "v2" / f"v2_{k:012d}_keypoints.json") for k in range(4)]
     found = 0
+    tracked = 0
     for ours, theirs in pairs:
         assert set(json.loads(ours.read_text())) == set(json.loads(theirs.read_text()))
         assert json.loads(ours.read_text()).get("time") == json.loads(theirs.read_text()).get("time")
+        assert person_ids(ours) == person_ids(theirs)      # the demo's track ids (-1: images)
+        tracked += sum(pid >= 0 for pid in person_ids(ours))
         a, b = keypoints(ours), keypoints(theirs)
         assert a.shape == b.shape, ours
         np.testing.assert_allclose(a, b, atol=1e-3)   # same network, decoder and settings
         found += len(a)
-    assert found > 0
+    assert found > 0 and tracked > 0
+    assert json.loads(pairs[-1][0].read_text())["time"] == 0.3     # frame 3 at 10 frames/s
     records = by_name(doc)
     assert records["v1"]["frames"] == 5 and records["sub/v2"]["frames"] == 4
     assert {n: r["status"] for n, r in records.items()} == {
@@ -124,8 +146,13 @@ def test_a_rerun_skips_complete_items_and_redoes_damaged_ones(tree, first_run, c
     original = damaged.read_bytes()
     damaged.write_bytes(original[:-5])                            # present but incomplete
     (out / "v1" / "v1_000000000003_keypoints.json").unlink()      # a frame missing
-    status = batch.main([str(tree / "in"), "-o", str(out)])
+    earlier = tree / "rerun.parquet"                              # an earlier table, replaced
+    shutil.copytree(tree / "poses.parquet", earlier)
+    shutil.copy(next(earlier.iterdir()), earlier / "stale.parquet")
+    status = batch.main([str(tree / "in"), "-o", str(out), "--table", str(earlier)])
     doc = json.loads((out / manifest.MANIFEST).read_text())
+    assert not (earlier / "stale.parquet").exists()
+    assert read_table(earlier) == read_table(tree / "poses.parquet")   # skipped items included
     statuses = {n: r["status"] for n, r in by_name(doc).items()}
     assert statuses == {"a": "skipped", "bad": "failed", "sub/b": "done", "sub/c": "skipped",
                         "sub/cut": "failed", "sub/v2": "skipped", "v1": "done"}
@@ -136,6 +163,10 @@ def test_a_rerun_skips_complete_items_and_redoes_damaged_ones(tree, first_run, c
         assert by_name(doc)[name]["sha256"] == by_name(first_doc)[name]["sha256"]
     captured = capsys.readouterr()
     assert "7 items: 2 done, 3 skipped (already complete), 2 failed" in captured.out
+    bar = re.findall(r"(\d+) frames, ([\d.]+) frames/s", captured.err)[-1]
+    summary = re.search(r"; ([\d.]+) frames/s after the first frame", captured.out).group(1)
+    assert int(bar[0]) == doc["summary"]["frames"] and bar[1] == summary   # one figure
+    assert float(summary) == pytest.approx(doc["summary"]["steady_frames_per_second"], abs=0.006)
     assert captured.err.count("skipped: ") == 2
 
 
@@ -161,7 +192,83 @@ def test_a_list_file_of_complete_items_needs_no_work(tree, first_run, tmp_path):
 def test_user_errors_are_one_line_before_any_work(tree, capsys):
     assert batch.main([str(tree / "missing"), "-o", str(tree / "x")]) == 1
     assert batch.main([str(tree / "in"), "-o", str(tree / "in" / "out")]) == 1
+    assert batch.main([str(tree / "in"), "-o", str(tree / "x"),
+                       "--table", str(tree / "in" / "t.parquet")]) == 1
+    assert batch.main([str(tree / "in"), "-o", str(tree / "x.parquet"),
+                       "--table", str(tree / "x.parquet")]) == 1
     err = capsys.readouterr().err.splitlines()
-    assert len(err) == 2 and all(line.startswith("python -m posekit.batch: error: ")
+    assert len(err) == 4 and all(line.startswith("python -m posekit.batch: error: ")
                                  for line in err)
+    assert "inside the input folder" in err[2] and "is the output folder" in err[3]
     assert not (tree / "x").exists() and not (tree / "in" / "out").exists()
+    assert not (tree / "in" / "t.parquet").exists() and not (tree / "x.parquet").exists()
+
+
+def test_the_table_holds_every_keypoint_of_the_json_outputs(tree, first_run):
+    _, out, doc = first_run
+    table = read_table(tree / "poses.parquet")
+    assert list(table) == ["source", "frame", "time", "person_id", "keypoint", "x", "y", "score"]
+    done = {r["name"]: r for r in doc["items"] if r["status"] == "done"}
+    assert set(table["source"]) <= set(done) and "bad" not in table["source"]
+    assert len(table["source"]) == 18 * sum(r["people"] for r in done.values()) \
+        == doc["summary"]["table_rows"]
+    assert doc["summary"]["table"] == str((tree / "poses.parquet").resolve())
+    rows = list(zip(*(table[c] for c in ("source", "frame", "time", "person_id", "x", "score"))))
+    for k in range(5):                              # v1's frames: ids, times, keypoints
+        frame = json.loads((out / "v1" / f"v1_{k:012d}_keypoints.json").read_text())
+        mine = [r for r in rows if r[0] == "v1" and r[1] == k]
+        assert sorted({r[3] for r in mine}) == sorted(p["person_id"][0] for p in frame["people"])
+        assert {r[2] for r in mine} <= {frame["time"]}
+        triples = zip(*[iter(v for p in frame["people"] for v in p["pose_keypoints_2d"])] * 3)
+        expected = sorted((x if score > 0 else 0.0, score) for x, _, score in triples)
+        assert sorted((0.0 if x is None else x, s) for _, _, _, _, x, s in mine) == expected
+    images = [r for r in rows if r[0] == "a"]
+    assert images and all(r[2] is None for r in images)      # an image: time NaN
+    assert not list(tree.glob(".poses.parquet*"))            # no temporary folder left
+
+
+def test_no_track_writes_minus_one_and_the_table_numbers_people_per_frame(tree, local_ray):
+    out, table = tree / "untracked", tree / "untracked.parquet"
+    assert batch.main([str(tree / "in" / "v1.avi"), "-o", str(out), "-q", "--no-track",
+                       "--table", str(table)]) == 0
+    rows = read_table(table)
+    assert rows["person_id"]                                  # the bus has people
+    for k in range(5):
+        ids = person_ids(out / "v1" / f"v1_{k:012d}_keypoints.json")
+        assert ids == [-1] * len(ids)
+        assert sorted({p for f, p in zip(rows["frame"], rows["person_id"]) if f == k}) \
+            == list(range(len(ids)))
+    doc = json.loads((out / manifest.MANIFEST).read_text())
+    assert doc["summary"]["tracked"] is False and doc["items"][0]["tracked"] is False
+    # the same folder with tracking: the video is redone, not taken as complete
+    assert batch.main([str(tree / "in" / "v1.avi"), "-o", str(out), "-q"]) == 0
+    doc = json.loads((out / manifest.MANIFEST).read_text())
+    assert doc["items"][0]["status"] == "done" and doc["items"][0]["tracked"] is True
+    assert min(person_ids(out / "v1" / "v1_000000000000_keypoints.json")) >= 0
+
+
+def test_a_table_write_interrupted_in_the_workers_leaves_the_earlier_table(tree, first_run,
+                                                                           monkeypatch):
+    import ray.data
+
+    from posekit.batch_table import write_table
+    from posekit.sources import collect
+
+    _, out, doc = first_run
+    kept = tree / "kept.parquet"
+    shutil.copytree(tree / "poses.parquet", kept)
+    before = read_table(kept)
+
+    def interrupted(self, path, **kwargs):           # a part file written, then Ctrl-C
+        Path(path).mkdir()
+        (Path(path) / "half.parquet").write_bytes(b"PAR1")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(ray.data.Dataset, "write_parquet", interrupted)
+    records = by_name(doc)
+    done = [(it, records[it.name]["frames"]) for it in collect([str(tree / "in")], out)
+            if records[it.name]["status"] == "done"]
+    with pytest.raises(KeyboardInterrupt):
+        write_table(kept, out, done)
+    assert read_table(kept) == before
+    assert not list(tree.glob(".kept.parquet*"))

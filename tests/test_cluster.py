@@ -2,7 +2,8 @@
 
 One cluster (``ray.cluster_utils.Cluster``: a head and a worker node, 2 CPUs
 each) serves the module; the command runs in a subprocess with ``--address``,
-as on a real cluster. Items must land on both nodes; a worker node killed
+as on a real cluster. Items must land on both nodes; a video run
+on the cluster keeps the demo's track ids and gets its table; a worker node killed
 mid-run loses no finished item, and a rerun completes the rest.
 """
 
@@ -20,10 +21,10 @@ import cv2
 import numpy as np
 import pytest
 
-from posekit import manifest
+from posekit import cli, manifest
 from posekit.sources import collect
 
-from conftest import IMAGES, ROOT
+from conftest import IMAGES, ROOT, write_clip
 
 WEIGHTS = ROOT / "model_weights" / "mobilenet_thin" / "graph_opt.pb"
 pytestmark = [pytest.mark.cluster,
@@ -91,6 +92,34 @@ def test_items_land_on_both_nodes(cluster, tmp_path, small_bus):
     nodes = {node for r in doc["items"] for node in r["nodes"]}
     assert len(nodes) == 2, nodes
     assert doc["summary"]["ray_address"] == head.address
+
+
+def test_a_video_on_the_cluster_keeps_the_demos_track_ids(cluster, tmp_path, small_bus):
+    """40 frames in 10 chunks, 2 actors: rows may come back in any order (the driver puts them
+    back in order before tracking, posekit.batch_tracks; every order: test_batch_tracks.py).
+    In our runs the second actor started too late to take any of them."""
+    head, _ = cluster
+    (tmp_path / "in").mkdir()
+    write_clip(tmp_path / "in" / "walk.avi", small_bus, 40)
+    proc = start(head.address, tmp_path / "in", tmp_path / "out", "--actors", "2",
+                 "--table", str(tmp_path / "walk.parquet"))
+    _, err = proc.communicate(timeout=240)
+    assert proc.returncode == 0, err
+    assert cli.main([str(tmp_path / "in" / "walk.avi"), "-o", str(tmp_path / "demo"), "-q"]) == 0
+    tracked = 0
+    for k in range(40):
+        name = f"walk_{k:012d}_keypoints.json"
+        ours = json.loads((tmp_path / "out" / "walk" / name).read_text())
+        demo = json.loads((tmp_path / "demo" / name).read_text())
+        ids = [p["person_id"][0] for p in ours["people"]]
+        assert ids == [p["person_id"][0] for p in demo["people"]], k
+        assert ours["time"] == demo["time"] == pytest.approx(k / 10)
+        tracked += len(ids)
+    doc = json.loads((tmp_path / "out" / manifest.MANIFEST).read_text())
+    assert tracked > 0 and doc["summary"]["table_rows"] == 18 * tracked
+    import pyarrow.parquet as pq
+
+    assert pq.read_table(str(tmp_path / "walk.parquet")).num_rows == 18 * tracked
 
 
 def test_a_killed_worker_node_loses_no_finished_item(cluster, tmp_path, small_bus):

@@ -1,0 +1,75 @@
+"""The batch command's ``--table``: how fast Ray Data's workers turn JSON outputs into Parquet.
+
+Run from the project root::
+
+    python -m benchmarks.bench_batch_table [--videos 2] [--frames 2500] [--people 3]
+                                            [--rounds 2] [--num-cpus 2]
+
+Writes ``videos x frames`` OpenPose JSON files (``people`` people of random
+keypoints each, the batch command's names) into a temporary folder, starts a
+local Ray, then times :func:`posekit.batch_table.write_table` ``rounds`` times
+(the first round includes Ray Data's start-up: workers, imports). Prints rows,
+seconds and frames per second per round; compare with the network's frames
+per second (``python -m benchmarks.bench_batch``) to see the table's share.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from pathlib import Path
+from typing import List, Tuple
+
+import numpy as np
+
+from posekit.sources import Item
+
+
+def write_outputs(out: Path, videos: int, frames: int, people: int,
+                  seed: int = 0) -> List[Tuple[Item, int]]:
+    """Fake batch outputs: ``(item, frames)`` of each video written into ``out``."""
+    rng = np.random.default_rng(seed)
+    done = []
+    for v in range(videos):
+        item = Item(v, f"/clips/v{v}.mp4", "video", f"v{v}")
+        (out / item.name).mkdir(parents=True, exist_ok=True)
+        for f in range(frames):
+            doc = {"version": 1.3, "time": round(f / 25, 6), "people": [
+                {"person_id": [p], "pose_keypoints_2d": [round(float(x), 3) for x in
+                                                         rng.uniform(0, 500, 54)]}
+                for p in range(people)]}
+            (out / item.output(f)).write_text(json.dumps(doc) + "\n")
+        done.append((item, frames))
+    return done
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--videos", type=int, default=2)
+    parser.add_argument("--frames", type=int, default=2500)
+    parser.add_argument("--people", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--num-cpus", type=int, default=2)
+    args = parser.parse_args()
+    from posekit import batch
+    from posekit.batch_table import write_table
+
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        done = write_outputs(root / "out", args.videos, args.frames, args.people)
+        batch.start_ray(num_cpus=args.num_cpus, object_store_mb=200)
+        batch._quiet_ray_data()
+        total = args.videos * args.frames
+        for k in range(args.rounds):
+            start = time.perf_counter()
+            rows = write_table(root / "t.parquet", root / "out", done)
+            seconds = time.perf_counter() - start
+            files = len(list((root / "t.parquet").iterdir()))
+            print(f"round {k}: {rows} rows from {total} frames in {seconds:.2f} s "
+                  f"({total / seconds:.0f} frames/s, {files} files)", flush=True)
+
+
+if __name__ == "__main__":
+    main()
