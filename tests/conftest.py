@@ -49,6 +49,33 @@ def scene_people() -> np.ndarray:
     ])
 
 
+#: Under pytest-xdist (`make test` runs two workers), test files that share a run-wide thing
+#: go to one worker together, so that it is built once: the local Ray of the batch tests
+#: (and the two-node cluster, which stops that Ray before it starts), the replica of the
+#: lab's checkpoint. Every other file is a unit of its own (its module fixtures built once).
+XDIST_GROUPS = {
+    "test_batch.py": "ray", "test_batch_reliability.py": "ray", "test_cluster.py": "ray",
+    "test_handout_demo.py": "replica", "test_vgg.py": "replica",
+}
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    """Send whole files to the workers, the files of an XDIST_GROUPS group to one worker, in
+    collection order (the Ray group, the longest, starts first). xdist's own
+    ``--dist loadgroup`` cannot be used: with pytest 9 it does not group (xdist 3.8 renames
+    ``item._nodeid``, which pytest 9 no longer reads)."""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ByFileAndGroup(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            path = nodeid.split("::", 1)[0]
+            return XDIST_GROUPS.get(Path(path).name, path)
+
+    config.option.loadscopereorder = False
+    return ByFileAndGroup(config, log)
+
+
 @pytest.fixture
 def cfg():
     return get_default_configuration()
