@@ -31,8 +31,12 @@ int8: $(STAMP)
 demo: setup
 	$(BIN)/python demo_image.py
 
+# Two pytest-xdist workers (the 2-core machine): whole test files per worker, the files that
+# share the local Ray or the replica checkpoint on one worker (tests/conftest.py). A plain
+# `.venv/bin/python -m pytest` runs the same tests in one process.
+TEST_WORKERS ?= 2
 test: setup
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis output.png

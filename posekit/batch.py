@@ -32,6 +32,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import glob
+import importlib.util
 import logging
 import os
 import signal
@@ -215,7 +216,11 @@ def build_dataset(todo: Sequence[Item], args: argparse.Namespace, actors: int, t
 
 
 def _prepare(args: argparse.Namespace, out: Path) -> List[Item]:
-    """Validate the output folder, list the items and check the network loads here."""
+    """Check that Ray is installed, validate the output folder, list the items and check the
+    network loads here."""
+    if importlib.util.find_spec("ray") is None:
+        raise BatchError("the batch command needs Ray, which this Python lacks: "
+                         "pip install 'posekit[batch]' (in a checkout: `make setup`)")
     try:
         imageio.check_output_folder(out, missing_ok=True)
         items = collect(args.inputs, out)

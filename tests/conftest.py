@@ -49,6 +49,47 @@ def scene_people() -> np.ndarray:
     ])
 
 
+#: Under pytest-xdist (`make test` runs two workers), test files that share a run-wide thing
+#: go to one worker together, so that it is built once: the local Ray of the batch tests,
+#: the replica of the lab's checkpoint. Every other file is a unit of its own (its module
+#: fixtures built once); the two-node cluster too (it stops a local Ray of its worker first).
+XDIST_GROUPS = {
+    "test_batch.py": "ray", "test_batch_reliability.py": "ray",
+    "test_handout_demo.py": "replica", "test_vgg.py": "replica",
+}
+#: The longest units (seconds of wall, mostly waiting on Ray's processes), handed out first so
+#: that the short files fill the other worker meanwhile.
+XDIST_FIRST = ("test_cluster.py", "ray", "replica")
+
+
+def _xdist_unit(path: Path) -> str:
+    return XDIST_GROUPS.get(path.name, path.name)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    """Send whole units (a file, or the files of an XDIST_GROUPS group) to the workers, in
+    collection order. xdist's own ``--dist loadgroup`` cannot be used: with pytest 9 it does
+    not group (xdist 3.8 renames ``item._nodeid``, which pytest 9 no longer reads)."""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ByUnit(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return _xdist_unit(Path(nodeid.split("::", 1)[0]))
+
+    config.option.loadscopereorder = False
+    return ByUnit(config, log)
+
+
+def pytest_collection_modifyitems(config, items):
+    """On an xdist worker, the XDIST_FIRST units first (the order of collection is the order
+    in which units are handed out); a run in one process keeps the files' order."""
+    if not hasattr(config, "workerinput"):
+        return
+    rank = {unit: k for k, unit in enumerate(XDIST_FIRST)}
+    items.sort(key=lambda item: rank.get(_xdist_unit(item.path), len(rank)))
+
+
 @pytest.fixture
 def cfg():
     return get_default_configuration()
@@ -64,6 +105,18 @@ def replica_prefix(tmp_path_factory) -> Path:
     prefix = tmp_path_factory.mktemp("replica") / "openpose"
     write_replica(prefix)
     return prefix
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _ray_address_local():
+    """RAY_ADDRESS=local for the run (this process and the commands it starts): a Ray started
+    without an address is a new local one, never the latest cluster on the machine, which
+    ``ray.init()`` otherwise joins (``/tmp/ray/ray_current_cluster``, written by the two-node
+    cluster of tests/test_cluster.py on the other xdist worker, or by another user's cluster).
+    Commands given ``--address`` are not affected."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("RAY_ADDRESS", "local")
+        yield
 
 
 @pytest.fixture(scope="session")

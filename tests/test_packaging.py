@@ -108,3 +108,38 @@ def test_evaluate_help_shows_no_none_default(capsys):
     assert info.value.code == 0
     text = capsys.readouterr().out
     assert "--weights" in text and "(default: None)" not in text
+
+
+def test_every_required_package_is_a_dependency_of_the_package():
+    """What requirements.txt installs for running (not the test tools) is what `pip install .`
+    (with its extras) installs too: a package left out works in the checkout only."""
+    import re
+
+    tomllib = pytest.importorskip("tomllib")
+
+    def name(spec: str) -> str:
+        return re.split(r"[\[<>=!~; ]", spec.strip(), maxsplit=1)[0].lower().replace("_", "-")
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    declared = {name(s) for s in project["dependencies"]}
+    declared |= {name(s) for extra in project["optional-dependencies"].values() for s in extra}
+    runtime = (ROOT / "requirements.txt").read_text().split("# Tests")[0]
+    required = {name(line) for line in runtime.splitlines()
+                if line.strip() and not line.startswith("#")}
+    assert "imageio-ffmpeg" in required and "ray" in required
+    assert required - declared == set()
+
+
+def test_batch_command_without_ray_names_the_install_command(tmp_path, monkeypatch, capsys):
+    """A Python without Ray: one line naming `pip install 'posekit[batch]'`, nothing written."""
+    from posekit import batch
+
+    monkeypatch.setitem(sys.modules, "ray", None)          # `import ray` fails, as without it
+    (tmp_path / "a.jpg").write_bytes(b"not read")
+    assert batch.main([str(tmp_path / "a.jpg"), "-o", str(tmp_path / "out")]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.splitlines() == [
+        "python -m posekit.batch: error: the batch command needs Ray, which this Python lacks: "
+        "pip install 'posekit[batch]' (in a checkout: `make setup`)"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.jpg"]
