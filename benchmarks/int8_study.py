@@ -48,6 +48,9 @@ VARIANTS: Dict[str, tuple] = {
     "tails+first-depthwise": (TAILS + r"|^Openpose/MConv_Stage\d_L\d_1_depthwise", "dev"),
     "tails+stage6": (TAILS + r"|^Openpose/MConv_Stage6_", "dev"),
     "tails+backbone6-11": (TAILS + r"|^MobilenetV1/Conv2d_([6-9]|1[01])_", "dev"),
+    "tails+stage1-first": (TAILS + r"|^Openpose/MConv_Stage1_L\d_1_", "dev"),
+    "only-backbone-int8": (TAILS + r"|^Openpose/", "dev"),   # where the error comes from
+    "only-stages-int8": (TAILS + r"|^MobilenetV1/", "dev"),
 }
 
 

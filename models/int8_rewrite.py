@@ -4,7 +4,8 @@ Stage maps rescaled inside the concatenations (:func:`rescale_beliefs`), 1x1
 depthwise layers folded into the next pointwise layer
 (:func:`fold_1x1_depthwise`), and channel ranges equalised across
 pointwise -> ReLU -> convolution chains and depthwise -> pointwise pairs
-(:func:`equalize_pointwise`, :func:`equalize_depthwise`). Each step keeps the
+(:func:`equalize_pointwise`, :func:`equalize_depthwise`) and across the
+inputs of each concatenation (:func:`equalize_concats`). Each step keeps the
 network's function (the rewritten graph gives the original maps); why each
 one helps int8 is in ``docs/int8.md`` and ``docs/speed.md``.
 """
@@ -246,12 +247,101 @@ def equalize_depthwise(graph_def: Any, ranges: dict[str, np.ndarray]) -> Any:
     return graph_def
 
 
+#: Channel-preserving ops that commute with a positive per-channel factor.
+_COMMUTING = ("BiasAdd", "Relu", "MaxPool")
+
+
+def _divide_readers(name: str, factor: np.ndarray, offset: int, graph: dict[str, Any]) -> None:
+    """Divide input channels ``offset:offset+len(factor)`` of every convolution reading ``name``.
+
+    Follows commuting ops (bias, ReLU, max pooling) and concatenations
+    forward; ``graph`` holds ``nodes``, ``consts`` and ``consumers``.
+
+    Raises:
+        ValueError: Some reader is neither a convolution nor a commuting op.
+    """
+    for reader in graph["consumers"].get(name, []):
+        if reader.op in ("Conv2D", "DepthwiseConv2dNative") and reader.input[0] == name:
+            weights = graph["consts"][reader.input[1]]
+            filt = _get(weights).copy()
+            filt[:, :, offset:offset + factor.size] /= factor[None, None, :, None]
+            _set(weights, filt)
+        elif reader.op in _COMMUTING and reader.input[0] == name:
+            _divide_readers(reader.name, factor, offset, graph)
+        elif reader.op == "ConcatV2":
+            before = 0
+            for source in reader.input[:-1]:
+                if source == name:
+                    break
+                before += graph["channels"][source]
+            _divide_readers(reader.name, factor, offset + before, graph)
+        else:
+            raise ValueError(f"{name!r} is read by {reader.name!r} ({reader.op}), "
+                             "which a channel factor cannot pass")
+
+
+def equalize_concats(graph_def: Any, batches: Sequence[np.ndarray]) -> Any:
+    """Give every channel entering the stages' concatenations one range (exact, in place).
+
+    TFLite's int8 concatenation makes its inputs share one scale, so a
+    channel whose range is a seventh of the largest keeps a seventh of the
+    256 steps. Each source of ``feat_concat`` and of the stage
+    concatenations (a convolution, then bias, ReLU, max pooling) has its
+    output channel ``c`` multiplied by ``R / r_c`` (``r_c``: its largest
+    output on ``batches``, ``R``: the largest over all the sources), and
+    every convolution that reads it, directly or through a concatenation,
+    divides its input channel by the same factor. Concatenations read by
+    anything but convolutions (the network's output) are left alone.
+
+    Returns:
+        ``graph_def`` (modified).
+
+    Raises:
+        ValueError: A source does not come from a convolution with a bias.
+    """
+    nodes = {node.name: node for node in graph_def.node}
+    consumers: dict[str, list[Any]] = {}
+    for node in graph_def.node:
+        for name in node.input:
+            consumers.setdefault(name.split(":")[0], []).append(node)
+    concats = [node for node in graph_def.node if node.op == "ConcatV2"
+               and consumers.get(node.name) and all(r.op in ("ConcatV2", "DepthwiseConv2dNative", "Conv2D")
+                       for r in consumers.get(node.name, []))]
+    names = {node.name for node in concats}
+    sources = sorted({s for node in concats for s in node.input[:-1] if s not in names})
+    ranges = channel_ranges(graph_def, batches, sources)
+    channels = {name: ranges[name].size for name in sources}
+    for node in concats:  # graph order: a concatenation's inputs come first
+        channels[node.name] = sum(channels[s] for s in node.input[:-1])
+    graph = {"nodes": nodes, "consts": _consts(graph_def), "consumers": consumers,
+             "channels": channels}
+    top = max(float(r.max()) for r in ranges.values())
+    low, high = EQUALIZE_CLIP
+    for source in sources:
+        r = ranges[source]
+        factor = np.clip(np.where(r > 0, top / np.maximum(r, 1e-12), 1.0), low, high)
+        conv, bias = nodes[source], None
+        while conv.op in _COMMUTING:
+            if conv.op == "BiasAdd":
+                bias = conv.input[1]
+            conv = nodes[conv.input[0]]
+        if conv.op != "Conv2D" or bias is None:
+            raise ValueError(f"concatenation input {source!r} does not come from a "
+                             "convolution with a bias")
+        for const in (conv.input[1], bias):
+            value = _get(graph["consts"][const])
+            _set(graph["consts"][const], value * factor)
+        _divide_readers(conv.name, factor, 0, graph)
+    return graph_def
+
+
 def prepared_graph(weights: str | os.PathLike[str], batches: Sequence[np.ndarray],
                    expected_sha256: str | None = None,
                    belief_scale: float = BELIEF_SCALE) -> Any:
-    """The frozen graph with :func:`rescale_beliefs` and :func:`equalize_depthwise` applied."""
+    """The frozen graph with every rewrite of this module applied, in a fixed order."""
     graph_def = load_graph_def(weights, expected_sha256)
     rescale_beliefs(graph_def, belief_scale)
     fold_1x1_depthwise(graph_def)
     equalize_pointwise(graph_def, batches)
+    equalize_concats(graph_def, batches)
     return equalize_depthwise(graph_def, depthwise_ranges(graph_def, batches))

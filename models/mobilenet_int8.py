@@ -2,7 +2,8 @@
 
 The recipe (:data:`RECIPE`), applied by :func:`convert_int8`: an exact rewrite
 of the float weights (:func:`prepared_graph`: stage maps rescaled inside the
-concatenations, 1x1 depthwise layers folded, channel ranges equalised), then
+concatenations, 1x1 depthwise layers folded, channel ranges equalised, within
+chains and across the concatenations' inputs), then
 TFLite's post-training quantization (per-channel int8 weights, per-tensor int8
 activations) with the cheap tail of every stage kept float
 (:func:`float_nodes_list`: layers 2-5 of each stage branch, about 5 % of the
@@ -36,8 +37,8 @@ from models.int8_rewrite import (BELIEF_SCALE, EQUALIZE_CLIP, REFINED_STAGES,  #
 from models.mobilenet_thin import load_graph_def
 
 #: Version of the recipe, recorded in the manifest (see :func:`is_current`); 2 keeps the
-#: stage tails float (docs/int8.md).
-RECIPE = 2
+#: stage tails float, 3 also equalises the concatenations' inputs (docs/int8.md).
+RECIPE = 3
 #: Suffix of the int8 model, replacing the frozen graph's ``.pb``.
 INT8_SUFFIX = ".int8.tflite"
 #: Longest side of the calibration inputs used for bias correction (it runs TFLite's

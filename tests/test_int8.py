@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -77,23 +76,54 @@ def test_calibration_batches_name_missing_and_corrupt_images(tmp_path: Path) -> 
         m8.calibration_batches(tmp_path, names=("bus.jpg",))
 
 
-def test_weight_rewrite_is_exact(small_batches) -> None:
-    """Belief rescaling, 1x1 folding and both equalizations keep the network's function."""
+@pytest.fixture(scope="module")
+def prepared(small_batches):
+    """The rewritten graph (its ranges measured on ``small_batches``)."""
     from models import mobilenet_int8 as m8
+
+    return m8.prepared_graph(WEIGHTS, small_batches)
+
+
+def test_weight_rewrite_is_exact(small_batches, prepared) -> None:
+    """Belief rescaling, 1x1 folding and the three equalizations keep the network's function."""
     from models.mobilenet_thin import load_graph_def
 
     original = load_graph_def(WEIGHTS)
-    prepared = m8.prepared_graph(WEIGHTS, small_batches)
     assert len(prepared.node) == len(original.node) - 2 * 24  # 24 folded layers + weights
     batch = np.ascontiguousarray(small_batches[0][:, :64, :64])
     expected, got = _run_graph(original, batch), _run_graph(prepared, batch)
     assert np.abs(got - expected).max() < 1e-3
-    # the rewrite really changed the weights (ranges are balanced, not the same network file)
-    consts = m8._consts(prepared)
-    name = "Openpose/MConv_Stage1_L2_5_pointwise/Conv2D_bn_offset"
-    np.testing.assert_allclose(m8._get(consts[name]),
-                               m8._get(m8._consts(original)[name]) * m8.BELIEF_SCALE,
-                               rtol=1e-3, atol=1e-3)
+
+
+def test_concatenation_inputs_share_one_range(small_batches, prepared) -> None:
+    """After the rewrite every live channel entering the concatenations has the same range."""
+    from models import int8_rewrite as rw
+    from models.mobilenet_thin import load_graph_def
+
+    names = ["feat_concat", "Openpose/MConv_Stage2_concat", "Openpose/MConv_Stage6_concat"]
+    before = rw.channel_ranges(load_graph_def(WEIGHTS), small_batches, names)
+    after = rw.channel_ranges(prepared, small_batches, names)
+    for name in names:
+        live = before[name] > 0
+        assert before[name][live].max() > 3 * before[name][live].min()  # unequal to begin with
+        np.testing.assert_allclose(after[name][live], after[name][live].max(), rtol=1e-3)
+
+
+def test_equalize_concats_refuses_a_source_without_a_convolution() -> None:
+    """A concatenation input that no convolution with a bias produces cannot take a factor."""
+    import tensorflow as tf
+
+    from models import int8_rewrite as rw
+
+    graph = tf.Graph()
+    with graph.as_default():
+        image = tf.compat.v1.placeholder(tf.float32, (1, 8, 8, 3), name="image")
+        joined = tf.concat([image, image], axis=3, name="joined")
+        filt = tf.constant(np.ones((3, 3, 6, 1), np.float32))
+        tf.nn.depthwise_conv2d(joined, filt, [1, 1, 1, 1], "SAME", name="reader")
+    batch = np.ones((1, 8, 8, 3), np.float32)
+    with pytest.raises(ValueError, match="'image' does not come from a convolution"):
+        rw.equalize_concats(graph.as_graph_def(), [batch])
 
 
 def test_fold_removes_every_1x1_depthwise_layer() -> None:
