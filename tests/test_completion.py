@@ -152,3 +152,13 @@ def test_complete_people_must_be_a_bool():
 def _cfg():
     from estimation.config import get_default_configuration
     return get_default_configuration()
+
+
+def test_a_guess_scores_at_least_the_floor():
+    slots, xy, heatmaps, pafs = scene()
+    heatmaps[:] = -0.05                               # networks give slightly negative maps
+    heatmaps[10, 19, BodyPart.right_elbow] = 0.5 * MIN_GUESS_SCORE
+    pafs[10, 13, 14:16] = (1.0, 0.0)
+    out = complete(slots, xy, heatmaps, pafs, _cfg())
+    assert (out[2] == MIN_GUESS_SCORE).all() and len(out[2]) == NUM_PARTS - 2
+    assert guess(out, BodyPart.right_elbow)[:2] == (19.0, 10.0)
