@@ -52,7 +52,8 @@ RADIUS_BUCKETS = (3, 6, MAX_RADIUS)
 #: A guess's score is its heatmap value, at least this: a score of 0 means a
 #: missing keypoint in our keypoint arrays and in OpenPose's JSON.
 MIN_GUESS_SCORE = 1e-3
-#: Guesses are scored in blocks of this many (x at most 35 x 35 cells x ~6 arrays).
+#: Guesses are scored in blocks of this many (x at most 35 x 35 cells: 19 MB peak,
+#: docs/limits.md).
 GUESS_BLOCK = 512
 
 
