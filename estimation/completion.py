@@ -37,14 +37,16 @@ LIMB_LENGTHS = np.array([1.56, 1.57, 2.91, 1.93, 2.90, 1.91, 5.29, 3.81, 3.80, 5
 LIMB_LENGTHS.setflags(write=False)
 #: The PAF must be at least this long to point the way (its vectors have length
 #: up to about 1 on a limb); below it, the search is around the filled slot.
+#: Dev-set AP (benchmarks/bench_completion.py): 0.1 0.3622, 0.2 0.3604, never 0.3574.
 MIN_PAF_NORM = 0.1
 #: Search radius around the expected position, as a fraction of the limb's
-#: length (dev-set sweep 0.2 / 0.3 / 0.5 / 0.8: 0.3616 / 0.3614 / 0.3606 /
-#: 0.3592 AP), and around the filled slot when the PAF does not point (1.2).
+#: length: dev-set AP 0.2 / 0.3 / 0.5 / 0.8: 0.3617 / 0.3622 / 0.3605 / 0.3591.
 POINTED_RADIUS = 0.3
+#: ... and around the filled slot when the PAF does not point: 0.6 / 1.2 / 2.0:
+#: 0.3582 / 0.3622 / 0.3625 (noise; 1.2 kept).
 UNPOINTED_RADIUS = 1.2
-#: Radius bounds in cells: at least a 3-cell-wide disc; at most 16 cells,
-#: which bounds the work at 35 x 35 cells per guess.
+#: Radius bounds in cells: at least 1.5 (1.0 / 2.5: 0.3622 / 0.3597); at most
+#: 16, which bounds the work at 35 x 35 cells per guess.
 MIN_RADIUS = 1.5
 MAX_RADIUS = 16
 #: Discs are searched on grids of these half-widths, smallest that fits (speed).
