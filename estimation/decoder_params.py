@@ -67,7 +67,8 @@ class DecoderParams:
     # "combined" their product (dev set, out of fold: 0.3332 / 0.3271 / 0.3315 AP).
     person_score: str = "combined"
     # Guess a position for every slot a person lacks (estimation.completion);
-    # dev set: 0.3340 -> 0.361 AP (docs/accuracy_decoder.md).
+    # dev set: 0.3339 -> 0.3622 AP on cached maps, 0.362 by the evaluation command
+    # (benchmarks/bench_completion.py, docs/accuracy_decoder.md).
     complete_people: bool = True
 
     def __post_init__(self) -> None:
