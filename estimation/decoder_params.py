@@ -64,7 +64,8 @@ class DecoderParams:
     min_person_score: float = 1.5
     # How people are ranked (a key of PERSON_SCORES): "learned" predicts each
     # person's OKS (estimation.rescore); "heuristic" is the hand-made score;
-    # "combined" their product (dev set, out of fold: 0.3332 / 0.3271 / 0.3315 AP).
+    # "combined" their product (dev set, out of fold, people completed: 0.3617 /
+    # 0.3576 / 0.3578 AP; before completion 0.3332 / 0.3271 / 0.3315).
     person_score: str = "combined"
     # Guess a position for every slot a person lacks (estimation.completion);
     # dev set: 0.3339 -> 0.3622 AP on cached maps, 0.362 by the evaluation command
