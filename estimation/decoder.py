@@ -18,6 +18,9 @@ it does differently, each step measured on the COCO dev set (see README):
    thresholds, only fill empty slots of existing people.
 4. Scoring: a person's score rewards confident, complete, larger people (it
    ranks detections for AP), and weak people are pruned.
+5. Completion: every slot a person lacks gets a guessed position
+   (``estimation.completion``), added to ``coords`` as a new id whose score
+   is the heatmap value there (often near 0).
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from typing import Dict, List, Optional, Tuple
 import numpy as np
 
 from .assembly import assemble
+from .completion import complete
 from .checks import check_maps, check_same_size, lap
 from .config import NUM_PARTS, PoseConfig, get_default_configuration
 from .decoder_params import PERSON_SCORES, DecoderParams
@@ -173,5 +177,26 @@ def decode(heatmaps: np.ndarray, pafs: np.ndarray, params: Optional[DecoderParam
     skeletons = assemble(strong, peaks.score, peaks.xy, config, params, weak, features_out,
                          pf)
     coords = peaks.to_coords(config)
+    if params.complete_people and len(skeletons):
+        skeletons = _complete(skeletons, coords, peaks, hm, pf, config)
     lap(timings, "grouping", clock)
     return coords, skeletons
+
+
+def _complete(skeletons: np.ndarray, coords: Coords, peaks: Peaks, heatmaps: np.ndarray,
+              pafs: np.ndarray, config: PoseConfig) -> np.ndarray:
+    """Rows with every empty slot filled by :func:`estimation.completion.complete`;
+    the guesses are appended to ``coords`` (in place) under new ids."""
+    slots, new_xy, new_value = complete(skeletons[:, :NUM_PARTS].astype(np.int64), peaks.xy,
+                                        heatmaps, pafs, config)
+    base = len(peaks.score)
+    for meta in config.body_parts.values():
+        ids = slots[:, meta.slot_idx]
+        ids = ids[ids >= base]
+        xy, value = new_xy[ids - base], new_value[ids - base]
+        coords[meta.body_part.name].extend(zip(xy[:, 0].tolist(), xy[:, 1].tolist(),
+                                               value.tolist(), ids.tolist()))
+    out = skeletons.copy()
+    out[:, :NUM_PARTS] = slots
+    out[:, NUM_PARTS + 1] = (slots >= 0).sum(1)
+    return out

@@ -64,8 +64,13 @@ class DecoderParams:
     min_person_score: float = 1.5
     # How people are ranked (a key of PERSON_SCORES): "learned" predicts each
     # person's OKS (estimation.rescore); "heuristic" is the hand-made score;
-    # "combined" their product (dev set, out of fold: 0.3332 / 0.3271 / 0.3315 AP).
+    # "combined" their product (dev set, out of fold, people completed: 0.3617 /
+    # 0.3576 / 0.3578 AP; before completion 0.3332 / 0.3271 / 0.3315).
     person_score: str = "combined"
+    # Guess a position for every slot a person lacks (estimation.completion);
+    # dev set: 0.3339 -> 0.3622 AP on cached maps, 0.362 by the evaluation command
+    # (benchmarks/bench_completion.py, docs/accuracy_decoder.md).
+    complete_people: bool = True
 
     def __post_init__(self) -> None:
         """Refuse values that would silently decode nothing or take unbounded work.
@@ -98,7 +103,7 @@ class DecoderParams:
         if self.person_score not in PERSON_SCORES:
             raise ValueError(f"DecoderParams.person_score must be one of "
                              f"{sorted(PERSON_SCORES)}, got {self.person_score!r}")
-        for name in ("refine_peaks", "join_fragments"):
+        for name in ("refine_peaks", "join_fragments", "complete_people"):
             if not isinstance(getattr(self, name), (bool, np.bool_)):
                 raise ValueError(f"DecoderParams.{name} must be a bool, got "
                                  f"{getattr(self, name)!r}")

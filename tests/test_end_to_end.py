@@ -76,20 +76,47 @@ def network():
     return load_network()
 
 
+def found_keypoints(estimator, name: str) -> list:
+    """The found keypoints (n, 2) of every person ``estimator`` detects on photo ``name``."""
+    import cv2
+
+    result = estimator(cv2.imread(str(IMAGES / name)))
+    return [person[person[:, 2] > 0, :2] for person in result.keypoints]
+
+
+def grouping_only(estimator):
+    """``estimator`` with the best decoder's completion off (the guesses of
+    estimation.completion would count as keypoints the photo shows)."""
+    from estimation.decoder import DecoderParams, decode
+
+    params = DecoderParams(complete_people=False)
+    estimator.decode = lambda hm, pf, timings: decode(hm, pf, params, timings=timings)
+    return estimator
+
+
 @pytest.fixture(scope="module")
 def detections(network):
     """Per photo: the found keypoints (n, 2) of every detected person, in original
-    pixels, through the demo's estimator with its defaults (best decoder)."""
-    import cv2
-
+    pixels, through the demo's estimator with its defaults (best decoder), the
+    completion of people off (``test_completion_only_adds_keypoints`` checks it)."""
     from posekit import PoseEstimator
 
-    estimator = PoseEstimator(network, "best")
-    found = {}
-    for name in PEOPLE:
-        result = estimator(cv2.imread(str(IMAGES / name)))
-        found[name] = [person[person[:, 2] > 0, :2] for person in result.keypoints]
-    return found
+    estimator = grouping_only(PoseEstimator(network, "best"))
+    return {name: found_keypoints(estimator, name) for name in PEOPLE}
+
+
+@pytest.mark.parametrize("photo", list(PEOPLE))
+def test_completion_only_adds_keypoints(network, detections, photo):
+    """The defaults (completion on) give the same people, each with all 18
+    keypoints, the found ones unchanged; every person still lies on someone."""
+    from posekit import PoseEstimator
+
+    completed = found_keypoints(PoseEstimator(network, "best"), photo)
+    assert len(completed) == len(detections[photo])
+    for full, found in zip(completed, detections[photo]):
+        assert len(full) == NUM_PARTS
+        assert {tuple(p) for p in found.tolist()} <= {tuple(p) for p in full.tolist()}
+        assert max(inside(full, p.box) for p in PEOPLE[photo].values()) >= INSIDE
 
 
 def inside(points: np.ndarray, box: tuple) -> float:
