@@ -157,6 +157,30 @@ def test_pruning_by_parts_and_mean_score():
     assert merge(np.array(few + weak + strong), min_num_body_parts=3, min_score=0.2).shape[0] == 3
 
 
+
+def test_pruning_goes_on_past_a_dropped_person():
+    # People start in descending row score: the dropped one (1.8 > 1.5) comes first.
+    weak = [row({0: 0, 1: 1}, 1.8)]                                    # 1.8 / 2 parts = 0.9
+    strong = [row({8: 20, 9: 21}, 1.5), row({9: 21, 10: 22}, 1.5),
+              row({10: 22, 11: 23}, 1.5)]                              # 4.5 / 4 parts
+    result = merge(np.array(weak + strong), min_num_body_parts=2, min_score=1.0)
+    assert result[:, 8:12].tolist() == [[20, 21, 22, 23]]
+    result = merge(np.array(weak + strong), min_num_body_parts=3, min_score=0.0)  # too few
+    assert result[:, 8:12].tolist() == [[20, 21, 22, 23]]
+
+
+def test_a_one_part_person_is_kept_when_the_minimum_allows_it():
+    result = merge(np.array([row({5: 7}, 0.5)]), min_num_body_parts=1, min_score=0.0)
+    assert result.tolist() == [[-1] * 5 + [7] + [-1] * 12 + [0.5, 1]]
+
+
+def test_a_person_with_all_18_parts_passes_min_num_body_parts_18():
+    rows = [row({s: s, s + 1: s + 1}, 1.0) for s in range(17)]     # a chain over all slots
+    result = merge(np.array(rows), min_num_body_parts=18)
+    assert result[:, :18].tolist() == [list(range(18))]
+    assert result[0, 18:].tolist() == [17.0, 18]
+
+
 @pytest.mark.parametrize("empty", [np.zeros((0, 20)), [], np.array([])])
 def test_empty_input_gives_empty_output(empty):
     assert merge(empty).shape == (0, 20)
