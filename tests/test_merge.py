@@ -181,6 +181,18 @@ def test_a_person_with_all_18_parts_passes_min_num_body_parts_18():
     assert result[0, 18:].tolist() == [17.0, 18]
 
 
+
+@pytest.mark.parametrize("slot", [0, 1, 17])
+def test_equal_scores_are_ordered_by_ids_not_by_start_order(slot):
+    # Both people score 2.0; the one with id 6 starts first (one row of 2.0), the one
+    # with id 5 later (two rows of 1.0 that compete: priority 1.0 - 0.4 each).
+    subset = np.array([row({slot: 6}, 2.0), row({slot: 5}, 1.0), row({slot: 5}, 1.0)])
+    assert [p.ids[slot] for p in group_rows(subset)] == [6, 5]
+    result = merge(subset, min_num_body_parts=1)
+    assert result[:, slot].tolist() == [5, 6]
+    assert result[:, 18:].tolist() == [[2.0, 1], [2.0, 1]]
+
+
 @pytest.mark.parametrize("empty", [np.zeros((0, 20)), [], np.array([])])
 def test_empty_input_gives_empty_output(empty):
     assert merge(empty).shape == (0, 20)
