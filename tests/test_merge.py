@@ -134,6 +134,24 @@ def test_strongest_link_is_fused_first():
     assert sorted(fused.rows) == [0, 2, 3]
 
 
+
+def test_links_rank_by_the_sum_of_their_rows_not_by_the_people_order():
+    """Z links to X by one row of 1.5 and to Y (started later) by two rows of 1.0."""
+    subset = np.array([
+        row({0: 0, 1: 1, 14: 7}, 5.0),            # X (person 0)
+        row({0: 5, 1: 6, 14: 8}, 4.5),            # Y (person 1): conflicts with X in 3 slots
+        row({0: 9, 2: 2, 3: 3}, 4.0),             # Z (person 2): nose 9 conflicts with both
+        row({1: 1, 2: 2}, 1.5),                   # X - Z: 1.5
+        row({1: 6, 2: 2}, 1.0),                   # Y - Z: 1.0 + 1.0 = 2.0, fused first
+        row({14: 8, 3: 3}, 1.0),
+    ])
+    people = group_rows(subset)
+    assert [p.ids[[0, 1, 2, 3, 14]].tolist() for p in people] == [
+        [0, 1, -1, -1, 7], [5, 6, 2, 3, 8]]       # Y is the stronger: its nose stays
+    assert [p.score for p in people] == [5.0, 10.5]
+    assert [sorted(p.rows) for p in people] == [[0], [1, 2, 4, 5]]
+
+
 def test_compatible_people_are_fused_through_a_shared_row():
     subset = np.array([
         row({0: 0, 1: 1}, 5.0),
