@@ -152,6 +152,45 @@ def test_links_rank_by_the_sum_of_their_rows_not_by_the_people_order():
     assert [sorted(p.rows) for p in people] == [[0], [1, 2, 4, 5]]
 
 
+
+def test_equal_links_go_in_the_people_start_order_not_the_row_order():
+    subset = np.array([
+        row({0: 0, 1: 1, 14: 7}, 5.0),            # X (person 0)
+        row({0: 5, 1: 6, 14: 8}, 4.5),            # Y (person 1)
+        row({0: 9, 2: 2, 3: 3}, 4.0),             # Z (person 2)
+        row({1: 6, 2: 2}, 1.0),                   # Y - Z, the earlier row
+        row({1: 1, 2: 2}, 1.0),                   # X - Z, an equal link: pair (0, 2) first
+    ])
+    people = group_rows(subset)
+    assert [p.ids[[0, 1, 2, 3, 14]].tolist() for p in people] == [
+        [0, 1, 2, 3, 7], [5, 6, -1, -1, 8]]
+    assert [sorted(p.rows) for p in people] == [[0, 2, 4], [1]]
+
+
+def test_a_skipped_link_does_not_end_the_fusion_pass():
+    conflicting = np.array([
+        row({0: 0, 1: 1, 14: 7}, 5.0),            # X (person 0)
+        row({0: 9, 8: 20, 9: 21}, 4.5),           # Z (person 1): conflicts with X in 1 slot
+        row({0: 5, 14: 8, 2: 2, 3: 3}, 4.0),      # Y (person 2): conflicts with X in 2 slots
+        row({1: 1, 2: 2}, 3.0),                   # X - Y: strongest link, not fused
+        row({1: 1, 8: 20}, 1.0),                  # X - Z: fused after it
+    ])
+    people = group_rows(conflicting)
+    assert [sorted(p.rows) for p in people] == [[0, 1, 4], [2]]
+    assert people[0].ids[[0, 1, 8, 9, 14]].tolist() == [0, 1, 20, 21, 7]
+    dead = np.array([
+        row({0: 0, 1: 1, 14: 7}, 5.0),            # X (person 0)
+        row({0: 5, 1: 6, 14: 8}, 4.5),            # Y (person 1)
+        row({0: 9, 2: 2, 3: 3}, 4.0),             # Z (person 2)
+        row({0: 30, 10: 31}, 3.5),                # W (person 3)
+        row({1: 6, 2: 2}, 2.0),                   # Y - Z first: Z is gone ...
+        row({1: 1, 2: 2}, 1.5),                   # ... so X - Z is skipped
+        row({1: 1, 10: 31}, 0.5),                 # X - W still fuses
+    ])
+    people = group_rows(dead)
+    assert [sorted(p.rows) for p in people] == [[0, 3, 6], [1, 2, 4]]
+
+
 def test_compatible_people_are_fused_through_a_shared_row():
     subset = np.array([
         row({0: 0, 1: 1}, 5.0),
