@@ -118,6 +118,21 @@ def test_people_that_conflict_in_one_slot_are_fused_and_the_stronger_keeps_it():
     assert group_rows(subset)[0].ids[0] == 5
 
 
+
+@pytest.mark.parametrize("extra, nose", [(3.0, 5), (1.0, 0)])
+def test_in_a_fusion_the_person_scored_higher_at_that_point_keeps_the_slot(extra, nose):
+    """Y starts after X but grows to 4 + extra: above X's 5.0 it keeps its nose; tied, X does."""
+    subset = np.array([
+        row({0: 0, 1: 1, 14: 7}, 5.0),   # X: nose 0
+        row({0: 5, 2: 2, 3: 3}, 4.0),    # Y: nose 5
+        row({3: 3, 4: 4}, extra),        # joins Y
+        row({1: 1, 2: 2}, 1.0),          # links X and Y
+    ])
+    people = group_rows(subset)
+    assert [p.ids[[0, 1, 2, 3, 4, 14]].tolist() for p in people] == [[nose, 1, 2, 3, 4, 7]]
+    assert people[0].score == pytest.approx(10.0 + extra)
+
+
 def test_strongest_link_is_fused_first():
     """Z links to X (strongly) and to Y (weakly); X and Y conflict in two slots."""
     subset = np.array([
