@@ -71,6 +71,13 @@ def test_competitors_count_rows_of_the_same_slots_sharing_an_id():
     assert competitors(np.zeros((0, 18), np.int64)).shape == (0,)
 
 
+
+def test_id_0_is_a_filled_slot_for_competitors():
+    ids = np.array([row({0: 0, 1: 1}, 1.0), row({0: 0, 1: 2}, 1.0),
+                    row({0: 3, 1: 2}, 1.0)])[:, :18].astype(np.int64)
+    np.testing.assert_array_equal(competitors(ids), [1, 2, 1])
+
+
 @pytest.mark.parametrize("elbow_score, first", [(1.625, 2), (1.5625, 0)])
 def test_a_row_with_a_competitor_yields_to_a_weaker_uncontested_row(elbow_score, first):
     """The greedy order is score - COMPETITOR_PENALTY x competitors: 2.0 - 0.4 = 1.6."""
