@@ -78,6 +78,11 @@ def test_id_0_is_a_filled_slot_for_competitors():
     np.testing.assert_array_equal(competitors(ids), [1, 2, 1])
 
 
+def test_competitors_of_empty_rows_are_int64_zeros():
+    counts = competitors(np.full((3, 18), -1, np.int64))
+    assert counts.dtype == np.int64 and counts.tolist() == [0, 0, 0]
+
+
 @pytest.mark.parametrize("elbow_score, first", [(1.625, 2), (1.5625, 0)])
 def test_a_row_with_a_competitor_yields_to_a_weaker_uncontested_row(elbow_score, first):
     """The greedy order is score - COMPETITOR_PENALTY x competitors: 2.0 - 0.4 = 1.6."""
