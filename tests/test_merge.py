@@ -78,6 +78,12 @@ def test_id_0_is_a_filled_slot_for_competitors():
     np.testing.assert_array_equal(competitors(ids), [1, 2, 1])
 
 
+def test_rows_of_the_same_slots_with_different_ids_have_no_competitors():
+    # Slots 0 and 5, ids 0-3: a key (pattern, slot, id) must not collide across slots.
+    ids = np.array([row({0: 0, 5: 1}, 1.0), row({0: 2, 5: 3}, 1.0)])[:, :18].astype(np.int64)
+    assert competitors(ids).tolist() == [0, 0]
+
+
 def test_competitors_of_empty_rows_are_int64_zeros():
     counts = competitors(np.full((3, 18), -1, np.int64))
     assert counts.dtype == np.int64 and counts.tolist() == [0, 0, 0]
