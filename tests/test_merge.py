@@ -308,6 +308,19 @@ def test_rejects_malformed_subsets(bad, message):
         merge(bad)
 
 
+@pytest.mark.parametrize("bad, message", [
+    (np.full((1, 20), np.inf), "subset contains NaN or infinite values"),
+    (np.array([row({0: 1}, 1e308), row({1: 2}, -1e308)]),     # |scores| overflow, not the sum
+     "subset scores are too large: their sum overflows float64"),
+    (np.array([row({0: 4}, 1.0), row({1: 4}, 1.0)]),
+     "subset places one part id in two different slots"),
+])
+def test_malformed_subset_messages_are_exact(bad, message):
+    with pytest.raises(ValueError) as error:
+        merge(bad)
+    assert str(error.value) == message
+
+
 def test_largest_exact_id_is_kept():
     big = 2 ** 53 - 1
     subset = np.array([row({0: big, 1: 0, 2: 1, 3: 2}, 4.0)])
