@@ -78,10 +78,15 @@ def test_id_0_is_a_filled_slot_for_competitors():
     np.testing.assert_array_equal(competitors(ids), [1, 2, 1])
 
 
-def test_rows_of_the_same_slots_with_different_ids_have_no_competitors():
-    # Slots 0 and 5, ids 0-3: a key (pattern, slot, id) must not collide across slots.
-    ids = np.array([row({0: 0, 5: 1}, 1.0), row({0: 2, 5: 3}, 1.0)])[:, :18].astype(np.int64)
-    assert competitors(ids).tolist() == [0, 0]
+@pytest.mark.parametrize("rows", [
+    [{0: 1, 1: 0}],                          # one row: its two entries are not competitors
+    [{0: 0, 5: 1}, {0: 2, 5: 3}],            # same slots, different ids
+    [{0: 1, 1: 4}, {1: 3, 2: 6}, {1: 4}],    # id 4 shared by rows of different slots
+])
+def test_rows_sharing_no_id_in_the_same_slots_have_no_competitors(rows):
+    # Each (slots filled, slot, id) key must stay distinct, whatever the ids.
+    ids = np.array([row(r, 1.0) for r in rows])[:, :18].astype(np.int64)
+    assert competitors(ids).tolist() == [0] * len(rows)
 
 
 def test_competitors_of_empty_rows_are_int64_zeros():
