@@ -94,6 +94,14 @@ def test_competitors_of_empty_rows_are_int64_zeros():
     assert counts.dtype == np.int64 and counts.tolist() == [0, 0, 0]
 
 
+def test_competitors_are_int64_one_per_row_with_trailing_empty_rows():
+    ids = np.array([row({1: 1, 2: 2}, 1.0), row({1: 1, 2: 3}, 1.0),
+                    row({}, 1.0), row({}, 1.0)])[:, :18].astype(np.int64)
+    counts = competitors(ids)
+    assert counts.dtype == np.int64 and counts.tolist() == [1, 1, 0, 0]
+    assert merge(np.array([row({1: 1, 2: 2}, 1.0), row({}, 1.0)]), 2, 0).shape == (1, 20)
+
+
 @pytest.mark.parametrize("elbow_score, first", [(1.625, 2), (1.5625, 0)])
 def test_a_row_with_a_competitor_yields_to_a_weaker_uncontested_row(elbow_score, first):
     """The greedy order is score - COMPETITOR_PENALTY x competitors: 2.0 - 0.4 = 1.6."""
