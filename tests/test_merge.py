@@ -4,13 +4,14 @@ import ast
 import importlib.util
 import shutil
 import sys
+import warnings
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from estimation.merge import COMPETITOR_PENALTY, competitors, group_rows, merge
+from estimation.merge import COMPETITOR_PENALTY, check_subset, competitors, group_rows, merge
 
 from conftest import ROOT, examples
 
@@ -329,9 +330,33 @@ def test_rejects_malformed_subsets(bad, message):
      "subset places one part id in two different slots"),
 ])
 def test_malformed_subset_messages_are_exact(bad, message):
-    with pytest.raises(ValueError) as error:
-        merge(bad)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")               # refused, without a RuntimeWarning
+        with pytest.raises(ValueError) as error:
+            merge(bad)
     assert str(error.value) == message
+
+
+@pytest.mark.parametrize("empty", [[], np.array([]), np.zeros((0, 20))])
+def test_empty_subsets_give_no_people_even_without_thresholds(empty):
+    assert group_rows(empty) == []
+    assert merge(empty, 0, -1.0).shape == (0, 20)
+
+
+@pytest.mark.parametrize("subset", [
+    np.array([row({0: 0, 1: 1}, 2.0)]).astype(np.int64),
+    np.array([row({0: 0, 1: 1}, 2.0)]).astype(np.float32),
+    np.zeros((0, 20), np.int32),
+])
+def test_check_subset_returns_a_float64_copy(subset):
+    arr = check_subset(subset)
+    assert arr.dtype == np.float64 and arr.tolist() == subset.tolist()
+    assert not np.shares_memory(arr, subset)
+
+
+def test_slot_id_minus_2_is_refused():
+    with pytest.raises(ValueError, match="integers in"):
+        merge(np.array([row({0: -2, 1: 1, 2: 2, 3: 3}, 4.0)]))
 
 
 def test_largest_exact_id_is_kept():
