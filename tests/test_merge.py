@@ -328,6 +328,8 @@ def test_rejects_malformed_subsets(bad, message):
      "subset scores are too large: their sum overflows float64"),
     (np.array([row({0: 4}, 1.0), row({1: 4}, 1.0)]),
      "subset places one part id in two different slots"),
+    (np.array([row({0: 0, 1: 1}, 1.0), row({2: 0, 3: 3}, 1.0)]),     # id 0 counts too
+     "subset places one part id in two different slots"),
 ])
 def test_malformed_subset_messages_are_exact(bad, message):
     with warnings.catch_warnings():
