@@ -57,6 +57,15 @@ def test_conflicting_row_is_set_aside():
     assert result.shape == (1, 20) and result[0, 19] == 4
 
 
+
+def test_equal_priorities_go_in_id_order_from_slot_0():
+    """Two rows share neck 1 and conflict on the nose: the lower nose id goes first
+    (slot 0 decides before slot 17, where the order is the other way)."""
+    subset = np.array([row({0: 6, 1: 1, 17: 8}, 1.0), row({0: 5, 1: 1, 17: 9}, 1.0)])
+    people = group_rows(subset)
+    assert [(p.ids[[0, 1, 17]].tolist(), p.rows) for p in people] == [([5, 1, 9], [1])]
+
+
 def test_competitors_count_rows_of_the_same_slots_sharing_an_id():
     subset = np.array([
         row({1: 1, 2: 2}, 2.0),       # neck 1 - right shoulder 2: shares neck 1 with the next two
