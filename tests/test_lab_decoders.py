@@ -87,3 +87,14 @@ def test_registered_wrappers_pass_every_field_on(scene_maps, wrapper, decoder, c
     if fields:           # each non-default field changes the result on this scene
         _, default = decoder(heatmaps, pafs, **extra)
         assert people.shape != default.shape or not np.array_equal(people, default)
+
+
+@pytest.mark.parametrize("wrapper, decoder, cls", [
+    (lab_registered, decode_lab, LabParams), (handout_registered, decode_handout, HandoutParams)])
+def test_registered_wrappers_pass_the_timings_on(scene_maps, wrapper, decoder, cls):
+    heatmaps, pafs = scene_maps
+    got, want = {}, {}
+    wrapper(heatmaps, pafs, cls(), None, got)
+    decoder(heatmaps, pafs, None, want)
+    assert want and set(got) == set(want)
+    assert all(seconds >= 0 for seconds in got.values())
