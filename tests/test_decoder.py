@@ -205,6 +205,13 @@ def test_new_params_are_validated(field, value):
         DecoderParams(**{field: value})
 
 
+
+def test_min_person_score_ends_exactly_at_1e6():
+    assert DecoderParams(min_person_score=1e6).min_person_score == 1e6
+    with pytest.raises(ValueError, match=r"min_person_score must be a number in \[0.0, 1000000.0\]"):
+        DecoderParams(min_person_score=float(np.nextafter(1e6, 2e6)))
+
+
 def test_learned_person_score_ranks_by_predicted_oks(cfg):
     heatmaps, pafs = render_maps(scene_people(), SCENE_SHAPE)
     features = []

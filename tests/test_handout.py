@@ -282,3 +282,13 @@ def test_estimate_rows_reference_adds_a_pair_once_and_names_a_bad_row_score(cfg)
     assert rows[:, [1, 2]].tolist() == [[0, 1], [0, 2]]
     with pytest.raises(ValueError, match=r"^row_score must be one of printed, cmu, got 'x'"):
         estimate_rows_reference(cfg, conns, "x")
+
+
+def test_merge_reference_keeps_the_input_order_of_equal_scores():
+    # 40 one-part people, scores 1, 2, 1, 2, ...: enough equal keys that an
+    # unstable sort reorders them.
+    subset = np.full((40, 20), -1.0)
+    subset[:, 0] = np.arange(40)
+    subset[:, 18] = [1.0, 2.0] * 20
+    out = merge_reference(subset, min_num_body_parts=1, min_score=0.0)
+    assert out[:, 0].tolist() == list(range(1, 40, 2)) + list(range(0, 40, 2))

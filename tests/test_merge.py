@@ -4,13 +4,14 @@ import ast
 import importlib.util
 import shutil
 import sys
+import warnings
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from estimation.merge import COMPETITOR_PENALTY, competitors, group_rows, merge
+from estimation.merge import COMPETITOR_PENALTY, check_subset, competitors, group_rows, merge
 
 from conftest import ROOT, examples
 
@@ -56,6 +57,15 @@ def test_conflicting_row_is_set_aside():
     assert result.shape == (1, 20) and result[0, 19] == 4
 
 
+
+def test_equal_priorities_go_in_id_order_from_slot_0():
+    """Two rows share neck 1 and conflict on the nose: the lower nose id goes first
+    (slot 0 decides before slot 17, where the order is the other way)."""
+    subset = np.array([row({0: 6, 1: 1, 17: 8}, 1.0), row({0: 5, 1: 1, 17: 9}, 1.0)])
+    people = group_rows(subset)
+    assert [(p.ids[[0, 1, 17]].tolist(), p.rows) for p in people] == [([5, 1, 9], [1])]
+
+
 def test_competitors_count_rows_of_the_same_slots_sharing_an_id():
     subset = np.array([
         row({1: 1, 2: 2}, 2.0),       # neck 1 - right shoulder 2: shares neck 1 with the next two
@@ -69,6 +79,37 @@ def test_competitors_count_rows_of_the_same_slots_sharing_an_id():
     np.testing.assert_array_equal(competitors(ids), [2, 2, 3, 1, 0, 0])
     np.testing.assert_array_equal(competitors(ids[[5, 2, 0, 4, 3, 1]]), [0, 3, 2, 0, 1, 2])
     assert competitors(np.zeros((0, 18), np.int64)).shape == (0,)
+
+
+
+def test_id_0_is_a_filled_slot_for_competitors():
+    ids = np.array([row({0: 0, 1: 1}, 1.0), row({0: 0, 1: 2}, 1.0),
+                    row({0: 3, 1: 2}, 1.0)])[:, :18].astype(np.int64)
+    np.testing.assert_array_equal(competitors(ids), [1, 2, 1])
+
+
+@pytest.mark.parametrize("rows", [
+    [{0: 1, 1: 0}],                          # one row: its two entries are not competitors
+    [{0: 0, 5: 1}, {0: 2, 5: 3}],            # same slots, different ids
+    [{0: 1, 1: 4}, {1: 3, 2: 6}, {1: 4}],    # id 4 shared by rows of different slots
+])
+def test_rows_sharing_no_id_in_the_same_slots_have_no_competitors(rows):
+    # Each (slots filled, slot, id) key must stay distinct, whatever the ids.
+    ids = np.array([row(r, 1.0) for r in rows])[:, :18].astype(np.int64)
+    assert competitors(ids).tolist() == [0] * len(rows)
+
+
+def test_competitors_of_empty_rows_are_int64_zeros():
+    counts = competitors(np.full((3, 18), -1, np.int64))
+    assert counts.dtype == np.int64 and counts.tolist() == [0, 0, 0]
+
+
+def test_competitors_are_int64_one_per_row_with_trailing_empty_rows():
+    ids = np.array([row({1: 1, 2: 2}, 1.0), row({1: 1, 2: 3}, 1.0),
+                    row({}, 1.0), row({}, 1.0)])[:, :18].astype(np.int64)
+    counts = competitors(ids)
+    assert counts.dtype == np.int64 and counts.tolist() == [1, 1, 0, 0]
+    assert merge(np.array([row({1: 1, 2: 2}, 1.0), row({}, 1.0)]), 2, 0).shape == (1, 20)
 
 
 @pytest.mark.parametrize("elbow_score, first", [(1.625, 2), (1.5625, 0)])
@@ -118,6 +159,21 @@ def test_people_that_conflict_in_one_slot_are_fused_and_the_stronger_keeps_it():
     assert group_rows(subset)[0].ids[0] == 5
 
 
+
+@pytest.mark.parametrize("extra, nose", [(3.0, 5), (1.0, 0)])
+def test_in_a_fusion_the_person_scored_higher_at_that_point_keeps_the_slot(extra, nose):
+    """Y starts after X but grows to 4 + extra: above X's 5.0 it keeps its nose; tied, X does."""
+    subset = np.array([
+        row({0: 0, 1: 1, 14: 7}, 5.0),   # X: nose 0
+        row({0: 5, 2: 2, 3: 3}, 4.0),    # Y: nose 5
+        row({3: 3, 4: 4}, extra),        # joins Y
+        row({1: 1, 2: 2}, 1.0),          # links X and Y
+    ])
+    people = group_rows(subset)
+    assert [p.ids[[0, 1, 2, 3, 4, 14]].tolist() for p in people] == [[nose, 1, 2, 3, 4, 7]]
+    assert people[0].score == pytest.approx(10.0 + extra)
+
+
 def test_strongest_link_is_fused_first():
     """Z links to X (strongly) and to Y (weakly); X and Y conflict in two slots."""
     subset = np.array([
@@ -132,6 +188,63 @@ def test_strongest_link_is_fused_first():
     fused = next(p for p in people if p.ids[1] == 1)
     assert fused.ids[[0, 1, 2, 3]].tolist() == [0, 1, 2, 3]
     assert sorted(fused.rows) == [0, 2, 3]
+
+
+
+def test_links_rank_by_the_sum_of_their_rows_not_by_the_people_order():
+    """Z links to X by one row of 1.5 and to Y (started later) by two rows of 1.0."""
+    subset = np.array([
+        row({0: 0, 1: 1, 14: 7}, 5.0),            # X (person 0)
+        row({0: 5, 1: 6, 14: 8}, 4.5),            # Y (person 1): conflicts with X in 3 slots
+        row({0: 9, 2: 2, 3: 3}, 4.0),             # Z (person 2): nose 9 conflicts with both
+        row({1: 1, 2: 2}, 1.5),                   # X - Z: 1.5
+        row({1: 6, 2: 2}, 1.0),                   # Y - Z: 1.0 + 1.0 = 2.0, fused first
+        row({14: 8, 3: 3}, 1.0),
+    ])
+    people = group_rows(subset)
+    assert [p.ids[[0, 1, 2, 3, 14]].tolist() for p in people] == [
+        [0, 1, -1, -1, 7], [5, 6, 2, 3, 8]]       # Y is the stronger: its nose stays
+    assert [p.score for p in people] == [5.0, 10.5]
+    assert [sorted(p.rows) for p in people] == [[0], [1, 2, 4, 5]]
+
+
+
+def test_equal_links_go_in_the_people_start_order_not_the_row_order():
+    subset = np.array([
+        row({0: 0, 1: 1, 14: 7}, 5.0),            # X (person 0)
+        row({0: 5, 1: 6, 14: 8}, 4.5),            # Y (person 1)
+        row({0: 9, 2: 2, 3: 3}, 4.0),             # Z (person 2)
+        row({1: 6, 2: 2}, 1.0),                   # Y - Z, the earlier row
+        row({1: 1, 2: 2}, 1.0),                   # X - Z, an equal link: pair (0, 2) first
+    ])
+    people = group_rows(subset)
+    assert [p.ids[[0, 1, 2, 3, 14]].tolist() for p in people] == [
+        [0, 1, 2, 3, 7], [5, 6, -1, -1, 8]]
+    assert [sorted(p.rows) for p in people] == [[0, 2, 4], [1]]
+
+
+def test_a_skipped_link_does_not_end_the_fusion_pass():
+    conflicting = np.array([
+        row({0: 0, 1: 1, 14: 7}, 5.0),            # X (person 0)
+        row({0: 9, 8: 20, 9: 21}, 4.5),           # Z (person 1): conflicts with X in 1 slot
+        row({0: 5, 14: 8, 2: 2, 3: 3}, 4.0),      # Y (person 2): conflicts with X in 2 slots
+        row({1: 1, 2: 2}, 3.0),                   # X - Y: strongest link, not fused
+        row({1: 1, 8: 20}, 1.0),                  # X - Z: fused after it
+    ])
+    people = group_rows(conflicting)
+    assert [sorted(p.rows) for p in people] == [[0, 1, 4], [2]]
+    assert people[0].ids[[0, 1, 8, 9, 14]].tolist() == [0, 1, 20, 21, 7]
+    dead = np.array([
+        row({0: 0, 1: 1, 14: 7}, 5.0),            # X (person 0)
+        row({0: 5, 1: 6, 14: 8}, 4.5),            # Y (person 1)
+        row({0: 9, 2: 2, 3: 3}, 4.0),             # Z (person 2)
+        row({0: 30, 10: 31}, 3.5),                # W (person 3)
+        row({1: 6, 2: 2}, 2.0),                   # Y - Z first: Z is gone ...
+        row({1: 1, 2: 2}, 1.5),                   # ... so X - Z is skipped
+        row({1: 1, 10: 31}, 0.5),                 # X - W still fuses
+    ])
+    people = group_rows(dead)
+    assert [sorted(p.rows) for p in people] == [[0, 3, 6], [1, 2, 4]]
 
 
 def test_compatible_people_are_fused_through_a_shared_row():
@@ -157,6 +270,42 @@ def test_pruning_by_parts_and_mean_score():
     assert merge(np.array(few + weak + strong), min_num_body_parts=3, min_score=0.2).shape[0] == 3
 
 
+
+def test_pruning_goes_on_past_a_dropped_person():
+    # People start in descending row score: the dropped one (1.8 > 1.5) comes first.
+    weak = [row({0: 0, 1: 1}, 1.8)]                                    # 1.8 / 2 parts = 0.9
+    strong = [row({8: 20, 9: 21}, 1.5), row({9: 21, 10: 22}, 1.5),
+              row({10: 22, 11: 23}, 1.5)]                              # 4.5 / 4 parts
+    result = merge(np.array(weak + strong), min_num_body_parts=2, min_score=1.0)
+    assert result[:, 8:12].tolist() == [[20, 21, 22, 23]]
+    result = merge(np.array(weak + strong), min_num_body_parts=3, min_score=0.0)  # too few
+    assert result[:, 8:12].tolist() == [[20, 21, 22, 23]]
+
+
+def test_a_one_part_person_is_kept_when_the_minimum_allows_it():
+    result = merge(np.array([row({5: 7}, 0.5)]), min_num_body_parts=1, min_score=0.0)
+    assert result.tolist() == [[-1] * 5 + [7] + [-1] * 12 + [0.5, 1]]
+
+
+def test_a_person_with_all_18_parts_passes_min_num_body_parts_18():
+    rows = [row({s: s, s + 1: s + 1}, 1.0) for s in range(17)]     # a chain over all slots
+    result = merge(np.array(rows), min_num_body_parts=18)
+    assert result[:, :18].tolist() == [list(range(18))]
+    assert result[0, 18:].tolist() == [17.0, 18]
+
+
+
+@pytest.mark.parametrize("slot", [0, 1, 17])
+def test_equal_scores_are_ordered_by_ids_not_by_start_order(slot):
+    # Both people score 2.0; the one with id 6 starts first (one row of 2.0), the one
+    # with id 5 later (two rows of 1.0 that compete: priority 1.0 - 0.4 each).
+    subset = np.array([row({slot: 6}, 2.0), row({slot: 5}, 1.0), row({slot: 5}, 1.0)])
+    assert [p.ids[slot] for p in group_rows(subset)] == [6, 5]
+    result = merge(subset, min_num_body_parts=1)
+    assert result[:, slot].tolist() == [5, 6]
+    assert result[:, 18:].tolist() == [[2.0, 1], [2.0, 1]]
+
+
 @pytest.mark.parametrize("empty", [np.zeros((0, 20)), [], np.array([])])
 def test_empty_input_gives_empty_output(empty):
     assert merge(empty).shape == (0, 20)
@@ -180,6 +329,45 @@ def test_empty_input_gives_empty_output(empty):
 def test_rejects_malformed_subsets(bad, message):
     with pytest.raises(ValueError, match=message):
         merge(bad)
+
+
+@pytest.mark.parametrize("bad, message", [
+    (np.full((1, 20), np.inf), "subset contains NaN or infinite values"),
+    (np.array([row({0: 1}, 1e308), row({1: 2}, -1e308)]),     # |scores| overflow, not the sum
+     "subset scores are too large: their sum overflows float64"),
+    (np.array([row({0: 4}, 1.0), row({1: 4}, 1.0)]),
+     "subset places one part id in two different slots"),
+    (np.array([row({0: 0, 1: 1}, 1.0), row({2: 0, 3: 3}, 1.0)]),     # id 0 counts too
+     "subset places one part id in two different slots"),
+])
+def test_malformed_subset_messages_are_exact(bad, message):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")               # refused, without a RuntimeWarning
+        with pytest.raises(ValueError) as error:
+            merge(bad)
+    assert str(error.value) == message
+
+
+@pytest.mark.parametrize("empty", [[], np.array([]), np.zeros((0, 20))])
+def test_empty_subsets_give_no_people_even_without_thresholds(empty):
+    assert group_rows(empty) == []
+    assert merge(empty, 0, -1.0).shape == (0, 20)
+
+
+@pytest.mark.parametrize("subset", [
+    np.array([row({0: 0, 1: 1}, 2.0)]).astype(np.int64),
+    np.array([row({0: 0, 1: 1}, 2.0)]).astype(np.float32),
+    np.zeros((0, 20), np.int32),
+])
+def test_check_subset_returns_a_float64_copy(subset):
+    arr = check_subset(subset)
+    assert arr.dtype == np.float64 and arr.tolist() == subset.tolist()
+    assert not np.shares_memory(arr, subset)
+
+
+def test_slot_id_minus_2_is_refused():
+    with pytest.raises(ValueError, match="integers in"):
+        merge(np.array([row({0: -2, 1: 1, 2: 2, 3: 3}, 4.0)]))
 
 
 def test_largest_exact_id_is_kept():
