@@ -190,12 +190,15 @@ def format_table(stats: Dict[str, float], times: Dict[str, List[float]]) -> str:
 def evaluate(images: Path, annotations: Path, decoder: str = "best", model: str = "mobilenet_thin",
              weights: Optional[str] = None, scales: Sequence[float] = (1.0,), flip: bool = False,
              limit: Optional[int] = None, progress: bool = True, runtime: str = "auto",
-             handout_row_score: str = "printed"):
+             handout_row_score: str = "printed", complete: bool = True):
     """Run network + decoder over the annotated images.
 
     ``handout_row_score`` (``decoder="handout"`` only): the kit's row score,
     ``"printed"`` (the handout's ``connections[k][i][2]``) or ``"cmu"``
     (``score_a + score_b + limb_score``, what the original code computed).
+    ``complete``: decoders that can (``best``) guess a position for every
+    keypoint a person lacks (``estimation.completion``), which COCO's OKS
+    rewards.
 
     Returns:
         ``(results, image_ids, times)``: COCO results, the evaluated image ids
@@ -212,8 +215,11 @@ def evaluate(images: Path, annotations: Path, decoder: str = "best", model: str 
     chosen = get_decoder(decoder)
     if handout_row_score != "printed" and not _has_row_score(decoder):
         raise ValueError("handout_row_score applies to the handout decoder only")
+    fields = {f.name for f in dataclasses.fields(chosen.params)}
     params = chosen.make_params(**({"row_score": handout_row_score}
-                                  if _has_row_score(decoder) else {}))
+                                  if _has_row_score(decoder) else {}),
+                                **({"complete_people": complete}
+                                   if "complete_people" in fields else {}))
     data = load_annotations(annotations)
     entries = sorted(data["images"], key=lambda im: im["id"])[:limit]
     network = load_network(model, weights, runtime=runtime)
@@ -319,6 +325,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--scales", type=float, nargs="+", default=[1.0],
                         help="input scales averaged (relative to the native resolution)")
     parser.add_argument("--flip", action="store_true", help="also average a mirrored pass")
+    parser.add_argument("--no-complete", dest="complete", action="store_false",
+                        help="leave the keypoints a person lacks empty (by default the best "
+                             "decoder guesses them, which COCO's OKS rewards; the demo and "
+                             "the library leave them empty)")
     parser.add_argument("--limit", type=int, default=None, help="only the first N images")
     parser.add_argument("--results", type=Path, default=Path("coco_results.json"),
                         help="where to write the COCO results JSON")
@@ -339,7 +349,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         results, image_ids, times = evaluate(
             args.images, args.annotations, args.decoder, args.model, args.weights,
             args.scales, args.flip, args.limit, progress=not args.quiet, runtime=args.runtime,
-            handout_row_score=args.handout_row_score)
+            handout_row_score=args.handout_row_score, complete=args.complete)
         write_results(args.results, results)
     except (ValueError, FileNotFoundError, OSError) as exc:
         print(f"{parser.prog}: error: {exc}", file=sys.stderr)

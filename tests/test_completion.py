@@ -123,7 +123,7 @@ def test_decode_completes_people_and_lists_the_guesses_in_coords():
     person = make_person(30, 12, 60, missing=(4,))   # no right wrist
     heatmaps, pafs = render_maps(person[None], (70, 60))
     coords, grouped = decode(heatmaps, pafs, params=DecoderParams(complete_people=False))
-    coords_full, full = decode(heatmaps, pafs)
+    coords_full, full = decode(heatmaps, pafs, params=DecoderParams(complete_people=True))
     assert grouped[0, 4] == -1 and grouped[0, 19] == 17
     assert (full[0, :18] >= 0).all() and full[0, 19] == 18
     found = grouped[0, :18] >= 0
@@ -137,7 +137,7 @@ def test_decode_completes_people_and_lists_the_guesses_in_coords():
 def test_completion_keeps_every_part_the_grouping_found():
     heatmaps, pafs = render_maps(scene_people(), SCENE_SHAPE)
     _, grouped = decode(heatmaps, pafs, params=DecoderParams(complete_people=False))
-    _, full = decode(heatmaps, pafs)
+    _, full = decode(heatmaps, pafs, params=DecoderParams(complete_people=True))
     assert len(full) == len(grouped)
     found = grouped[:, :18] >= 0
     assert (full[:, :18][found] == grouped[:, :18][found]).all()

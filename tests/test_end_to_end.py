@@ -97,8 +97,9 @@ def grouping_only(estimator):
 @pytest.fixture(scope="module")
 def detections(network):
     """Per photo: the found keypoints (n, 2) of every detected person, in original
-    pixels, through the demo's estimator with its defaults (best decoder), the
-    completion of people off (``test_completion_only_adds_keypoints`` checks it)."""
+    pixels, through the demo's estimator with its defaults (best decoder; the
+    completion of people off, as by default: ``test_completion_only_adds_keypoints``
+    checks it on)."""
     from posekit import PoseEstimator
 
     estimator = grouping_only(PoseEstimator(network, "best"))
@@ -107,11 +108,15 @@ def detections(network):
 
 @pytest.mark.parametrize("photo", list(PEOPLE))
 def test_completion_only_adds_keypoints(network, detections, photo):
-    """The defaults (completion on) give the same people, each with all 18
-    keypoints, the found ones unchanged; every person still lies on someone."""
+    """Completion (the evaluation command's default) gives the same people, each
+    with all 18 keypoints, the found ones unchanged; every person still lies on someone."""
+    from estimation.decoder import DecoderParams, decode
     from posekit import PoseEstimator
 
-    completed = found_keypoints(PoseEstimator(network, "best"), photo)
+    estimator = PoseEstimator(network, "best")
+    params = DecoderParams(complete_people=True)
+    estimator.decode = lambda hm, pf, timings: decode(hm, pf, params, timings=timings)
+    completed = found_keypoints(estimator, photo)
     assert len(completed) == len(detections[photo])
     for full, found in zip(completed, detections[photo]):
         assert len(full) == NUM_PARTS

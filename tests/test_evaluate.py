@@ -149,7 +149,12 @@ def dev_results(dev_maps, decoder, params=None):
 def test_decoder_ap_on_real_dev_images_is_pinned(dev_subset, dev_maps, decoder):
     path, subset = dev_subset
     assert len(subset["annotations"]) == 33
-    stats = coco_stats(path, dev_results(dev_maps, decoder), sorted(dev_maps))
+    from estimation.registry import get_decoder
+
+    # the evaluation command's parameters: the best decoder completes people
+    params = get_decoder(decoder).make_params(
+        **({"complete_people": True} if decoder == "best" else {}))
+    stats = coco_stats(path, dev_results(dev_maps, decoder, params), sorted(dev_maps))
     assert stats["AP"] == pytest.approx(PINNED_AP[decoder], abs=AP_TOLERANCE)
 
 
@@ -213,6 +218,23 @@ def test_evaluation_command_on_real_dev_images_prints_the_pinned_ap(tmp_path, de
     found = json.loads(out.read_text())
     assert {r["image_id"] for r in found} <= {im["id"] for im in dev_subset[1]["images"]}
     assert all(len(r["keypoints"]) == 51 for r in found)
+
+
+@needs_dev
+def test_evaluation_command_completes_people_unless_told_not_to(tmp_path, dev_subset):
+    """By default every COCO result has all 17 keypoints (the guesses of
+    estimation.completion); ``--no-complete`` leaves missing ones at (0, 0, 0)."""
+    missing = {}
+    for flag in ((), ("--no-complete",)):
+        out = tmp_path / "results.json"
+        result = run_cli("--images", str(DEV / "images"), "--annotations", str(dev_subset[0]),
+                         "--results", str(out), "--runtime", RUNTIME, *flag)
+        assert result.returncode == 0, result.stderr
+        found = json.loads(out.read_text())
+        assert found
+        missing[flag] = sum(r["keypoints"][k:k + 3] == [0, 0, 0]
+                            for r in found for k in range(0, 51, 3))
+    assert missing[()] == 0 and missing[("--no-complete",)] > 0
 
 
 @needs_dev
