@@ -98,7 +98,8 @@ def collect(args: argparse.Namespace) -> Dict[str, object]:
                 and ann["image_id"] in truths:
             truths[ann["image_id"]].append(
                 (np.array(ann["keypoints"], float).reshape(17, 3), float(ann["area"])))
-    params = replace(DecoderParams(), person_score="heuristic")
+    # people completed, as the evaluation command decodes them (the weights were fitted so)
+    params = replace(DecoderParams(), person_score="heuristic", complete_people=True)
     results, features, targets, image_of = [], [], [], []
     for image_id, hm, pf, out_scale in load_maps(args, entries):
         out: List[np.ndarray] = []
