@@ -142,13 +142,7 @@ class TableWriter:
         self.rows = 0
 
     def add(self, frame: int, time: float, ids: Sequence[int], keypoints: np.ndarray) -> None:
-        """Add one frame's people.
-
-        Args:
-            frame: the frame's index.
-            time: its time, seconds.
-            ids: (K,) person ids.
-            keypoints: (K, 18, 3) ``x, y, score``; score 0 marks a missing keypoint.
+        """Add one frame's people; the arguments are :func:`frame_rows`'s.
 
         Raises:
             ValueError: shapes that disagree.
