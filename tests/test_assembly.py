@@ -1,0 +1,121 @@
+"""Assembly joining fragments of one person (estimation.assembly), values pinned by hand.
+
+``assemble`` given the PAFs joins two people that greedy assembly left apart
+(two neck peaks, one weak) and scores the joined person's limbs again on the
+PAFs. The maps are rendered from one known person (``estimation.synthetic``);
+every limb is axis-aligned and short, so each rescored limb is exactly 1.0.
+"""
+
+import dataclasses
+import math
+
+import numpy as np
+import pytest
+
+from estimation.assembly import assemble
+from estimation.config import NUM_PARTS, BodyPart as P
+from estimation.decoder_params import DecoderParams
+from estimation.synthetic import render_maps
+
+# Peak ids: 0 neck (strong), 1 right shoulder, 2 right elbow, 3 second neck
+# (weak), 4 nose, 5 left shoulder, 6 left elbow, 7 right hip, 8 right knee
+# (a lone person far away, no PAF under it).
+XY = np.array([[20.0, 12], [16, 12], [16, 18], [21, 13], [20, 7], [24, 12], [24, 18],
+               [5, 30], [5, 36]])
+SLOT = [P.neck, P.right_shoulder, P.right_elbow, P.neck, P.nose, P.left_shoulder,
+        P.left_elbow, P.right_hip, P.right_knee]
+HEURISTIC = DecoderParams(min_parts=2, min_mean_score=0.0, min_person_score=0.0,
+                          person_score="heuristic")   # the hand-made formula, no pruning
+
+
+def scores(second_neck):
+    return np.array([0.9, 0.8, 0.7, second_neck, 0.8, 0.8, 0.7, 0.6, 0.6])
+
+
+def one_person_pafs():
+    """(40, 40, 38) PAFs of the person whose neck is peak 0 (the second neck is no keypoint)."""
+    person = np.full((NUM_PARTS, 2), np.nan)
+    for k in (0, 1, 2, 4, 5, 6):
+        person[SLOT[k]] = XY[k]
+    _, pafs = render_maps(person[None], (40, 40))
+    return pafs
+
+
+def limbs(cfg):
+    """Greedy assembly makes three people: the neck-0 fragment {neck, right arm},
+    the neck-3 fragment {neck, nose, left arm} and the lone {right hip, knee}."""
+    names = [l.name for l in cfg.connection_types]
+    table = [("neck-right_shoulder", 0, 1, 0.6), ("right_shoulder-right_elbow", 1, 2, 0.5),
+             ("neck-nose", 3, 4, 0.4), ("neck-left_shoulder", 3, 5, 0.3),
+             ("left_shoulder-left_elbow", 5, 6, 0.2), ("right_hip-right_knee", 7, 8, 0.45)]
+    return np.array([[names.index(n), a, b, s] for n, a, b, s in table], float)
+
+
+def heuristic(ids, part_scores, limb_sum):
+    xy = XY[ids]
+    diag = math.hypot(*(xy.max(0) - xy.min(0)))
+    mean = part_scores[ids].mean()
+    return (part_scores[ids].sum() + limb_sum) * mean * math.sqrt(max(diag, 1.0))
+
+
+def row(ids, score):
+    out = np.full(20, -1.0)
+    for k in ids:
+        out[SLOT[k]] = k
+    out[18:] = score, len(ids)
+    return out
+
+
+def test_two_fragments_of_one_person_are_joined_and_their_limbs_scored_again(cfg):
+    part_scores = scores(0.3)          # 0.3 / 0.9 <= 0.5: the second neck is a fragment's
+    features = []
+    people = assemble(limbs(cfg), part_scores, XY, cfg, HEURISTIC, features_out=features,
+                      pafs=one_person_pafs())
+    # Joined: the stronger neck 0 kept; cross limbs neck-nose and neck-left_shoulder
+    # pass on the PAFs. Its five limbs (neck-right_shoulder, neck-left_shoulder, both
+    # upper arms, neck-nose) rescored at 1.0 each, not the greedy 0.6 + 0.5 + ...
+    joined = [0, 1, 2, 4, 5, 6]
+    # parts 4.7 + limbs 5.0, mean part 4.7 / 6, box 8 x 11 (diagonal sqrt(185)).
+    assert heuristic(joined, part_scores, 5.0) == pytest.approx(9.7 * 4.7 / 6 * 185 ** 0.25)
+    expected = np.array([row(joined, heuristic(joined, part_scores, 5.0)),
+                         row([7, 8], heuristic([7, 8], part_scores, 0.45))])
+    np.testing.assert_allclose(people, expected, rtol=1e-6)
+    limb_scores = features[0][:, NUM_PARTS:NUM_PARTS + 19]
+    names = [l.name for l in cfg.connection_types]
+    rescored = np.zeros(19)
+    rescored[[names.index(n) for n in ("neck-right_shoulder", "neck-left_shoulder",
+                                       "right_shoulder-right_elbow", "left_shoulder-left_elbow",
+                                       "neck-nose")]] = 1.0
+    lone = np.zeros(19)
+    lone[names.index("right_hip-right_knee")] = 0.45    # one fragment: its own limbs kept
+    np.testing.assert_allclose(limb_scores, [rescored, lone], rtol=1e-6)
+
+
+def test_two_real_necks_stay_two_people_with_their_greedy_scores(cfg):
+    part_scores = scores(0.5)          # 0.5 / 0.9 > 0.5: two real necks
+    people = assemble(limbs(cfg), part_scores, XY, cfg, HEURISTIC, pafs=one_person_pafs())
+    first, second = [0, 1, 2], [3, 4, 5, 6]
+    expected = [row(first, heuristic(first, part_scores, 0.6 + 0.5)),
+                row(second, heuristic(second, part_scores, 0.4 + 0.3 + 0.2)),
+                row([7, 8], heuristic([7, 8], part_scores, 0.45))]
+    expected.sort(key=lambda r: -r[18])
+    np.testing.assert_allclose(people, expected, rtol=1e-6)
+
+
+@pytest.mark.parametrize("how", ["no pafs", "join off", "one cross limb"])
+def test_fragments_stay_apart_without_pafs_when_off_or_with_one_cross_limb(cfg, how):
+    part_scores = scores(0.3)
+    pafs = one_person_pafs()
+    params = HEURISTIC
+    if how == "no pafs":
+        pafs = None
+    elif how == "join off":
+        params = dataclasses.replace(HEURISTIC, join_fragments=False)
+    else:
+        neck_nose = [l for l in cfg.connection_types if l.name == "neck-nose"][0]
+        pafs[:, :, [neck_nose.paf_dx_idx, neck_nose.paf_dy_idx]] = 0.0   # only neck-left_shoulder
+    people = assemble(limbs(cfg), part_scores, XY, cfg, params, pafs=pafs)
+    assert sorted(people[:, 19].tolist()) == [2, 3, 4]
+    fragment = [3, 4, 5, 6]
+    assert any(np.allclose(r, row(fragment, heuristic(fragment, part_scores, 0.9)))
+               for r in people)
