@@ -15,6 +15,7 @@ import pytest
 from estimation.assembly import assemble
 from estimation.config import NUM_PARTS, BodyPart as P
 from estimation.decoder_params import DecoderParams
+from estimation.rescore import NUM_FEATURES
 from estimation.synthetic import render_maps
 
 # Peak ids: 0 neck (strong), 1 right shoulder, 2 right elbow, 3 second neck
@@ -119,3 +120,62 @@ def test_fragments_stay_apart_without_pafs_when_off_or_with_one_cross_limb(cfg, 
     fragment = [3, 4, 5, 6]
     assert any(np.allclose(r, row(fragment, heuristic(fragment, part_scores, 0.9)))
                for r in people)
+
+
+# --- greedy assembly: what the features see, and pruning ----------------------------------
+
+def named(cfg, table):
+    names = [l.name for l in cfg.connection_types]
+    return np.array([[names.index(n), a, b, s] for n, a, b, s in table], float)
+
+
+def test_the_features_hold_the_score_of_each_limb_however_it_joined_the_person(cfg):
+    # Start (0.9), a second start (0.8), attaches (0.7, 0.6, 0.5), a redundant limb
+    # closing a loop (0.4), then a merge of the two people (0.3).
+    strong = named(cfg, [("neck-right_shoulder", 0, 1, 0.9), ("right_elbow-right_wrist", 2, 3, 0.8),
+                         ("neck-nose", 0, 4, 0.7), ("nose-right_eye", 4, 5, 0.6),
+                         ("right_eye-right_ear", 5, 6, 0.5), ("right_shoulder-right_ear", 1, 6, 0.4),
+                         ("right_shoulder-right_elbow", 1, 2, 0.3)])
+    features = []
+    people = assemble(strong, np.full(7, 0.5), np.arange(14.0).reshape(7, 2), cfg, HEURISTIC,
+                      features_out=features)
+    assert len(people) == 1 and people[0, 19] == 7
+    expected = np.zeros(19)
+    expected[strong[:, 0].astype(int)] = strong[:, 3]
+    np.testing.assert_allclose(features[0][0, NUM_PARTS:NUM_PARTS + 19], expected)
+
+
+def test_a_weak_limb_between_two_unowned_parts_is_skipped_and_the_next_one_attaches(cfg):
+    strong = named(cfg, [("neck-right_shoulder", 0, 1, 0.9)])
+    weak = named(cfg, [("left_shoulder-left_elbow", 2, 3, 0.5),      # starts nobody
+                       ("neck-left_shoulder", 0, 2, 0.4)])           # attaches part 2
+    people = assemble(strong, np.ones(4), np.zeros((4, 2)), cfg, HEURISTIC, weak)
+    assert len(people) == 1 and people[0, [1, 2, 5, 6]].tolist() == [0, 1, 2, -1]
+
+
+def test_pruning_by_parts_and_by_score_keeps_looking_past_a_pruned_person(cfg):
+    # Person 1 (started first): parts 0, 1, both at (0, 0); person 2: parts 2, 3, 4
+    # on a vertical line 4 cells long.
+    strong = named(cfg, [("neck-right_shoulder", 0, 1, 0.9), ("left_shoulder-left_elbow", 2, 3, 0.5),
+                         ("left_elbow-left_wrist", 3, 4, 0.25)])
+    xy = np.array([[0.0, 0], [0, 0], [9, 0], [9, 2], [9, 4]])
+    scores = np.full(5, 0.5)
+    # Person 2: (3 x 0.5 + 0.75) x 0.5 x sqrt(4) = 2.25, exact in binary;
+    # person 1: (2 x 0.5 + 0.9) x 0.5 x sqrt(max(0, 1)) = 0.95.
+    by_parts = assemble(strong, scores, xy, cfg, DecoderParams(
+        min_parts=3, min_mean_score=0.0, min_person_score=0.0, person_score="heuristic"))
+    assert by_parts[:, [5, 6, 7, 18]].tolist() == [[2, 3, 4, 2.25]]
+    at_score = DecoderParams(min_parts=2, min_mean_score=0.0, min_person_score=2.25,
+                             person_score="heuristic")
+    assert assemble(strong, scores, xy, cfg, at_score)[:, 18].tolist() == [2.25]   # kept at it
+    above = DecoderParams(min_parts=2, min_mean_score=0.0, min_person_score=2.25 + 1e-9,
+                          person_score="heuristic")
+    assert len(assemble(strong, scores, xy, cfg, above)) == 0
+
+
+def test_no_people_give_empty_rows_and_empty_features(cfg):
+    features = []
+    people = assemble(np.zeros((0, 4)), np.zeros(0), np.zeros((0, 2)), cfg, HEURISTIC,
+                      features_out=features)
+    assert people.shape == (0, 20) and people.dtype == np.float64
+    assert len(features) == 1 and features[0].shape == (0, NUM_FEATURES)
