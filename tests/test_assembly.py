@@ -15,7 +15,7 @@ import pytest
 from estimation.assembly import assemble
 from estimation.config import NUM_PARTS, BodyPart as P
 from estimation.decoder_params import DecoderParams
-from estimation.rescore import NUM_FEATURES
+from estimation.rescore import FEATURE_NAMES, NUM_FEATURES
 from estimation.synthetic import render_maps
 
 # Peak ids: 0 neck (strong), 1 right shoulder, 2 right elbow, 3 second neck
@@ -179,3 +179,22 @@ def test_no_people_give_empty_rows_and_empty_features(cfg):
                       features_out=features)
     assert people.shape == (0, 20) and people.dtype == np.float64
     assert len(features) == 1 and features[0].shape == (0, NUM_FEATURES)
+
+
+def test_a_joined_person_leaves_out_a_limb_that_scores_exactly_0(cfg):
+    # The left upper arm's PAF turned across the limb (1, 0) on a vertical limb:
+    # every projection is 0, the score exactly 0 (not skipped: the PAF is strong).
+    arm = [l for l in cfg.connection_types if l.name == "left_shoulder-left_elbow"][0]
+    pafs = one_person_pafs()
+    pafs[:, :, arm.paf_dx_idx] = pafs[:, :, arm.paf_dy_idx]
+    pafs[:, :, arm.paf_dy_idx] = 0.0
+    part_scores = scores(0.3)
+    features = []
+    people = assemble(limbs(cfg), part_scores, XY, cfg, HEURISTIC, features_out=features,
+                      pafs=pafs)
+    joined = [0, 1, 2, 4, 5, 6]
+    np.testing.assert_allclose(people[0], row(joined, heuristic(joined, part_scores, 4.0)),
+                               rtol=1e-6)
+    # Four limbs at 1.0: the mean limb score is 1, not 4 / 5 (a 0 counted as a limb).
+    assert features[0][0, FEATURE_NAMES.index("mean_limb")] == pytest.approx(1.0)
+    assert features[0][0, NUM_PARTS + list(cfg.connection_types).index(arm)] == 0.0
