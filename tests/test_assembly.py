@@ -198,3 +198,24 @@ def test_a_joined_person_leaves_out_a_limb_that_scores_exactly_0(cfg):
     # Four limbs at 1.0: the mean limb score is 1, not 4 / 5 (a 0 counted as a limb).
     assert features[0][0, FEATURE_NAMES.index("mean_limb")] == pytest.approx(1.0)
     assert features[0][0, NUM_PARTS + list(cfg.connection_types).index(arm)] == 0.0
+
+
+def test_decode_joins_the_fragments_a_second_weak_neck_makes(cfg):
+    # One rendered person, plus a weak second neck peak (0.3) 3 cells above the
+    # neck: greedy assembly gives the second neck a fragment of 4 parts (it and
+    # the head); decode passes the PAFs on, so the fragments are joined into one
+    # person of 18 parts that keeps the strong neck.
+    from estimation.decoder import decode
+    from estimation.synthetic import make_person
+    person = make_person(30, 15, 50)
+    heatmaps, pafs = render_maps(person[None], (70, 60))
+    gy, gx = np.mgrid[0:70, 0:60]
+    second = 0.3 * np.exp(-((gx - person[P.neck, 0]) ** 2 + (gy - person[P.neck, 1] + 3) ** 2))
+    heatmaps[:, :, P.neck] = np.maximum(heatmaps[:, :, P.neck], second)
+    coords, joined = decode(heatmaps, pafs, HEURISTIC)
+    necks = sorted(coords["neck"], key=lambda p: -p[2])
+    assert len(necks) == 2 and necks[1][2] == pytest.approx(0.3, abs=1e-3)
+    assert len(joined) == 1 and joined[0, 19] == 18 and joined[0, P.neck] == necks[0][3]
+    _, apart = decode(heatmaps, pafs, dataclasses.replace(HEURISTIC, join_fragments=False))
+    assert apart[:, 19].tolist() == [15, 4]
+    assert sorted(apart[:, P.neck].tolist()) == sorted([necks[0][3], necks[1][3]])
