@@ -16,7 +16,8 @@ from estimation.assembly import assemble
 from estimation.config import NUM_PARTS, BodyPart as P
 from estimation.decoder_params import DecoderParams
 from estimation.rescore import FEATURE_NAMES, NUM_FEATURES
-from estimation.synthetic import render_maps
+from estimation.decoder import decode
+from estimation.synthetic import make_person, render_maps
 
 # Peak ids: 0 neck (strong), 1 right shoulder, 2 right elbow, 3 second neck
 # (weak), 4 nose, 5 left shoulder, 6 left elbow, 7 right hip, 8 right knee
@@ -205,8 +206,6 @@ def test_decode_joins_the_fragments_a_second_weak_neck_makes(cfg):
     # neck: greedy assembly gives the second neck a fragment of 4 parts (it and
     # the head); decode passes the PAFs on, so the fragments are joined into one
     # person of 18 parts that keeps the strong neck.
-    from estimation.decoder import decode
-    from estimation.synthetic import make_person
     person = make_person(30, 15, 50)
     heatmaps, pafs = render_maps(person[None], (70, 60))
     gy, gx = np.mgrid[0:70, 0:60]
