@@ -135,7 +135,8 @@ def test_the_features_hold_the_score_of_each_limb_however_it_joined_the_person(c
     # closing a loop (0.4), then a merge of the two people (0.3).
     strong = named(cfg, [("neck-right_shoulder", 0, 1, 0.9), ("right_elbow-right_wrist", 2, 3, 0.8),
                          ("neck-nose", 0, 4, 0.7), ("nose-right_eye", 4, 5, 0.6),
-                         ("right_eye-right_ear", 5, 6, 0.5), ("right_shoulder-right_ear", 1, 6, 0.4),
+                         ("right_eye-right_ear", 5, 6, 0.5),
+                         ("right_shoulder-right_ear", 1, 6, 0.4),
                          ("right_shoulder-right_elbow", 1, 2, 0.3)])
     features = []
     people = assemble(strong, np.full(7, 0.5), np.arange(14.0).reshape(7, 2), cfg, HEURISTIC,
@@ -157,7 +158,8 @@ def test_a_weak_limb_between_two_unowned_parts_is_skipped_and_the_next_one_attac
 def test_pruning_by_parts_and_by_score_keeps_looking_past_a_pruned_person(cfg):
     # Person 1 (started first): parts 0, 1, both at (0, 0); person 2: parts 2, 3, 4
     # on a vertical line 4 cells long.
-    strong = named(cfg, [("neck-right_shoulder", 0, 1, 0.9), ("left_shoulder-left_elbow", 2, 3, 0.5),
+    strong = named(cfg, [("neck-right_shoulder", 0, 1, 0.9),
+                         ("left_shoulder-left_elbow", 2, 3, 0.5),
                          ("left_elbow-left_wrist", 3, 4, 0.25)])
     xy = np.array([[0.0, 0], [0, 0], [9, 0], [9, 2], [9, 4]])
     scores = np.full(5, 0.5)
