@@ -5,8 +5,8 @@ import pytest
 
 from estimation.completion import (LIMB_LENGTHS, MIN_GUESS_SCORE, MIN_PAF_NORM,
                                    POINTED_RADIUS, UNPOINTED_RADIUS, complete)
-from estimation.config import NUM_PARTS, BodyPart
-from estimation.decoder import DecoderParams, decode
+from estimation.config import NUM_PARTS, BodyPart, get_default_configuration
+from estimation.decoder import DecoderParams, decode, find_peaks
 from estimation.synthetic import make_person, render_maps
 
 from conftest import SCENE_SHAPE, scene_people
@@ -132,6 +132,12 @@ def test_decode_completes_people_and_lists_the_guesses_in_coords():
     wrist = [p for p in coords_full["right_wrist"] if p[3] == full[0, 4]]
     assert len(wrist) == 1 and wrist[0][2] == MIN_GUESS_SCORE      # nothing there: the floor
     assert coords_full["right_wrist"][:len(coords["right_wrist"])] == coords["right_wrist"]
+    # The guess is listed at the (x, y) that completion returned for it.
+    peaks = find_peaks(heatmaps, DecoderParams(), get_default_configuration())
+    _, new_xy, _ = complete(grouped[:, :18].astype(np.int64), peaks.xy, heatmaps, pafs,
+                            get_default_configuration())
+    assert len(new_xy) == 1 and new_xy[0, 0] != new_xy[0, 1]
+    assert wrist[0][:2] == tuple(new_xy[0].tolist())
 
 
 def test_completion_keeps_every_part_the_grouping_found():
@@ -142,6 +148,7 @@ def test_completion_keeps_every_part_the_grouping_found():
     found = grouped[:, :18] >= 0
     assert (full[:, :18][found] == grouped[:, :18][found]).all()
     assert (full[:, :18] >= 0).all()
+    assert len(full) > 1 and full[:, 19].tolist() == [18] * len(full)   # per person
 
 
 def test_complete_people_must_be_a_bool():

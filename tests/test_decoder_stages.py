@@ -372,3 +372,29 @@ def test_lab_and_kit_decoders_default_to_the_lab_thresholds(decode_fn):
     _, skeletons = decode_fn(heatmaps * np.float32(0.3), pafs * np.float32(0.3))
     assert skeletons.shape == (1, 20) and skeletons[0, 19] == 4
     assert 0.5 < skeletons[0, 18] / 4 < 0.7
+
+
+def parabola_x(taps, row=(0.1, 0.5, 0.3)):
+    """x of the parabola's top through a row smoothed by unnormalised taps t0, t1, t2
+    (the normalisation and the y pass scale all three values alike)."""
+    t0, t1, t2 = taps
+    lo = row[0] * t0 + row[1] * t1 + row[2] * t2
+    c = row[0] * t1 + row[1] * t0 + row[2] * t1
+    hi = row[0] * t2 + row[1] * t1 + row[2] * t0
+    return 5 + 0.5 * (lo - hi) / (lo - 2 * c + hi)
+
+
+@pytest.mark.parametrize("smooth_sigma, refine_sigma, taps", [
+    (0.0, 0.0, (1, 0, 0)),                                         # the raw map: 5 + 1/6
+    (0.0, 0.5, (1, math.exp(-2), math.exp(-8))),                   # its own smoothing
+    (1.0, 0.0, (1, math.exp(-0.5), math.exp(-2))),                 # the detection map's
+    (1.0, 1.0, (1, math.exp(-0.5), math.exp(-2)))])
+def test_refinement_fits_on_the_map_smoothed_by_refine_sigma(cfg, smooth_sigma, refine_sigma,
+                                                               taps):
+    maps = np.zeros((11, 11), np.float32)
+    maps[5, 4:7] = 0.1, 0.5, 0.3
+    peaks = find_peaks(one_part_heatmaps(maps),
+                       DecoderParams(smooth_sigma=smooth_sigma, refine_sigma=refine_sigma,
+                                     peak_threshold=0.01, refinement="parabola"), cfg)
+    assert peaks.xy.tolist() == [[pytest.approx(parabola_x(taps), abs=1e-6), 5.0]]
+    assert parabola_x((1, 0, 0)) == pytest.approx(5 + 1 / 6)
