@@ -197,14 +197,14 @@ def test_a_lock_held_by_a_killed_process_is_free(tmp_path):
 def test_sigterm_writes_the_manifest_and_exits_130(tmp_path, small_bus):
     src = tmp_path / "in"
     src.mkdir()
-    write_clip(src / "long.avi", small_bus, 600)
+    write_clip(src / "long.avi", small_bus, 300)      # far more than run before the signal
     out = tmp_path / "out"
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     proc = subprocess.Popen([sys.executable, "-m", "posekit.batch", str(src), "-o", str(out),
                              "-q", "--num-cpus", "2", "--object-store-mb", "200",
                              "--actors", "1"], cwd=tmp_path, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    wait_for_file(proc, out / "long" / f"long_{1:012d}_keypoints.json")
+    wait_for_file(proc, out / "long" / f"long_{1:012d}_keypoints.json", poll=0.05)
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err
