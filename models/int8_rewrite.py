@@ -45,6 +45,15 @@ def _set(node: Any, value: np.ndarray) -> None:
     node.attr["value"].tensor.CopyFrom(tensor_util.make_tensor_proto(value.astype(np.float32)))
 
 
+def _consumers(graph_def: Any) -> dict[str, list[Any]]:
+    """``{node name: [NodeDef reading it]}`` of the graph."""
+    consumers: dict[str, list[Any]] = {}
+    for node in graph_def.node:
+        for name in node.input:
+            consumers.setdefault(name.split(":")[0], []).append(node)
+    return consumers
+
+
 def rescale_beliefs(graph_def: Any, factor: float = BELIEF_SCALE) -> Any:
     """Scale the maps passed between stages by ``factor`` (an exact rewrite, in place).
 
@@ -95,10 +104,7 @@ def fold_1x1_depthwise(graph_def: Any) -> Any:
         ``graph_def`` (modified: the folded nodes are removed).
     """
     consts = _consts(graph_def)
-    consumers: dict[str, list[Any]] = {}
-    for node in graph_def.node:
-        for name in node.input:
-            consumers.setdefault(name.split(":")[0], []).append(node)
+    consumers = _consumers(graph_def)
     removed = set()
     for node in graph_def.node:
         if node.op != "DepthwiseConv2dNative" or node.input[1] not in consts:
@@ -172,10 +178,7 @@ def pointwise_chains(graph_def: Any) -> list[tuple[str, str, str, list[str]]]:
         ``(output node, pointwise weights, bias, [weights of each consuming convolution])``.
     """
     by_name = {node.name: node for node in graph_def.node}
-    consumers: dict[str, list[Any]] = {}
-    for node in graph_def.node:
-        for name in node.input:
-            consumers.setdefault(name.split(":")[0], []).append(node)
+    consumers = _consumers(graph_def)
     chains = []
     for node in graph_def.node:
         if node.op != "Conv2D" or by_name[node.input[1]].op != "Const":
@@ -255,7 +258,7 @@ def _divide_readers(name: str, factor: np.ndarray, offset: int, graph: dict[str,
     """Divide input channels ``offset:offset+len(factor)`` of every convolution reading ``name``.
 
     Follows commuting ops (bias, ReLU, max pooling) and concatenations
-    forward; ``graph`` holds ``nodes``, ``consts`` and ``consumers``.
+    forward; ``graph`` holds ``consts``, ``consumers`` and ``channels``.
 
     Raises:
         ValueError: Some reader is neither a convolution nor a commuting op.
@@ -300,10 +303,7 @@ def equalize_concats(graph_def: Any, batches: Sequence[np.ndarray]) -> Any:
         ValueError: A source does not come from a convolution with a bias.
     """
     nodes = {node.name: node for node in graph_def.node}
-    consumers: dict[str, list[Any]] = {}
-    for node in graph_def.node:
-        for name in node.input:
-            consumers.setdefault(name.split(":")[0], []).append(node)
+    consumers = _consumers(graph_def)
     concats = [node for node in graph_def.node if node.op == "ConcatV2"
                and consumers.get(node.name) and all(r.op in ("ConcatV2", "DepthwiseConv2dNative", "Conv2D")
                        for r in consumers.get(node.name, []))]
@@ -313,8 +313,7 @@ def equalize_concats(graph_def: Any, batches: Sequence[np.ndarray]) -> Any:
     channels = {name: ranges[name].size for name in sources}
     for node in concats:  # graph order: a concatenation's inputs come first
         channels[node.name] = sum(channels[s] for s in node.input[:-1])
-    graph = {"nodes": nodes, "consts": _consts(graph_def), "consumers": consumers,
-             "channels": channels}
+    graph = {"consts": _consts(graph_def), "consumers": consumers, "channels": channels}
     top = max(float(r.max()) for r in ranges.values())
     low, high = EQUALIZE_CLIP
     for source in sources:
