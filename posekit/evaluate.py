@@ -215,11 +215,10 @@ def evaluate(images: Path, annotations: Path, decoder: str = "best", model: str 
     chosen = get_decoder(decoder)
     if handout_row_score != "printed" and not _has_row_score(decoder):
         raise ValueError("handout_row_score applies to the handout decoder only")
-    fields = {f.name for f in dataclasses.fields(chosen.params)}
     params = chosen.make_params(**({"row_score": handout_row_score}
                                   if _has_row_score(decoder) else {}),
                                 **({"complete_people": complete}
-                                   if "complete_people" in fields else {}))
+                                   if _has_param(decoder, "complete_people") else {}))
     data = load_annotations(annotations)
     entries = sorted(data["images"], key=lambda im: im["id"])[:limit]
     network = load_network(model, weights, runtime=runtime)
@@ -300,9 +299,14 @@ class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
         return super()._get_help_string(action)
 
 
+def _has_param(decoder: str, name: str) -> bool:
+    """Whether the registered decoder's parameters have field ``name``."""
+    return any(f.name == name for f in dataclasses.fields(get_decoder(decoder).params))
+
+
 def _has_row_score(decoder: str) -> bool:
     """Whether the registered decoder's parameters have a ``row_score`` (the handout kit's)."""
-    return any(f.name == "row_score" for f in dataclasses.fields(get_decoder(decoder).params))
+    return _has_param(decoder, "row_score")
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
