@@ -7,8 +7,10 @@ chains and across the concatenations' inputs), then
 TFLite's post-training quantization (per-channel int8 weights, per-tensor int8
 activations) with the cheap tail of every stage kept float
 (:func:`float_nodes_list`: layers 2-5 of each stage branch, about 5 % of the
-arithmetic), then :func:`correct_biases` on the stage outputs. The model
-takes float32 BGR 0..255 and returns float32 maps, like the float32 model.
+arithmetic), then :func:`correct_biases` on the stage outputs, then (given
+training images) quantization-aware fine-tuning of the weights with every
+scale kept (``models.int8_qat``). The model takes float32 BGR 0..255 and
+returns float32 maps, like the float32 model.
 
 The shipped model is built by ``scripts/build_int8.py`` (``make int8``),
 calibrated on dev images (:func:`dev_calibration_batches`), and committed with
@@ -37,8 +39,12 @@ from models.int8_rewrite import (BELIEF_SCALE, EQUALIZE_CLIP, REFINED_STAGES,  #
 from models.mobilenet_thin import load_graph_def
 
 #: Version of the recipe, recorded in the manifest (see :func:`is_current`); 2 keeps the
-#: stage tails float, 3 also equalises the concatenations' inputs (docs/int8.md).
-RECIPE = 3
+#: stage tails float, 3 also equalises the concatenations' inputs, 4 also fine-tunes the
+#: weights quantization-aware (models.int8_qat; docs/int8.md).
+RECIPE = 4
+#: The recipe of a model built without training images (the sample-image fallback of
+#: ``convert_model.py``): recipe 4 without its last step, current as well.
+UNTRAINED_RECIPE = 3
 #: Suffix of the int8 model, replacing the frozen graph's ``.pb``.
 INT8_SUFFIX = ".int8.tflite"
 #: Longest side of the calibration inputs used for bias correction (it runs TFLite's
@@ -69,7 +75,9 @@ def convert_int8(weights: str | os.PathLike[str], expected_sha256: str | None = 
                  belief_scale: float = BELIEF_SCALE,
                  float_nodes: Sequence[str] | None = None,
                  correct: bool = True, rewrite: bool = True,
-                 float_pattern: str | None = STAGE_TAIL_PATTERN) -> tuple[bytes, bytes]:
+                 float_pattern: str | None = STAGE_TAIL_PATTERN,
+                 train_images: Sequence[str | os.PathLike[str]] = (),
+                 fine_tune: Any = None) -> tuple[bytes, bytes]:
     """Build the int8 TFLite model (float32 input and output) and its float32 twin.
 
     Args:
@@ -87,6 +95,9 @@ def convert_int8(weights: str | os.PathLike[str], expected_sha256: str | None = 
             first. ``rewrite=False, float_nodes=(), correct=False`` is plain
             post-training quantization (the issue's first probe), kept to
             measure its speed and error against this recipe.
+        train_images: Images of the quantization-aware fine-tuning, last
+            (``models.int8_qat.fine_tune``); empty: none (recipe 3).
+        fine_tune: ``models.int8_qat.FineTune`` settings (None: the defaults).
 
     Returns:
         ``(int8 model, float32 model of the rewritten graph)`` as ``.tflite``
@@ -127,6 +138,11 @@ def convert_int8(weights: str | os.PathLike[str], expected_sha256: str | None = 
     if correct:
         data = correct_biases(data, reference,
                               [b for b in batches if max(b.shape[1:3]) <= BIAS_CORRECTION_SIDE])
+    if train_images:
+        from models import int8_qat
+
+        data = int8_qat.fine_tune(data, reference, list(train_images),
+                                  fine_tune if fine_tune is not None else int8_qat.FineTune())
     return data, reference
 
 
@@ -219,7 +235,8 @@ def write_int8(weights: str | os.PathLike[str], dest: str | os.PathLike[str] | N
                expected_sha256: str | None = None,
                image_dir: str | os.PathLike[str] | None = None, plain: bool = False,
                batches: Sequence[np.ndarray] | None = None, calibration: dict | None = None,
-               accuracy_check: Any = None) -> Path:
+               accuracy_check: Any = None, train_images: Sequence[str | os.PathLike[str]] = (),
+               training: dict | None = None) -> Path:
     """Build the int8 model, check it against the float32 one, write both files atomically.
 
     The manifest (``<model>.json``, the format of ``models.mobilenet_tflite``)
@@ -240,6 +257,9 @@ def write_int8(weights: str | os.PathLike[str], dest: str | os.PathLike[str] | N
         accuracy_check: Optional callable, int8 model bytes -> dict with a
             boolean ``"passed"`` (e.g. dev AP against float32); recorded in
             the manifest and required for ``passed_check``.
+        train_images: Images of the quantization-aware fine-tuning (default
+            none: recipe 3's model; ``scripts/build_int8.py`` passes dev images).
+        training: What ``train_images`` are, for the manifest (required with them).
 
     Returns:
         The path of the written model.
@@ -263,11 +283,14 @@ def write_int8(weights: str | os.PathLike[str], dest: str | os.PathLike[str] | N
                        "inputs": len(batches)}
     elif calibration is None:
         raise ValueError("calibration must describe the batches passed")
+    if train_images and training is None:
+        raise ValueError("training must describe the train_images passed")
     if plain:
         data, reference = convert_int8(weights, expected_sha256, batches, float_nodes=(),
                                        correct=False, rewrite=False)
     else:
-        data, reference = convert_int8(weights, expected_sha256, batches)
+        data, reference = convert_int8(weights, expected_sha256, batches,
+                                       train_images=train_images)
     errors = map_errors(data, reference, batches[::3])  # every third view
     passed = errors["heatmap_mae"] <= MAX_HEATMAP_MAE and errors["paf_mae"] <= MAX_PAF_MAE
     accuracy = accuracy_check(data) if accuracy_check is not None else None
@@ -280,9 +303,10 @@ def write_int8(weights: str | os.PathLike[str], dest: str | os.PathLike[str] | N
         "tflite_sha256": hashlib.sha256(data).hexdigest(),
         "tensorflow": tf.__version__,
         "quantization": "int8 (per-channel weights, per-tensor activations; float outputs)",
-        "recipe": "plain" if plain else RECIPE,
+        "recipe": "plain" if plain else (RECIPE if train_images else UNTRAINED_RECIPE),
         "float_nodes": "none" if plain else "stage outputs and stage tails (layers 2-5)",
         "calibration": calibration,
+        "fine_tuning": training if train_images and not plain else None,
         "check": errors,
         "bars": {"heatmap_mae": MAX_HEATMAP_MAE, "paf_mae": MAX_PAF_MAE},
         "accuracy": accuracy,
@@ -307,7 +331,10 @@ def passed_check(path: str | os.PathLike[str]) -> bool:
 
 
 def is_current(path: str | os.PathLike[str], source_sha256: str) -> bool:
-    """Whether the int8 model at ``path`` is intact, from ``source_sha256`` and of :data:`RECIPE`."""
+    """Whether the int8 model at ``path`` is intact, from ``source_sha256`` and of this recipe.
+
+    :data:`RECIPE`, or :data:`UNTRAINED_RECIPE` for a model built without training images.
+    """
     import json
 
     from models import mobilenet_tflite as mtl
@@ -318,4 +345,4 @@ def is_current(path: str | os.PathLike[str], source_sha256: str) -> bool:
         manifest = json.loads(mtl.manifest_path(path).read_text())
     except (OSError, ValueError):
         return False
-    return isinstance(manifest, dict) and manifest.get("recipe") == RECIPE
+    return isinstance(manifest, dict) and manifest.get("recipe") in (RECIPE, UNTRAINED_RECIPE)

@@ -9,14 +9,18 @@ it needs the frozen graph (``make setup``) and the dev set beside the project
 1. calibration inputs: every ``--every``-th dev image by id, at longer sides
    640 (and its mirror) and 368 (``models.mobilenet_int8.dev_calibration_batches``);
 2. ``models.mobilenet_int8.convert_int8`` (the exact rewrite, post-training
-   quantization with the stage tails float, bias correction);
+   quantization with the stage tails float, bias correction, then
+   quantization-aware fine-tuning, ``models.int8_qat``, on the dev images
+   that the AP check does not use);
 3. the checks: map error on the calibration views, and single-scale dev AP of
    the best decoder on the first ``--check-images`` dev images, int8 against
    float32 TFLite; the model passes when both hold (``MAX_AP_DROP``).
 
-The build is deterministic (no random numbers; same TensorFlow, same inputs,
-same bytes); the manifest records the image ids, the annotation file's
-SHA-256, the check's figures and the model's SHA-256. Exit status 0 when
+The build is deterministic on one kind of CPU (seeded fine-tuning,
+TensorFlow's deterministic ops; same TensorFlow, same inputs, same bytes;
+another CPU's float kernels may round differently); the manifest records the
+image ids, the annotation file's SHA-256, the fine-tuning's settings, the
+check's figures and the model's SHA-256. Exit status 0 when
 written (whether or not it passed the check), 1 on error.
 """
 
@@ -67,7 +71,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parser.parse_args(argv)
     if args.every < 1 or args.check_images < 1:
         parser.error("--every and --check-images must be at least 1")
+    import tensorflow as tf
 
+    tf.config.experimental.enable_op_determinism()      # the fine-tuning's gradients
+
+    from dataclasses import asdict
+
+    from models import int8_qat
     from models import mobilenet_int8 as m8
     from models import mobilenet_thin as mt
     from models import mobilenet_tflite as mtl
@@ -85,6 +95,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             "dev_image_ids": [e["id"] for e in chosen],
             "annotations_sha256": hashlib.sha256(annotations.read_bytes()).hexdigest(),
             "sides": [640, 368], "mirrored": "the 640 view", "inputs": len(batches)}
+        # Fine-tuning: every dev image but those of the AP check (the first --check-images).
+        trained = entries[args.check_images:]
+        training = {"dev_image_ids": [e["id"] for e in trained],
+                    "rule": f"every dev image by id after the first {args.check_images}",
+                    **asdict(int8_qat.FineTune())}
         float_ap = dev_ap(args.dev_dir, mt.DEFAULT_WEIGHTS, "tflite", args.check_images)
 
         def accuracy(data: bytes) -> dict:
@@ -101,7 +116,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
         written = m8.write_int8(mt.DEFAULT_WEIGHTS, args.dest, mt.WEIGHTS_SHA256,
                                 batches=batches, calibration=calibration,
-                                accuracy_check=accuracy)
+                                accuracy_check=accuracy,
+                                train_images=[args.dev_dir / "images" / e["file_name"]
+                                              for e in trained],
+                                training=training)
     except (OSError, ValueError, KeyError) as exc:
         print(f"build_int8: error: {exc}", file=sys.stderr)
         return 1

@@ -192,6 +192,21 @@ def test_manifest_records_the_provenance_and_the_check() -> None:
     assert manifest["passed_check"] == (errors["heatmap_mae"] <= bars["heatmap_mae"]
                                         and errors["paf_mae"] <= bars["paf_mae"]
                                         and accuracy["passed"])
+    training = manifest["fine_tuning"]
+    assert training["steps"] > 0 and 0 < training["learning_rate"] < 1
+    assert len(set(training["dev_image_ids"])) == len(training["dev_image_ids"]) > 0
+
+
+@needs_models
+def test_fine_tuning_never_saw_the_images_of_the_ap_check() -> None:
+    annotations = ROOT.parent / "shared" / "eval" / "coco_val2017_dev" / "person_keypoints.json"
+    if not annotations.is_file():
+        pytest.skip("the dev set is not beside the project")
+    manifest = json.loads(INT8_MODEL.with_name(INT8_MODEL.name + ".json").read_text())
+    checked = sorted(im["id"] for im in json.loads(annotations.read_text())["images"])
+    checked = set(checked[:manifest["accuracy"]["dev_images"]])
+    trained = set(manifest["fine_tuning"]["dev_image_ids"])
+    assert trained and not trained & checked
 
 
 @needs_models
@@ -300,8 +315,8 @@ def test_is_current_requires_the_recipe(tmp_path: Path) -> None:
     model.write_bytes(b"model bytes")
     manifest = {"format": mtl.MANIFEST_FORMAT, "source_sha256": "ab" * 32,
                 "tflite_sha256": hashlib.sha256(b"model bytes").hexdigest()}
-    for recipe, expected in ((None, False), (m8.RECIPE - 1, False), ("plain", False),
-                             (m8.RECIPE, True)):
+    for recipe, expected in ((None, False), (2, False), ("plain", False),
+                             (m8.UNTRAINED_RECIPE, True), (m8.RECIPE, True)):
         mtl.manifest_path(model).write_text(json.dumps({**manifest, "recipe": recipe}))
         assert m8.is_current(model, "ab" * 32) is expected
     assert not m8.is_current(model, "cd" * 32)  # made from another graph
