@@ -17,13 +17,12 @@ def _run_all(content: bytes, batch: np.ndarray) -> Any:
     """An interpreter (reference kernels, all tensors kept) after one run on ``batch``."""
     from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
+    from models.mobilenet_tflite import invoke
+
     interpreter = Interpreter(
         model_content=content, experimental_preserve_all_tensors=True,
         experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
-    interpreter.resize_tensor_input(0, batch.shape, strict=True)
-    interpreter.allocate_tensors()
-    interpreter.set_tensor(interpreter.get_input_details()[0]["index"], batch)
-    interpreter.invoke()
+    invoke(interpreter, batch)
     return interpreter
 
 

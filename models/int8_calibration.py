@@ -81,11 +81,27 @@ def dev_calibration_batches(dev_images: Sequence[str | os.PathLike[str]],
         image = cv2.imread(str(path), cv2.IMREAD_COLOR)
         if image is None:
             raise ValueError(f"calibration image {path} cannot be decoded")
-        height, width = image.shape[:2]
         for k, side in enumerate(sides):
-            factor = side / max(height, width)
-            size = (max(8, round(width * factor) // 8 * 8), max(8, round(height * factor) // 8 * 8))
-            resized = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
-            views = (resized, resized[:, ::-1]) if k == 0 else (resized,)
-            batches += [np.ascontiguousarray(view, dtype=np.float32)[None] for view in views]
+            batches += [view(image, side, mirror) for mirror in ((False, True) if k == 0
+                                                                 else (False,))]
     return batches
+
+
+def view(image: np.ndarray, side: int, mirror: bool = False) -> np.ndarray:
+    """``image`` resized to longer side ``side`` (each side a multiple of 8), maybe mirrored.
+
+    Args:
+        image: (H, W, 3) uint8 BGR.
+        side: Longer side in pixels.
+        mirror: Flip left-right.
+
+    Returns:
+        float32 ``(1, h, w, 3)`` batch.
+    """
+    import cv2
+
+    height, width = image.shape[:2]
+    factor = side / max(height, width)
+    size = (max(8, round(width * factor) // 8 * 8), max(8, round(height * factor) // 8 * 8))
+    resized = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+    return np.ascontiguousarray(resized[:, ::-1] if mirror else resized, dtype=np.float32)[None]

@@ -209,17 +209,6 @@ class Int8Twin:
         return bytes(builder.Output())
 
 
-def _view(image: np.ndarray, side: int, mirror: bool) -> np.ndarray:
-    """``image`` resized to longer side ``side`` (multiples of 8), maybe mirrored: (1, h, w, 3)."""
-    import cv2
-
-    height, width = image.shape[:2]
-    factor = side / max(height, width)
-    size = (max(8, round(width * factor) // 8 * 8), max(8, round(height * factor) // 8 * 8))
-    view = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
-    return np.ascontiguousarray(view[:, ::-1] if mirror else view, dtype=np.float32)[None]
-
-
 def fine_tune(data: bytes, reference: bytes, images: Sequence[str | os.PathLike[str]],
               settings: FineTune = FineTune()) -> bytes:
     """Train the int8 model's weights against the float32 model's maps (quantization-aware).
@@ -244,7 +233,8 @@ def fine_tune(data: bytes, reference: bytes, images: Sequence[str | os.PathLike[
     import cv2
     import tensorflow as tf
 
-    from models.mobilenet_tflite import interpreter_class
+    from models.int8_calibration import view
+    from models.mobilenet_tflite import interpreter_class, invoke
 
     if settings.steps and not images:
         raise ValueError("images must name at least one training image")
@@ -265,20 +255,13 @@ def fine_tune(data: bytes, reference: bytes, images: Sequence[str | os.PathLike[
         optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
         return loss
 
-    decoded: dict[int, np.ndarray] = {}
     for number in range(settings.steps):
-        pick = int(rng.integers(len(images)))
-        if pick not in decoded:
-            image = cv2.imread(str(images[pick]), cv2.IMREAD_COLOR)
-            if image is None:
-                raise ValueError(f"training image {images[pick]} cannot be decoded")
-            decoded[pick] = image
-        batch = _view(decoded[pick], int(rng.integers(*settings.sides)), rng.random() < 0.5)
-        target.resize_tensor_input(0, batch.shape, strict=True)
-        target.allocate_tensors()
-        target.set_tensor(target.get_input_details()[0]["index"], batch)
-        target.invoke()
-        wanted = target.get_tensor(target.get_output_details()[0]["index"])
+        path = images[int(rng.integers(len(images)))]
+        image = cv2.imread(str(path), cv2.IMREAD_COLOR)   # read each time: memory stays flat
+        if image is None:
+            raise ValueError(f"training image {path} cannot be decoded")
+        batch = view(image, int(rng.integers(*settings.sides)), bool(rng.random() < 0.5))
+        wanted = invoke(target, batch)
         loss = float(step(tf.constant(batch), tf.constant(wanted)))
         for mean, value in zip(averaged, variables):
             mean.assign(settings.average * mean + (1.0 - settings.average) * value)

@@ -212,19 +212,12 @@ def map_errors(data: bytes, reference: bytes, batches: Sequence[np.ndarray]) -> 
     Returns:
         ``{"heatmap_mae": ..., "paf_mae": ...}`` (18 part heatmaps; 38 PAF channels).
     """
-    from models.mobilenet_tflite import interpreter_class
+    from models.mobilenet_tflite import interpreter_class, invoke
 
     cls = interpreter_class()
     totals = np.zeros(2)
     for batch in batches:
-        outs = []
-        for content in (data, reference):
-            interpreter = cls(model_content=content)
-            interpreter.resize_tensor_input(0, batch.shape, strict=True)
-            interpreter.allocate_tensors()
-            interpreter.set_tensor(interpreter.get_input_details()[0]["index"], batch)
-            interpreter.invoke()
-            outs.append(interpreter.get_tensor(interpreter.get_output_details()[0]["index"]))
+        outs = [invoke(cls(model_content=content), batch) for content in (data, reference)]
         diff = np.abs(outs[0] - outs[1])
         totals += (diff[..., :NUM_HEATMAPS - 1].mean(), diff[..., NUM_HEATMAPS:].mean())
     heatmap, paf = totals / max(1, len(batches))
@@ -236,7 +229,7 @@ def write_int8(weights: str | os.PathLike[str], dest: str | os.PathLike[str] | N
                image_dir: str | os.PathLike[str] | None = None, plain: bool = False,
                batches: Sequence[np.ndarray] | None = None, calibration: dict | None = None,
                accuracy_check: Any = None, train_images: Sequence[str | os.PathLike[str]] = (),
-               training: dict | None = None) -> Path:
+               training: dict | None = None, fine_tune: Any = None) -> Path:
     """Build the int8 model, check it against the float32 one, write both files atomically.
 
     The manifest (``<model>.json``, the format of ``models.mobilenet_tflite``)
@@ -259,7 +252,9 @@ def write_int8(weights: str | os.PathLike[str], dest: str | os.PathLike[str] | N
             the manifest and required for ``passed_check``.
         train_images: Images of the quantization-aware fine-tuning (default
             none: recipe 3's model; ``scripts/build_int8.py`` passes dev images).
-        training: What ``train_images`` are, for the manifest (required with them).
+        training: What ``train_images`` are, for the manifest (required with them;
+            the settings of ``fine_tune`` are added to it).
+        fine_tune: ``models.int8_qat.FineTune`` settings (None: the defaults).
 
     Returns:
         The path of the written model.
@@ -289,8 +284,15 @@ def write_int8(weights: str | os.PathLike[str], dest: str | os.PathLike[str] | N
         data, reference = convert_int8(weights, expected_sha256, batches, float_nodes=(),
                                        correct=False, rewrite=False)
     else:
+        if train_images:
+            from dataclasses import asdict
+
+            from models import int8_qat
+
+            fine_tune = fine_tune if fine_tune is not None else int8_qat.FineTune()
+            training = {**training, **asdict(fine_tune)}
         data, reference = convert_int8(weights, expected_sha256, batches,
-                                       train_images=train_images)
+                                       train_images=train_images, fine_tune=fine_tune)
     errors = map_errors(data, reference, batches[::3])  # every third view
     passed = errors["heatmap_mae"] <= MAX_HEATMAP_MAE and errors["paf_mae"] <= MAX_PAF_MAE
     accuracy = accuracy_check(data) if accuracy_check is not None else None

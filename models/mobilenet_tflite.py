@@ -251,6 +251,23 @@ def interpreter_class() -> Any:
     return tf.lite.Interpreter
 
 
+def invoke(interpreter: Any, batch: np.ndarray) -> np.ndarray:
+    """Run ``interpreter`` once on ``batch``, resized to its shape.
+
+    Args:
+        interpreter: A TFLite interpreter with one input and one output.
+        batch: float32 ``(1, H, W, 3)`` input.
+
+    Returns:
+        The output tensor (a copy).
+    """
+    interpreter.resize_tensor_input(0, batch.shape, strict=True)
+    interpreter.allocate_tensors()
+    interpreter.set_tensor(interpreter.get_input_details()[0]["index"], batch)
+    interpreter.invoke()
+    return interpreter.get_tensor(interpreter.get_output_details()[0]["index"])
+
+
 def available() -> bool:
     """Whether a TFLite interpreter can be imported (without importing it)."""
     import importlib.util

@@ -75,9 +75,6 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
     tf.config.experimental.enable_op_determinism()      # the fine-tuning's gradients
 
-    from dataclasses import asdict
-
-    from models import int8_qat
     from models import mobilenet_int8 as m8
     from models import mobilenet_thin as mt
     from models import mobilenet_tflite as mtl
@@ -98,8 +95,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         # Fine-tuning: every dev image but those of the AP check (the first --check-images).
         trained = entries[args.check_images:]
         training = {"dev_image_ids": [e["id"] for e in trained],
-                    "rule": f"every dev image by id after the first {args.check_images}",
-                    **asdict(int8_qat.FineTune())}
+                    "rule": f"every dev image by id after the first {args.check_images}"}
         float_ap = dev_ap(args.dev_dir, mt.DEFAULT_WEIGHTS, "tflite", args.check_images)
 
         def accuracy(data: bytes) -> dict:

@@ -305,6 +305,18 @@ def test_demo_runs_int8_accurate(tmp_path: Path) -> None:
     assert parser.parse_args([]).accurate is False
 
 
+def test_write_int8_refuses_undescribed_inputs_before_any_work(tmp_path: Path) -> None:
+    from models import mobilenet_int8 as m8
+
+    batch = [np.zeros((1, 8, 8, 3), np.float32)]
+    with pytest.raises(ValueError, match="calibration must describe"):
+        m8.write_int8(WEIGHTS, tmp_path / "m.int8.tflite", batches=batch)
+    with pytest.raises(ValueError, match="training must describe"):
+        m8.write_int8(WEIGHTS, tmp_path / "m.int8.tflite", batches=batch, calibration={},
+                      train_images=[IMAGES[0]])
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_is_current_requires_the_recipe(tmp_path: Path) -> None:
     import hashlib
 

@@ -25,14 +25,9 @@ pytestmark = pytest.mark.skipif(
 
 def run(content: bytes, batch: np.ndarray) -> np.ndarray:
     """The model's output with the kernels users run (XNNPACK)."""
-    from models.mobilenet_tflite import interpreter_class
+    from models.mobilenet_tflite import interpreter_class, invoke
 
-    interpreter = interpreter_class()(model_content=content)
-    interpreter.resize_tensor_input(0, batch.shape, strict=True)
-    interpreter.allocate_tensors()
-    interpreter.set_tensor(interpreter.get_input_details()[0]["index"], batch)
-    interpreter.invoke()
-    return interpreter.get_tensor(interpreter.get_output_details()[0]["index"])
+    return invoke(interpreter_class()(model_content=content), batch)
 
 
 def quantization(content: bytes) -> list:
@@ -46,11 +41,11 @@ def quantization(content: bytes) -> list:
 
 @pytest.fixture(scope="module")
 def batch() -> np.ndarray:
-    from models.int8_qat import _view
-
     import cv2
 
-    return _view(cv2.imread(str(ZIDANE)), 256, False)          # (1, 144, 256, 3)
+    from models.int8_calibration import view
+
+    return view(cv2.imread(str(ZIDANE)), 256)                   # (1, 144, 256, 3)
 
 
 def test_fake_quant_rounds_to_the_grid_and_clamps_to_int8() -> None:
