@@ -16,7 +16,10 @@ evaluation command runs it (best, people completed):
    at the float32 peaks by peak height;
 3. AP with the part heatmaps multiplied by a gain, and with both maps
    smoothed (Gaussian, sigma in cells), for both models: whether a change
-   of amplitude or of sharpness closes the gap.
+   of amplitude or of sharpness closes the gap;
+4. AP of the float32 maps plus white Gaussian noise as large as the int8
+   error (its standard deviation over the heatmaps, over the PAFs), three
+   seeds: whether the size of the error or its shape costs the AP.
 
 The dev images are the set the recipe was chosen on. No timing is measured.
 """
@@ -48,6 +51,7 @@ PEAK_FLOOR = 0.1
 BANDS = ((0.1, 0.2), (0.2, 0.4), (0.4, 0.6), (0.6, np.inf))
 GAINS = (1.05, 1.1, 1.2)
 SIGMAS = (0.5, 1.0)
+NOISE_SEEDS = (1, 2, 3)
 
 Maps = List[Tuple[np.ndarray, np.ndarray, float]]
 
@@ -156,6 +160,14 @@ def average_precision(entries: List[dict], heat: Maps, paf: Maps, gain: float = 
                                 [e["id"] for e in entries])["AP"])
 
 
+def with_noise(maps: Maps, heat_sd: float, paf_sd: float, seed: int) -> Maps:
+    """``maps`` plus white Gaussian noise of ``heat_sd`` on the heatmaps, ``paf_sd`` on the PAFs."""
+    rng = np.random.default_rng(seed)
+    return [(h + rng.normal(0.0, heat_sd, h.shape).astype(np.float32),
+             p + rng.normal(0.0, paf_sd, p.shape).astype(np.float32), scale)
+            for h, p, scale in maps]
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Command-line entry point; returns the exit status."""
     parser = argparse.ArgumentParser(prog="python -m benchmarks.int8_maps",
@@ -196,6 +208,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(f"| Gaussian smoothing, sigma {sigma} cell | "
               f"{average_precision(entries, q, q, sigma=sigma):.4f} "
               f"| {average_precision(entries, f, f, sigma=sigma):.4f} |", flush=True)
+    heat_sd = float(np.sqrt(np.mean([np.mean((a[0] - b[0]) ** 2) for a, b in zip(q, f)])))
+    paf_sd = float(np.sqrt(np.mean([np.mean((a[1] - b[1]) ** 2) for a, b in zip(q, f)])))
+    aps = [average_precision(entries, noisy, noisy)
+           for noisy in (with_noise(f, heat_sd, paf_sd, seed) for seed in NOISE_SEEDS)]
+    print(f"\nfloat32 maps + white noise of the int8 error's size (sd {heat_sd:.4f} heatmaps, "
+          f"{paf_sd:.4f} PAFs), seeds {NOISE_SEEDS}: AP " + " / ".join(f"{a:.4f}" for a in aps))
     return 0
 
 

@@ -39,12 +39,14 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 DEV = ROOT.parent / "shared" / "eval" / "coco_val2017_dev"
-from models.mobilenet_int8 import STAGE_TAIL_PATTERN as TAILS  # noqa: E402  (the shipped recipe)
+from models.mobilenet_int8 import FLOAT_PATTERN  # noqa: E402  (recipes 5 and 6)
+from models.mobilenet_int8 import STAGE_TAIL_PATTERN as TAILS  # noqa: E402  (recipes 2-4)
 #: Variant name -> (float-node pattern beyond the stage-6 outputs or None, calibration).
 VARIANTS: Dict[str, tuple] = {
     "recipe1-samples": (None, "samples"),          # the previous model: sample images only
     "recipe1-dev": (None, "dev"),                   # same nodes, dev calibration
-    "tails": (TAILS, "dev"),                        # the shipped recipe (2)
+    "tails": (TAILS, "dev"),                        # recipe 2
+    "tails+backbone1-4": (FLOAT_PATTERN, "dev"),    # the float layers of recipes 5 and 6
     "tails+first-depthwise": (TAILS + r"|^Openpose/MConv_Stage\d_L\d_1_depthwise", "dev"),
     "tails+stage6": (TAILS + r"|^Openpose/MConv_Stage6_", "dev"),
     "tails+backbone6-11": (TAILS + r"|^MobilenetV1/Conv2d_([6-9]|1[01])_", "dev"),

@@ -5,9 +5,10 @@ of the float weights (:func:`prepared_graph`: stage maps rescaled inside the
 concatenations, 1x1 depthwise layers folded, channel ranges equalised, within
 chains and across the concatenations' inputs), then
 TFLite's post-training quantization (per-channel int8 weights, per-tensor int8
-activations) with the cheap tail of every stage kept float
-(:func:`float_nodes_list`: layers 2-5 of each stage branch, about 5 % of the
-arithmetic), then :func:`correct_biases` on the stage outputs, then (given
+activations) with the cheap tail of every stage and the backbone's first
+layers kept float (:func:`float_nodes_list`: layers 2-5 of each stage branch,
+about 5 % of the arithmetic, and ``Conv2d_1`` to ``Conv2d_4``), then
+:func:`correct_biases` on the stage outputs, then (given
 training images) quantization-aware fine-tuning of the weights with every
 scale kept (``models.int8_qat``). The model takes float32 BGR 0..255 and
 returns float32 maps, like the float32 model.
@@ -40,11 +41,12 @@ from models.mobilenet_thin import load_graph_def
 
 #: Version of the recipe, recorded in the manifest (see :func:`is_current`); 2 keeps the
 #: stage tails float, 3 also equalises the concatenations' inputs, 4 also fine-tunes the
-#: weights quantization-aware (models.int8_qat; docs/int8.md).
-RECIPE = 4
+#: weights quantization-aware (models.int8_qat), 5 is 3 with the early backbone float
+#: too, 6 is 5 fine-tuned like 4 (docs/int8.md).
+RECIPE = 6
 #: The recipe of a model built without training images (the sample-image fallback of
-#: ``convert_model.py``): recipe 4 without its last step, current as well.
-UNTRAINED_RECIPE = 3
+#: ``convert_model.py``): recipe 6 without its last step, current as well.
+UNTRAINED_RECIPE = 5
 #: Suffix of the int8 model, replacing the frozen graph's ``.pb``.
 INT8_SUFFIX = ".int8.tflite"
 #: Longest side of the calibration inputs used for bias correction (it runs TFLite's
@@ -62,6 +64,12 @@ FLOAT_NODES = (
 #: 64-channel layers where int8 noise reached the maps (map error /7, dev AP 0.176 ->
 #: 0.275 on 100 images) for about 9 % more time (docs/int8.md).
 STAGE_TAIL_PATTERN = r"^Openpose/MConv_Stage\d_L\d_[2345]_"
+#: Graph nodes of the backbone layers ``Conv2d_1`` to ``Conv2d_4`` (after the first), kept
+#: float: the layers whose int8 weights carried most of the remaining map error (map
+#: loss /5 on held-out views, dev AP +0.03) for about 4 % more time (docs/int8.md).
+EARLY_BACKBONE_PATTERN = r"^MobilenetV1/Conv2d_[1-4]_"
+#: Every float layer of the recipe beyond :data:`FLOAT_NODES`.
+FLOAT_PATTERN = STAGE_TAIL_PATTERN + "|" + EARLY_BACKBONE_PATTERN
 
 
 def int8_path(weights: str | os.PathLike[str]) -> Path:
@@ -75,7 +83,7 @@ def convert_int8(weights: str | os.PathLike[str], expected_sha256: str | None = 
                  belief_scale: float = BELIEF_SCALE,
                  float_nodes: Sequence[str] | None = None,
                  correct: bool = True, rewrite: bool = True,
-                 float_pattern: str | None = STAGE_TAIL_PATTERN,
+                 float_pattern: str | None = FLOAT_PATTERN,
                  train_images: Sequence[str | os.PathLike[str]] = (),
                  fine_tune: Any = None) -> tuple[bytes, bytes]:
     """Build the int8 TFLite model (float32 input and output) and its float32 twin.
@@ -167,14 +175,15 @@ def _tflite_tensor_names(model: bytes, nodes: Sequence[str]) -> list[str]:
     return names
 
 
-def float_nodes_list(reference: bytes, pattern: str | None = STAGE_TAIL_PATTERN) -> list[str]:
+def float_nodes_list(reference: bytes, pattern: str | None = FLOAT_PATTERN) -> list[str]:
     """Graph nodes kept float: :data:`FLOAT_NODES` plus those whose name matches ``pattern``.
 
     Args:
         reference: The float32 TFLite model of the rewritten graph (its tensor
             names carry the graph node names).
         pattern: Regular expression searched in each node name (default: the
-            stage tails, :data:`STAGE_TAIL_PATTERN`); None: :data:`FLOAT_NODES` only.
+            stage tails and the early backbone, :data:`FLOAT_PATTERN`); None:
+            :data:`FLOAT_NODES` only.
 
     Returns:
         Node names, :data:`FLOAT_NODES` first.
@@ -306,7 +315,8 @@ def write_int8(weights: str | os.PathLike[str], dest: str | os.PathLike[str] | N
         "tensorflow": tf.__version__,
         "quantization": "int8 (per-channel weights, per-tensor activations; float outputs)",
         "recipe": "plain" if plain else (RECIPE if train_images else UNTRAINED_RECIPE),
-        "float_nodes": "none" if plain else "stage outputs and stage tails (layers 2-5)",
+        "float_nodes": "none" if plain else ("stage outputs, stage tails (layers 2-5) and "
+                                              "backbone layers Conv2d_1 to Conv2d_4"),
         "calibration": calibration,
         "fine_tuning": training if train_images and not plain else None,
         "check": errors,

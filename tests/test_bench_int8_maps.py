@@ -41,3 +41,14 @@ def test_same_moved_lost_and_extra_peaks_are_counted_apart() -> None:
 def test_the_background_channel_is_not_compared() -> None:
     ref, quant = maps((3, 3, 18, 0.9)), maps()
     assert int8_maps.peak_statistics([(quant, ref)])["peaks"] == 0
+
+
+def test_noise_has_the_asked_size_on_each_map_and_keeps_the_scale() -> None:
+    heat, pafs = np.zeros((40, 50, 19), np.float32), np.ones((40, 50, 38), np.float32)
+    noisy = int8_maps.with_noise([(heat, pafs, 0.5)], heat_sd=0.01, paf_sd=0.1, seed=3)
+    (h, p, scale), = noisy
+    assert scale == 0.5 and h.dtype == p.dtype == np.float32
+    assert h.std() == pytest.approx(0.01, rel=0.05) and abs(h.mean()) < 0.001
+    assert p.std() == pytest.approx(0.1, rel=0.05) and p.mean() == pytest.approx(1, abs=0.01)
+    assert np.array_equal(int8_maps.with_noise([(heat, pafs, 0.5)], 0.01, 0.1, 3)[0][0], h)
+    assert not np.array_equal(int8_maps.with_noise([(heat, pafs, 0.5)], 0.01, 0.1, 4)[0][0], h)

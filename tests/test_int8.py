@@ -210,7 +210,7 @@ def test_fine_tuning_never_saw_the_images_of_the_ap_check() -> None:
 
 
 @needs_models
-def test_stage_tails_are_float_and_the_rest_int8() -> None:
+def test_stage_tails_and_early_backbone_are_float_and_the_rest_int8() -> None:
     from ai_edge_litert.interpreter import Interpreter
 
     kinds = {}
@@ -223,6 +223,12 @@ def test_stage_tails_are_float_and_the_rest_int8() -> None:
     heads = [n for n in kinds if (n.startswith("Openpose/") and n.endswith("_1_pointwise/Relu"))
              or n == "MobilenetV1/Conv2d_11_pointwise/Relu"]
     assert len(heads) == 6 * 2 + 1 and all("int8" in kinds[n] for n in heads)
+    early = [f"MobilenetV1/Conv2d_{k}_{kind}" for k in range(1, 5)
+             for kind in ("depthwise/depthwise", "pointwise/Relu")]
+    assert all("float32" in kinds[n] for n in early)  # (Conv2d_3's output also int8: the pool)
+    later = ["MobilenetV1/Conv2d_0/Relu", "MobilenetV1/Conv2d_5_depthwise/depthwise",
+             "MobilenetV1/Conv2d_5_pointwise/Relu"]
+    assert all("int8" in kinds[n] for n in later)
 
 
 def test_dev_calibration_batches_sizes_and_mirror() -> None:
@@ -327,7 +333,7 @@ def test_is_current_requires_the_recipe(tmp_path: Path) -> None:
     model.write_bytes(b"model bytes")
     manifest = {"format": mtl.MANIFEST_FORMAT, "source_sha256": "ab" * 32,
                 "tflite_sha256": hashlib.sha256(b"model bytes").hexdigest()}
-    for recipe, expected in ((None, False), (2, False), ("plain", False),
+    for recipe, expected in ((None, False), (2, False), (3, False), (4, False), ("plain", False),
                              (m8.UNTRAINED_RECIPE, True), (m8.RECIPE, True)):
         mtl.manifest_path(model).write_text(json.dumps({**manifest, "recipe": recipe}))
         assert m8.is_current(model, "ab" * 32) is expected
