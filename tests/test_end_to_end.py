@@ -69,11 +69,12 @@ PEOPLE = {
 }
 
 
-@pytest.fixture(scope="module")
-def network():
+@pytest.fixture(scope="module", params=["tflite", "int8"])
+def network(request):
+    """Both runtimes ``auto`` may pick: each must find the people of the photos."""
     from models.inference import load_network
 
-    return load_network()
+    return load_network(runtime=request.param)
 
 
 def found_keypoints(estimator, name: str) -> list:

@@ -47,7 +47,7 @@ INTERIOR_MARGIN = 16
 def network() -> PoseNetwork:
     from models.inference import load_network
 
-    return load_network("mobilenet_thin")
+    return load_network("mobilenet_thin", runtime="tflite")  # the same on every CPU
 
 
 @pytest.fixture(scope="module")

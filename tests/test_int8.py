@@ -187,7 +187,7 @@ def test_manifest_records_the_provenance_and_the_check() -> None:
     calibration = manifest["calibration"]
     assert len(calibration["dev_image_ids"]) == 25 and len(calibration["annotations_sha256"]) == 64
     errors, bars, accuracy = manifest["check"], manifest["bars"], manifest["accuracy"]
-    assert accuracy["dev_images"] == 100 and accuracy["max_ap_drop"] == 0.01
+    assert accuracy["dev_images"] == 200 and accuracy["max_ap_drop"] == 0.01
     assert accuracy["passed"] == (accuracy["int8_ap"] >= accuracy["float32_ap"] - 0.01)
     assert manifest["passed_check"] == (errors["heatmap_mae"] <= bars["heatmap_mae"]
                                         and errors["paf_mae"] <= bars["paf_mae"]

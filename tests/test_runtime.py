@@ -197,7 +197,11 @@ def test_auto_falls_back_to_tensorflow_without_conversion(tmp_path: Path) -> Non
     assert load_network(weights=graph).runtime == "tensorflow"
 
 
-def test_auto_takes_tflite_when_converted() -> None:
+def test_auto_takes_a_converted_model() -> None:
+    """float32 TFLite, or int8 where this CPU has 8-bit dot products (the choice itself is
+    tested on described CPUs in tests/test_cpu.py)."""
+    from models import cpu as cpus
+    from models import mobilenet_int8 as m8
     from models import mobilenet_thin as mt
     from models import mobilenet_tflite as mtl
     from models.inference import load_network
@@ -205,7 +209,9 @@ def test_auto_takes_tflite_when_converted() -> None:
     if not mtl.is_current(mtl.converted_path(WEIGHTS), mt.WEIGHTS_SHA256):
         pytest.skip("model_weights/mobilenet_thin/graph_opt.tflite absent (run `make assets`)")
     net = load_network()
-    assert net.runtime == "tflite" and net.model.num_threads == mtl.default_num_threads()
+    int8 = cpus.int8_pays(cpus.this_cpu())[0] and m8.passed_check(m8.int8_path(WEIGHTS))
+    assert net.runtime == ("int8" if int8 else "tflite")
+    assert net.model.num_threads == mtl.default_num_threads() and net.runtime_reason
     assert load_network(runtime="tensorflow").runtime == "tensorflow"
 
 

@@ -33,10 +33,14 @@ def test_smooth_needs_track():
 
 
 def test_real_clip_keeps_ids_through_a_pan_and_a_gap(small_bus):
-    """bus.jpg (small) panned 2 px per frame, frames 3-7 blank: the people keep their ids."""
+    """bus.jpg (small) panned 2 px per frame, frames 3-7 blank: the people keep their ids.
+
+    On float32 TFLite, the same on every CPU (on int8 the third person of this
+    203 x 270 clip comes back with a new id: docs/int8.md)."""
+    from models.inference import load_network
     from posekit import PoseEstimator
 
-    stream = PoseStream(PoseEstimator(), smooth=OneEuroParams())
+    stream = PoseStream(PoseEstimator(load_network(runtime="tflite")), smooth=OneEuroParams())
     blank = np.full_like(small_bus, 128)
     frames = []
     for f in range(10):
