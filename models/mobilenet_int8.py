@@ -66,7 +66,7 @@ FLOAT_NODES = (
 STAGE_TAIL_PATTERN = r"^Openpose/MConv_Stage\d_L\d_[2345]_"
 #: Graph nodes of the backbone layers ``Conv2d_1`` to ``Conv2d_4`` (after the first), kept
 #: float: the layers whose int8 weights carried most of the remaining map error (map
-#: loss /5 on held-out views, dev AP +0.03) for about 4 % more time (docs/int8.md).
+#: loss /5 on held-out views, dev AP +0.03) for about 4-5 % more time (docs/int8.md).
 EARLY_BACKBONE_PATTERN = r"^MobilenetV1/Conv2d_[1-4]_"
 #: Every float layer of the recipe beyond :data:`FLOAT_NODES`.
 FLOAT_PATTERN = STAGE_TAIL_PATTERN + "|" + EARLY_BACKBONE_PATTERN
@@ -104,7 +104,7 @@ def convert_int8(weights: str | os.PathLike[str], expected_sha256: str | None = 
             post-training quantization (the issue's first probe), kept to
             measure its speed and error against this recipe.
         train_images: Images of the quantization-aware fine-tuning, last
-            (``models.int8_qat.fine_tune``); empty: none (recipe 3).
+            (``models.int8_qat.fine_tune``); empty: none (recipe 5, :data:`UNTRAINED_RECIPE`).
         fine_tune: ``models.int8_qat.FineTune`` settings (None: the defaults).
 
     Returns:
@@ -260,7 +260,7 @@ def write_int8(weights: str | os.PathLike[str], dest: str | os.PathLike[str] | N
             boolean ``"passed"`` (e.g. dev AP against float32); recorded in
             the manifest and required for ``passed_check``.
         train_images: Images of the quantization-aware fine-tuning (default
-            none: recipe 3's model; ``scripts/build_int8.py`` passes dev images).
+            none: recipe 5, :data:`UNTRAINED_RECIPE`; ``scripts/build_int8.py`` passes dev images).
         training: What ``train_images`` are, for the manifest (required with them;
             the settings of ``fine_tune`` are added to it).
         fine_tune: ``models.int8_qat.FineTune`` settings (None: the defaults).
