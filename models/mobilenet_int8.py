@@ -10,7 +10,8 @@ layers kept float (:func:`float_nodes_list`: layers 2-5 of each stage branch,
 about 5 % of the arithmetic, and ``Conv2d_1`` to ``Conv2d_4``), then
 :func:`correct_biases` on the stage outputs, then (given
 training images) quantization-aware fine-tuning of the weights with every
-scale kept (``models.int8_qat``). The model takes float32 BGR 0..255 and
+scale kept (``models.int8_qat``), then the converter's requantizations that
+change no value are dropped (``models.int8_tidy``). The model takes float32 BGR 0..255 and
 returns float32 maps, like the float32 model.
 
 The shipped model is built by ``scripts/build_int8.py`` (``make int8``),
@@ -37,16 +38,18 @@ from models.int8_rewrite import (BELIEF_SCALE, EQUALIZE_CLIP, REFINED_STAGES,  #
                                  depthwise_ranges, equalize_depthwise, equalize_pointwise,
                                  fold_1x1_depthwise, pointwise_chains, prepared_graph,
                                  rescale_beliefs)
+from models.int8_tidy import drop_identity_requantizations
 from models.mobilenet_thin import load_graph_def
 
 #: Version of the recipe, recorded in the manifest (see :func:`is_current`); 2 keeps the
 #: stage tails float, 3 also equalises the concatenations' inputs, 4 also fine-tunes the
 #: weights quantization-aware (models.int8_qat), 5 is 3 with the early backbone float
-#: too, 6 is 5 fine-tuned like 4 (docs/int8.md).
-RECIPE = 6
+#: too, 6 is 5 fine-tuned like 4, 7 and 8 are 5 and 6 without the converter's copies of
+#: the features (models.int8_tidy; docs/int8.md).
+RECIPE = 8
 #: The recipe of a model built without training images (the sample-image fallback of
-#: ``convert_model.py``): recipe 6 without its last step, current as well.
-UNTRAINED_RECIPE = 5
+#: ``convert_model.py``): recipe 8 without the fine-tuning, current as well.
+UNTRAINED_RECIPE = 7
 #: Suffix of the int8 model, replacing the frozen graph's ``.pb``.
 INT8_SUFFIX = ".int8.tflite"
 #: Longest side of the calibration inputs used for bias correction (it runs TFLite's
@@ -100,11 +103,13 @@ def convert_int8(weights: str | os.PathLike[str], expected_sha256: str | None = 
         correct: Apply :func:`correct_biases` (on the inputs of at most
             :data:`BIAS_CORRECTION_SIDE` pixels).
         rewrite: Apply the exact weight rewrite of :func:`prepared_graph`
-            first. ``rewrite=False, float_nodes=(), correct=False`` is plain
+            first, and drop the requantizations that change no value last
+            (:func:`models.int8_tidy.drop_identity_requantizations`).
+            ``rewrite=False, float_nodes=(), correct=False`` is plain
             post-training quantization (the issue's first probe), kept to
             measure its speed and error against this recipe.
         train_images: Images of the quantization-aware fine-tuning, last
-            (``models.int8_qat.fine_tune``); empty: none (recipe 5, :data:`UNTRAINED_RECIPE`).
+            (``models.int8_qat.fine_tune``); empty: none (recipe 7, :data:`UNTRAINED_RECIPE`).
         fine_tune: ``models.int8_qat.FineTune`` settings (None: the defaults).
 
     Returns:
@@ -151,6 +156,8 @@ def convert_int8(weights: str | os.PathLike[str], expected_sha256: str | None = 
 
         data = int8_qat.fine_tune(data, reference, list(train_images),
                                   fine_tune if fine_tune is not None else int8_qat.FineTune())
+    if rewrite:
+        data, _ = drop_identity_requantizations(data)
     return data, reference
 
 
@@ -260,7 +267,7 @@ def write_int8(weights: str | os.PathLike[str], dest: str | os.PathLike[str] | N
             boolean ``"passed"`` (e.g. dev AP against float32); recorded in
             the manifest and required for ``passed_check``.
         train_images: Images of the quantization-aware fine-tuning (default
-            none: recipe 5, :data:`UNTRAINED_RECIPE`; ``scripts/build_int8.py`` passes dev images).
+            none: recipe 7, :data:`UNTRAINED_RECIPE`; ``scripts/build_int8.py`` passes dev images).
         training: What ``train_images`` are, for the manifest (required with them;
             the settings of ``fine_tune`` are added to it).
         fine_tune: ``models.int8_qat.FineTune`` settings (None: the defaults).
