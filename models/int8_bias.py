@@ -7,6 +7,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from models.int8_rewrite import REFINED_STAGES
+from models.tflite_flatbuffer import read_model, write_model
 
 #: Graph nodes whose biases :func:`correct_biases` adjusts: the maps of each stage.
 STAGE_OUTPUTS = tuple(f"Openpose/MConv_Stage{stage}_L{branch}_5_pointwise/BatchNorm/FusedBatchNorm"
@@ -74,7 +75,6 @@ def correct_biases(data: bytes, reference: bytes, batches: Sequence[np.ndarray],
     Returns:
         The corrected model's content.
     """
-    import flatbuffers
     from ai_edge_litert import schema_py_generated as schema
 
     targets = {}
@@ -83,7 +83,7 @@ def correct_biases(data: bytes, reference: bytes, batches: Sequence[np.ndarray],
         where = _conv_outputs(interpreter, nodes)
         for node in nodes:
             targets[node] = targets.get(node, 0) + _channel_means(interpreter, where[node][1])
-    model = schema.ModelT.InitFromPackedBuf(bytearray(data), 0)
+    model = read_model(data)
     graph = model.subgraphs[0]
     stages = sorted({node.split("_L")[0] for node in nodes})
     for stage in stages:
@@ -107,7 +107,5 @@ def correct_biases(data: bytes, reference: bytes, batches: Sequence[np.ndarray],
                 values = np.frombuffer(bytes(buffer.data), dtype="<f4").copy()
                 values -= error.astype(np.float32)
             buffer.data = np.frombuffer(values.tobytes(), dtype=np.uint8)
-        builder = flatbuffers.Builder(len(data) + 1024)
-        builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
-        data = bytes(builder.Output())
+        data = write_model(model)
     return data

@@ -20,6 +20,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from models.tflite_flatbuffer import op_names, read_model, write_model
+
 logger = logging.getLogger(__name__)
 
 #: The flatbuffer's tensor types that :class:`Int8Twin` reads.
@@ -96,17 +98,13 @@ class Int8Twin:
 
     def __init__(self, data: bytes) -> None:
         import tensorflow as tf
-        from ai_edge_litert import schema_py_generated as schema
 
-        names = {value: key for key, value in vars(schema.BuiltinOperator).items()
-                 if not key.startswith("_")}
-        self._model = schema.ModelT.InitFromPackedBuf(bytearray(data), 0)
+        self._model = read_model(data)
         self._graph = self._model.subgraphs[0]
-        self._ops = [names[max(code.builtinCode, code.deprecatedBuiltinCode)]
-                     for code in self._model.operatorCodes]
+        self._kinds = op_names(self._model)
         self._layers: dict[int, tuple] = {}
         for index, op in enumerate(self._graph.operators):
-            kind = self._ops[op.opcodeIndex]
+            kind = self._kinds[index]
             if kind not in self.OPS:
                 raise ValueError(f"op {kind} of the model is not simulated")
             if kind not in ("CONV_2D", "DEPTHWISE_CONV_2D"):
@@ -163,7 +161,7 @@ class Int8Twin:
 
         values = {self._graph.inputs[0]: images}
         for index, op in enumerate(self._graph.operators):
-            kind, out = self._ops[op.opcodeIndex], op.outputs[0]
+            kind, out = self._kinds[index], op.outputs[0]
             x, options, quantization = values[op.inputs[0]], op.builtinOptions, \
                 self._quantization(out)
             if kind in ("CONV_2D", "DEPTHWISE_CONV_2D"):
@@ -189,8 +187,6 @@ class Int8Twin:
 
     def export(self) -> bytes:
         """The model with the twin's weights written in; every scale and zero point unchanged."""
-        import flatbuffers
-
         for index, (kind, (w, b), scales, input_scale) in self._layers.items():
             op = self._graph.operators[index]
             weights, bias = (self._graph.tensors[i] for i in op.inputs[1:3])
@@ -204,9 +200,7 @@ class Int8Twin:
             self._model.buffers[weights.buffer].data = np.frombuffer(
                 value.reshape(weights.shape).tobytes(), np.uint8)
             self._model.buffers[bias.buffer].data = np.frombuffer(offset.tobytes(), np.uint8)
-        builder = flatbuffers.Builder(1 << 22)
-        builder.Finish(self._model.Pack(builder), file_identifier=b"TFL3")
-        return bytes(builder.Output())
+        return write_model(self._model)
 
 
 def fine_tune(data: bytes, reference: bytes, images: Sequence[str | os.PathLike[str]],

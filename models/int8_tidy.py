@@ -19,6 +19,8 @@ from typing import Any
 
 import numpy as np
 
+from models.tflite_flatbuffer import op_names, read_model, write_model
+
 logger = logging.getLogger(__name__)
 
 #: Largest relative difference of two scales treated as the same: the converter's
@@ -27,35 +29,23 @@ logger = logging.getLogger(__name__)
 SAME_SCALE_RTOL = 1e-5
 
 
-def _code(model: Any, op: Any) -> int:
-    code = model.operatorCodes[op.opcodeIndex]
-    return max(code.builtinCode, code.deprecatedBuiltinCode)
-
-
 def _params(tensor: Any) -> tuple[float, int]:
     q = tensor.quantization
     return float(np.atleast_1d(q.scale)[0]), int(np.atleast_1d(q.zeroPoint)[0])
 
 
-def _set_params(tensor: Any, scale: float, zero_point: int) -> None:
-    tensor.quantization.scale = np.array([scale], np.float32)
-    tensor.quantization.zeroPoint = np.array([zero_point], np.int64)
+def _realign(model: Any, readers: list, index: int, scale: float, zero_point: int) -> None:
+    """Give int8 tensor ``index`` new parameters and rescale the int32 biases of ``readers``.
 
-
-def _realign(model: Any, tensors: Any, consumers: dict, index: int, scale: float,
-             zero_point: int) -> None:
-    """Give int8 tensor ``index`` new parameters; rescale the int32 biases that use its scale."""
-    from ai_edge_litert import schema_py_generated as schema
-
+    ``readers`` are the convolutions reading the tensor (bias scale = input
+    scale x weight scale).
+    """
+    tensors = model.subgraphs[0].tensors
     old_scale = _params(tensors[index])[0]
-    _set_params(tensors[index], scale, zero_point)
-    for op in consumers.get(index, []):
-        if _code(model, op) not in (schema.BuiltinOperator.CONV_2D,
-                                    schema.BuiltinOperator.DEPTHWISE_CONV_2D):
-            continue
+    tensors[index].quantization.scale = np.array([scale], np.float32)
+    tensors[index].quantization.zeroPoint = np.array([zero_point], np.int64)
+    for op in readers:
         bias = tensors[op.inputs[2]]
-        if bias.type != schema.TensorType.INT32:
-            continue
         buffer = model.buffers[bias.buffer]
         values = np.frombuffer(bytes(buffer.data), "<i4").astype(np.float64)
         buffer.data = np.frombuffer(
@@ -70,10 +60,11 @@ def drop_identity_requantizations(data: bytes,
 
     A requantization is removed when its scales agree within ``rtol`` and its
     output feeds only concatenations whose other inputs are float values
-    quantized into them. Those concatenations and inputs take the scale and
-    zero point of the requantization's input (int8 concatenation needs one
-    scale and zero point for all its tensors); the int32 biases of the
-    convolutions reading a concatenation follow its new scale.
+    quantized into them, and which only convolutions read. Those
+    concatenations and inputs take the scale and zero point of the
+    requantization's input (int8 concatenation needs one scale and zero point
+    for all its tensors); the int32 biases of the convolutions reading a
+    concatenation follow its new scale.
 
     Args:
         data: An int8 ``.tflite`` model with one subgraph.
@@ -87,47 +78,49 @@ def drop_identity_requantizations(data: bytes,
         ValueError: ``rtol`` is not in [0, 1 / 256); ``data`` is not a TFLite
             model with one subgraph.
     """
-    import flatbuffers
     from ai_edge_litert import schema_py_generated as schema
 
     if not 0 <= rtol < 1 / 256:
         raise ValueError(f"rtol must be in [0, 1/256), got {rtol}")
-    try:
-        model = schema.ModelT.InitFromPackedBuf(bytearray(data), 0)
-    except Exception as error:  # flatbuffers raises whatever the bytes trip on
-        raise ValueError(f"data is not a TFLite model: {error}") from None
+    model = read_model(data)
     if model.subgraphs is None or len(model.subgraphs) != 1:
         raise ValueError("data must be a TFLite model with one subgraph")
-    ops = schema.BuiltinOperator
     graph = model.subgraphs[0]
-    tensors = graph.tensors
-    int8 = schema.TensorType.INT8
+    tensors, int8 = graph.tensors, schema.TensorType.INT8
+    kind = {id(op): name for op, name in zip(graph.operators, op_names(model))}
     producer = {int(out): op for op in graph.operators for out in op.outputs}
-    consumers: dict[int, list] = {}
+    readers: dict[int, list] = {}
     for op in graph.operators:
         for index in op.inputs:
-            consumers.setdefault(int(index), []).append(op)
+            readers.setdefault(int(index), []).append(op)
 
-    def float_quantized(index: int) -> bool:
+    def quantized_from_float(index: int) -> bool:
         op = producer.get(index)
-        return (op is not None and _code(model, op) == ops.QUANTIZE
+        return (op is not None and kind[id(op)] == "QUANTIZE"
                 and tensors[op.inputs[0]].type == schema.TensorType.FLOAT32)
+
+    def read_by_convolutions(index: int, besides: Any = ()) -> bool:
+        return all(kind[id(op)] in ("CONV_2D", "DEPTHWISE_CONV_2D")
+                   and tensors[op.inputs[2]].type == schema.TensorType.INT32
+                   for op in readers.get(index, []) if op not in besides)
 
     kept, source_of = [], {}
     for op in graph.operators:
-        if _code(model, op) == ops.QUANTIZE and all(
+        if kind[id(op)] == "QUANTIZE" and all(
                 tensors[i].type == int8 for i in (op.inputs[0], op.outputs[0])):
             source, out = int(op.inputs[0]), int(op.outputs[0])
             (scale, zero), scale_out = _params(tensors[source]), _params(tensors[out])[0]
-            users = consumers.get(out, [])
-            concats = [u for u in users if _code(model, u) == ops.CONCATENATION]
-            others = [int(i) for u in concats for i in u.inputs if int(i) != out]
-            if (abs(scale_out / scale - 1) < rtol and users and len(concats) == len(users)
-                    and all(float_quantized(i) for i in others) and out not in graph.outputs):
-                for concat in concats:
-                    for index in others:
-                        _realign(model, tensors, consumers, index, scale, zero)
-                    _realign(model, tensors, consumers, int(concat.outputs[0]), scale, zero)
+            concats = readers.get(out, [])
+            others = {int(i) for c in concats for i in c.inputs if int(i) != out}
+            outputs = {int(c.outputs[0]) for c in concats}
+            if (abs(scale_out / scale - 1) < rtol and concats and out not in graph.outputs
+                    and all(kind[id(c)] == "CONCATENATION" for c in concats)
+                    and all(quantized_from_float(i) and read_by_convolutions(i, concats)
+                            for i in others)
+                    and all(read_by_convolutions(i) for i in outputs)):
+                for index in others | outputs:
+                    _realign(model, [r for r in readers.get(index, []) if r not in concats],
+                             index, scale, zero)
                 source_of[out] = source
                 continue
         kept.append(op)
@@ -136,7 +129,5 @@ def drop_identity_requantizations(data: bytes,
     for op in kept:
         op.inputs = np.array([source_of.get(int(i), int(i)) for i in op.inputs], np.int32)
     graph.operators = kept
-    builder = flatbuffers.Builder(len(data) + 1024)
-    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
     logger.info("dropped %d requantizations that change no value", len(source_of))
-    return bytes(builder.Output()), len(source_of)
+    return write_model(model), len(source_of)

@@ -107,18 +107,16 @@ def test_settings_and_inputs_are_checked() -> None:
 
 
 def test_an_op_it_does_not_simulate_is_refused() -> None:
-    import flatbuffers
     from ai_edge_litert import schema_py_generated as schema
 
     from models.int8_qat import Int8Twin
+    from models.tflite_flatbuffer import read_model, write_model
 
-    model = schema.ModelT.InitFromPackedBuf(bytearray(INT8_MODEL.read_bytes()), 0)
+    model = read_model(INT8_MODEL.read_bytes())
     code = model.operatorCodes[model.subgraphs[0].operators[-1].opcodeIndex]
     code.builtinCode = code.deprecatedBuiltinCode = schema.BuiltinOperator.ADD
-    builder = flatbuffers.Builder(1 << 22)
-    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
     with pytest.raises(ValueError, match="ADD of the model is not simulated"):
-        Int8Twin(bytes(builder.Output()))
+        Int8Twin(write_model(model))
 
 
 @pytest.fixture(scope="module")

@@ -26,14 +26,10 @@ pytestmark = pytest.mark.skipif(
 
 def graph(content: bytes) -> tuple:
     """(model, subgraph, op name of every op) of a ``.tflite`` content."""
-    from ai_edge_litert import schema_py_generated as schema
+    from models.tflite_flatbuffer import op_names, read_model
 
-    names = {value: key for key, value in vars(schema.BuiltinOperator).items()
-             if not key.startswith("_")}
-    model = schema.ModelT.InitFromPackedBuf(bytearray(content), 0)
-    codes = [names[max(c.builtinCode, c.deprecatedBuiltinCode)] for c in model.operatorCodes]
-    g = model.subgraphs[0]
-    return model, g, [codes[op.opcodeIndex] for op in g.operators]
+    model = read_model(content)
+    return model, model.subgraphs[0], op_names(model)
 
 
 def params(g, index: int) -> tuple:
@@ -85,8 +81,9 @@ def untidy(shipped) -> bytes:
     reading it follow, and it reads the features through an int8 -> int8
     ``QUANTIZE`` again.
     """
-    import flatbuffers
     from ai_edge_litert import schema_py_generated as schema
+
+    from models.tflite_flatbuffer import write_model
 
     model, g, kinds = graph(shipped)
     concats = [op for op, kind in zip(g.operators, kinds) if kind == "CONCATENATION"
@@ -119,9 +116,7 @@ def untidy(shipped) -> bytes:
         requant.outputs = np.array([index], np.int32)
         op.inputs = np.array([index if i == features else i for i in op.inputs], np.int32)
         g.operators.insert(g.operators.index(op), requant)
-    builder = flatbuffers.Builder(1 << 22)
-    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
-    return bytes(builder.Output())
+    return write_model(model)
 
 
 @pytest.fixture(scope="module")
@@ -183,6 +178,35 @@ def test_biases_follow_the_scale_of_what_they_read(untidy) -> None:
             np.testing.assert_allclose(bias, params(g, op.inputs[0])[0] * weights, rtol=DELTA / 10)
             checked += 1
     assert checked >= 12                       # the stages' first layers read concatenations
+
+
+def test_a_concatenation_that_not_only_convolutions_read_keeps_its_copy(untidy) -> None:
+    from ai_edge_litert import schema_py_generated as schema
+
+    from models.int8_tidy import drop_identity_requantizations
+    from models.tflite_flatbuffer import write_model
+
+    # a max pooling (int8: same scale in and out, no bias to rescale) reads a
+    # stage concatenation that reads a copy: giving it the features' scale would
+    # break that op
+    model, g, kinds = graph(untidy)
+    last = [op for op, kind in zip(g.operators, kinds) if kind == "CONCATENATION"
+            and any(g.tensors[i].name == b"feature_copy" for i in op.inputs)][-1]
+    pool = next(op for op, kind in zip(g.operators, kinds) if kind == "MAX_POOL_2D")
+    pooled = schema.TensorT()
+    pooled.name, pooled.type = b"pooled", schema.TensorType.INT8
+    pooled.quantization = schema.QuantizationParametersT()
+    pooled.quantization.scale = np.array(params(g, last.outputs[0])[:1], np.float32)
+    pooled.quantization.zeroPoint = np.array(params(g, last.outputs[0])[1:], np.int64)
+    g.tensors.append(pooled)
+    reader = schema.OperatorT()
+    reader.opcodeIndex, reader.builtinOptionsType, reader.builtinOptions = \
+        pool.opcodeIndex, pool.builtinOptionsType, pool.builtinOptions
+    reader.inputs = np.array([last.outputs[0]], np.int32)
+    reader.outputs = np.array([len(g.tensors) - 1], np.int32)
+    g.operators.insert(g.operators.index(last) + 1, reader)
+    tidy, dropped = drop_identity_requantizations(write_model(model))
+    assert dropped == 3 and requantizations(tidy) == 1
 
 
 def test_a_requantization_that_changes_values_stays(untidy) -> None:
