@@ -18,15 +18,13 @@ $(STAMP): requirements.txt
 	touch $(STAMP)
 
 assets: $(STAMP)
-	$(BIN)/python scripts/fetch_assets.py
-	$(BIN)/python scripts/convert_model.py --no-int8
+	$(BIN)/python -m posekit.apps.fetch
 
 # Rebuild the int8 model committed in model_weights/ from the dev set (../shared/eval; about
 # 10 min of CPU): calibration, quantization, the dev-AP check; see docs/int8.md.
 int8: $(STAMP)
-	$(BIN)/python scripts/fetch_assets.py
-	$(BIN)/python scripts/convert_model.py --no-int8
-	$(BIN)/python scripts/build_int8.py
+	$(BIN)/python -m posekit.apps.fetch
+	$(BIN)/python -m tools.int8.build_int8
 
 demo: setup
 	$(BIN)/python demo_image.py

@@ -9,25 +9,24 @@ videos, JSON outputs, decoders, thresholds); the README's "Demo" and "Batch
 and video" sections show examples and the JSON formats.
 
 This file is only the entry point the lab runs. The work is done by the
-application package ``posekit``: ``posekit.cli`` (this command line),
+application package ``posekit``: ``posekit.apps.demo`` (this command line),
 ``posekit.pipeline`` (the ``PoseEstimator`` a program can use directly),
-``posekit.batch`` (extraction over large collections, on Ray Data).
+``posekit.apps.batch.run`` (extraction over large collections, on Ray Data).
 """
 
 import os
 import sys
-from pathlib import Path
 
-# OpenCV's own cap on an image's pixels (posekit's limit, posekit.options.OPENCV_LIMIT_ENV),
+# OpenCV's own cap on an image's pixels (posekit's limit, posekit.apps.common.OPENCV_LIMIT_ENV),
 # a second line behind posekit's header check: OpenCV reads it once, when it loads, so it
 # is set here, before posekit imports it (a value the user set is kept).
 os.environ.setdefault("OPENCV_IO_MAX_IMAGE_PIXELS", "50000000")
 
-# Run from anywhere (``python path/to/demo_image.py``): the packages sit beside this file.
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+# ``python path/to/demo_image.py`` runs from anywhere: Python puts this file's folder first on
+# the module path, so the packages beside it are found without touching sys.path.
 
 try:
-    from posekit.cli import main
+    from posekit.apps.demo import main
     from posekit.pipeline import PoseEstimator, PoseResult, load_pose_network  # noqa: F401
 except ModuleNotFoundError as exc:
     # The wrong interpreter (one without the requirements): one line, not a traceback.

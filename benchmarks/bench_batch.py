@@ -1,4 +1,4 @@
-"""Frames per second of ``python -m posekit.batch`` against the demo's folder loop.
+"""Frames per second of ``python -m posekit.apps.batch.run`` against the demo's folder loop.
 
 Both commands run as a user runs them (subprocesses, default settings) on the
 same N dev images (symbolic links in a temporary folder: the dev set is read
@@ -35,7 +35,7 @@ import time
 from pathlib import Path
 from typing import Dict, List
 
-ROOT = Path(__file__).resolve().parents[1]
+from posekit.paths import ROOT  # noqa: E402
 
 
 def link_images(source: Path, target: Path, count: int) -> None:
@@ -100,7 +100,7 @@ def main(argv: List[str] = None) -> int:
                     wall, stdout = run([python, "demo_image.py", str(source), "-o", str(out)])
                     rate = demo_rate(stdout)
                 else:
-                    wall, _ = run([python, "-m", "posekit.batch", str(source), "-o", str(out),
+                    wall, _ = run([python, "-m", "posekit.apps.batch.run", str(source), "-o", str(out),
                                    *configs[name]])
                     rate = batch_rate(out)
                 walls[name].append(wall)

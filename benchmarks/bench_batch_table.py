@@ -7,7 +7,7 @@ Run from the project root::
 
 Writes ``videos x frames`` OpenPose JSON files (``people`` people of random
 keypoints each, the batch command's names) into a temporary folder, starts a
-local Ray, then times :func:`posekit.batch_table.write_table` ``rounds`` times
+local Ray, then times :func:`posekit.apps.batch.table.write_table` ``rounds`` times
 (the first round includes Ray Data's start-up: workers, imports). Prints rows,
 seconds and frames per second per round; compare with the network's frames
 per second (``python -m benchmarks.bench_batch``) to see the table's share.
@@ -24,7 +24,7 @@ from typing import List, Tuple
 
 import numpy as np
 
-from posekit.sources import Item
+from posekit.io.sources import Item
 
 
 def write_outputs(out: Path, videos: int, frames: int, people: int,
@@ -53,8 +53,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--num-cpus", type=int, default=2)
     args = parser.parse_args()
-    from posekit import batch
-    from posekit.batch_table import write_table
+    from posekit.apps.batch import run as batch
+    from posekit.apps.batch.table import write_table
 
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)

@@ -1,14 +1,14 @@
-"""Measure the completion of found people (estimation.completion) on the COCO dev set.
+"""Measure the completion of found people (posekit.decode.completion) on the COCO dev set.
 
 Run from the project root::
 
     python -m benchmarks.bench_completion --annotations person_keypoints.json --maps-cache DIR
 
 ``DIR`` holds ``<image_id>.npz`` maps (``heatmaps``, ``pafs``, ``out_scale``)
-made like ``posekit.evaluate``'s (single scale). Printed (markdown): the
+made like ``posekit.apps.evaluate``'s (single scale). Printed (markdown): the
 typical limb lengths fitted on the people the best decoder finds without
 completion (log length = log typical + log person scale, alternating
-medians; ``estimation.completion.LIMB_LENGTHS`` holds them rounded), then
+medians; ``posekit.decode.completion.LIMB_LENGTHS`` holds them rounded), then
 pycocotools AP without and with completion and with each search setting
 varied one at a time (the module's constants, restored afterwards). No
 timing: the evaluation command prints the post-processing median.
@@ -24,11 +24,11 @@ from typing import Dict, List
 
 import numpy as np
 
-from estimation import completion
+from posekit.decode import completion
 from estimation.config import get_default_configuration
-from estimation.decoder import DecoderParams, decode
-from estimation.export import skeleton_keypoints, to_coco
-from scripts.fit_rescore import coco_ap
+from posekit.decode.decoder import DecoderParams, decode
+from posekit.io.export import skeleton_keypoints, to_coco
+from tools.fit_rescore import coco_ap
 
 #: Rows: (label, decoder params changes, completion constants changes).
 VARIANTS = (

@@ -8,7 +8,7 @@ Default folder: the dev images (``../shared/eval/coco_val2017_dev/images``,
 read by path). Every runtime present (int8 and float32 TFLite) gets the same
 images in the same order, calls interleaved image by image, for ``--passes``
 passes over the folder; the first pass sets up one interpreter per padded
-shape (``models.mobilenet_tflite``), later passes show the steady state a
+shape (``posekit.networks.mobilenet_tflite``), later passes show the steady state a
 folder, evaluation or batch run reaches. For each pass it prints the median
 and 90th percentile network milliseconds, the int8 / float32 ratio, the
 median and maximum post-processing milliseconds of the best decoder (peaks,
@@ -32,13 +32,11 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+from posekit.paths import ROOT  # noqa: E402
 
 from benchmarks.bench_int8 import cpu_line  # noqa: E402
-from estimation.registry import DECODERS  # noqa: E402
-from models.inference import infer, load_network, padded_size  # noqa: E402
+from posekit.decode.registry import DECODERS  # noqa: E402
+from posekit.networks.inference import infer, load_network, padded_size  # noqa: E402
 
 DEFAULT_IMAGES = ROOT.parent / "shared" / "eval" / "coco_val2017_dev" / "images"
 RUNTIMES = ("int8", "tflite")
@@ -47,7 +45,7 @@ SUFFIXES = (".jpg", ".jpeg", ".png")
 
 def read_images(folder: Path, limit: Optional[int]) -> List[np.ndarray]:
     """The folder's images (sorted by name, at most ``limit``), BGR uint8."""
-    from posekit.imageio import read_image
+    from posekit.io.images import read_image
 
     paths = sorted(p for p in folder.iterdir() if p.suffix.lower() in SUFFIXES)[:limit]
     if not paths:

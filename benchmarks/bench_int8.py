@@ -42,12 +42,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+from posekit.paths import ROOT  # noqa: E402
 
 from estimation.config import NUM_HEATMAPS  # noqa: E402
-from models.inference import infer, load_network  # noqa: E402
+from posekit.networks.inference import infer, load_network  # noqa: E402
 
 RUNTIMES = ("int8", "tflite", "tensorflow")
 
@@ -79,8 +77,8 @@ def load_all(threads: Optional[int], plain_dir: Optional[Path] = None) -> Dict[s
         except (FileNotFoundError, ValueError, ImportError) as exc:
             print(f"skipping {runtime}: {exc}", file=sys.stderr)
     if plain_dir is not None:
-        from models.mobilenet_int8 import write_int8
-        from models.mobilenet_thin import DEFAULT_WEIGHTS
+        from tools.int8.build import write_int8
+        from posekit.networks.mobilenet_thin import DEFAULT_WEIGHTS
 
         plain = write_int8(DEFAULT_WEIGHTS, plain_dir / "graph_opt.plain.int8.tflite", plain=True)
         networks["plain_int8"] = load_network(weights=plain, runtime="int8", num_threads=threads)
@@ -128,7 +126,7 @@ def map_errors(networks: Dict[str, object],
 
 def cpu_line() -> str:
     """One line naming this CPU, whether it has AVX-512 and VNNI, and what ``auto`` picks."""
-    from models.cpu import int8_pays, this_cpu
+    from posekit.networks.cpu import int8_pays, this_cpu
 
     cpu = this_cpu()
     avx512 = "yes" if "avx512f" in cpu.flags else "no"

@@ -53,8 +53,8 @@ from estimation.config import get_default_configuration  # noqa: E402
 from estimation.connections import get_connections  # noqa: E402
 from estimation.coordinates import get_coordinates  # noqa: E402
 from estimation.estimators import estimate  # noqa: E402
-from posekit.evaluate import coco_stats, load_annotations  # noqa: E402
-from estimation.export import skeleton_keypoints, to_coco  # noqa: E402
+from posekit.apps.evaluate import coco_stats, load_annotations  # noqa: E402
+from posekit.io.export import skeleton_keypoints, to_coco  # noqa: E402
 from estimation.handout import (  # noqa: E402
     estimate_rows_reference,
     get_connections_reference,
@@ -64,7 +64,7 @@ from estimation.handout import (  # noqa: E402
 )
 from estimation.merge import merge  # noqa: E402
 
-ROOT = Path(__file__).resolve().parent.parent
+from posekit.paths import ROOT  # noqa: E402
 DEFAULT_DEV_DIR = ROOT.parent / "shared" / "eval" / "coco_val2017_dev"
 KITS = tuple(ROW_SCORES)                      # ("printed", "cmu")
 METHODS = ("our merge.py", "greedy reference", "our lab path")
@@ -85,7 +85,7 @@ def _maps_source(dev_dir: Path, maps_cache: Optional[Path], runtime: str):
 
     import cv2
 
-    from models.inference import infer_multiscale, load_network
+    from posekit.networks.inference import infer_multiscale, load_network
 
     network = load_network("mobilenet_thin", None, runtime=runtime)
 

@@ -17,11 +17,11 @@ It prints markdown tables (ready to paste into the README):
 2. **Stages**: per stage (peaks, connections, grouping) the median
    milliseconds of the handout reference (``estimation.handout``),
    of the lab path (``get_coordinates`` / ``get_connections`` / ``estimate``)
-   and of the best decoder (``estimation.decoder.decode``, its ``timings``),
+   and of the best decoder (``posekit.decode.decoder.decode``, its ``timings``),
    and the ratios reference / ours. On real maps (the default network's
    output for ``images/*.jpg`` and, when ``--dev-dir`` exists, the dev-set
    images, read by path, maps kept in memory only; median over images) and on
-   synthetic crowds of 5, 20 and 50 people (``estimation.synthetic.crowd``;
+   synthetic crowds of 5, 20 and 50 people (``tools.synthetic.crowd``;
    median over ``--repeat`` runs). Each stage of the reference and the lab
    path gets the same input: the lab path's output of the previous stage.
 3. **Demo pipeline**: frames per second of network + best decoder + drawing
@@ -56,11 +56,11 @@ from estimation.handout import (  # noqa: E402
 from estimation.config import PoseConfig, get_default_configuration  # noqa: E402
 from estimation.connections import get_connections  # noqa: E402
 from estimation.coordinates import get_coordinates  # noqa: E402
-from estimation.decoder import decode  # noqa: E402
+from posekit.decode.decoder import decode  # noqa: E402
 from estimation.estimators import estimate  # noqa: E402
-from estimation.synthetic import crowd, render_maps  # noqa: E402
+from tools.synthetic import crowd, render_maps  # noqa: E402
 
-ROOT = Path(__file__).resolve().parent.parent
+from posekit.paths import ROOT  # noqa: E402
 DEFAULT_DEV_DIR = ROOT.parent / "shared" / "eval" / "coco_val2017_dev"
 STAGES = ("peaks", "connections", "grouping")
 DECODERS = ("reference", "lab", "best")
@@ -122,7 +122,7 @@ def stage_medians(samples: Sequence[Dict[str, Dict[str, float]]]) -> Dict[str, D
 
 
 def synthetic_scene(n_people: int, seed: int = 0) -> Maps:
-    """Ideal maps of a crowd of ``n_people`` (``estimation.synthetic.crowd``)."""
+    """Ideal maps of a crowd of ``n_people`` (``tools.synthetic.crowd``)."""
     people, shape = crowd(n_people, np.random.default_rng(seed))
     return render_maps(people, shape)
 
@@ -138,7 +138,7 @@ def bench_maps(maps: Sequence[Maps], repeat: int = 1) -> Dict[str, Dict[str, flo
 
 def load_networks(runtimes: Sequence[str] = ("tensorflow", "tflite")) -> Dict[str, Any]:
     """The default network on each runtime that can be loaded (others are reported and skipped)."""
-    from models.inference import load_network
+    from posekit.networks.inference import load_network
 
     networks: Dict[str, Any] = {}
     for runtime in runtimes:
@@ -152,7 +152,7 @@ def load_networks(runtimes: Sequence[str] = ("tensorflow", "tflite")) -> Dict[st
 def time_networks(networks: Dict[str, Any], image: np.ndarray, runs: int = 10,
                   warmup: int = 2) -> Dict[str, List[float]]:
     """Seconds per call of each network on ``image``, warm, calls interleaved across runtimes."""
-    from models.inference import infer
+    from posekit.networks.inference import infer
 
     for net in networks.values():
         for _ in range(warmup):
@@ -168,7 +168,7 @@ def time_networks(networks: Dict[str, Any], image: np.ndarray, runs: int = 10,
 
 def max_map_difference(networks: Dict[str, Any], images: Sequence[np.ndarray]) -> float:
     """Largest |difference| between the runtimes' heatmaps and PAFs over ``images``."""
-    from models.inference import infer
+    from posekit.networks.inference import infer
 
     if len(networks) < 2:
         return float("nan")
@@ -192,7 +192,7 @@ def shape_change_cost(network: Any, image: np.ndarray, other: np.ndarray,
     ``image`` after the switch minus a repeat call on ``image`` (noisy: two
     timings' difference).
     """
-    from models.inference import infer
+    from posekit.networks.inference import infer
 
     extra, resize = [], []
     kept, network.model.max_shapes = network.model.max_shapes, 1
@@ -205,7 +205,7 @@ def shape_change_cost(network: Any, image: np.ndarray, other: np.ndarray,
 def _alternate(network: Any, image: np.ndarray, other: np.ndarray, runs: int,
                extra: List[float], resize: List[float]) -> Dict[str, float]:
     """The loop of :func:`shape_change_cost`."""
-    from models.inference import infer
+    from posekit.networks.inference import infer
 
     for _ in range(runs):
         infer(network, other)
@@ -224,7 +224,7 @@ def network_maps(network: Any, paths: Sequence[Path]) -> Tuple[List[Maps], List[
     """Maps of each readable image (in memory only) and the network seconds per image."""
     import cv2
 
-    from models.inference import infer
+    from posekit.networks.inference import infer
 
     maps: List[Maps] = []
     seconds: List[float] = []
@@ -243,7 +243,7 @@ def pipeline_times(network: Any, image: np.ndarray, runs: int = 10,
                    warmup: int = 2) -> Dict[str, float]:
     """Median milliseconds of network, best decoder, drawing and their sum per frame."""
     from estimation.renderers import draw
-    from models.inference import STRIDE, infer
+    from posekit.networks.inference import STRIDE, infer
 
     config = get_default_configuration()
     parts: Dict[str, List[float]] = {"network": [], "decode": [], "draw": [], "total": []}

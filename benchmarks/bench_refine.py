@@ -1,11 +1,11 @@
-"""Compare the sub-cell refinements (estimation.refine) on the COCO dev set.
+"""Compare the sub-cell refinements (posekit.decode.refine) on the COCO dev set.
 
 Run from the project root::
 
     python -m benchmarks.bench_refine --annotations person_keypoints.json --maps-cache DIR
 
 ``DIR`` holds ``<image_id>.npz`` maps (``heatmaps``, ``pafs``, ``out_scale``)
-made like ``posekit.evaluate``'s (single scale). For each refinement the best
+made like ``posekit.apps.evaluate``'s (single scale). For each refinement the best
 decoder runs with everything else at its defaults; every detection is paired
 with the annotated person of highest OKS (OKS > 0.5), and the error of each
 keypoint both mark visible is divided by that person's scale (square root of
@@ -23,10 +23,10 @@ from pathlib import Path
 
 import numpy as np
 
-from estimation.decoder import DecoderParams, decode
-from estimation.export import COCO_ORDER, skeleton_keypoints, to_coco
-from estimation.refine import REFINERS
-from scripts.fit_rescore import SIGMAS, coco_ap
+from posekit.decode.decoder import DecoderParams, decode
+from posekit.io.export import COCO_ORDER, skeleton_keypoints, to_coco
+from posekit.decode.refine import REFINERS
+from tools.fit_rescore import SIGMAS, coco_ap
 
 
 def main() -> int:

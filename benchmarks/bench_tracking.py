@@ -49,10 +49,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
-from estimation.smoothing import OneEuroParams, PoseSmoother  # noqa: E402
-from estimation.tracking import PoseTracker  # noqa: E402
+from posekit.video.smoothing import OneEuroParams, PoseSmoother  # noqa: E402
+from posekit.video.tracking import PoseTracker  # noqa: E402
 
-ROOT = Path(__file__).resolve().parent.parent
+from posekit.paths import ROOT  # noqa: E402
 Clip = Tuple[List[np.ndarray], List[np.ndarray]]  # frames, per-frame (N, 2, 3) affines
 
 

@@ -6,7 +6,7 @@ all sides; ``connections.py`` scores every candidate pair in a double loop
 with per-sample Python indexing and keeps the best ``min(n_a, n_b)`` pairs
 without enforcing one-to-one; ``estimators.py`` makes one subset row per
 connection and hands them to ``merge``. One home for three users: the
-``handout`` decoder (``estimation.decoder.decode_handout``: these stages with
+``handout`` decoder (``posekit.decode.decoder.decode_handout``: these stages with
 our ``merge.py``, i.e. how a student's merge is judged), the benchmarks (the
 yardstick our own stages are timed against) and the tests (the replica of
 the kit). The estimator's row score is the printed one, index ``[2]`` and all

@@ -1,9 +1,9 @@
 """The lab's own decoders: its stages in order (``lab``), and the handout's kit judging our merge.
 
 Both take their thresholds as keywords (the lab's names and defaults) and
-return ``coords`` and (K, 20) skeleton rows like ``estimation.decoder.decode``;
+return ``coords`` and (K, 20) skeleton rows like ``posekit.decode.decoder.decode``;
 :class:`LabParams` / :class:`HandoutParams` are the same thresholds as frozen,
-validated parameters for the decoder registry (``estimation.registry``).
+validated parameters for the decoder registry (``posekit.decode.registry``).
 """
 
 from __future__ import annotations
@@ -103,7 +103,7 @@ def decode_lab(heatmaps: np.ndarray, pafs: np.ndarray, config: Optional[PoseConf
             stages' thresholds (their defaults are the lab's).
 
     Returns:
-        ``coords`` and ``skeletons`` (K, 20), as ``estimation.decoder.decode``.
+        ``coords`` and ``skeletons`` (K, 20), as ``posekit.decode.decoder.decode``.
 
     Raises:
         ValueError: malformed maps, or heatmaps and PAFs of different sizes.
@@ -154,7 +154,7 @@ def decode_handout(heatmaps: np.ndarray, pafs: np.ndarray, config: Optional[Pose
             the original code computed).
 
     Returns:
-        ``coords`` and ``skeletons`` (K, 20), as ``estimation.decoder.decode``.
+        ``coords`` and ``skeletons`` (K, 20), as ``posekit.decode.decoder.decode``.
 
     Raises:
         ValueError: malformed maps, heatmaps and PAFs of different sizes, or

@@ -1,20 +1,20 @@
-"""posekit: the application layer of the pose estimator (above ``models`` and ``estimation``).
-
-The pipeline object, image / video files, and the commands::
+"""posekit: the pose estimator as a library and commands, standing on the lab kit (``posekit.lab``).
 
     from posekit import PoseEstimator
     people = PoseEstimator()(image).keypoints     # (K, 18, 3) x, y, score in image pixels
 
-Modules: ``pipeline`` (PoseEstimator, load_pose_network), ``results`` (PoseResult,
-Person), ``imageio`` (reading; writing in ``atomic``, videos in ``video``), ``options``
-(the commands' shared options), ``cli`` (the demo's command line, run by
-``demo_image.py``), ``evaluate`` (``python -m posekit.evaluate``: COCO AP) and
-``batch`` (``python -m posekit.batch``: extraction over many files on Ray Data).
-Layers: ``estimation`` (numpy) <- ``models`` (networks) <- ``posekit``; nothing
-below imports this package.
+Rooms, lowest first (``tests/test_layers.py`` holds them to this order):
+``lab`` (the lab kit, the repository's ``estimation/`` under posekit's name),
+``registry`` (the one registry type), ``paths`` (where the repository and the
+assets are), ``io`` (files), ``decode`` (maps to people), ``networks`` (images
+to maps), ``results`` and ``pipeline`` (the library: :class:`PoseEstimator`),
+``video`` (frames, tracking, smoothing, streams), ``apps`` (the commands).
+Nothing of the lab kit, ``tools/`` or ``studies/`` imports this package's
+names by the lab's own top-level names: a user's ``estimation`` or ``models``
+package cannot shadow ours.
 """
 
-from .pipeline import PoseEstimator, load_pose_network
-from .results import KEYPOINT_NAMES, Person, PoseResult
+from posekit.pipeline import PoseEstimator, load_pose_network
+from posekit.results import KEYPOINT_NAMES, Person, PoseResult
 
 __all__ = ["KEYPOINT_NAMES", "Person", "PoseEstimator", "PoseResult", "load_pose_network"]

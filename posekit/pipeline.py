@@ -28,16 +28,16 @@ from typing import Callable, Dict, Optional, Tuple
 
 import numpy as np
 
-from estimation.config import STRIDE, PoseConfig, get_default_configuration
-from estimation.registry import THRESHOLD_NAMES, get_decoder
-from estimation.export import skeleton_keypoints
+from posekit.lab.config import STRIDE, PoseConfig, get_default_configuration
+from posekit.decode.registry import THRESHOLD_NAMES, get_decoder
+from posekit.io.export import skeleton_keypoints
 
-from . import imageio
-from .results import COLORS, PoseResult, make_result
+from posekit.io import images as imageio
+from posekit.results import COLORS, PoseResult, make_result
 
 logger = logging.getLogger(__name__)
 
-ROOT = Path(__file__).resolve().parents[1]
+from posekit.paths import ROOT  # noqa: E402
 #: Longest image side fed to the network by default (larger images are downscaled):
 #: COCO's size, where the decoder was tuned; at full resolution bus.jpg's people
 #: (~800 px tall) fall apart into 14 fragments, at 640 px they are 4 whole people.
@@ -88,7 +88,7 @@ def make_decoder(name: str, overrides: Optional[Dict[str, float]] = None) -> Dec
     """A ``(heatmaps, pafs, timings) -> (coords, skeletons)`` function.
 
     Args:
-        name: a key of ``estimation.registry.DECODERS`` (``"best"``, ``"lab"``, ...).
+        name: a key of ``posekit.decode.registry.DECODERS`` (``"best"``, ``"lab"``, ...).
         overrides: threshold values by flag name (``peak_threshold``, ...);
             missing or None keeps the decoder's default.
 
@@ -120,10 +120,10 @@ class PoseEstimator:
         """Set up.
 
         Args:
-            network: a network from ``models.inference.load_network`` or
+            network: a network from ``posekit.networks.inference.load_network`` or
                 :func:`load_pose_network`; None: the default network
                 (``mobilenet_thin``, runtime ``auto``), loaded on the first call.
-            decoder: a key of ``estimation.registry.DECODERS`` (``"best"``, ``"lab"``).
+            decoder: a key of ``posekit.decode.registry.DECODERS`` (``"best"``, ``"lab"``).
             thresholds: threshold overrides by flag name (see :func:`make_decoder`).
             max_side: longer images are downscaled to this side first (None: never).
             config: pose configuration (default COCO-18).
@@ -166,7 +166,7 @@ class PoseEstimator:
             dtype = getattr(image, "dtype", type(image).__name__)
             raise ValueError(f"image must be a (H, W, 3) uint8 BGR array, got shape {shape} "
                              f"of {dtype}")
-        from models.inference import infer
+        from posekit.networks.inference import infer
 
         bgr = image if color == "bgr" else np.ascontiguousarray(image[..., ::-1])
         small, scale = imageio.fit_max_side(bgr, self.max_side)
@@ -200,7 +200,7 @@ def load_pose_network(model: str = "mobilenet_thin", weights: Optional[str] = No
     """Check the weights, then load the network on ``runtime``.
 
     Args:
-        model: a key of ``models.registry.NETWORKS`` (``"mobilenet_thin"``, ``"vgg"``).
+        model: a key of ``posekit.networks.registry.NETWORKS`` (``"mobilenet_thin"``, ``"vgg"``).
         weights: weights file / checkpoint prefix; None: the model's default.
         skip_hash_check: accept weights that are not the pinned ones.
         runtime: ``"auto"`` or one of the network's runtimes.
@@ -211,11 +211,11 @@ def load_pose_network(model: str = "mobilenet_thin", weights: Optional[str] = No
             failure (one-line message naming the file).
         RuntimeError: the runtime's package is not installed.
     """
-    from models.registry import get_network
+    from posekit.networks.registry import get_network
 
     get_network(model).check_weights(weights, not skip_hash_check)
     try:
-        from models.inference import load_network
+        from posekit.networks.inference import load_network
 
         return load_network(model, weights, runtime=runtime, num_threads=num_threads)
     except ImportError as exc:

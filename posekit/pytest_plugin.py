@@ -5,7 +5,7 @@ where posekit is installed can take them as arguments, and loaded by the
 repository's root ``conftest.py`` in a checkout::
 
     from pytest import approx
-    from estimation.merge import merge
+    from posekit.lab.merge import merge
 
     def test_graded(sample_subset, expected_skeleton):
         assert merge(sample_subset)[0] == approx(expected_skeleton)

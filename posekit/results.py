@@ -15,9 +15,9 @@ from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
 
 import numpy as np
 
-from estimation.config import NUM_PARTS, STRIDE, BodyPart, PoseConfig, get_default_configuration
-from estimation.export import to_coco, to_openpose
-from estimation.renderers import draw
+from posekit.lab.config import NUM_PARTS, STRIDE, BodyPart, PoseConfig, get_default_configuration
+from posekit.io.export import to_coco, to_openpose
+from posekit.lab.renderers import draw
 
 #: The 18 keypoint names in slot order (CMU / COCO-18: ``"nose"``, ``"neck"``, ...).
 KEYPOINT_NAMES: Tuple[str, ...] = tuple(part.name for part in BodyPart)

@@ -16,7 +16,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from estimation.config import get_default_configuration  # noqa: E402
-from estimation.synthetic import make_person  # noqa: E402
+from tools.synthetic import make_person  # noqa: E402
 
 DATA = Path(__file__).resolve().parent / "data"
 
@@ -136,7 +136,7 @@ def local_ray(_ray_for_the_run):
     5-8 s on 2 cores), stopped at the end of the run. tests/test_cluster.py stops it
     first, as its cluster needs this process free of Ray."""
     pytest.importorskip("ray")
-    from posekit import batch
+    from posekit.apps.batch import run as batch
 
     batch.start_ray(num_cpus=2, object_store_mb=200)        # a no-op when already running
 
@@ -144,7 +144,7 @@ def local_ray(_ray_for_the_run):
 # The handout's sample of merge() (sample_subset, expected_skeleton): the root conftest.py.
 
 
-# --- image files in unusual formats (tests of posekit.imageio and demo_image.py) -------
+# --- image files in unusual formats (tests of posekit.io.images and demo_image.py) -------
 
 IMAGES = ROOT / "images"
 

@@ -1,8 +1,8 @@
-"""Assembly joining fragments of one person (estimation.assembly), values pinned by hand.
+"""Assembly joining fragments of one person (posekit.decode.assembly), values pinned by hand.
 
 ``assemble`` given the PAFs joins two people that greedy assembly left apart
 (two neck peaks, one weak) and scores the joined person's limbs again on the
-PAFs. The maps are rendered from one known person (``estimation.synthetic``);
+PAFs. The maps are rendered from one known person (``tools.synthetic``);
 every limb is axis-aligned and short, so each rescored limb is exactly 1.0.
 """
 
@@ -12,12 +12,12 @@ import math
 import numpy as np
 import pytest
 
-from estimation.assembly import assemble
+from posekit.decode.assembly import assemble
 from estimation.config import NUM_PARTS, BodyPart as P
-from estimation.decoder_params import DecoderParams
-from estimation.rescore import FEATURE_NAMES, NUM_FEATURES
-from estimation.decoder import decode
-from estimation.synthetic import make_person, render_maps
+from posekit.decode.params import DecoderParams
+from posekit.decode.rescore import FEATURE_NAMES, NUM_FEATURES
+from posekit.decode.decoder import decode
+from tools.synthetic import make_person, render_maps
 
 # Peak ids: 0 neck (strong), 1 right shoulder, 2 right elbow, 3 second neck
 # (weak), 4 nose, 5 left shoulder, 6 left elbow, 7 right hip, 8 right knee

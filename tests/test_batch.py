@@ -1,4 +1,4 @@
-"""Tests of ``python -m posekit.batch`` on a local Ray with 2 CPUs, shared by the whole module.
+"""Tests of ``python -m posekit.apps.batch.run`` on a local Ray with 2 CPUs, shared by the whole module.
 
 A small tree (three images, two short videos, a corrupt image and a cut video)
 is written here; the batch outputs are compared with the demo's on the same
@@ -18,7 +18,11 @@ import cv2
 import numpy as np
 import pytest
 
-from posekit import batch, cli, manifest
+from posekit.apps.batch import run as batch
+
+from posekit.apps import demo as cli
+
+from posekit.apps.batch import manifest
 
 from conftest import IMAGES, ROOT
 
@@ -197,7 +201,7 @@ def test_user_errors_are_one_line_before_any_work(tree, capsys):
     assert batch.main([str(tree / "in"), "-o", str(tree / "x.parquet"),
                        "--table", str(tree / "x.parquet")]) == 1
     err = capsys.readouterr().err.splitlines()
-    assert len(err) == 4 and all(line.startswith("python -m posekit.batch: error: ")
+    assert len(err) == 4 and all(line.startswith("python -m posekit.apps.batch.run: error: ")
                                  for line in err)
     assert "inside the input folder" in err[2] and "is the output folder" in err[3]
     assert not (tree / "x").exists() and not (tree / "in" / "out").exists()
@@ -251,8 +255,8 @@ def test_a_table_write_interrupted_in_the_workers_leaves_the_earlier_table(tree,
                                                                            monkeypatch):
     import ray.data
 
-    from posekit.batch_table import write_table
-    from posekit.sources import collect
+    from posekit.apps.batch.table import write_table
+    from posekit.io.sources import collect
 
     _, out, doc = first_run
     kept = tree / "kept.parquet"

@@ -1,9 +1,9 @@
-"""Hostile-user cases of ``python -m posekit.batch`` (issue 20): no wrong output called done,
+"""Hostile-user cases of ``python -m posekit.apps.batch.run`` (issue 20): no wrong output called done,
 no file around a run harmed.
 
 CLI cases run the command in a subprocess, as a user does (a local Ray of 2 CPUs
 where work is needed), except the clashing-names run, whose outputs are the point:
-it calls ``posekit.batch.main`` here, on the run's shared local Ray. Special files
+it calls ``posekit.apps.batch.run.main`` here, on the run's shared local Ray. Special files
 are FIFOs and links in a temporary folder.
 """
 
@@ -21,8 +21,8 @@ import cv2
 import numpy as np
 import pytest
 
-from posekit import manifest
-from posekit.sources import Item, check_distinct_outputs, collect, unique_names
+from posekit.apps.batch import manifest
+from posekit.io.sources import Item, check_distinct_outputs, collect, unique_names
 
 from conftest import IMAGES, ROOT, wait_for_file, write_clip
 
@@ -30,12 +30,12 @@ WEIGHTS = ROOT / "model_weights" / "mobilenet_thin" / "graph_opt.pb"
 needs_network = pytest.mark.skipif(
     not (WEIGHTS.is_file() and (IMAGES / "bus.jpg").is_file()),
     reason="weights or sample images missing (make setup)")
-PROG = "python -m posekit.batch: "
+PROG = "python -m posekit.apps.batch.run: "
 
 
 def batch(*args, cwd: Path, timeout: float = 300) -> subprocess.CompletedProcess:
     env = dict(os.environ, PYTHONPATH=str(ROOT))
-    return subprocess.run([sys.executable, "-m", "posekit.batch", *map(str, args),
+    return subprocess.run([sys.executable, "-m", "posekit.apps.batch.run", *map(str, args),
                            "--num-cpus", "2", "--object-store-mb", "200", "--actors", "1"],
                           cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
 
@@ -100,7 +100,7 @@ def test_a_run_with_clashing_and_long_names(tmp_path, small_bus, local_ray, caps
     cv2.imwrite(str(src / long_ok), small_bus)
     (src / too_long).write_bytes((src / long_ok).read_bytes())
     out = tmp_path / "out"
-    from posekit.batch import main
+    from posekit.apps.batch.run import main
 
     status = main([str(src), "-o", str(out), "-q", "--actors", "1"])
     err = capsys.readouterr().err
@@ -178,7 +178,7 @@ def test_a_second_run_into_a_locked_folder_is_refused(tmp_path, small_bus):
 def test_a_lock_held_by_a_killed_process_is_free(tmp_path):
     holder = subprocess.Popen([sys.executable, "-c",
                                "import sys, time; sys.path.insert(0, sys.argv[1]);"
-                               "from posekit.manifest import FolderLock;"
+                               "from posekit.apps.batch.manifest import FolderLock;"
                                "lock = FolderLock(__import__('pathlib').Path(sys.argv[2]));"
                                "print('locked', flush=True); time.sleep(60)",
                                str(ROOT), str(tmp_path)], stdout=subprocess.PIPE, text=True)
@@ -200,7 +200,7 @@ def test_sigterm_writes_the_manifest_and_exits_130(tmp_path, small_bus):
     write_clip(src / "long.avi", small_bus, 300)      # far more than run before the signal
     out = tmp_path / "out"
     env = dict(os.environ, PYTHONPATH=str(ROOT))
-    proc = subprocess.Popen([sys.executable, "-m", "posekit.batch", str(src), "-o", str(out),
+    proc = subprocess.Popen([sys.executable, "-m", "posekit.apps.batch.run", str(src), "-o", str(out),
                              "-q", "--num-cpus", "2", "--object-store-mb", "200",
                              "--actors", "1"], cwd=tmp_path, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

@@ -1,4 +1,4 @@
-"""Tests of posekit.batch_table without Ray: where a batch table may go, and its rows.
+"""Tests of posekit.apps.batch.table without Ray: where a batch table may go, and its rows.
 
 The Ray Data write itself (workers, temporary folder, rename) runs in
 tests/test_batch.py on the shared local Ray.
@@ -14,9 +14,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from posekit.batch_table import check_table_path, table_rows, table_schema
-from posekit.sources import Item
-from posekit.table import COLUMNS
+from posekit.apps.batch.table import check_table_path, table_rows, table_schema
+from posekit.io.sources import Item
+from posekit.io.table import COLUMNS
 
 
 def items(root: Path) -> list:
@@ -155,7 +155,7 @@ def earlier_table(path: Path) -> bytes:
 
 def test_a_failed_rename_puts_the_earlier_table_back(tmp_path, monkeypatch):
     """No items (no Ray needed): the new table is one empty file; its rename fails."""
-    from posekit import batch_table
+    from posekit.apps.batch import table as batch_table
 
     table = tmp_path / "t.parquet"
     before = earlier_table(table)

@@ -1,4 +1,4 @@
-"""Tests of posekit.batch_tracks: a video's rows put back in frame order and tracked in the driver.
+"""Tests of posekit.apps.batch.tracks: a video's rows put back in frame order and tracked in the driver.
 
 Rows are made by hand (two template people walking apart, 4 px per frame)
 and pushed in every order Ray Data could deliver them; the ids must be those
@@ -13,11 +13,11 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from estimation.synthetic import make_person
-from estimation.tracking import PoseTracker
-from posekit import imageio
-from posekit.batch_tracks import FrameOrder, Row
-from posekit.stream import openpose_with_ids
+from tools.synthetic import make_person
+from posekit.video.tracking import PoseTracker
+from posekit.io import images as imageio
+from posekit.apps.batch.tracks import FrameOrder, Row
+from posekit.video.stream import openpose_with_ids
 
 FPS = 25.0
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from benchmarks.bench_batch_table import write_outputs
-from posekit.batch_table import table_rows
+from posekit.apps.batch.table import table_rows
 
 
 def test_the_fake_outputs_are_what_the_table_reads(tmp_path):

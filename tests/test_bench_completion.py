@@ -4,7 +4,7 @@ import numpy as np
 
 from benchmarks import bench_completion
 from estimation.config import get_default_configuration
-from estimation.synthetic import make_person, render_maps
+from tools.synthetic import make_person, render_maps
 
 
 def test_limb_lengths_recover_the_template_up_to_scale():

@@ -1,4 +1,4 @@
-"""Smoke tests of benchmarks/bench_int8.py and benchmarks/cpu_peak.py (no timing asserted)."""
+"""Smoke tests of benchmarks/bench_int8.py and studies/cpu_peak.py (no timing asserted)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,9 @@ import shutil
 
 import pytest
 
-from benchmarks import bench_int8, cpu_peak
+from benchmarks import bench_int8
+
+from studies import cpu_peak
 
 
 def test_table_has_medians_and_ratios() -> None:

@@ -1,11 +1,11 @@
-"""benchmarks/int8_maps.py: the peak comparison of int8 and float32 heatmaps (hand-made maps)."""
+"""studies/int8_maps.py: the peak comparison of int8 and float32 heatmaps (hand-made maps)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from benchmarks import int8_maps
+from studies import int8_maps
 
 
 def maps(*peaks: tuple) -> np.ndarray:

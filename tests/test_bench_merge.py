@@ -30,7 +30,7 @@ def test_table_puts_the_two_kits_side_by_side_with_ratios_to_greedy():
 
 def write_cache(folder, entries, shape=(46, 46)):
     """Rendered maps of one synthetic person per image, as the network cache stores them."""
-    from estimation.synthetic import make_person, render_maps
+    from tools.synthetic import make_person, render_maps
 
     folder.mkdir()
     for image_id, scale in entries:

@@ -1,4 +1,4 @@
-"""scripts/build_int8.py: its failure paths (the build itself runs for minutes: `make int8`)."""
+"""tools/int8/build_int8.py: its failure paths (the build itself runs for minutes: `make int8`)."""
 
 from __future__ import annotations
 
@@ -7,11 +7,10 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-SCRIPT = ROOT / "scripts" / "build_int8.py"
 
 
 def run(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(SCRIPT), *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "tools.int8.build_int8", *args], capture_output=True, text=True,
                           timeout=120, cwd=ROOT)
 
 

@@ -1,4 +1,4 @@
-"""Tests of posekit.cli run in-process (the subprocess tests of the same command line, as
+"""Tests of posekit.apps.demo run in-process (the subprocess tests of the same command line, as
 the lab runs it, are in test_demo_image.py)."""
 
 from __future__ import annotations
@@ -6,12 +6,12 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from posekit import cli
+from posekit.apps import demo as cli
 
 
 def test_network_is_loaded_once_and_run_once_per_frame(tmp_path, monkeypatch, capsys):
     """A video run loads the network once and calls it once per frame (no re-initialisation)."""
-    from models.inference import PoseNetwork
+    from posekit.networks.inference import PoseNetwork
 
     calls = {"load": 0, "frames": 0}
 

@@ -9,7 +9,7 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from posekit.video_writer import H264Writer, video_codec
+from posekit.video.writer import H264Writer, video_codec
 from tests.test_demo_image import IMAGES, assert_one_line_error, cli, needs_network
 
 pytestmark = needs_network

@@ -21,8 +21,10 @@ import cv2
 import numpy as np
 import pytest
 
-from posekit import cli, manifest
-from posekit.sources import collect
+from posekit.apps import demo as cli
+
+from posekit.apps.batch import manifest
+from posekit.io.sources import collect
 
 from conftest import IMAGES, ROOT, write_clip
 
@@ -55,13 +57,13 @@ def cluster():
     head.shutdown()
 
 
-#: The batch command, run as ``python -m posekit.batch`` runs it, except for one thing:
+#: The batch command, run as ``python -m posekit.apps.batch.run`` runs it, except for one thing:
 #: Ray rewrites a loopback cluster address (127.0.0.1) into this machine's outward
 #: address, where a cluster bound to 127.0.0.1 only does not listen; the driver here
 #: keeps the address it is given (a test-harness patch of Ray, not of our code).
 DRIVER = ("import sys, ray._private.services as services; "
           "services.resolve_ip_for_localhost = lambda host: host; "
-          "from posekit.batch import main; sys.exit(main(sys.argv[1:]))")
+          "from posekit.apps.batch.run import main; sys.exit(main(sys.argv[1:]))")
 
 
 def start(address: str, src: Path, out: Path, *extra: str) -> subprocess.Popen:
@@ -100,7 +102,7 @@ def journal_nodes(out: Path) -> tuple:
 
 def test_a_video_on_the_cluster_keeps_the_demos_track_ids(cluster, tmp_path, small_bus):
     """24 frames in 6 chunks, 2 actors: rows may come back in any order (the driver puts them
-    back in order before tracking, posekit.batch_tracks; every order: test_batch_tracks.py).
+    back in order before tracking, posekit.apps.batch.tracks; every order: test_batch_tracks.py).
     In our runs the second actor started too late to take any of them."""
     head, _ = cluster
     (tmp_path / "in").mkdir()

@@ -1,13 +1,13 @@
-"""Tests of estimation.completion: guessed positions for the slots a person lacks."""
+"""Tests of posekit.decode.completion: guessed positions for the slots a person lacks."""
 
 import numpy as np
 import pytest
 
-from estimation.completion import (LIMB_LENGTHS, MIN_GUESS_SCORE, MIN_PAF_NORM,
+from posekit.decode.completion import (LIMB_LENGTHS, MIN_GUESS_SCORE, MIN_PAF_NORM,
                                    POINTED_RADIUS, UNPOINTED_RADIUS, complete)
 from estimation.config import NUM_PARTS, BodyPart, get_default_configuration
-from estimation.decoder import DecoderParams, decode, find_peaks
-from estimation.synthetic import make_person, render_maps
+from posekit.decode.decoder import DecoderParams, decode, find_peaks
+from tools.synthetic import make_person, render_maps
 
 from conftest import SCENE_SHAPE, scene_people
 

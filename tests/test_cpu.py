@@ -1,4 +1,4 @@
-"""models.cpu: the CPU's flags and the int8 decision, on CPUs described as data."""
+"""posekit.networks.cpu: the CPU's flags and the int8 decision, on CPUs described as data."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from models import cpu as cpus
+from posekit.networks import cpu as cpus
 
 ZEN4 = """processor\t: 0
 vendor_id\t: AuthenticAMD
@@ -90,8 +90,8 @@ def _fake_models(folder: Path, int8: bool, passed: bool, tflite: bool = True) ->
 ])
 def test_auto_runtime_choice(tmp_path: Path, int8: bool, passed: bool, text: str, expected: str,
                              why: str) -> None:
-    from models import mobilenet_tflite as mtl
-    from models.inference import choose_runtime
+    from posekit.networks import mobilenet_tflite as mtl
+    from posekit.networks.inference import choose_runtime
 
     if not mtl.available():
         pytest.skip("no TFLite interpreter installed")
@@ -101,7 +101,7 @@ def test_auto_runtime_choice(tmp_path: Path, int8: bool, passed: bool, text: str
 
 
 def test_auto_without_float_manifest_falls_back_to_tensorflow(tmp_path: Path) -> None:
-    from models.inference import choose_runtime
+    from posekit.networks.inference import choose_runtime
 
     graph = _fake_models(tmp_path, int8=False, passed=False)
     (tmp_path / "graph_opt.tflite.json").unlink()
@@ -110,9 +110,9 @@ def test_auto_without_float_manifest_falls_back_to_tensorflow(tmp_path: Path) ->
 
 
 def test_load_network_reports_the_choice(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from models import mobilenet_int8 as m8
-    from models import mobilenet_tflite as mtl
-    from models.inference import load_network
+    from tools.int8 import build as m8
+    from posekit.networks import mobilenet_tflite as mtl
+    from posekit.networks.inference import load_network
 
     int8_model = m8.int8_path(WEIGHTS)
     if not (mtl.available() and mtl.converted_path(WEIGHTS).is_file() and int8_model.is_file()):

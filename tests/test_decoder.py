@@ -1,4 +1,4 @@
-"""Tests of the best decoder (estimation.decoder) on hand-made maps and limbs."""
+"""Tests of the best decoder (posekit.decode.decoder) on hand-made maps and limbs."""
 
 from functools import partial
 
@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from estimation.config import BodyPart
-from estimation.decoder import (DecoderParams, assemble, decode, decode_lab, find_peaks,
+from posekit.decode.decoder import (DecoderParams, assemble, decode, decode_lab, find_peaks,
                                 score_limbs)
-from estimation.synthetic import render_maps
+from tools.synthetic import render_maps
 
 from conftest import SCENE_SHAPE, scene_people
 from test_estimators import assert_same_people, decoded_people

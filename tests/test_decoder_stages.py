@@ -1,4 +1,4 @@
-"""The best decoder's stages one at a time (estimation.decoder), values pinned by hand.
+"""The best decoder's stages one at a time (posekit.decode.decoder), values pinned by hand.
 
 Smoothing, the 8-neighbour peak rule and its sub-cell refinement at map edges,
 bilinear sampling at map edges, the exact pre-filter of large pair blocks, and
@@ -12,8 +12,10 @@ import math
 import numpy as np
 import pytest
 
-from estimation import decoder, limbs
-from estimation.decoder import (DecoderParams, assemble, decode, find_limbs, find_peaks,
+from posekit.decode import decoder
+
+from posekit.decode import limbs
+from posekit.decode.decoder import (DecoderParams, assemble, decode, find_limbs, find_peaks,
                                 score_limbs, smooth)
 
 # Unnormalised Gaussian taps exp(-k^2 / 2) for k = 0..3 (sigma = 1, radius ceil(2.5) = 3).
@@ -323,7 +325,7 @@ def test_people_of_equal_score_keep_the_order_they_were_started_in(cfg):
 
 
 def test_decode_attaches_parts_through_limbs_that_pass_only_relaxed_thresholds(cfg):
-    from estimation.synthetic import make_person, render_maps
+    from tools.synthetic import make_person, render_maps
     person = make_person(30, 12, 60, missing=(4,))     # no right wrist: the elbow hangs
     heatmaps, pafs = render_maps(person[None], (70, 60))
     shoulder, elbow = person[2], person[3]              # right shoulder -> right elbow
@@ -366,7 +368,7 @@ def test_decode_handout_messages_and_defaults():
 def test_lab_and_kit_decoders_default_to_the_lab_thresholds(decode_fn):
     """A 4-part person at 0.3 confidence: peaks > 0.1, PAF samples > 0.05, and about
     0.6 per part (3 rows of about 0.9 over 4 parts) >= 0.4, with 4 parts >= 4."""
-    from estimation.synthetic import make_person, render_maps
+    from tools.synthetic import make_person, render_maps
     person = make_person(20, 10, 30, missing=tuple(s for s in range(18) if s > 4 or s == 0))
     heatmaps, pafs = render_maps(person[None], (40, 40))
     _, skeletons = decode_fn(heatmaps * np.float32(0.3), pafs * np.float32(0.3))

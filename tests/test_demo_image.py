@@ -3,7 +3,7 @@
 Error cases, the lab-like run without arguments, Ctrl-C and the help run as a
 subprocess, like a user runs the command (stderr must hold exactly one line,
 whatever native libraries print). Runs whose outputs are the point call
-``posekit.cli.main`` in this process (:func:`cli_here`), which saves a Python
+``posekit.apps.demo.main`` in this process (:func:`cli_here`), which saves a Python
 and TensorFlow start-up per run.
 
 Error cases must end with exactly one ``demo_image.py: error: ...`` line on
@@ -30,8 +30,8 @@ import cv2
 import numpy as np
 import pytest
 
-from estimation.decoder import DecoderParams, decode_handout, decode_lab
-from estimation.maps_view import grid_shape
+from posekit.decode.decoder import DecoderParams, decode_handout, decode_lab
+from posekit.io.maps_view import grid_shape
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / "demo_image.py"
@@ -55,7 +55,7 @@ def cli(*args, cwd=None, timeout=300) -> subprocess.CompletedProcess:
 def cli_here(*args, cwd: Path) -> SimpleNamespace:
     """Run the command line in this process, in ``cwd``: ``returncode``, ``stdout``, ``stderr``
     (what Python code printed; native libraries' own output is not captured)."""
-    from posekit.cli import main
+    from posekit.apps.demo import main
 
     out, err = io.StringIO(), io.StringIO()
     with pytest.MonkeyPatch.context() as mp, redirect_stdout(out), redirect_stderr(err):

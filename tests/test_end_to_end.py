@@ -16,7 +16,7 @@ clearly shows of them:
 A detection "lies on" a person when at least 75 % of its keypoints are in the
 box. At 640 px Zidane, bent forward, gets two neck peaks from the network
 and comes out of greedy assembly in two fragments (face and left arm; torso),
-which ``estimation.fragments`` joins; a face-like blob in the blurred crowd
+which ``posekit.decode.fragments`` joins; a face-like blob in the blurred crowd
 (heuristic score 1.14) falls under ``DecoderParams.min_person_score``. Detections come from the demo's estimator with
 its defaults (the image downscaled to a longer side of 640 px).
 """
@@ -72,7 +72,7 @@ PEOPLE = {
 @pytest.fixture(scope="module", params=["tflite", "int8"])
 def network(request):
     """Both runtimes ``auto`` may pick: each must find the people of the photos."""
-    from models.inference import load_network
+    from posekit.networks.inference import load_network
 
     return load_network(runtime=request.param)
 
@@ -87,8 +87,8 @@ def found_keypoints(estimator, name: str) -> list:
 
 def grouping_only(estimator):
     """``estimator`` with the best decoder's completion off (the guesses of
-    estimation.completion would count as keypoints the photo shows)."""
-    from estimation.decoder import DecoderParams, decode
+    posekit.decode.completion would count as keypoints the photo shows)."""
+    from posekit.decode.decoder import DecoderParams, decode
 
     params = DecoderParams(complete_people=False)
     estimator.decode = lambda hm, pf, timings: decode(hm, pf, params, timings=timings)
@@ -111,7 +111,7 @@ def detections(network):
 def test_completion_only_adds_keypoints(network, detections, photo):
     """Completion (the evaluation command's default) gives the same people, each
     with all 18 keypoints, the found ones unchanged; every person still lies on someone."""
-    from estimation.decoder import DecoderParams, decode
+    from posekit.decode.decoder import DecoderParams, decode
     from posekit import PoseEstimator
 
     estimator = PoseEstimator(network, "best")

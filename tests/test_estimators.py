@@ -12,7 +12,7 @@ from estimation.connections import get_connections
 from estimation.coordinates import get_coordinates
 from estimation.estimators import connections_to_subset, estimate
 from estimation.merge import merge
-from estimation.synthetic import render_maps, visible
+from tools.synthetic import render_maps, visible
 
 from conftest import SCENE_SHAPE, scene_people
 
@@ -68,7 +68,7 @@ def test_round_trip_through_the_handout_kit_with_our_merge(cfg, scene):
 
 def test_handout_kit_rows_conflict_and_merge_still_separates_people(cfg):
     """Two people side by side: the kit keeps cross-person limbs, merge must not fuse them."""
-    from estimation.synthetic import make_person
+    from tools.synthetic import make_person
     people = np.array([make_person(12.3, 8.2, 40), make_person(30.6, 8.4, 40)])
     heatmaps, pafs = render_maps(people, (44, 44), limb_width=6.0)   # wide, blurry PAFs
     coords = get_coordinates(cfg, heatmaps)

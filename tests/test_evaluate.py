@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from posekit.evaluate import coco_stats, load_annotations
+from posekit.apps.evaluate import coco_stats, load_annotations
 
 from conftest import ROOT
 
@@ -77,7 +77,7 @@ def test_load_annotations_errors(tmp_path):
 
 
 def run_cli(*args):
-    return subprocess.run([sys.executable, "-m", "posekit.evaluate", *args, "--quiet"],
+    return subprocess.run([sys.executable, "-m", "posekit.apps.evaluate", *args, "--quiet"],
                           capture_output=True, text=True, cwd=ROOT, timeout=600)
 
 
@@ -93,7 +93,7 @@ RUNTIME = "tflite" if WEIGHTS.with_suffix(".tflite").exists() else "tensorflow"
 #: native size). A deliberate change of a decoder (a new person score, say) moves these:
 #: re-measure with ``pytest tests/test_evaluate.py`` and update them with the reason.
 #: best: 0.2950 -> 0.3364 when the best decoder began completing people
-#: (estimation.completion, issue 18).
+#: (posekit.decode.completion, issue 18).
 PINNED_AP = {"best": 0.3364, "lab": 0.1258, "handout": 0.1259}
 AP_TOLERANCE = 0.002
 #: COCO-17 keypoint indices of each left/right pair (left first).
@@ -122,8 +122,8 @@ def dev_subset(tmp_path_factory):
 @pytest.fixture(scope="module")
 def dev_maps(dev_subset):
     """Network maps of the dev images, computed once for every decoder below."""
-    from models.inference import infer_multiscale, load_network
-    from posekit.imageio import read_image
+    from posekit.networks.inference import infer_multiscale, load_network
+    from posekit.io.images import read_image
 
     network = load_network("mobilenet_thin", runtime=RUNTIME)
     return {im["id"]: infer_multiscale(network, read_image(DEV / "images" / im["file_name"]))
@@ -133,8 +133,8 @@ def dev_maps(dev_subset):
 def dev_results(dev_maps, decoder, params=None):
     """COCO results of ``decoder`` on the cached maps (the evaluation command's per-image
     steps: decode, cells to image pixels, 18 -> 17 keypoints); ``params`` None: its defaults."""
-    from estimation.registry import DECODERS
-    from estimation.export import skeleton_keypoints, to_coco
+    from posekit.decode.registry import DECODERS
+    from posekit.io.export import skeleton_keypoints, to_coco
 
     results = []
     for image_id, (heatmaps, pafs, out_scale) in dev_maps.items():
@@ -149,7 +149,7 @@ def dev_results(dev_maps, decoder, params=None):
 def test_decoder_ap_on_real_dev_images_is_pinned(dev_subset, dev_maps, decoder):
     path, subset = dev_subset
     assert len(subset["annotations"]) == 33
-    from estimation.registry import get_decoder
+    from posekit.decode.registry import get_decoder
 
     # the evaluation command's parameters: the best decoder completes people
     params = get_decoder(decoder).make_params(
@@ -175,10 +175,10 @@ def test_coco_keypoint_order_against_hand_labelled_people(dev_subset, dev_maps):
         if ann["num_keypoints"] > 0:
             truth.setdefault(ann["image_id"], []).append(
                 np.array(ann["keypoints"], float).reshape(17, 3))
-    from estimation.decoder import DecoderParams
+    from posekit.decode.decoder import DecoderParams
 
     votes = {name: [0, 0] for name in MIRRORED}           # [right order, swapped]
-    # Found keypoints only: the guesses of estimation.completion are not votes.
+    # Found keypoints only: the guesses of posekit.decode.completion are not votes.
     for found in dev_results(dev_maps, "best", DecoderParams(complete_people=False)):
         kps = np.array(found["keypoints"], float).reshape(17, 3)
         people = truth.get(found["image_id"], [])
@@ -223,7 +223,7 @@ def test_evaluation_command_on_real_dev_images_prints_the_pinned_ap(tmp_path, de
 @needs_dev
 def test_evaluation_command_completes_people_unless_told_not_to(tmp_path, dev_subset):
     """By default every COCO result has all 17 keypoints (the guesses of
-    estimation.completion); ``--no-complete`` leaves missing ones at (0, 0, 0)."""
+    posekit.decode.completion); ``--no-complete`` leaves missing ones at (0, 0, 0)."""
     missing = {}
     for flag in ((), ("--no-complete",)):
         out = tmp_path / "results.json"

@@ -1,4 +1,4 @@
-"""Tests of estimation.export with hand-made coords and skeletons."""
+"""Tests of posekit.io.export with hand-made coords and skeletons."""
 
 import json
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from estimation.config import NUM_PARTS, BodyPart
-from estimation.export import COCO_ORDER, skeleton_keypoints, to_coco, to_openpose
+from posekit.io.export import COCO_ORDER, skeleton_keypoints, to_coco, to_openpose
 
 #: COCO's 17 keypoint names, in COCO's order (person_keypoints annotations).
 COCO_NAMES = ("nose", "left_eye", "right_eye", "left_ear", "right_ear", "left_shoulder",

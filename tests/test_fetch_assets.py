@@ -1,4 +1,4 @@
-"""Tests for scripts/fetch_assets.py: hash verification and atomic writes (no downloads)."""
+"""Tests for posekit/networks/assets.py: hash verification and atomic writes (no downloads)."""
 
 from __future__ import annotations
 
@@ -13,19 +13,10 @@ from types import ModuleType
 
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "fetch_assets.py"
+from posekit.apps import fetch
+from posekit.networks import assets
 
-
-def _load_script() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("fetch_assets", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look the module up by name
-    spec.loader.exec_module(module)
-    return module
-
-
-fa = _load_script()
+fa = assets
 
 CONTENT = b"pose estimation test payload\n" * 10
 GOOD = hashlib.sha256(CONTENT).hexdigest()
@@ -64,7 +55,7 @@ def test_verify_file_rejects_mismatch_naming_file(tmp_path: Path) -> None:
     message = str(info.value)
     assert str(path) in message
     assert "mismatch" in message
-    assert "delete it and rerun `make setup`" in message
+    assert "delete it and rerun `posekit-fetch`" in message
     assert "\n" not in message
     with pytest.raises(fa.AssetError, match="graph_opt.pb"):
         fa.is_present(path, GOOD)  # a wrong existing file is never silently replaced
@@ -125,8 +116,10 @@ def test_main_is_idempotent_when_files_present(monkeypatch: pytest.MonkeyPatch, 
     for rel in ("model_weights/m/graph.pb", "images/a.jpg"):
         (tmp_path / rel).parent.mkdir(parents=True)
         (tmp_path / rel).write_bytes(CONTENT)
-    assert fa.main() == 0  # would fail via no_download if it tried to fetch
-    assert "all assets present" in capsys.readouterr().out
+    monkeypatch.setattr(fetch, "assets_root", lambda: tmp_path)
+    monkeypatch.setattr(fetch, "convert", lambda weights, force: None)
+    assert fetch.main([]) == 0  # would fail via no_download if it tried to fetch
+    assert "present and verified" in capsys.readouterr().out
 
 
 def test_main_fails_with_one_line_on_mismatch(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
@@ -135,10 +128,11 @@ def test_main_fails_with_one_line_on_mismatch(monkeypatch: pytest.MonkeyPatch, t
     bad = tmp_path / "model_weights" / "m" / "graph.pb"
     bad.parent.mkdir(parents=True)
     bad.write_bytes(b"corrupt")
-    assert fa.main() == 1
+    monkeypatch.setattr(fetch, "assets_root", lambda: tmp_path)
+    assert fetch.main([]) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1
-    assert str(bad) in err and "make setup" in err
+    assert str(bad) in err and "posekit-fetch" in err
     assert bad.read_bytes() == b"corrupt"
 
 

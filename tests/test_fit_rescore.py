@@ -1,15 +1,10 @@
-"""The rescoring fit script's pieces (scripts/fit_rescore.py) on hand-made data."""
-
-import sys
-from pathlib import Path
+"""The rescoring fit script's pieces (tools/fit_rescore.py) on hand-made data."""
 
 import numpy as np
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
-
-import fit_rescore as fr  # noqa: E402
-from estimation.rescore import NUM_FEATURES  # noqa: E402
+from posekit.decode.rescore import NUM_FEATURES
+from tools import fit_rescore as fr
 
 
 def test_oks_by_hand():

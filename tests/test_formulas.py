@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from estimation.config import BodyPart
-from estimation.decoder import DecoderParams, assemble, score_limbs
+from posekit.decode.decoder import DecoderParams, assemble, score_limbs
 from estimation.estimators import connections_to_subset
 from estimation.merge import merge
 

@@ -1,9 +1,9 @@
-"""Joining fragments of one person (estimation.fragments) on hand-made people."""
+"""Joining fragments of one person (posekit.decode.fragments) on hand-made people."""
 
 import numpy as np
 
 from estimation.config import BodyPart as P, get_default_configuration
-from estimation.fragments import MAX_LOSER_RATIO, MIN_CROSS_LIMBS, join, join_fragments
+from posekit.decode.fragments import MAX_LOSER_RATIO, MIN_CROSS_LIMBS, join, join_fragments
 
 CFG = get_default_configuration()
 # Peaks: 0 neck (strong), 1 neck (weak), 2 nose, 3 left shoulder, 4 right shoulder.

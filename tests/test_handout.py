@@ -3,14 +3,14 @@
 import numpy as np
 import pytest
 
-from estimation.decoder import decode_handout
-from estimation.lab_decoders import HandoutParams, handout_registered
-from estimation.registry import DECODERS
+from posekit.decode.decoder import decode_handout
+from posekit.lab.lab_decoders import HandoutParams, handout_registered
+from posekit.decode.registry import DECODERS
 from estimation.handout import (
     ROW_SCORES, estimate_rows_reference, get_connections_reference, get_coordinates_reference,
     merge_greedy_reference, merge_reference)
 from estimation.merge import merge
-from estimation.synthetic import make_person, render_maps
+from tools.synthetic import make_person, render_maps
 
 import handout_kit
 from conftest import SCENE_SHAPE, scene_people

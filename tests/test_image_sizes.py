@@ -1,5 +1,5 @@
-"""Tests of posekit.image_sizes: the size of every format this OpenCV decodes, from its header,
-and the refusals that rest on it (posekit.imageio.read_image, posekit.video.VideoReader)."""
+"""Tests of posekit.io.image_sizes: the size of every format this OpenCV decodes, from its header,
+and the refusals that rest on it (posekit.io.images.read_image, posekit.video.reader.VideoReader)."""
 
 import struct
 
@@ -9,8 +9,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from posekit import imageio, video
-from posekit.image_sizes import _FORMATS, header_size
+from posekit.io import images as imageio
+
+from posekit.video import reader as video
+from posekit.io.image_sizes import _FORMATS, header_size
 
 WIDTH, HEIGHT = 53, 37
 

@@ -1,4 +1,4 @@
-"""Tests of posekit.imageio: loading odd images, atomic writes, videos."""
+"""Tests of posekit.io.images: loading odd images, atomic writes, videos."""
 
 import functools
 import os
@@ -12,7 +12,9 @@ import cv2
 import numpy as np
 import pytest
 
-from posekit import imageio
+from posekit.video.reader import VideoReader
+
+from posekit.io import images as imageio
 
 from conftest import ROOT
 
@@ -212,38 +214,22 @@ def _write_video(path, frames, fourcc="mp4v", size=(64, 48)):
 
 def test_video_round_trip(tmp_path):
     _write_video(tmp_path / "in.mp4", 5)
-    with imageio.VideoReader(tmp_path / "in.mp4") as reader:
+    with VideoReader(tmp_path / "in.mp4") as reader:
         assert (reader.info.width, reader.info.height) == (64, 48)
         assert reader.info.fps == pytest.approx(10)
         frames = list(reader)
     assert len(frames) == 5 and frames[0].shape == (48, 64, 3)
-    writer = imageio.AtomicVideoWriter(tmp_path, "out", 10, (64, 48))
-    for frame in frames:
-        writer.write(frame)
-    assert not writer.path.exists()                 # only the temporary file so far
-    path = writer.commit()
-    assert path.exists() and path.stem == "out"
-    cap = cv2.VideoCapture(str(path))
-    assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == 5
-    assert sorted(os.listdir(tmp_path)) == ["in.mp4", path.name]
-
-
-def test_discarded_video_leaves_nothing(tmp_path):
-    writer = imageio.AtomicVideoWriter(tmp_path, "out", 10, (64, 48))
-    writer.write(np.zeros((48, 64, 3), np.uint8))
-    writer.discard()
-    assert os.listdir(tmp_path) == []
 
 
 def test_unreadable_videos(tmp_path):
     (tmp_path / "text.mp4").write_text("not a video")
     with pytest.raises(ValueError, match="cannot open"):
-        imageio.VideoReader(tmp_path / "text.mp4")
+        VideoReader(tmp_path / "text.mp4")
     _write_video(tmp_path / "zero.avi", 0, fourcc="MJPG")
     with pytest.raises(ValueError, match="no frames"):
-        imageio.VideoReader(tmp_path / "zero.avi")
+        VideoReader(tmp_path / "zero.avi")
     with pytest.raises(FileNotFoundError):
-        imageio.VideoReader(tmp_path / "missing.mp4")
+        VideoReader(tmp_path / "missing.mp4")
 
 
 def test_reading_never_redirects_the_process_stderr(tmp_path, small_bus):
@@ -258,7 +244,7 @@ def test_reading_never_redirects_the_process_stderr(tmp_path, small_bus):
     script = textwrap.dedent(f"""
         import os, sys, threading
         sys.path.insert(0, {str(ROOT)!r})
-        from posekit import imageio
+        from posekit.io import images as imageio
         before = os.fstat(2).st_ino
         def read():
             for _ in range(25):
@@ -268,7 +254,7 @@ def test_reading_never_redirects_the_process_stderr(tmp_path, small_bus):
                     except ValueError:
                         pass
                     try:
-                        imageio.VideoReader(os.path.join({str(tmp_path)!r}, name)).close()
+                        VideoReader(os.path.join({str(tmp_path)!r}, name)).close()
                     except ValueError:
                         pass
         def talk():
@@ -326,7 +312,7 @@ def test_image_over_the_pixel_limit_is_refused_before_decoding(tmp_path):
     code = textwrap.dedent(f"""
         import resource
         resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
-        from posekit import imageio
+        from posekit.io import images as imageio
         try:
             imageio.read_image({str(bomb)!r})
         except ValueError as exc:
@@ -383,7 +369,7 @@ def test_bomb_is_refused_from_our_header_check_even_after_opencv_loaded(tmp_path
 def test_a_fifo_is_not_a_regular_file_not_an_empty_one(tmp_path):
     """A FIFO named in a batch list file is refused as what it is, and never opened."""
     os.mkfifo(tmp_path / "pipe.jpg")
-    for reader in (imageio.read_image, imageio.VideoReader):
+    for reader in (imageio.read_image, VideoReader):
         with pytest.raises(ValueError, match="not a regular file") as info:
             reader(tmp_path / "pipe.jpg")
         assert "empty" not in str(info.value)

@@ -1,4 +1,4 @@
-"""Tests for models/inference.py and models/mobilenet_thin.py.
+"""Tests for posekit/networks/inference.py and posekit/networks/mobilenet_thin.py.
 
 Tests that run the real ``mobilenet_thin`` graph are skipped when TensorFlow
 is missing or the weights / sample image have not been fetched
@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from models.inference import (
+from posekit.networks.inference import (
     NUM_HEATMAPS,
     NUM_PAFS,
     PoseNetwork,
@@ -45,7 +45,7 @@ INTERIOR_MARGIN = 16
 
 @pytest.fixture(scope="module")
 def network() -> PoseNetwork:
-    from models.inference import load_network
+    from posekit.networks.inference import load_network
 
     return load_network("mobilenet_thin", runtime="tflite")  # the same on every CPU
 
@@ -61,7 +61,7 @@ def bus() -> np.ndarray:
 
 def test_importing_packages_does_not_import_tensorflow() -> None:
     code = (
-        "import sys, models, estimation, models.inference, models.mobilenet_thin; "
+        "import sys, models, estimation, posekit.networks.inference, posekit.networks.mobilenet_thin; "
         "sys.exit(1 if 'tensorflow' in sys.modules else 0)"
     )
     assert subprocess.run([sys.executable, "-c", code], cwd=ROOT).returncode == 0
@@ -141,7 +141,7 @@ def test_padding_matches_unpadded_interior(network: PoseNetwork, bus: np.ndarray
 
 @needs_weights
 def test_same_bucket_reuses_input_shape(bus: np.ndarray) -> None:
-    from models.inference import load_network
+    from posekit.networks.inference import load_network
 
     net = load_network("mobilenet_thin", bucket=32)
     infer(net, bus[:200, :150])
@@ -164,7 +164,7 @@ def test_infer_accepts_bare_mobilenet(network: PoseNetwork, bus: np.ndarray) -> 
 
 @needs_tf
 def test_missing_weights_raise_file_not_found(tmp_path: Path) -> None:
-    from models.inference import load_network
+    from posekit.networks.inference import load_network
 
     missing = tmp_path / "graph_opt.pb"
     with pytest.raises(FileNotFoundError, match="make setup") as info:
@@ -174,8 +174,8 @@ def test_missing_weights_raise_file_not_found(tmp_path: Path) -> None:
 
 @needs_tf
 def test_corrupt_weights_raise_value_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import models.mobilenet_thin as mt
-    from models.inference import load_network
+    import posekit.networks.mobilenet_thin as mt
+    from posekit.networks.inference import load_network
 
     garbage = tmp_path / "graph_opt.pb"
     garbage.write_bytes(bytes(range(256)) * 10)
@@ -191,7 +191,7 @@ def test_corrupt_weights_raise_value_error(tmp_path: Path, monkeypatch: pytest.M
 
 
 def test_unknown_network_name() -> None:
-    from models.inference import load_network
+    from posekit.networks.inference import load_network
 
     with pytest.raises(ValueError, match="unknown network"):
         load_network("resnet")
@@ -218,7 +218,7 @@ def _tiny_openpose_model() -> Any:
 
 @needs_tf
 def test_keras_adapter_rgb_order_shapes_and_single_trace() -> None:
-    from models.inference import wrap_openpose_model
+    from posekit.networks.inference import wrap_openpose_model
 
     model = _tiny_openpose_model()
     net = wrap_openpose_model(model, bucket=32)
@@ -261,7 +261,7 @@ def test_predict_duck_typing() -> None:
 
 
 def test_the_network_input_is_bounded_before_the_backend_runs() -> None:
-    from models.inference import MAX_NETWORK_PIXELS
+    from posekit.networks.inference import MAX_NETWORK_PIXELS
 
     backend_calls = []
     net = PoseNetwork("stub", lambda x: backend_calls.append(x))  # never reached

@@ -1,4 +1,4 @@
-"""Tests for the int8 runtime of mobilenet_thin (models/mobilenet_int8.py, ``runtime="int8"``,
+"""Tests for the int8 runtime of mobilenet_thin (tools/int8/build.py, ``runtime="int8"``,
 ``runtime="auto"``'s choice and ``accurate_network``).
 
 Skipped when TensorFlow, the frozen graph or the sample images are missing
@@ -38,7 +38,7 @@ needs_models = pytest.mark.skipif(
 def _run_graph(graph_def, batch: np.ndarray) -> np.ndarray:
     import tensorflow as tf
 
-    from models.mobilenet_thin import INPUT_TENSOR, OUTPUT_TENSOR
+    from posekit.networks.mobilenet_thin import INPUT_TENSOR, OUTPUT_TENSOR
 
     graph = tf.Graph()
     with graph.as_default():
@@ -49,13 +49,13 @@ def _run_graph(graph_def, batch: np.ndarray) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def small_batches():
-    from models import mobilenet_int8 as m8
+    from tools.int8 import build as m8
 
     return m8.calibration_batches(sides=(96,))
 
 
 def test_calibration_batches_come_from_the_sample_images(small_batches) -> None:
-    from models import mobilenet_int8 as m8
+    from tools.int8 import build as m8
 
     # 2 images x 1 side x (resized, mirrored, centre crop)
     assert len(small_batches) == 3 * len(m8.CALIBRATION_IMAGES)
@@ -67,7 +67,7 @@ def test_calibration_batches_come_from_the_sample_images(small_batches) -> None:
 
 
 def test_calibration_batches_name_missing_and_corrupt_images(tmp_path: Path) -> None:
-    from models import mobilenet_int8 as m8
+    from tools.int8 import build as m8
 
     with pytest.raises(FileNotFoundError, match="make setup"):
         m8.calibration_batches(tmp_path)
@@ -79,14 +79,14 @@ def test_calibration_batches_name_missing_and_corrupt_images(tmp_path: Path) -> 
 @pytest.fixture(scope="module")
 def prepared(small_batches):
     """The rewritten graph (its ranges measured on ``small_batches``)."""
-    from models import mobilenet_int8 as m8
+    from tools.int8 import build as m8
 
     return m8.prepared_graph(WEIGHTS, small_batches)
 
 
 def test_weight_rewrite_is_exact(small_batches, prepared) -> None:
     """Belief rescaling, 1x1 folding and the three equalizations keep the network's function."""
-    from models.mobilenet_thin import load_graph_def
+    from posekit.networks.mobilenet_thin import load_graph_def
 
     original = load_graph_def(WEIGHTS)
     assert len(prepared.node) == len(original.node) - 2 * 24  # 24 folded layers + weights
@@ -97,8 +97,8 @@ def test_weight_rewrite_is_exact(small_batches, prepared) -> None:
 
 def test_concatenation_inputs_share_one_range(small_batches, prepared) -> None:
     """After the rewrite every live channel entering the concatenations has the same range."""
-    from models import int8_rewrite as rw
-    from models.mobilenet_thin import load_graph_def
+    from tools.int8 import rewrite as rw
+    from posekit.networks.mobilenet_thin import load_graph_def
 
     names = ["feat_concat", "Openpose/MConv_Stage2_concat", "Openpose/MConv_Stage6_concat"]
     before = rw.channel_ranges(load_graph_def(WEIGHTS), small_batches, names)
@@ -113,7 +113,7 @@ def test_equalize_concats_refuses_a_source_without_a_convolution() -> None:
     """A concatenation input that no convolution with a bias produces cannot take a factor."""
     import tensorflow as tf
 
-    from models import int8_rewrite as rw
+    from tools.int8 import rewrite as rw
 
     graph = tf.Graph()
     with graph.as_default():
@@ -127,8 +127,8 @@ def test_equalize_concats_refuses_a_source_without_a_convolution() -> None:
 
 
 def test_fold_removes_every_1x1_depthwise_layer() -> None:
-    from models import mobilenet_int8 as m8
-    from models.mobilenet_thin import load_graph_def
+    from tools.int8 import build as m8
+    from posekit.networks.mobilenet_thin import load_graph_def
 
     graph = m8.fold_1x1_depthwise(load_graph_def(WEIGHTS))
     consts = m8._consts(graph)
@@ -138,15 +138,15 @@ def test_fold_removes_every_1x1_depthwise_layer() -> None:
 
 
 def test_rescale_beliefs_rejects_bad_factor() -> None:
-    from models import mobilenet_int8 as m8
-    from models.mobilenet_thin import load_graph_def
+    from tools.int8 import build as m8
+    from posekit.networks.mobilenet_thin import load_graph_def
 
     with pytest.raises(ValueError, match="factor"):
         m8.rescale_beliefs(load_graph_def(WEIGHTS), 0.0)
 
 
 def test_int8_path_and_passed_check(tmp_path: Path) -> None:
-    from models import mobilenet_int8 as m8
+    from tools.int8 import build as m8
 
     assert m8.int8_path(tmp_path / "graph_opt.pb") == tmp_path / "graph_opt.int8.tflite"
     model = tmp_path / "m.int8.tflite"
@@ -161,7 +161,7 @@ def test_int8_path_and_passed_check(tmp_path: Path) -> None:
 def test_int8_runtime_gives_maps_close_to_float() -> None:
     import cv2
 
-    from models.inference import infer, load_network
+    from posekit.networks.inference import infer, load_network
 
     image = cv2.resize(cv2.imread(str(IMAGES[1])), (656, 368))
     int8 = load_network(runtime="int8", num_threads=1)
@@ -178,8 +178,8 @@ def test_int8_runtime_gives_maps_close_to_float() -> None:
 def test_manifest_records_the_provenance_and_the_check() -> None:
     import hashlib
 
-    from models import mobilenet_int8 as m8
-    from models.mobilenet_thin import WEIGHTS_SHA256
+    from tools.int8 import build as m8
+    from posekit.networks.mobilenet_thin import WEIGHTS_SHA256
 
     manifest = json.loads(INT8_MODEL.with_name(INT8_MODEL.name + ".json").read_text())
     assert manifest["tflite_sha256"] == hashlib.sha256(INT8_MODEL.read_bytes()).hexdigest()
@@ -232,7 +232,7 @@ def test_stage_tails_and_early_backbone_are_float_and_the_rest_int8() -> None:
 
 
 def test_dev_calibration_batches_sizes_and_mirror() -> None:
-    from models import mobilenet_int8 as m8
+    from tools.int8 import build as m8
 
     batches = m8.dev_calibration_batches(IMAGES, sides=(96, 64))
     assert len(batches) == 3 * len(IMAGES)  # 96, its mirror, 64
@@ -245,7 +245,7 @@ def test_dev_calibration_batches_sizes_and_mirror() -> None:
 
 def test_int8_runtime_is_mobilenet_only() -> None:
     # a missing int8 model: tests/test_runtime.py::test_missing_conversion_names_file_and_command
-    from models.inference import load_network
+    from posekit.networks.inference import load_network
 
     with pytest.raises(ValueError, match="int8 runtime exists only for mobilenet_thin"):
         load_network("vgg", runtime="int8")
@@ -255,7 +255,7 @@ def test_int8_runtime_is_mobilenet_only() -> None:
 def test_accurate_network_keeps_the_infer_contract() -> None:
     import cv2
 
-    from models.inference import accurate_network, infer, infer_multiscale, load_network
+    from posekit.networks.inference import accurate_network, infer, infer_multiscale, load_network
 
     image = cv2.resize(cv2.imread(str(IMAGES[0])), (203, 270))  # not a multiple of 8
     base = load_network(runtime="tflite", num_threads=1)
@@ -304,7 +304,7 @@ def test_demo_runs_int8_accurate(tmp_path: Path) -> None:
                               "--runtime", "int8", "--accurate", "-q"])
     assert status == 0 and out.is_file()
     assert isinstance(json.loads(people.read_text()), list)
-    from posekit.cli import build_parser
+    from posekit.apps.demo import build_parser
 
     parser = build_parser()
     assert parser.parse_args(["--runtime", "int8"]).runtime == "int8"
@@ -312,7 +312,7 @@ def test_demo_runs_int8_accurate(tmp_path: Path) -> None:
 
 
 def test_write_int8_refuses_undescribed_inputs_before_any_work(tmp_path: Path) -> None:
-    from models import mobilenet_int8 as m8
+    from tools.int8 import build as m8
 
     batch = [np.zeros((1, 8, 8, 3), np.float32)]
     with pytest.raises(ValueError, match="calibration must describe"):
@@ -326,8 +326,8 @@ def test_write_int8_refuses_undescribed_inputs_before_any_work(tmp_path: Path) -
 def test_is_current_requires_the_recipe(tmp_path: Path) -> None:
     import hashlib
 
-    from models import mobilenet_int8 as m8
-    from models import mobilenet_tflite as mtl
+    from tools.int8 import build as m8
+    from posekit.networks import mobilenet_tflite as mtl
 
     model = tmp_path / "graph_opt.int8.tflite"
     model.write_bytes(b"model bytes")
@@ -344,7 +344,7 @@ def _weight_dtypes(model: bytes) -> set:
     """dtypes of the 4-D constant tensors (convolution weights) of a TFLite model."""
     import warnings
 
-    from models.mobilenet_tflite import interpreter_class
+    from posekit.networks.mobilenet_tflite import interpreter_class
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -356,7 +356,7 @@ def _weight_dtypes(model: bytes) -> set:
 def test_plain_quantization_leaves_no_float_convolution(small_batches) -> None:
     """``rewrite=False, float_nodes=(), correct=False`` (the benchmark's ``--plain``) is all int8;
     the recipe keeps its output convolutions float."""
-    from models import mobilenet_int8 as m8
+    from tools.int8 import build as m8
 
     batches = small_batches[:2]
     plain, reference = m8.convert_int8(WEIGHTS, batches=batches, float_nodes=(),

@@ -1,4 +1,4 @@
-"""models/int8_qat.py: the rounding, the twin of the shipped int8 model, the write-back, settings.
+"""tools/int8/qat.py: the rounding, the twin of the shipped int8 model, the write-back, settings.
 
 Skipped without TensorFlow or the models (``make setup``; the int8 model is in
 the repository). The twin is checked against the TFLite kernels on a real
@@ -25,14 +25,14 @@ pytestmark = pytest.mark.skipif(
 
 def run(content: bytes, batch: np.ndarray) -> np.ndarray:
     """The model's output with the kernels users run (XNNPACK)."""
-    from models.mobilenet_tflite import interpreter_class, invoke
+    from posekit.networks.mobilenet_tflite import interpreter_class, invoke
 
     return invoke(interpreter_class()(model_content=content), batch)
 
 
 def quantization(content: bytes) -> list:
     """(name, scales, zero points) of every tensor of a model."""
-    from models.mobilenet_tflite import interpreter_class
+    from posekit.networks.mobilenet_tflite import interpreter_class
 
     details = interpreter_class()(model_content=content).get_tensor_details()
     return [(d["name"], d["quantization_parameters"]["scales"].tolist(),
@@ -43,7 +43,7 @@ def quantization(content: bytes) -> list:
 def batch() -> np.ndarray:
     import cv2
 
-    from models.int8_calibration import view
+    from tools.int8.calibration import view
 
     return view(cv2.imread(str(ZIDANE)), 256)                   # (1, 144, 256, 3)
 
@@ -51,7 +51,7 @@ def batch() -> np.ndarray:
 def test_fake_quant_rounds_to_the_grid_and_clamps_to_int8() -> None:
     import tensorflow as tf
 
-    from models.int8_qat import fake_quant
+    from tools.int8.qat import fake_quant
 
     x = tf.constant([0.26, 0.04, -0.06, 20.0, -20.0])
     assert fake_quant(x, 0.1, 0).numpy() == pytest.approx([0.3, 0.0, -0.1, 12.7, -12.8])
@@ -64,7 +64,7 @@ def test_fake_quant_rounds_to_the_grid_and_clamps_to_int8() -> None:
 
 
 def test_the_twin_computes_the_int8_model_closer_than_float32_does(batch) -> None:
-    from models.int8_qat import Int8Twin
+    from tools.int8.qat import Int8Twin
 
     data = INT8_MODEL.read_bytes()
     int8, float32 = run(data, batch), run(FLOAT_MODEL.read_bytes(), batch)
@@ -78,7 +78,7 @@ def test_the_twin_computes_the_int8_model_closer_than_float32_does(batch) -> Non
 
 
 def test_export_keeps_every_scale_and_untrained_weights_give_the_same_maps(batch) -> None:
-    from models.int8_qat import Int8Twin
+    from tools.int8.qat import Int8Twin
 
     data = INT8_MODEL.read_bytes()
     twin = Int8Twin(data)
@@ -93,7 +93,7 @@ def test_export_keeps_every_scale_and_untrained_weights_give_the_same_maps(batch
 
 
 def test_settings_and_inputs_are_checked() -> None:
-    from models.int8_qat import FineTune, fine_tune
+    from tools.int8.qat import FineTune, fine_tune
 
     for bad in (dict(steps=-1), dict(steps=1.5), dict(learning_rate=0), dict(peak_weight=-1),
                 dict(sides=(4, 100)), dict(sides=(300, 300)), dict(average=1.0),
@@ -109,8 +109,8 @@ def test_settings_and_inputs_are_checked() -> None:
 def test_an_op_it_does_not_simulate_is_refused() -> None:
     from ai_edge_litert import schema_py_generated as schema
 
-    from models.int8_qat import Int8Twin
-    from models.tflite_flatbuffer import read_model, write_model
+    from tools.int8.qat import Int8Twin
+    from tools.int8.flatbuffer import read_model, write_model
 
     model = read_model(INT8_MODEL.read_bytes())
     code = model.operatorCodes[model.subgraphs[0].operators[-1].opcodeIndex]
@@ -146,7 +146,7 @@ def tiny_models() -> tuple:
 
 
 def test_the_twin_of_a_tiny_model_computes_its_kernels(tiny_models) -> None:
-    from models.int8_qat import Int8Twin
+    from tools.int8.qat import Int8Twin
 
     data, reference = tiny_models
     batch = np.random.default_rng(1).uniform(0, 255, (1, 24, 32, 3)).astype(np.float32)
@@ -158,7 +158,7 @@ def test_the_twin_of_a_tiny_model_computes_its_kernels(tiny_models) -> None:
 def test_two_steps_of_fine_tuning_change_weights_and_no_scale(tiny_models, tmp_path) -> None:
     import cv2
 
-    from models.int8_qat import FineTune, fine_tune
+    from tools.int8.qat import FineTune, fine_tune
 
     data, reference = tiny_models
     image = tmp_path / "small.png"

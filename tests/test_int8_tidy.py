@@ -1,4 +1,4 @@
-"""models/int8_tidy.py: which requantizations go, what the concatenations and biases become.
+"""tools/int8/tidy.py: which requantizations go, what the concatenations and biases become.
 
 Skipped without TensorFlow or the models (``make setup``; the int8 model is in
 the repository). The speed it buys is measured by ``benchmarks/bench_int8.py``
@@ -26,7 +26,7 @@ pytestmark = pytest.mark.skipif(
 
 def graph(content: bytes) -> tuple:
     """(model, subgraph, op name of every op) of a ``.tflite`` content."""
-    from models.tflite_flatbuffer import op_names, read_model
+    from tools.int8.flatbuffer import op_names, read_model
 
     model = read_model(content)
     return model, model.subgraphs[0], op_names(model)
@@ -47,14 +47,14 @@ def requantizations(content: bytes) -> int:
 
 
 def run(content: bytes, batch: np.ndarray) -> np.ndarray:
-    from models.mobilenet_tflite import interpreter_class, invoke
+    from posekit.networks.mobilenet_tflite import interpreter_class, invoke
 
     return invoke(interpreter_class()(model_content=content), batch)
 
 
 def real_values(content: bytes, batch: np.ndarray, tensor: int) -> np.ndarray:
     """The values int8 ``tensor`` holds after a run on ``batch``, dequantized."""
-    from models.mobilenet_tflite import interpreter_class
+    from posekit.networks.mobilenet_tflite import interpreter_class
 
     interpreter = interpreter_class()(model_content=content,
                                       experimental_preserve_all_tensors=True)
@@ -83,7 +83,7 @@ def untidy(shipped) -> bytes:
     """
     from ai_edge_litert import schema_py_generated as schema
 
-    from models.tflite_flatbuffer import write_model
+    from tools.int8.flatbuffer import write_model
 
     model, g, kinds = graph(shipped)
     concats = [op for op, kind in zip(g.operators, kinds) if kind == "CONCATENATION"
@@ -123,13 +123,13 @@ def untidy(shipped) -> bytes:
 def batch() -> np.ndarray:
     import cv2
 
-    from models.int8_calibration import view
+    from tools.int8.calibration import view
 
     return view(cv2.imread(str(ZIDANE)), 256)
 
 
 def test_the_shipped_model_has_no_requantization_left(shipped) -> None:
-    from models.int8_tidy import drop_identity_requantizations
+    from tools.int8.tidy import drop_identity_requantizations
 
     assert requantizations(shipped) == 0
     assert drop_identity_requantizations(shipped) == (shipped, 0)
@@ -137,7 +137,7 @@ def test_the_shipped_model_has_no_requantization_left(shipped) -> None:
 
 @pytest.mark.filterwarnings("ignore:.*experimental_preserve_all_tensors")
 def test_the_copies_go_and_the_maps_stay(untidy, shipped, batch) -> None:
-    from models.int8_tidy import drop_identity_requantizations
+    from tools.int8.tidy import drop_identity_requantizations
 
     assert requantizations(untidy) == 4
     tidy, dropped = drop_identity_requantizations(untidy)
@@ -166,7 +166,7 @@ def test_the_copies_go_and_the_maps_stay(untidy, shipped, batch) -> None:
 
 
 def test_biases_follow_the_scale_of_what_they_read(untidy) -> None:
-    from models.int8_tidy import drop_identity_requantizations
+    from tools.int8.tidy import drop_identity_requantizations
 
     tidy, _ = drop_identity_requantizations(untidy)
     _, g, kinds = graph(tidy)
@@ -183,8 +183,8 @@ def test_biases_follow_the_scale_of_what_they_read(untidy) -> None:
 def test_a_concatenation_that_not_only_convolutions_read_keeps_its_copy(untidy) -> None:
     from ai_edge_litert import schema_py_generated as schema
 
-    from models.int8_tidy import drop_identity_requantizations
-    from models.tflite_flatbuffer import write_model
+    from tools.int8.tidy import drop_identity_requantizations
+    from tools.int8.flatbuffer import write_model
 
     # a max pooling (int8: same scale in and out, no bias to rescale) reads a
     # stage concatenation that reads a copy: giving it the features' scale would
@@ -210,7 +210,7 @@ def test_a_concatenation_that_not_only_convolutions_read_keeps_its_copy(untidy) 
 
 
 def test_a_requantization_that_changes_values_stays(untidy) -> None:
-    from models.int8_tidy import SAME_SCALE_RTOL, drop_identity_requantizations
+    from tools.int8.tidy import SAME_SCALE_RTOL, drop_identity_requantizations
 
     # the bar is on the relative difference of the two scales, DELTA here
     assert drop_identity_requantizations(untidy, rtol=0.8 * DELTA) == (untidy, 0)
@@ -219,7 +219,7 @@ def test_a_requantization_that_changes_values_stays(untidy) -> None:
 
 
 def test_a_float_model_is_returned_as_it_is() -> None:
-    from models.int8_tidy import drop_identity_requantizations
+    from tools.int8.tidy import drop_identity_requantizations
 
     content = FLOAT_MODEL.read_bytes()
     assert drop_identity_requantizations(content) == (content, 0)
@@ -227,7 +227,7 @@ def test_a_float_model_is_returned_as_it_is() -> None:
 
 @pytest.mark.parametrize("rtol", [-1e-6, 1 / 256, float("nan")])
 def test_bad_arguments_are_refused(rtol) -> None:
-    from models.int8_tidy import drop_identity_requantizations
+    from tools.int8.tidy import drop_identity_requantizations
 
     with pytest.raises(ValueError, match="rtol"):
         drop_identity_requantizations(FLOAT_MODEL.read_bytes(), rtol=rtol)

@@ -6,7 +6,7 @@ import pytest
 
 from estimation.lab_decoders import (HandoutParams, LabParams, decode_handout, decode_lab,
                                      handout_registered, lab_registered)
-from estimation.synthetic import render_maps
+from tools.synthetic import render_maps
 
 from conftest import SCENE_SHAPE, scene_people
 

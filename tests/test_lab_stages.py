@@ -11,7 +11,7 @@ import pytest
 from estimation.connections import get_connections
 from estimation.coordinates import get_coordinates
 from estimation.estimators import check_connections, estimate
-from estimation.synthetic import make_person, render_maps
+from tools.synthetic import make_person, render_maps
 
 
 def empty_coords(cfg):

@@ -11,12 +11,13 @@ import pytest
 from estimation.config import get_default_configuration
 from estimation.connections import get_connections
 from estimation.coordinates import get_coordinates
-from estimation.decoder import DecoderParams, find_peaks, kit_connections
+from posekit.decode.decoder import DecoderParams, find_peaks, kit_connections
 from estimation.handout import get_connections_reference, get_coordinates_reference
 from estimation.limits import (
     MAX_PEAKS_PER_PART, CandidateCapWarning, blocks, strongest_per_part)
 
 from conftest import ROOT
+from posekit.lab import limits as lab_limits
 
 
 def test_strongest_per_part_keeps_the_best_in_input_order():
@@ -65,7 +66,8 @@ def test_every_peak_finder_keeps_at_most_the_cap(cfg):
     floor = min(p[2] for p in kept)
     board = heatmaps[:, :, 0]
     assert (board > floor + 1e-6).sum() <= MAX_PEAKS_PER_PART   # the strongest were kept
-    with pytest.warns(CandidateCapWarning):
+    # The product's decoder reads the lab kit as posekit.lab (one file, its own module object).
+    with pytest.warns(lab_limits.CandidateCapWarning):
         peaks = find_peaks(heatmaps, DecoderParams(refine_peaks=False), cfg)
     assert np.bincount(peaks.part).max() == MAX_PEAKS_PER_PART
 
@@ -139,7 +141,7 @@ def test_noise_maps_at_zero_thresholds_stay_under_a_memory_limit():
         import numpy as np
         resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30))
         warnings.simplefilter("ignore")
-        from estimation.decoder import DecoderParams, decode, decode_handout, decode_lab
+        from posekit.decode.decoder import DecoderParams, decode, decode_handout, decode_lab
         rng = np.random.default_rng(0)
         hm = rng.random((100, 100, 19), dtype=np.float32)
         pf = rng.random((100, 100, 38), dtype=np.float32) * 2 - 1

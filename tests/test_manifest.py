@@ -1,4 +1,4 @@
-"""Tests of posekit.manifest: the journal, the manifest and the check of complete outputs."""
+"""Tests of posekit.apps.batch.manifest: the journal, the manifest and the check of complete outputs."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import hashlib
 import json
 import os
 
-from posekit import manifest
-from posekit.sources import Item
+from posekit.apps.batch import manifest
+from posekit.io.sources import Item
 
 
 def make_done(tmp_path, frames=3):

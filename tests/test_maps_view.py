@@ -1,10 +1,10 @@
-"""Tests of estimation.maps_view: heatmap grid and PAF picture."""
+"""Tests of posekit.io.maps_view: heatmap grid and PAF picture."""
 
 import numpy as np
 import pytest
 
 from estimation.config import BodyPart
-from estimation.maps_view import (
+from posekit.io.maps_view import (
     DIM,
     direction_colours,
     grid_shape,

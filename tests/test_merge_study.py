@@ -1,8 +1,8 @@
-"""Tests of benchmarks/merge_study.py, the study behind merge.py's order (no timing asserted)."""
+"""Tests of studies/merge_study.py, the study behind merge.py's order (no timing asserted)."""
 
 import numpy as np
 
-from benchmarks import merge_study
+from studies import merge_study
 
 from test_bench_merge import write_cache
 from test_evaluate import coco_set, person

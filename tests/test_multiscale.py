@@ -1,12 +1,12 @@
-"""Tests of estimation.multiscale: flip undoing and scale fusion geometry."""
+"""Tests of posekit.decode.multiscale: flip undoing and scale fusion geometry."""
 
 import numpy as np
 import pytest
 
 from estimation.config import BodyPart
-from estimation.decoder import DecoderParams, find_peaks
-from estimation.multiscale import fuse_maps, mirror_name, resample, unflip_maps
-from estimation.synthetic import make_person, render_maps
+from posekit.decode.decoder import DecoderParams, find_peaks
+from posekit.decode.multiscale import fuse_maps, mirror_name, resample, unflip_maps
+from tools.synthetic import make_person, render_maps
 
 
 def mirrored(people, width):

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from models import paths
+from posekit import paths
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -69,8 +69,8 @@ def test_console_commands_and_plugin_point_at_real_functions():
 
 
 def test_fetch_command_reports_its_folder_and_finds_everything_present(capsys):
-    from models.mobilenet_thin import DEFAULT_WEIGHTS
-    from posekit import fetch
+    from posekit.networks.mobilenet_thin import DEFAULT_WEIGHTS
+    from posekit.apps import fetch
 
     if not (DEFAULT_WEIGHTS.is_file() and DEFAULT_WEIGHTS.with_suffix(".tflite").is_file()
             and (ROOT / "images" / "bus.jpg").is_file()):
@@ -101,7 +101,7 @@ def test_graders_plugin_gives_the_fixtures_to_any_test_file(tmp_path):
 
 
 def test_evaluate_help_shows_no_none_default(capsys):
-    from posekit import evaluate
+    from posekit.apps import evaluate
 
     with pytest.raises(SystemExit) as info:
         evaluate.main(["--help"])
@@ -132,7 +132,7 @@ def test_every_required_package_is_a_dependency_of_the_package():
 
 def test_batch_command_without_ray_names_the_install_command(tmp_path, monkeypatch, capsys):
     """A Python without Ray: one line naming `pip install 'posekit[batch]'`, nothing written."""
-    from posekit import batch
+    from posekit.apps.batch import run as batch
 
     monkeypatch.setitem(sys.modules, "ray", None)          # `import ray` fails, as without it
     (tmp_path / "a.jpg").write_bytes(b"not read")
@@ -140,6 +140,6 @@ def test_batch_command_without_ray_names_the_install_command(tmp_path, monkeypat
     captured = capsys.readouterr()
     assert captured.out == ""
     assert captured.err.splitlines() == [
-        "python -m posekit.batch: error: the batch command needs Ray, which this Python lacks: "
+        "python -m posekit.apps.batch.run: error: the batch command needs Ray, which this Python lacks: "
         "pip install 'posekit[batch]' (in a checkout: `make setup`)"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.jpg"]

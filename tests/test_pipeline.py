@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 
 from estimation.config import NUM_PARTS
-from estimation.decoder import DecoderParams
+from posekit.decode.decoder import DecoderParams
 from estimation.lab_decoders import LabParams
-from estimation.registry import DECODERS
-from models.inference import PoseNetwork
+from posekit.decode.registry import DECODERS
+from posekit.networks.inference import PoseNetwork
 from posekit import PoseEstimator, PoseResult, load_pose_network
 from posekit.pipeline import THRESHOLDS, decoder_defaults, make_decoder
 

@@ -2,7 +2,7 @@
 
 Maps are drawn from several families: random dense or sparse noise, all
 zeros, a constant field, one huge person (up to ten times the map, mostly out
-of frame) and crowds of tiny people (``estimation.synthetic``), optionally
+of frame) and crowds of tiny people (``tools.synthetic``), optionally
 with noise. On any valid maps every function returns well-formed output
 (ids that exist and sit in their part's slot, no id twice, counts that add
 up); malformed maps (NaN, inf, wrong shape or dtype) raise ``ValueError``.
@@ -19,12 +19,12 @@ from hypothesis import strategies as st
 from estimation.config import NUM_PARTS, BodyPart, get_default_configuration
 from estimation.connections import get_connections
 from estimation.coordinates import get_coordinates
-from estimation.decoder import decode, decode_lab
+from posekit.decode.decoder import decode, decode_lab
 from estimation.estimators import estimate
-from estimation.export import skeleton_keypoints, to_coco, to_openpose
-from estimation.maps_view import heatmap_grid, paf_picture
+from posekit.io.export import skeleton_keypoints, to_coco, to_openpose
+from posekit.io.maps_view import heatmap_grid, paf_picture
 from estimation.renderers import draw
-from estimation.synthetic import crowd, make_person, render_maps
+from tools.synthetic import crowd, make_person, render_maps
 
 CFG = get_default_configuration()
 PROPERTY = settings(max_examples=100, deadline=None,

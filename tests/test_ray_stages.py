@@ -1,4 +1,4 @@
-"""Tests of posekit.ray_stages without Ray: the decoding generator and the network actor."""
+"""Tests of posekit.apps.batch.ray_stages without Ray: the decoding generator and the network actor."""
 
 from __future__ import annotations
 
@@ -8,7 +8,9 @@ import cv2
 import numpy as np
 import pytest
 
-from posekit import imageio, ray_stages
+from posekit.io import images as imageio
+
+from posekit.apps.batch import ray_stages
 from posekit.pipeline import PoseEstimator
 
 from conftest import ROOT

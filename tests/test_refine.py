@@ -1,9 +1,9 @@
-"""Sub-cell refinements (estimation.refine) on hand-made peaks."""
+"""Sub-cell refinements (posekit.decode.refine) on hand-made peaks."""
 
 import numpy as np
 import pytest
 
-from estimation.refine import REFINERS, log_parabola, parabola, taylor
+from posekit.decode.refine import REFINERS, log_parabola, parabola, taylor
 
 
 def gaussian(cx: float, cy: float, sigma: float = 0.8, size: int = 9) -> np.ndarray:

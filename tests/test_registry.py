@@ -10,11 +10,12 @@ import numpy as np
 import pytest
 
 from estimation.config import NUM_PARTS, ROW_WIDTH
-from estimation.registry import DECODERS, get_decoder, register_decoder
-from models.inference import load_network, runtimes
-from models.network import PoseNetwork
-from models.registry import NETWORKS, NetworkEntry, get_network, register_network
-from posekit import PoseEstimator, cli, load_pose_network
+from posekit.decode.registry import DECODERS, get_decoder, register_decoder
+from posekit.networks.inference import load_network, runtimes
+from posekit.networks.network import PoseNetwork
+from posekit.networks.registry import NETWORKS, NetworkEntry, get_network, register_network
+from posekit import PoseEstimator, load_pose_network
+from posekit.apps import demo as cli
 
 #: The bright pixel the toy network finds (x, y), in the 64x48 test image.
 SPOT = (41, 22)
@@ -111,7 +112,7 @@ def test_verbose_commands_log_the_runtime_chosen(plugins, tmp_path, capsys):
     args = [str(tmp_path / "spot.png"), "-o", str(tmp_path / "out.png"), "--model", "toy",
             "--decoder", "argmax"]
     assert cli.main(args + ["-v"]) == 0
-    assert "INFO models.inference: toy runs on numpy" in capsys.readouterr().err
+    assert "INFO posekit.networks.inference: toy runs on numpy" in capsys.readouterr().err
     assert cli.main(args) == 0
     assert "runs on" not in capsys.readouterr().err              # INFO only with -v
 

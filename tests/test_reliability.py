@@ -20,9 +20,10 @@ import cv2
 import numpy as np
 import pytest
 
-from posekit import cli as cli_module
-from posekit import outputs
-from posekit import imageio
+from posekit.apps import demo as cli_module
+from posekit.apps import outputs
+from posekit.io import images as imageio
+from posekit.video.reader import VideoReader
 
 from test_demo_image import DEMO, IMAGES, assert_one_line_error, cli, listing, needs_network
 from test_imageio import png_bomb
@@ -198,7 +199,7 @@ def test_frames_that_change_size_midway_are_kept_or_skipped(tmp_path, small, mon
     def frames(self):
         yield from sizes
 
-    monkeypatch.setattr(imageio.VideoReader, "__iter__", frames)
+    monkeypatch.setattr(VideoReader, "__iter__", frames)
     status = cli_module.main([str(tmp_path / "clip.avi"), "-o", str(tmp_path / "out"), "-q"])
     err = capsys.readouterr().err
     assert status == 1 and "frame 2 (4x4)" in err and "1 of 4 frames were skipped" in err

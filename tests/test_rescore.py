@@ -1,11 +1,11 @@
-"""The learned person score's features and model (estimation.rescore)."""
+"""The learned person score's features and model (posekit.decode.rescore)."""
 
 import json
 
 import numpy as np
 import pytest
 
-from estimation.rescore import (FEATURE_NAMES, NUM_FEATURES, WEIGHTS_PATH, Rescorer,
+from posekit.decode.rescore import (FEATURE_NAMES, NUM_FEATURES, WEIGHTS_PATH, Rescorer,
                                 default_rescorer, limb_matrix, person_features)
 
 

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from estimation.config import NUM_PARTS, ROW_WIDTH
-from estimation.synthetic import render_maps
-from models.network import PoseNetwork
+from tools.synthetic import render_maps
+from posekit.networks.network import PoseNetwork
 from posekit import KEYPOINT_NAMES, Person, PoseEstimator, PoseResult
 
 from conftest import SCENE_SHAPE, scene_people

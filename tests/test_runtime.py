@@ -1,9 +1,9 @@
-"""Tests for the TFLite runtime of mobilenet_thin (models/mobilenet_tflite.py,
-scripts/convert_model.py and ``load_network(runtime=...)``).
+"""Tests for the TFLite runtime of mobilenet_thin (posekit/networks/mobilenet_tflite.py,
+tools/convert_model.py and ``load_network(runtime=...)``).
 
 Skipped when TensorFlow, the frozen graph or the sample images are missing
 (``make setup``). The converted model is converted into a temporary folder
-by ``scripts/convert_model.py`` (so these tests do not depend on
+by ``tools/convert_model.py`` (so these tests do not depend on
 ``make assets`` having run); the default ``graph_opt.tflite`` is only used by
 the ``runtime="auto"`` test, which skips when it is absent.
 """
@@ -17,6 +17,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
+from posekit.apps import fetch
 
 ROOT = Path(__file__).resolve().parents[1]
 WEIGHTS = ROOT / "model_weights" / "mobilenet_thin" / "graph_opt.pb"
@@ -33,27 +35,21 @@ pytestmark = pytest.mark.skipif(
 TOLERANCE = 1e-4
 
 
-def _load_script():
-    spec = importlib.util.spec_from_file_location("convert_model",
-                                                  ROOT / "scripts" / "convert_model.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope="module")
 def converted(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A copy of the frozen graph and its conversion, in a temporary folder."""
     folder = tmp_path_factory.mktemp("tflite")
     graph = folder / "graph_opt.pb"
     shutil.copyfile(WEIGHTS, graph)
-    assert _load_script().main(["--weights", str(graph), "--no-int8"]) == 0
+    from posekit.apps import fetch
+
+    assert fetch.main(["--weights", str(graph)]) == 0
     return folder / "graph_opt.tflite"
 
 
 @pytest.fixture(scope="module")
 def networks(converted: Path):
-    from models.inference import load_network
+    from posekit.networks.inference import load_network
 
     tf_net = load_network("mobilenet_thin", weights=converted.with_suffix(".pb"),
                           runtime="tensorflow")
@@ -71,8 +67,8 @@ def _read(path: Path) -> np.ndarray:
 
 
 def test_conversion_writes_model_and_manifest(converted: Path) -> None:
-    from models import mobilenet_thin as mt
-    from models import mobilenet_tflite as mtl
+    from posekit.networks import mobilenet_thin as mt
+    from posekit.networks import mobilenet_tflite as mtl
 
     manifest = json.loads(mtl.manifest_path(converted).read_text())
     assert manifest["format"] == mtl.MANIFEST_FORMAT
@@ -85,14 +81,14 @@ def test_conversion_writes_model_and_manifest(converted: Path) -> None:
 
 def test_conversion_is_idempotent(converted: Path, capsys: pytest.CaptureFixture) -> None:
     before = converted.stat().st_mtime_ns
-    assert _load_script().main(["--weights", str(converted.with_suffix(".pb")), "--no-int8"]) == 0
+    assert fetch.main(["--weights", str(converted.with_suffix(".pb"))]) == 0
     assert "up to date" in capsys.readouterr().out
     assert converted.stat().st_mtime_ns == before
 
 
 @pytest.mark.parametrize("image_path", IMAGES, ids=lambda p: p.name)
 def test_tflite_maps_equal_tensorflow(networks, image_path: Path) -> None:
-    from models.inference import infer
+    from posekit.networks.inference import infer
 
     tf_net, tfl_net = networks
     assert (tf_net.runtime, tfl_net.runtime) == ("tensorflow", "tflite")
@@ -108,7 +104,7 @@ def test_tensorflow_interpreter_fallback(converted: Path, networks,
                                          monkeypatch: pytest.MonkeyPatch) -> None:
     import sys
 
-    from models.inference import infer, load_network
+    from posekit.networks.inference import infer, load_network
 
     monkeypatch.setitem(sys.modules, "ai_edge_litert.interpreter", None)  # import fails
     net = load_network(weights=converted.with_suffix(".pb"), runtime="tflite", num_threads=1)
@@ -121,7 +117,7 @@ def test_tensorflow_interpreter_fallback(converted: Path, networks,
 
 
 def test_multiscale_works_on_tflite(networks) -> None:
-    from models.inference import infer_multiscale
+    from posekit.networks.inference import infer_multiscale
 
     tf_net, tfl_net = networks
     image = _read(IMAGES[1])[::4, ::4].copy()
@@ -133,7 +129,7 @@ def test_multiscale_works_on_tflite(networks) -> None:
 
 
 def test_interpreter_resized_only_when_padded_shape_changes(converted: Path) -> None:
-    from models.inference import infer, load_network
+    from posekit.networks.inference import infer, load_network
 
     net = load_network(weights=converted.with_suffix(".pb"), runtime="tflite", bucket=32)
     image = _read(IMAGES[0])
@@ -151,7 +147,7 @@ def test_interpreter_resized_only_when_padded_shape_changes(converted: Path) -> 
 
 
 def test_interpreters_per_shape_are_bounded_and_give_the_same_maps(converted: Path) -> None:
-    from models import mobilenet_tflite as mtl
+    from posekit.networks import mobilenet_tflite as mtl
 
     model = mtl.MobilenetThinTFLite(converted, None, num_threads=1, max_shapes=2)
     rng = np.random.default_rng(0)
@@ -170,7 +166,7 @@ def test_interpreters_per_shape_are_bounded_and_give_the_same_maps(converted: Pa
 
 
 def test_infer_accepts_the_tflite_model_directly(networks) -> None:
-    from models.inference import infer
+    from posekit.networks.inference import infer
 
     _, tfl_net = networks
     image = _read(IMAGES[1])[:120, :200].copy()
@@ -181,7 +177,7 @@ def test_infer_accepts_the_tflite_model_directly(networks) -> None:
 
 
 def test_tflite_path_loads_directly(converted: Path) -> None:
-    from models.inference import load_network
+    from posekit.networks.inference import load_network
 
     net = load_network(weights=converted)
     assert net.runtime == "tflite"
@@ -190,7 +186,7 @@ def test_tflite_path_loads_directly(converted: Path) -> None:
 
 
 def test_auto_falls_back_to_tensorflow_without_conversion(tmp_path: Path) -> None:
-    from models.inference import load_network
+    from posekit.networks.inference import load_network
 
     graph = tmp_path / "graph_opt.pb"
     shutil.copyfile(WEIGHTS, graph)
@@ -200,11 +196,11 @@ def test_auto_falls_back_to_tensorflow_without_conversion(tmp_path: Path) -> Non
 def test_auto_takes_a_converted_model() -> None:
     """float32 TFLite, or int8 where this CPU has 8-bit dot products (the choice itself is
     tested on described CPUs in tests/test_cpu.py)."""
-    from models import cpu as cpus
-    from models import mobilenet_int8 as m8
-    from models import mobilenet_thin as mt
-    from models import mobilenet_tflite as mtl
-    from models.inference import load_network
+    from posekit.networks import cpu as cpus
+    from tools.int8 import build as m8
+    from posekit.networks import mobilenet_thin as mt
+    from posekit.networks import mobilenet_tflite as mtl
+    from posekit.networks.inference import load_network
 
     if not mtl.is_current(mtl.converted_path(WEIGHTS), mt.WEIGHTS_SHA256):
         pytest.skip("model_weights/mobilenet_thin/graph_opt.tflite absent (run `make assets`)")
@@ -219,17 +215,17 @@ def test_auto_takes_a_converted_model() -> None:
                                                  ("int8", "graph_opt.int8.tflite")])
 def test_missing_conversion_names_file_and_command(tmp_path: Path, runtime: str,
                                                    converted: str) -> None:
-    from models.inference import load_network
+    from posekit.networks.inference import load_network
 
     graph = tmp_path / "graph_opt.pb"
     shutil.copyfile(WEIGHTS, graph)
-    with pytest.raises(FileNotFoundError, match="convert_model.py") as info:
+    with pytest.raises(FileNotFoundError, match="posekit-fetch") as info:
         load_network(weights=graph, runtime=runtime)
     assert str(tmp_path / converted) in str(info.value)
 
 
 def _copy_pair(converted: Path, folder: Path) -> Path:
-    from models import mobilenet_tflite as mtl
+    from posekit.networks import mobilenet_tflite as mtl
 
     shutil.copyfile(converted.with_suffix(".pb"), folder / "graph_opt.pb")
     shutil.copyfile(converted, folder / "graph_opt.tflite")
@@ -238,7 +234,7 @@ def _copy_pair(converted: Path, folder: Path) -> Path:
 
 
 def test_corrupt_conversion_raises(converted: Path, tmp_path: Path) -> None:
-    from models.inference import load_network
+    from posekit.networks.inference import load_network
 
     model = _copy_pair(converted, tmp_path)
     data = bytearray(model.read_bytes())
@@ -247,12 +243,12 @@ def test_corrupt_conversion_raises(converted: Path, tmp_path: Path) -> None:
     for runtime in ("auto", "tflite"):  # auto does not silently fall back either
         with pytest.raises(ValueError, match="corrupt") as info:
             load_network(weights=tmp_path / "graph_opt.pb", runtime=runtime)
-        assert str(model) in str(info.value) and "convert_model.py" in str(info.value)
+        assert str(model) in str(info.value) and "posekit-fetch" in str(info.value)
 
 
 def test_auto_falls_back_when_the_manifest_is_missing(converted: Path, tmp_path: Path) -> None:
-    from models import mobilenet_tflite as mtl
-    from models.inference import load_network
+    from posekit.networks import mobilenet_tflite as mtl
+    from posekit.networks.inference import load_network
 
     model = _copy_pair(converted, tmp_path)
     mtl.manifest_path(model).unlink()
@@ -262,8 +258,8 @@ def test_auto_falls_back_when_the_manifest_is_missing(converted: Path, tmp_path:
 
 
 def test_stale_conversion_raises(converted: Path, tmp_path: Path) -> None:
-    from models import mobilenet_tflite as mtl
-    from models.inference import load_network
+    from posekit.networks import mobilenet_tflite as mtl
+    from posekit.networks.inference import load_network
 
     model = _copy_pair(converted, tmp_path)
     manifest_file = mtl.manifest_path(model)
@@ -276,9 +272,9 @@ def test_stale_conversion_raises(converted: Path, tmp_path: Path) -> None:
 
 
 def test_unloadable_conversion_raises(converted: Path, tmp_path: Path) -> None:
-    from models import mobilenet_thin as mt
-    from models import mobilenet_tflite as mtl
-    from models.inference import load_network
+    from posekit.networks import mobilenet_thin as mt
+    from posekit.networks import mobilenet_tflite as mtl
+    from posekit.networks.inference import load_network
 
     model = _copy_pair(converted, tmp_path)
     model.write_bytes(b"not a flatbuffer" * 64)
@@ -288,14 +284,14 @@ def test_unloadable_conversion_raises(converted: Path, tmp_path: Path) -> None:
     manifest_file.write_text(json.dumps(manifest))
     with pytest.raises(ValueError, match="cannot be loaded") as info:
         load_network(weights=tmp_path / "graph_opt.pb", runtime="tflite")
-    assert str(model) in str(info.value) and "convert_model.py" in str(info.value)
+    assert str(model) in str(info.value) and "posekit-fetch" in str(info.value)
     manifest_file.write_text("{")
     with pytest.raises(ValueError, match="manifest"):
         load_network(weights=tmp_path / "graph_opt.pb", runtime="tflite")
 
 
 def test_bad_runtime_arguments(converted: Path) -> None:
-    from models.inference import load_network
+    from posekit.networks.inference import load_network
 
     with pytest.raises(ValueError, match="unknown runtime"):
         load_network(runtime="onnx")
@@ -307,7 +303,7 @@ def test_bad_runtime_arguments(converted: Path) -> None:
 
 def test_interpreters_kept_within_the_pixel_budget(converted: Path,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
-    from models import mobilenet_tflite as mtl
+    from posekit.networks import mobilenet_tflite as mtl
 
     monkeypatch.setattr(mtl, "MAX_CACHED_PIXELS", 3 * 64 * 64)
     model = mtl.MobilenetThinTFLite(converted, None, num_threads=1, max_shapes=8)

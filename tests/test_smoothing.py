@@ -1,4 +1,4 @@
-"""Tests of estimation.smoothing: the One Euro filter pinned on hand-computed values."""
+"""Tests of posekit.video.smoothing: the One Euro filter pinned on hand-computed values."""
 
 import math
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from estimation.config import NUM_PARTS
-from estimation.smoothing import OneEuroFilter, OneEuroParams, PoseSmoother, smoothing_factor
+from posekit.video.smoothing import OneEuroFilter, OneEuroParams, PoseSmoother, smoothing_factor
 
 
 def test_smoothing_factor_by_hand():

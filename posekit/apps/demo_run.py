@@ -1,0 +1,127 @@
+"""The state of one demo run: its arguments, estimator, progress bar and collected results."""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Dict, List, Optional, Tuple
+
+import numpy as np
+
+from posekit.io import maps_view
+from posekit.lab.config import PoseConfig
+
+from posekit.io import images as imageio
+from posekit.apps.demo_inputs import CliError
+from posekit.pipeline import PoseEstimator
+from posekit.results import PoseResult
+
+
+@dataclass
+class Run:
+    """What one invocation needs along the way."""
+
+    args: argparse.Namespace
+    config: PoseConfig
+    estimator: Optional[PoseEstimator] = None
+    timings: List[Dict[str, float]] = field(default_factory=list)
+    coco: List[dict] = field(default_factory=list)
+    downscale_noted: bool = False
+    progress: object = None
+    prog: str = "demo_image.py"
+
+    def say(self, text: str) -> None:
+        """A line on stdout (not with --quiet), above the progress bar if one is shown;
+        on stderr when a JSON output goes to stdout (``-``)."""
+        if self.args.quiet:
+            return
+        stream = sys.stderr if imageio.STDOUT in (self.args.json, self.args.openpose_json) \
+            else sys.stdout
+        if self.progress is not None:
+            self.progress.write(text, file=stream)
+        else:
+            print(text, file=stream, flush=True)
+
+    def note(self, text: str, always: bool = False) -> None:
+        """A one-line notice on stderr (not with --quiet unless ``always``)."""
+        if self.args.quiet and not always:
+            return
+        line = f"{self.prog}: {text}"
+        if self.progress is not None:
+            self.progress.write(line, file=sys.stderr)
+        else:
+            print(line, file=sys.stderr, flush=True)
+
+    def estimate(self, image: np.ndarray, name: str) -> PoseResult:
+        """Run the estimator on an image, with the downscale notice on the first large one."""
+        height, width = image.shape[:2]
+        max_side = self.args.max_side or None
+        if max_side and max(height, width) > max_side:
+            if not self.downscale_noted:
+                small_w, small_h = (round(v * max_side / max(height, width))
+                                    for v in (width, height))
+                self.note(f"note: {name} is {width}x{height}; the network sees it downscaled "
+                          f"to {small_w}x{small_h} (--max-side {max_side}); keypoints are in "
+                          "original pixels")
+                self.downscale_noted = True
+        result = self.estimator(image)
+        self.timings.append(result.timings)
+        return result
+
+    def maps_outputs(self, result: PoseResult, stem: str) -> List[Tuple[Path, bytes]]:
+        """The heatmap grid and PAF picture of one result, encoded (with --save-maps)."""
+        if not self.args.save_maps:
+            return []
+        folder = Path(self.args.save_maps)
+        return [(folder / f"{stem}_heatmaps.jpg", imageio.encode_image(
+                    maps_view.heatmap_grid(result.network_image, result.heatmaps, self.config),
+                    ".jpg")),
+                (folder / f"{stem}_pafs.jpg", imageio.encode_image(
+                    maps_view.paf_picture(result.network_image, result.pafs, self.config),
+                    ".jpg"))]
+
+
+    def progress_bar(self, total: Optional[int], unit: str):
+        """A tqdm bar on stderr (None with --quiet)."""
+        if self.args.quiet:
+            return None
+        from tqdm import tqdm
+
+        # smoothing 0: the bar shows the average rate, the rate the summary line prints
+        return tqdm(total=total, unit=unit, file=sys.stderr, dynamic_ncols=True, leave=True,
+                    smoothing=0)
+
+    def max_side(self) -> Optional[int]:
+        """The --max-side value, None when disabled."""
+        return self.args.max_side or None
+
+    def close_progress(self) -> None:
+        """Close the progress bar, if one is shown."""
+        if self.progress is not None:
+            self.progress.close()
+            self.progress = None
+
+    def finish_json(self) -> None:
+        """Write the run's COCO results (with --json).
+
+        Raises:
+            CliError: the file cannot be written.
+        """
+        if self.args.json:
+            try:
+                imageio.write_json(self.args.json, self.coco)
+            except OSError as exc:
+                raise CliError(f"cannot write {self.args.json}: {exc.strerror or exc}") from None
+
+    def summary(self, count: int, unit: str, seconds: float, where: Path) -> None:
+        """Throughput and median stage times of a folder or video run."""
+        rate = count / seconds if seconds > 0 else 0.0
+        self.say(f"{count} {unit} in {seconds:.1f} s ({rate:.2f} {unit}/s), written to {where}")
+        if self.timings:
+            medians = ", ".join(
+                f"{stage} {statistics.median(t[stage] for t in self.timings):.4f} s"
+                for stage in self.timings[0])
+            self.say(f"median per {unit[:-1]}: {medians}")

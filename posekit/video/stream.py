@@ -1,0 +1,173 @@
+"""Poses over a stream of frames: estimate, track (one id per person), optionally smooth.
+
+::
+
+    from posekit.video.stream import PoseStream
+    for tracked in PoseStream()(frames, fps=30.0):        # frames: any iterable of images
+        print(tracked.time, tracked.ids, tracked.keypoints.shape)
+
+Each frame's people get the ids of :class:`posekit.video.tracking.PoseTracker`
+and, with ``smooth``, keypoints filtered by :class:`posekit.video.smoothing.PoseSmoother`.
+Helpers put the ids and times into the per-frame outputs (OpenPose JSON, COCO
+results) and draw the ids next to the skeletons.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable, Iterator, List, Optional, Tuple, Union
+
+import cv2
+import numpy as np
+
+from posekit.lab.config import NUM_PARTS, PoseConfig
+from posekit.io.export import to_coco, to_openpose
+from posekit.lab.renderers import draw
+from posekit.video.smoothing import OneEuroParams, PoseSmoother
+from posekit.video.tracking import PoseTracker, TrackerParams
+
+from posekit.pipeline import PoseEstimator
+from posekit.results import PoseResult
+
+
+@dataclass(frozen=True)
+class TrackedFrame:
+    """One frame's people with their ids.
+
+    Attributes:
+        index: the frame's index in the stream.
+        time: its time, seconds.
+        ids: (K,) int64 track ids (without tracking: 0..K-1, the index in the frame).
+        keypoints: (K, 18, 3) ``x, y, score`` in pixels (smoothed with ``smooth``).
+        result: the estimator's full result (maps, raw keypoints, timings).
+    """
+
+    index: int
+    time: float
+    ids: np.ndarray
+    keypoints: np.ndarray
+    result: PoseResult
+
+    def openpose(self) -> dict:
+        """OpenPose JSON with ``person_id`` set to the track id and the frame's ``time``."""
+        return openpose_with_ids(self.keypoints, self.ids, self.time)
+
+    def coco(self, image_id: int) -> List[dict]:
+        """COCO results with ``track_id`` and ``time`` per person."""
+        return coco_with_ids(self.keypoints, self.result.scores, image_id, self.ids, self.time)
+
+
+def openpose_with_ids(keypoints: np.ndarray, ids: np.ndarray, time: float) -> dict:
+    """OpenPose JSON of (K, 18, 3) ``keypoints`` with ``person_id`` = ``[id]`` and ``time``."""
+    out = to_openpose(keypoints)
+    for person, track_id in zip(out["people"], np.asarray(ids).tolist()):
+        person["person_id"] = [int(track_id)]
+    out["time"] = round(float(time), 6)
+    return out
+
+
+def coco_with_ids(keypoints: np.ndarray, scores: np.ndarray, image_id: int, ids: np.ndarray,
+                  time: float) -> List[dict]:
+    """COCO results of (K, 18, 3) ``keypoints`` with ``track_id`` and ``time`` per person."""
+    out = to_coco(keypoints, scores, image_id)
+    for person, track_id in zip(out, np.asarray(ids).tolist()):
+        person["track_id"] = int(track_id)
+        person["time"] = round(float(time), 6)
+    return out
+
+
+def draw_people(config: PoseConfig, image: np.ndarray, keypoints: np.ndarray,
+                ids: Optional[np.ndarray] = None) -> np.ndarray:
+    """Skeletons of (K, 18, 3) pixel ``keypoints`` drawn over a copy of ``image`` (the drawing
+    of :func:`posekit.lab.renderers.draw`), with each person's id when ``ids`` is given."""
+    coords: dict = {}
+    skeletons = np.full((len(keypoints), NUM_PARTS + 2), -1.0)
+    for k, person in enumerate(keypoints):
+        for slot in np.flatnonzero(person[:, 2] > 0):
+            part_id = k * NUM_PARTS + int(slot)
+            coords.setdefault(str(slot), []).append((*person[slot], part_id))
+            skeletons[k, slot] = part_id
+    canvas = draw(config, image, coords, skeletons, resize_fac=1)
+    return canvas if ids is None else draw_ids(canvas, keypoints, ids)
+
+
+def draw_ids(image: np.ndarray, keypoints: np.ndarray, ids: np.ndarray) -> np.ndarray:
+    """Write each person's id above its highest keypoint, in place; returns ``image``.
+
+    Args:
+        image: (H, W, 3) uint8 BGR.
+        keypoints: (K, 18, 3) in ``image``'s pixels.
+        ids: (K,) ids.
+    """
+    height, width = image.shape[:2]
+    scale = max(0.4, min(height, width) / 600)
+    thickness = max(1, int(round(2 * scale)))
+    for person, track_id in zip(keypoints, np.asarray(ids).tolist()):
+        seen = person[:, 2] > 0
+        if not seen.any():
+            continue
+        x = int(np.clip(person[seen, 0].mean(), 0, width - 1))
+        y = int(np.clip(person[seen, 1].min() - 8 * scale, 12 * scale, height - 1))
+        text = f"#{track_id}"
+        cv2.putText(image, text, (x, y), cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0),
+                    thickness + 2, cv2.LINE_AA)
+        cv2.putText(image, text, (x, y), cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255),
+                    thickness, cv2.LINE_AA)
+    return image
+
+
+class PoseStream:
+    """Estimator, tracker and smoother over one stream of frames (stateful).
+
+    Args:
+        estimator: a :class:`posekit.PoseEstimator` (default: a new one).
+        track: give people track ids (False: ids are each person's index in the frame).
+        smooth: One Euro settings to smooth the keypoints (needs ``track``); None: raw.
+        tracker: the tracker's settings.
+
+    Raises:
+        ValueError: ``smooth`` without ``track``.
+    """
+
+    def __init__(self, estimator: Optional[PoseEstimator] = None, track: bool = True,
+                 smooth: Optional[OneEuroParams] = None,
+                 tracker: TrackerParams = TrackerParams()) -> None:
+        if smooth is not None and not track:
+            raise ValueError("smooth needs track=True (the filters follow track ids)")
+        self.estimator = estimator or PoseEstimator()
+        self.tracker = PoseTracker(tracker) if track else None
+        self.smoother = PoseSmoother(smooth) if smooth is not None else None
+        self._index = 0
+
+    def process(self, image: np.ndarray, time: float) -> TrackedFrame:
+        """Estimate, track and smooth one frame.
+
+        Args:
+            image: (H, W, 3) uint8 BGR.
+            time: the frame's time in seconds, increasing along the stream.
+
+        Raises:
+            ValueError: a bad image, or a time not after the previous frame's.
+        """
+        result = self.estimator(image)
+        return self.follow(result, time)
+
+    def follow(self, result: PoseResult, time: float) -> TrackedFrame:
+        """Track and smooth the people of an already estimated frame."""
+        people = result.keypoints
+        if self.tracker is not None:
+            ids = self.tracker.update(people, time)
+        else:
+            ids = np.arange(len(people), dtype=np.int64)
+        if self.smoother is not None:
+            people = self.smoother.update(people, ids, time)
+        frame = TrackedFrame(self._index, float(time), ids, people, result)
+        self._index += 1
+        return frame
+
+    def __call__(self, frames: Iterable[Union[np.ndarray, Tuple[float, np.ndarray]]],
+                 fps: float = 30.0) -> Iterator[TrackedFrame]:
+        """Process a stream: images (timed ``index / fps``) or ``(time, image)`` pairs."""
+        for index, item in enumerate(frames):
+            time, image = item if isinstance(item, tuple) else (index / fps, item)
+            yield self.process(image, time)

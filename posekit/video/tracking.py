@@ -1,0 +1,282 @@
+"""People tracking across frames: each person keeps one id while the stream lasts.
+
+:class:`PoseTracker` is fed the people of one frame at a time (``(K, 18, 3)``
+keypoints, CMU order, as the decoders and :func:`posekit.io.export.skeleton_keypoints`
+give them) and answers one id per person. People are matched to the live
+tracks by an OKS-like keypoint similarity (COCO's per-keypoint sigmas, the
+track's box area as the scale) against each track's predicted position
+(constant velocity of its centre); the assignment is greedy on the similarity
+matrix, best pair first, which never gives one track to two people. A track
+that finds no person is kept ``max_missed`` frames, so a short occlusion
+keeps the id; an unmatched person gets a new id (ids are never reused).
+
+Works on any stream of frames: the tracker holds only its tracks, no frames.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional
+
+import numpy as np
+
+from posekit.lab.config import NUM_PARTS, BodyPart
+
+_P = BodyPart
+#: COCO's keypoint sigmas (cocoapi, cocoeval.py) in our CMU slot order; the neck, which COCO
+#: lacks, takes the shoulders' sigma.
+KEYPOINT_SIGMAS = np.array([
+    0.026,  # nose
+    0.079,  # neck (shoulders' value)
+    0.079, 0.072, 0.062,  # right shoulder, elbow, wrist
+    0.079, 0.072, 0.062,  # left shoulder, elbow, wrist
+    0.107, 0.087, 0.089,  # right hip, knee, ankle
+    0.107, 0.087, 0.089,  # left hip, knee, ankle
+    0.025, 0.025,  # right eye, left eye
+    0.035, 0.035,  # right ear, left ear
+])
+KEYPOINT_SIGMAS.setflags(write=False)
+assert len(KEYPOINT_SIGMAS) == NUM_PARTS and _P.left_ear == NUM_PARTS - 1
+
+
+@dataclass(frozen=True)
+class TrackerParams:
+    """Settings of :class:`PoseTracker`, validated at construction.
+
+    Raises:
+        ValueError: naming the field out of range.
+    """
+
+    # Least similarity (0..1) of a person to a track for a match; tuned on the benchmark's
+    # crossing clip (benchmarks/bench_tracking.py): no switch from 0.05 to 0.15, one at 0.2.
+    min_similarity: float = 0.1
+    # Frames a track is kept without a match; the issue's target is a 5-frame occlusion.
+    max_missed: int = 10
+    # Least keypoints seen in both a person and a track for any similarity (OKS over 1 is noise).
+    min_common: int = 2
+    # Smallest box side (pixels) used as the OKS scale, so that a person with few keypoints
+    # (a face only) still has a finite tolerance: a 32-px box is COCO's "small" object size.
+    min_box_side: float = 32.0
+    # Weight of the newest velocity measurement (median keypoint step) in the track's
+    # velocity, an exponential average; 0.3-0.8 behave alike on the benchmark clips.
+    velocity_weight: float = 0.5
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.min_similarity <= 1.0:
+            raise ValueError(f"min_similarity must be in [0, 1], got {self.min_similarity}")
+        if int(self.max_missed) != self.max_missed or self.max_missed < 0:
+            raise ValueError(f"max_missed must be an integer >= 0, got {self.max_missed}")
+        if int(self.min_common) != self.min_common or self.min_common < 1:
+            raise ValueError(f"min_common must be an integer >= 1, got {self.min_common}")
+        if not self.min_box_side > 0:
+            raise ValueError(f"min_box_side must be > 0, got {self.min_box_side}")
+        if not 0.0 <= self.velocity_weight <= 1.0:
+            raise ValueError(f"velocity_weight must be in [0, 1], got {self.velocity_weight}")
+
+
+def check_keypoints(keypoints: np.ndarray, name: str = "keypoints") -> np.ndarray:
+    """``keypoints`` as a finite (K, 18, 3) float64 array.
+
+    Raises:
+        ValueError: naming ``name`` when the shape is wrong or a value is not finite.
+    """
+    arr = np.asarray(keypoints, dtype=np.float64)
+    if arr.size == 0:
+        return np.zeros((0, NUM_PARTS, 3))
+    if arr.ndim != 3 or arr.shape[1:] != (NUM_PARTS, 3):
+        raise ValueError(f"{name} must have shape (K, {NUM_PARTS}, 3), got {arr.shape}")
+    if not np.isfinite(arr).all():
+        raise ValueError(f"{name} must be finite")
+    return arr
+
+
+def box_areas(keypoints: np.ndarray, min_side: float) -> np.ndarray:
+    """Area of each person's keypoint box, each side at least ``min_side``.
+
+    Args:
+        keypoints: (K, 18, 3); a keypoint with score 0 is missing.
+        min_side: the smallest side, pixels.
+
+    Returns:
+        (K,) float64 areas in square pixels.
+    """
+    seen = keypoints[..., 2] > 0
+    big, small = np.inf, -np.inf
+    xs, ys = keypoints[..., 0], keypoints[..., 1]
+    width = np.where(seen, xs, small).max(1) - np.where(seen, xs, big).min(1)
+    height = np.where(seen, ys, small).max(1) - np.where(seen, ys, big).min(1)
+    width = np.where(seen.any(1), np.maximum(width, min_side), min_side)
+    height = np.where(seen.any(1), np.maximum(height, min_side), min_side)
+    return width * height
+
+
+def similarity(tracks: np.ndarray, people: np.ndarray, min_common: int = 2,
+               min_box_side: float = 32.0) -> np.ndarray:
+    """OKS-like similarity of every track to every person.
+
+    ``mean over keypoints seen in both of exp(-d^2 / (2 * area * (2 sigma)^2))``,
+    COCO's OKS with the track's keypoint box area (sides >= ``min_box_side``)
+    standing for the object area; 0 when fewer than ``min_common`` keypoints are
+    seen in both.
+
+    Args:
+        tracks: (T, 18, 3) the tracks' (predicted) keypoints.
+        people: (K, 18, 3) this frame's keypoints.
+        min_common: least keypoints seen in both.
+        min_box_side: smallest box side, pixels.
+
+    Returns:
+        (T, K) float64 in [0, 1].
+    """
+    if len(tracks) == 0 or len(people) == 0:
+        return np.zeros((len(tracks), len(people)))
+    both = (tracks[:, None, :, 2] > 0) & (people[None, :, :, 2] > 0)  # (T, K, 18)
+    d2 = ((tracks[:, None, :, :2] - people[None, :, :, :2]) ** 2).sum(-1)
+    area = box_areas(tracks, min_box_side)[:, None, None]
+    e = d2 / (2.0 * area * (2.0 * KEYPOINT_SIGMAS) ** 2)
+    count = both.sum(-1)
+    oks = np.where(both, np.exp(-e), 0.0).sum(-1) / np.maximum(count, 1)
+    return np.where(count >= min_common, oks, 0.0)
+
+
+def greedy_assignment(scores: np.ndarray, threshold: float) -> List[tuple]:
+    """Pairs (row, column) taken best score first, each row and column once.
+
+    Args:
+        scores: (T, K) similarities.
+        threshold: a pair needs a score >= this.
+
+    Returns:
+        ``[(row, column), ...]`` in the order taken.
+    """
+    pairs = []
+    if scores.size == 0:
+        return pairs
+    flat = np.argsort(-scores, axis=None, kind="stable")
+    used_rows, used_cols = set(), set()
+    rows, cols = np.unravel_index(flat, scores.shape)
+    for r, c in zip(rows.tolist(), cols.tolist()):
+        if scores[r, c] < threshold:
+            break
+        if r in used_rows or c in used_cols:
+            continue
+        used_rows.add(r)
+        used_cols.add(c)
+        pairs.append((r, c))
+        if len(used_rows) == scores.shape[0] or len(used_cols) == scores.shape[1]:
+            break
+    return pairs
+
+
+@dataclass
+class _Track:
+    keypoints: np.ndarray  # (18, 3) last seen
+    time: float            # when last seen
+    velocity: Optional[np.ndarray] = None  # (2,) pixels per time unit of the centre
+    missed: int = 0
+    age: np.ndarray = field(default_factory=lambda: np.zeros(NUM_PARTS, dtype=np.int64))
+
+
+class PoseTracker:
+    """Stateful tracker: feed it each frame's people, get back one id per person.
+
+    Example::
+
+        tracker = PoseTracker()
+        for t, image in frames:
+            ids = tracker.update(estimator(image).keypoints, t)   # (K,) int64
+
+    Ids start at 0 and are never reused; no two people of one frame share an id.
+    """
+
+    def __init__(self, params: TrackerParams = TrackerParams()) -> None:
+        if not isinstance(params, TrackerParams):
+            raise ValueError(f"params must be a TrackerParams, got {type(params).__name__}")
+        self.params = params
+        self._tracks: Dict[int, _Track] = {}
+        self._next_id = 0
+        self._frame = 0
+        self._last_time: Optional[float] = None
+
+    @property
+    def live_ids(self) -> List[int]:
+        """Ids of the tracks kept now (seen, or missed for at most ``max_missed`` frames)."""
+        return list(self._tracks)
+
+    def reset(self) -> None:
+        """Forget every track (a new stream; ids keep counting up)."""
+        self._tracks.clear()
+        self._frame = 0
+        self._last_time = None
+
+    def _predicted(self, time: float) -> np.ndarray:
+        out = np.zeros((len(self._tracks), NUM_PARTS, 3))
+        for i, track in enumerate(self._tracks.values()):
+            out[i] = track.keypoints
+            if track.velocity is not None:
+                shift = track.velocity * (time - track.time)
+                out[i, :, :2] += np.where(track.keypoints[:, 2:] > 0, shift, 0.0)
+        return out
+
+    def update(self, keypoints: np.ndarray, time: Optional[float] = None) -> np.ndarray:
+        """Match this frame's people to the tracks and return their ids.
+
+        Args:
+            keypoints: (K, 18, 3) ``x, y, score`` in pixels; score 0 marks a missing keypoint.
+            time: the frame's time (seconds), strictly increasing; None counts frames
+                (0, 1, 2, ...), which must then be used for the whole stream.
+
+        Returns:
+            (K,) int64 ids, in the order of ``keypoints``.
+
+        Raises:
+            ValueError: if ``keypoints`` is malformed or ``time`` is not after the last one.
+        """
+        people = check_keypoints(keypoints)
+        now = float(self._frame) if time is None else float(time)
+        if not np.isfinite(now):
+            raise ValueError(f"time must be finite, got {time}")
+        if self._last_time is not None and now <= self._last_time:
+            raise ValueError(f"time must increase: got {now} after {self._last_time}")
+        self._frame += 1
+        self._last_time = now
+        p = self.params
+        track_ids = list(self._tracks)
+        scores = similarity(self._predicted(now), people, p.min_common, p.min_box_side)
+        ids = np.full(len(people), -1, dtype=np.int64)
+        for row, col in greedy_assignment(scores, p.min_similarity):
+            track_id = track_ids[row]
+            self._follow(self._tracks[track_id], people[col], now)
+            ids[col] = track_id
+        for track_id in track_ids:
+            track = self._tracks[track_id]
+            if track_id not in ids:
+                track.missed += 1
+                if track.missed > p.max_missed:
+                    del self._tracks[track_id]
+        for col in np.flatnonzero(ids < 0):
+            ids[col] = self._next_id
+            self._tracks[self._next_id] = _Track(people[col].copy(), now)
+            self._next_id += 1
+        return ids
+
+    def _follow(self, track: _Track, person: np.ndarray, now: float) -> None:
+        both = (track.keypoints[:, 2] > 0) & (person[:, 2] > 0)
+        step = np.zeros(2)
+        if both.any():
+            step = np.median(person[both, :2] - track.keypoints[both, :2], axis=0)
+            shift = step / (now - track.time)
+            w = self.params.velocity_weight
+            track.velocity = shift if track.velocity is None \
+                else w * shift + (1.0 - w) * track.velocity
+        # A keypoint this detection lacks is remembered (moved with the person) for up to
+        # max_missed frames, so a partly hidden person still matches on its whole body.
+        seen = person[:, 2] > 0
+        kept = ~seen & (track.keypoints[:, 2] > 0) & (track.age < self.params.max_missed)
+        keypoints = person.copy()
+        keypoints[kept] = track.keypoints[kept]
+        keypoints[kept, :2] += step
+        track.age = np.where(seen, 0, track.age + 1)
+        track.keypoints = keypoints
+        track.time = now
+        track.missed = 0

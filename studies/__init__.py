@@ -1,0 +1,1 @@
+"""Studies behind the measurement records in docs/records (not installed, not imported by the product)."""
