@@ -21,7 +21,7 @@ assets: $(STAMP)
 	$(BIN)/python -m posekit.apps.fetch
 
 # Rebuild the int8 model committed in model_weights/ from the dev set (../shared/eval; about
-# 10 min of CPU): calibration, quantization, the dev-AP check; see docs/int8.md.
+# 10 min of CPU): calibration, quantization, the dev-AP check; see docs/records/int8.md.
 int8: $(STAMP)
 	$(BIN)/python -m posekit.apps.fetch
 	$(BIN)/python -m tools.int8.build_int8
@@ -41,7 +41,7 @@ clean:
 
 # Mutation testing of estimation/ (not in CI; CPU-heavy, about half an hour on 2 cores):
 # mutmut (requirements-dev.txt) in its own small venv, modules and tests set in
-# pyproject.toml [tool.mutmut]; survivors explained in docs/mutation.md.
+# pyproject.toml [tool.mutmut]; survivors explained in docs/records/mutation.md.
 MUTVENV := .venv-mutation
 mutation:
 	test -x $(MUTVENV)/bin/python || $(PYTHON) -m venv $(MUTVENV)

@@ -1,4 +1,4 @@
-"""Frames per second of ``python -m posekit.apps.batch.run`` against the demo's folder loop.
+"""Frames per second of ``python -m posekit.apps.batch`` against the demo's folder loop.
 
 Both commands run as a user runs them (subprocesses, default settings) on the
 same N dev images (symbolic links in a temporary folder: the dev set is read

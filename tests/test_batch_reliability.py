@@ -1,4 +1,4 @@
-"""Hostile-user cases of ``python -m posekit.apps.batch.run`` (issue 20): no wrong output called done,
+"""Hostile-user cases of ``python -m posekit.apps.batch`` (issue 20): no wrong output called done,
 no file around a run harmed.
 
 CLI cases run the command in a subprocess, as a user does (a local Ray of 2 CPUs
@@ -30,7 +30,7 @@ WEIGHTS = ROOT / "model_weights" / "mobilenet_thin" / "graph_opt.pb"
 needs_network = pytest.mark.skipif(
     not (WEIGHTS.is_file() and (IMAGES / "bus.jpg").is_file()),
     reason="weights or sample images missing (make setup)")
-PROG = "python -m posekit.apps.batch.run: "
+PROG = "python -m posekit.apps.batch: "
 
 
 def batch(*args, cwd: Path, timeout: float = 300) -> subprocess.CompletedProcess:

@@ -57,7 +57,7 @@ def cluster():
     head.shutdown()
 
 
-#: The batch command, run as ``python -m posekit.apps.batch.run`` runs it, except for one thing:
+#: The batch command, run as ``python -m posekit.apps.batch`` runs it, except for one thing:
 #: Ray rewrites a loopback cluster address (127.0.0.1) into this machine's outward
 #: address, where a cluster bound to 127.0.0.1 only does not listen; the driver here
 #: keeps the address it is given (a test-harness patch of Ray, not of our code).

@@ -21,7 +21,7 @@ class Tracker:
     """The driver's side: writes each frame's JSON, notices finished items, records them."""
 
     def __init__(self, items: Sequence[Item], out: Path, journal: manifest.Journal,
-                 quiet: bool, prog: str = "python -m posekit.apps.batch.run",
+                 quiet: bool, prog: str = "python -m posekit.apps.batch",
                  video_fields: Optional[dict] = None) -> None:
         self.prog = prog
         self.video_fields = dict(video_fields or {})   # recorded with each finished video

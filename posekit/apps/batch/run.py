@@ -1,9 +1,9 @@
-"""Pose extraction over many images and videos on Ray Data: ``python -m posekit.apps.batch.run``.
+"""Pose extraction over many images and videos on Ray Data: ``python -m posekit.apps.batch``.
 
 ::
 
-    python -m posekit.apps.batch.run data/ clips/**/*.mp4 more.txt -o poses/        # local Ray, started here
-    python -m posekit.apps.batch.run data/ -o poses/ --address HEAD_IP:6379          # join a Ray cluster
+    python -m posekit.apps.batch data/ clips/**/*.mp4 more.txt -o poses/        # local Ray, started here
+    python -m posekit.apps.batch data/ -o poses/ --address HEAD_IP:6379          # join a Ray cluster
 
 Writes, in the output folder, the demo's OpenPose JSON per image
 (``NAME_keypoints.json``) and per video frame (``NAME/STEM_<frame:012d>_keypoints.json``),
@@ -53,7 +53,7 @@ from posekit.apps.batch.results import Tracker, remove_stale_outputs, unwritable
 from posekit.apps.batch.tracks import FrameOrder, Row
 from posekit.io.sources import Item, collect
 
-PROG = "python -m posekit.apps.batch.run"
+PROG = "python -m posekit.apps.batch"
 #: TFLite threads per actor by default: 2 is where one interpreter still scales on
 #: this model; more cores are better used by more actors.
 DEFAULT_THREADS = 2

@@ -1,6 +1,6 @@
 """The batch run's keypoint table: Parquet files written by Ray Data's workers, not the driver.
 
-``python -m posekit.apps.batch.run ... --table poses.parquet`` writes, once the frames
+``python -m posekit.apps.batch ... --table poses.parquet`` writes, once the frames
 are done, a folder of Parquet files (one dataset: ``pandas.read_parquet``,
 ``pyarrow.dataset`` and Spark read it whole) with one row per frame x person x
 keypoint: ``source`` (the item's output name, :mod:`posekit.io.sources`) and the
