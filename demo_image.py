@@ -5,8 +5,8 @@
 ``images/1.jpg``, writes the drawn skeletons to ``output.png`` and prints the
 time of each step (network, peaks, connections, grouping), then the number
 of people found. ``python demo_image.py --help`` lists every option (folders,
-videos, JSON outputs, decoders, thresholds); the README's "Demo" and "Batch
-and video" sections show examples and the JSON formats.
+videos, JSON outputs, decoders, thresholds); docs/cli.md and docs/video.md
+show examples and the JSON formats.
 
 This file is only the entry point the lab runs. The work is done by the
 application package ``posekit``: ``posekit.apps.demo`` (this command line),

@@ -19,9 +19,6 @@ from .checks import check_maps
 from .config import PoseConfig
 from .limits import MAX_LIMB_SAMPLES, MAX_PEAKS_PER_PART, blocks, strongest_per_part
 
-#: Columns of a connection row.
-CONNECTION_COLUMNS = ("id_a", "id_b", "score_a", "score_b", "limb_score")
-
 # Minimum PAF projection for a sample to count as support: the lab handout's
 # and CMU OpenPose demo's thre2 = 0.05.
 DEFAULT_MIN_PAF_SCORE = 0.05

@@ -7,7 +7,7 @@ each part (the strongest; a :class:`CandidateCapWarning` says so, once per
 place) and scores candidate limbs in blocks of at most :data:`PAIR_BLOCK`
 pairs. With these bounds a stage holds at most 19 x 128 x 128 = 311,296
 candidate pairs and about 30 MB of per-block sampling arrays (measured worst
-case in README, "Limits").
+case in docs/limits.md).
 """
 
 from __future__ import annotations

@@ -31,7 +31,7 @@ Algorithm:
    conflicting slot the higher-scored person keeps its id; the other id is
    left out. Pairs that conflict in exactly one slot are mostly one person
    whose part was detected twice, pairs that conflict in two or more are
-   mostly two people (counts in ``docs/merge.md``).
+   mostly two people (counts in ``docs/records/merge.md``).
 3. People with fewer than ``min_num_body_parts`` parts, or whose mean score
    per part (score / parts_num) is below ``min_score``, are dropped.
 
@@ -57,10 +57,10 @@ NUM_SLOTS = 18
 ROW_WIDTH = NUM_SLOTS + 2
 #: Largest id accepted: every integer up to it is exact in float64 (2**53 - 1).
 MAX_ID = 2 ** 53 - 1
-#: Fuse two linked people that conflict in at most this many slots (measured, docs/merge.md).
+#: Fuse two linked people that conflict in at most this many slots (measured, docs/records/merge.md).
 MAX_FUSION_CONFLICTS = 1
 #: Score a row loses per competing row in the order of the greedy pass (dev-set
-#: tuned in both kits; AP is flat from 0.2 to 0.6, docs/merge.md).
+#: tuned in both kits; AP is flat from 0.2 to 0.6, docs/records/merge.md).
 COMPETITOR_PENALTY = 0.4
 
 

@@ -12,7 +12,7 @@ absolute map error against float32 TFLite (18 part heatmaps; 38 PAFs), the
 error where the float32 map is strong (> 0.3), and the median
 post-processing time. A last row times each model's network against float32
 TFLite in one process (process CPU time, 352x640). The figures of
-``docs/int8.md`` come from this script; the dev images are the set the
+``docs/records/int8.md`` come from this script; the dev images are the set the
 recipe was chosen on. No timing is asserted anywhere.
 """
 

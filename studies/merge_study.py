@@ -13,7 +13,7 @@ It prints, for the kit's rows as printed and with the CMU row score
 image ids; the fusion pass's linked pairs labelled with ground-truth people;
 the AP of grouping by those labels (a ceiling of the kit's rows); and, with
 ``--previous``, the grouping time of that merge.py file against ours and the
-greedy reference (best of 7 interleaved rounds). Figures: ``docs/merge.md``.
+greedy reference (best of 7 interleaved rounds). Figures: ``docs/records/merge.md``.
 
 Labels: a peak belongs to the ground-truth person whose keypoint of its type
 is nearest in OKS, if that OKS exceeds 0.5 (the neck is the midpoint of the

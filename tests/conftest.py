@@ -21,7 +21,7 @@ from tools.synthetic import make_person  # noqa: E402
 DATA = Path(__file__).resolve().parent / "data"
 
 #: Share of the examples the bigger property tests run by default, so that `make test`
-#: stays within two minutes on 2 cores; POSEKIT_THOROUGH=1 (`make test-thorough`) runs all.
+#: stays within two minutes on 2 cores; `POSEKIT_THOROUGH=1 make test` runs all.
 THOROUGH = bool(os.environ.get("POSEKIT_THOROUGH"))
 
 

@@ -3,7 +3,7 @@
 Smoothing, the 8-neighbour peak rule and its sub-cell refinement at map edges,
 bilinear sampling at map edges, the exact pre-filter of large pair blocks, and
 assembly (merging partial people, weak limbs, loops, pruning). Written against
-mutation-testing survivors (docs/mutation.md): each test pins a value a plausible
+mutation-testing survivors (docs/records/mutation.md): each test pins a value a plausible
 one-token bug changes.
 """
 

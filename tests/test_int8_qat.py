@@ -2,7 +2,7 @@
 
 Skipped without TensorFlow or the models (``make setup``; the int8 model is in
 the repository). The twin is checked against the TFLite kernels on a real
-image; fine-tuning's gain is measured by ``make int8`` (docs/int8.md), not here.
+image; fine-tuning's gain is measured by ``make int8`` (docs/records/int8.md), not here.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Skipped without TensorFlow or the models (``make setup``; the int8 model is in
 the repository). The speed it buys is measured by ``benchmarks/bench_int8.py``
-(docs/int8.md), not here.
+(docs/records/int8.md), not here.
 """
 
 from __future__ import annotations
@@ -158,7 +158,7 @@ def test_the_copies_go_and_the_maps_stay(untidy, shipped, batch) -> None:
     off = np.abs(after - before)
     assert np.mean(off > 0.01 * step) < 1e-3 and off.max() < 1.01 * step
     # further on, such a flip moves the maps as much as any rounding does
-    # (docs/int8.md), but not further from float32 than they were
+    # (docs/records/int8.md), but not further from float32 than they were
     float32 = run(FLOAT_MODEL.read_bytes(), batch)
     error_before = np.abs(run(untidy, batch) - float32).mean()
     assert np.abs(run(tidy, batch) - float32).mean() < 1.1 * error_before

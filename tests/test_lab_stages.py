@@ -2,7 +2,7 @@
 
 Argument ranges end exactly where the messages say, messages name the argument,
 empty and one-pair inputs keep their shapes, the defaults are the lab's.
-Written against mutation-testing survivors (docs/mutation.md).
+Written against mutation-testing survivors (docs/records/mutation.md).
 """
 
 import numpy as np

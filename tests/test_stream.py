@@ -36,7 +36,7 @@ def test_real_clip_keeps_ids_through_a_pan_and_a_gap(small_bus):
     """bus.jpg (small) panned 2 px per frame, frames 3-7 blank: the people keep their ids.
 
     On float32 TFLite, the same on every CPU (on int8 the third person of this
-    203 x 270 clip comes back with a new id: docs/int8.md)."""
+    203 x 270 clip comes back with a new id: docs/records/int8.md)."""
     from posekit.networks.inference import load_network
     from posekit import PoseEstimator
 
@@ -52,6 +52,9 @@ def test_real_clip_keeps_ids_through_a_pan_and_a_gap(small_bus):
     assert len(first) >= 2
     assert len(out[5].ids) == 0
     assert first <= set(out[9].ids.tolist())  # everyone seen in frame 0 has its id back
+    people = out[9].people                     # Person records carry the track ids
+    assert [p.track_id for p in people] == out[9].ids.tolist()
+    assert np.array_equal(np.stack([p.keypoints for p in people]), out[9].keypoints)
 
 
 def test_draw_people_matches_the_decoder_drawing(cfg, small_bus):

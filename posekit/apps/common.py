@@ -82,8 +82,8 @@ def add_network_options(parser: argparse.ArgumentParser, hash_check: bool = True
                              "(vgg, default model_weights/openpose)")
     parser.add_argument("--runtime", choices=runtimes(), default="auto",
                         help="how mobilenet_thin runs: tflite (TFLite + XNNPACK, about 1.5-2x "
-                             "faster on CPU; converted by make setup), int8 (quantized TFLite, "
-                             "built by make setup; see README), tensorflow (the frozen graph), "
+                             "faster on CPU; converted by posekit-fetch), int8 (quantized TFLite, "
+                             "shipped with the weights, rebuilt by make int8), tensorflow (the frozen graph), "
                              "or auto (int8 when it passed its accuracy check and pays on this "
                              "CPU, else tflite when converted; -v says which)")
     if hash_check:

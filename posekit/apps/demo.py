@@ -4,8 +4,8 @@
 arguments it does what the lab's demo does: reads ``images/1.jpg``, writes
 the drawn skeletons to ``output.png`` and prints the time of each step
 (network, peaks, connections, grouping). ``python demo_image.py --help``
-lists every option with its default; the README's "Demo" and "Batch and
-video" sections show examples and the JSON formats.
+lists every option with its default; docs/cli.md and docs/video.md show
+examples and the JSON formats.
 
 Errors a user can cause (a missing or unreadable input, missing or corrupt
 weights, an output folder that does not exist...) end with one line on

@@ -1,6 +1,6 @@
 """Where a demo run's outputs go: names, ids and the checks made before any work.
 
-The demo's rules (README, "Reliability"): no output lands on an input or inside
+The demo's rules (docs/reliability.md): no output lands on an input or inside
 the folder being read, two outputs never share a name (ignoring case), COCO
 image ids are unique per run, and every output location is checked before the
 network loads. Errors are ``ValueError`` with a one-line message; the CLI

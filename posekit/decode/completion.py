@@ -17,7 +17,7 @@ the limbs, so a wrist can follow a guessed elbow):
   around the expected position (whatever its value); of several filled
   neighbours, the one whose disc holds the strongest cell wins.
 
-Measured on the COCO dev set in ``docs/accuracy_decoder.md``.
+Measured on the COCO dev set in ``docs/records/accuracy_decoder.md``.
 """
 
 from __future__ import annotations

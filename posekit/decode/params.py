@@ -36,7 +36,7 @@ class DecoderParams:
     refine_peaks: bool = True
     # How (a key of posekit.decode.refine.REFINERS) and on which smoothing of the
     # raw heatmaps, in cells (0: the peak map itself); dev-set comparison in
-    # docs/refinement.md.
+    # docs/records/accuracy_decoder.md.
     refinement: str = "taylor"
     refine_sigma: float = 0.0
     # Join two fragments of one person (posekit.decode.fragments); zidane.jpg and dev set.
@@ -70,7 +70,7 @@ class DecoderParams:
     # Guess a position for every slot a person lacks (posekit.decode.completion). Off by
     # default: drawings, JSON and tracks show what the network found (guesses moved ids
     # on a tracked pan); the evaluation command turns it on, as COCO's OKS rewards
-    # guesses: dev 0.334 -> 0.362 AP (benchmarks/bench_completion.py, docs/accuracy_decoder.md).
+    # guesses: dev 0.334 -> 0.362 AP (benchmarks/bench_completion.py, docs/records/accuracy_decoder.md).
     complete_people: bool = False
 
     def __post_init__(self) -> None:

@@ -7,7 +7,7 @@ each within half a cell (the peak cell is the maximum of its neighbourhood,
 so a refined peak stays in its cell, hence inside the map); they are
 registered in :data:`REFINERS` by name (``DecoderParams.refinement``). Their
 dev-set comparison (per keypoint type and person size) is in
-docs/accuracy_decoder.md with the command that reproduces it.
+docs/records/accuracy_decoder.md with the command that reproduces it.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 ``runtime="auto"`` takes the int8 model only where int8 arithmetic is much
 faster than float32: on CPUs with 8-bit dot-product instructions (x86 VNNI or
 AMX, Arm's dot-product extension). Without them XNNPACK's int8 kernels run
-about as fast as its float32 ones (docs/int8.md has the measured ratios for
+about as fast as its float32 ones (docs/records/int8.md has the measured ratios for
 each CPU). The decision reads only the flags the operating system reports,
 so it costs no timing and needs no cache; tests pass a :class:`CpuInfo` built
 from data.
@@ -19,7 +19,7 @@ from pathlib import Path
 logger = logging.getLogger(__name__)
 
 #: x86 flags (``/proc/cpuinfo`` names) of 8-bit dot-product instructions that XNNPACK's
-#: int8 kernels use; avx512_vnni measured on an AMD Zen 4 and an Intel Xeon (docs/int8.md).
+#: int8 kernels use; avx512_vnni measured on an AMD Zen 4 and an Intel Xeon (docs/records/int8.md).
 X86_INT8_FLAGS = frozenset({"avx512_vnni", "avx_vnni", "amx_int8"})
 #: Arm flags of the dot-product extension (``asimddp``) and 8-bit matrix multiply (``i8mm``).
 ARM_INT8_FLAGS = frozenset({"asimddp", "i8mm"})

@@ -102,5 +102,3 @@ def runtimes() -> "tuple[str, ...]":
 
 #: Values of ``load_network(runtime=...)`` for the built-in networks.
 RUNTIMES = runtimes()
-#: Names of the registered networks at import (``posekit.networks.registry.NETWORKS`` is the live table).
-NETWORK_NAMES = tuple(NETWORKS)

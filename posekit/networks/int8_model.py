@@ -18,7 +18,7 @@ from posekit.networks import mobilenet_tflite as mtl
 #: stage tails float, 3 also equalises the concatenations' inputs, 4 also fine-tunes the
 #: weights quantization-aware (tools/int8/qat.py), 5 is 3 with the early backbone float
 #: too, 6 is 5 fine-tuned like 4, 7 and 8 are 5 and 6 without the converter's copies of
-#: the features (tools/int8/tidy.py; docs/int8.md).
+#: the features (tools/int8/tidy.py; docs/records/int8.md).
 RECIPE = 8
 #: The recipe of a model built without training images (the sample-image fallback of
 #: ``tools/convert_model.py``): recipe 8 without the fine-tuning, current as well.

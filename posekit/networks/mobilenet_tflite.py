@@ -58,7 +58,7 @@ MANIFEST_SUFFIX = ".json"
 MANIFEST_FORMAT = "openpose-lab/tflite-conversion/1"
 
 #: Interpreters kept per model, one per input shape: the 8 commonest padded shapes cover 85 %
-#: of the COCO dev images (32-px buckets); each holds its own arena (docs/int8.md).
+#: of the COCO dev images (32-px buckets); each holds its own arena (docs/records/int8.md).
 DEFAULT_MAX_SHAPES = 8
 #: Input pixels of all kept shapes together: an arena is about 50-80 MB at 480x640, so this
 #: (8 such shapes) bounds the interpreters' memory however large the images are.

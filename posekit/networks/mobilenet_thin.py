@@ -47,7 +47,6 @@ NUM_CHANNELS = NUM_HEATMAPS + NUM_PAFS
 
 #: How to get the default weights again (shared by every weight check).
 REFETCH_HINT = f"delete it and {FETCH_HINT} to re-fetch it"
-_REFETCH = REFETCH_HINT  # the old private name
 
 
 #: SHA-256 by file identity (path, device, inode, size, modification time): the

@@ -28,7 +28,7 @@ VGG_HEATMAP_INDEX = 11
 
 #: Largest image the network takes, in pixels (16 megapixels, 4000 x 4000): the
 #: network's activations grow with the area (about 0.26 GB per megapixel with
-#: mobilenet_thin on TFLite). Measured worst case: README, "Limits on work and memory".
+#: mobilenet_thin on TFLite). Measured worst case: docs/limits.md.
 MAX_NETWORK_PIXELS = 16_000_000
 
 #: A back-end: padded BGR uint8 ``(1, Hp, Wp, 3)`` -> (heatmaps ``(1, Hp/8, Wp/8, 19)``,

@@ -27,7 +27,7 @@ from posekit.video.smoothing import OneEuroParams, PoseSmoother
 from posekit.video.tracking import PoseTracker, TrackerParams
 
 from posekit.pipeline import PoseEstimator
-from posekit.results import PoseResult
+from posekit.results import Person, PoseResult
 
 
 @dataclass(frozen=True)
@@ -51,6 +51,12 @@ class TrackedFrame:
     def openpose(self) -> dict:
         """OpenPose JSON with ``person_id`` set to the track id and the frame's ``time``."""
         return openpose_with_ids(self.keypoints, self.ids, self.time)
+
+    @property
+    def people(self) -> List[Person]:
+        """The frame's people, each with its ``track_id`` (the keypoints as :attr:`keypoints`)."""
+        return [Person.from_keypoints(points, score, int(track))
+                for points, score, track in zip(self.keypoints, self.result.scores, self.ids)]
 
     def coco(self, image_id: int) -> List[dict]:
         """COCO results with ``track_id`` and ``time`` per person."""

@@ -18,7 +18,7 @@ The shipped model is built by ``tools/int8/build_int8.py`` (``make int8``),
 calibrated on dev images (:func:`dev_calibration_batches`), and committed with
 its manifest; :func:`calibration_batches` (the sample images) serves builds
 without the dev set. Why each step, and what each measured, is in
-``docs/int8.md``.
+``docs/records/int8.md``.
 """
 
 from __future__ import annotations
@@ -56,11 +56,11 @@ FLOAT_NODES = (
 )
 #: Graph nodes of the stage tails (layers 2-5 of every stage branch), kept float: the
 #: 64-channel layers where int8 noise reached the maps (map error /7, dev AP 0.176 ->
-#: 0.275 on 100 images) for about 9 % more time (docs/int8.md).
+#: 0.275 on 100 images) for about 9 % more time (docs/records/int8.md).
 STAGE_TAIL_PATTERN = r"^Openpose/MConv_Stage\d_L\d_[2345]_"
 #: Graph nodes of the backbone layers ``Conv2d_1`` to ``Conv2d_4`` (after the first), kept
 #: float: the layers whose int8 weights carried most of the remaining map error (map
-#: loss /5 on held-out views, dev AP +0.03) for about 4-5 % more time (docs/int8.md).
+#: loss /5 on held-out views, dev AP +0.03) for about 4-5 % more time (docs/records/int8.md).
 EARLY_BACKBONE_PATTERN = r"^MobilenetV1/Conv2d_[1-4]_"
 #: Every float layer of the recipe beyond :data:`FLOAT_NODES`.
 FLOAT_PATTERN = STAGE_TAIL_PATTERN + "|" + EARLY_BACKBONE_PATTERN

@@ -63,7 +63,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dev-dir", type=Path, default=DEFAULT_DEV, help="the dev set")
     parser.add_argument("--every", type=int, default=16, help="calibrate on every N-th image")
-    # 200: on 100 images the AP of models this close moved by +-0.007 (docs/int8.md)
+    # 200: on 100 images the AP of models this close moved by +-0.007 (docs/records/int8.md)
     parser.add_argument("--check-images", type=int, default=200,
                         help="dev images of the AP check (the first N by id)")
     parser.add_argument("--dest", type=Path, default=None, help="output (default: beside the graph)")

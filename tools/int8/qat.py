@@ -8,7 +8,7 @@ straight through (inside the clamp). :func:`fine_tune` trains the twin's
 weights and biases against the float32 model's maps, then writes them back
 into the same flatbuffer: every scale and zero point of the model stays as
 calibrated, so the trained model runs exactly what was trained. Why and what
-it gained: ``docs/int8.md``.
+it gained: ``docs/records/int8.md``.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ _ACTIVATIONS = (0, 1, 3)
 
 @dataclass(frozen=True)
 class FineTune:
-    """Settings of :func:`fine_tune` (chosen on dev images, docs/int8.md).
+    """Settings of :func:`fine_tune` (chosen on dev images, docs/records/int8.md).
 
     Attributes:
         steps: Training steps, one view each.
@@ -46,12 +46,12 @@ class FineTune:
         seed: Seed of the views' choice, size and mirroring.
     """
 
-    steps: int = 600            # where the dev AP check stopped gaining (docs/int8.md)
+    steps: int = 600            # where the dev AP check stopped gaining (docs/records/int8.md)
     learning_rate: float = 1e-5  # larger rates made the check's AP swing by 0.02 between steps
     peak_weight: float = 5.0     # target maps reach 1: peaks weigh up to 6x the background
     sides: tuple = (300, 520)    # around the 368-656 px the demo and the evaluation feed
     average: float = 0.99        # the check's AP swung between steps; the average: +0.006
-    seed: int = 1               # seed 0's model split Zidane in two on zidane.jpg (docs/int8.md)
+    seed: int = 1               # seed 0's model split Zidane in two on zidane.jpg (docs/records/int8.md)
 
     def __post_init__(self) -> None:
         if not (isinstance(self.steps, int) and self.steps >= 0):

@@ -7,7 +7,7 @@ pointwise -> ReLU -> convolution chains and depthwise -> pointwise pairs
 (:func:`equalize_pointwise`, :func:`equalize_depthwise`) and across the
 inputs of each concatenation (:func:`equalize_concats`). Each step keeps the
 network's function (the rewritten graph gives the original maps); why each
-one helps int8 is in ``docs/int8.md`` and ``docs/speed.md``.
+one helps int8 is in ``docs/records/int8.md`` and ``docs/records/speed.md``.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from posekit.networks.mobilenet_thin import INPUT_TENSOR, load_graph_def
 #: Stages whose maps feed a next stage (stage 6 is the output).
 REFINED_STAGES = (1, 2, 3, 4, 5)
 #: Factor applied to the stage maps inside the concatenations; chosen on the
-#: quantization debugger's errors and map MAE on the sample images (docs/speed.md).
+#: quantization debugger's errors and map MAE on the sample images (docs/records/speed.md).
 BELIEF_SCALE = 16.0
 #: Bounds of the equalization factors (dead channels have range 0).
 EQUALIZE_CLIP = (1e-3, 1e3)

@@ -14,7 +14,7 @@ What waits is each frame's keypoints and JSON (a few kB), never pixels, and
 only while an earlier frame of the same video is still in flight, so the
 buffer is bounded by the frames in flight (Ray Data's queues, bounded by the
 object store). Tracking costs the driver about 0.6 ms per frame with 10
-people (docs/tracking.md), far below what one network actor delivers.
+people (docs/records/tracking.md), far below what one network actor delivers.
 """
 
 from __future__ import annotations
