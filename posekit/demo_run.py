@@ -7,7 +7,7 @@ import statistics
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Optional, Tuple
+from typing import Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 
@@ -22,7 +22,13 @@ from .results import PoseResult
 
 @dataclass
 class Run:
-    """What one invocation needs along the way."""
+    """What one invocation needs along the way.
+
+    ``loader(run, folder)`` loads the network and creates the output folders
+    (:meth:`load`); ``next_image_id`` is the COCO image id of the next video
+    frame (a folder run's videos follow its images); with ``hold_json`` the
+    ``--json`` file waits for the last input of a folder run (one document).
+    """
 
     args: argparse.Namespace
     config: PoseConfig
@@ -32,6 +38,24 @@ class Run:
     downscale_noted: bool = False
     progress: object = None
     prog: str = "demo_image.py"
+    loader: Optional[Callable[["Run", Optional[Path]], PoseEstimator]] = None
+    next_image_id: int = 0
+    hold_json: bool = False
+
+    def load(self, out_folder: Optional[Path] = None) -> PoseEstimator:
+        """The estimator, loaded by ``loader`` on the first call (which also creates
+        ``out_folder``)."""
+        if self.estimator is None:
+            self.estimator = self.loader(self, out_folder)
+        return self.estimator
+
+    def scales(self) -> Tuple[float, ...]:
+        """The input scales the network runs at per image: the accurate mode's, else 1."""
+        if self.args.accurate:
+            from models.inference import ACCURATE_SCALES
+
+            return tuple(ACCURATE_SCALES)
+        return (1.0,)
 
     def say(self, text: str) -> None:
         """A line on stdout (not with --quiet), above the progress bar if one is shown;
@@ -83,7 +107,6 @@ class Run:
                     maps_view.paf_picture(result.network_image, result.pafs, self.config),
                     ".jpg"))]
 
-
     def progress_bar(self, total: Optional[int], unit: str):
         """A tqdm bar on stderr (None with --quiet)."""
         if self.args.quiet:
@@ -105,12 +128,12 @@ class Run:
             self.progress = None
 
     def finish_json(self) -> None:
-        """Write the run's COCO results (with --json).
+        """Write the run's COCO results (with --json; not while ``hold_json``).
 
         Raises:
             CliError: the file cannot be written.
         """
-        if self.args.json:
+        if self.args.json and not self.hold_json:
             try:
                 imageio.write_json(self.args.json, self.coco)
             except OSError as exc:
