@@ -143,7 +143,9 @@ def run_image(run: Run, source: Path, out: Path) -> int:
                             imageio.json_bytes(result.coco(image_id_for(source, 0)))))
         if run.args.openpose_json:
             outputs.append((run.args.openpose_json, imageio.json_bytes(result.openpose())))
-        imageio.write_group(outputs + run.maps_outputs(result, source.stem))
+        outputs += run.maps_outputs(result, source.stem)
+        with run.gate.held():                          # all of them, or none
+            imageio.write_group(outputs)
     except (OSError, ValueError) as exc:
         raise CliError(f"cannot write the output: {exc}") from None
     for stage, seconds in result.timings.items():     # the stages the decoder timed
@@ -170,16 +172,18 @@ def run_folder(run: Run, source: Path, out: Path, plan: Optional[FolderPlan] = N
                 image = load_checked_image(path, run.max_side(), run.scales())
                 result = run.estimate(image, str(path))
                 coco_json, keypoints_json, picture = folder_outputs(stem, out, None)
-                imageio.write_group(
-                    [(coco_json, imageio.json_bytes(result.coco(image_id))),
-                     (keypoints_json, imageio.json_bytes(result.openpose())),
-                     (picture, imageio.encode_image(result.drawn(image, run.config), ".png"))]
-                    + run.maps_outputs(result, stem))
+                outputs = [(coco_json, imageio.json_bytes(result.coco(image_id))),
+                           (keypoints_json, imageio.json_bytes(result.openpose())),
+                           (picture, imageio.encode_image(result.drawn(image, run.config),
+                                                          ".png"))]
+                outputs += run.maps_outputs(result, stem)
+                with run.gate.held():                  # the files and --json agree
+                    imageio.write_group(outputs)
+                    run.coco += result.coco(image_id)
             except (CliError, ValueError, OSError, MemoryError) as exc:
                 run.note(f"skipped: {' '.join(str(exc).split())}", always=True)
                 skipped += 1
             else:
-                run.coco += result.coco(image_id)
                 done += 1
             if run.progress is not None:
                 run.progress.update(1)
@@ -270,26 +274,25 @@ def main(argv: Optional[Iterable[str]] = None) -> int:
     configure_logging(args.quiet, args.verbose)
     quiet_native_logs()
     run = Run(args, get_default_configuration(), prog=PROG, loader=_load)
-    with _sigterm_as_interrupt():
+    with _interrupts(run):
         return _main(run, args)
 
 
 @contextlib.contextmanager
-def _sigterm_as_interrupt() -> Iterator[None]:
-    """Treat SIGTERM (``kill``, ``timeout``) like Ctrl-C for the block: finished outputs
-    are kept and partial ones removed (main thread only; restored afterwards)."""
+def _interrupts(run: Run) -> Iterator[None]:
+    """Ctrl-C and SIGTERM (``kill``, ``timeout``) alike for the block: finished outputs are
+    kept, partial ones removed, and one image's or frame's outputs are never split
+    (``run.gate``; main thread only; the previous handlers are restored afterwards)."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-
-    def interrupt(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, interrupt)
+    previous = {sig: signal.signal(sig, run.gate.handler)
+                for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def _main(run: Run, args: argparse.Namespace) -> int:

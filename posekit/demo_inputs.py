@@ -76,14 +76,14 @@ def check_size(height: int, width: int, name: object, max_side: Optional[int],
         run_w, run_h = max(1, round(seen_w * scale)), max(1, round(seen_h * scale))
         at = "" if scale == 1 else f" at the accurate mode's scale {scale:g} ({run_w}x{run_h})"
         if min(run_w, run_h) < MIN_SIDE:
-            raise CliError(f"{name} is {width}x{height} pixels: too small for the network{at} "
-                           f"(at least {MIN_SIDE}x{MIN_SIDE}); drop --accurate")
+            raise CliError(f"{name} is {width}x{height} pixels: too small for the network{at}; "
+                           f"it needs at least {MIN_SIDE}x{MIN_SIDE} (drop --accurate)")
         if run_w * run_h > MAX_NETWORK_PIXELS:
             hint = "lower --max-side or drop --accurate" if scale != 1 else \
                 "downscale it first (--max-side, e.g. the default 640)"
-            raise CliError(f"{name}: {width}x{height} pixels is too large for the network{at} "
-                           f"(more than {MAX_NETWORK_PIXELS // 1_000_000} megapixels, the "
-                           f"memory bound); {hint}")
+            raise CliError(f"{name}: {width}x{height} pixels is too large for the network{at}: "
+                           f"more than {MAX_NETWORK_PIXELS // 1_000_000} megapixels, the "
+                           f"memory bound; {hint}")
 
 
 def load_checked_image(path: Path, max_side: Optional[int],

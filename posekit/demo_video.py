@@ -4,8 +4,8 @@
 the people of each frame and writes, for every frame, together: its OpenPose
 JSON (and map pictures), its COCO results (``--json``), its table rows
 (``--table``) and its drawn picture into the video, at the source's own time
-(a variable frame rate is kept). SIGINT and SIGTERM are held back while one
-frame's outputs go out, so after Ctrl-C the video, the JSON files, the table
+(a variable frame rate is kept). SIGINT and SIGTERM wait while one frame's
+outputs go out (``Run.gate``), so after Ctrl-C the video, the JSON files, the table
 and ``--json`` all end at the same frame. Problems end as one
 :class:`CliError` line: a frame size the encoder refuses (before any work), a
 full disk, a truncated video (the check the batch command makes, after the
@@ -23,7 +23,6 @@ import numpy as np
 from estimation.smoothing import OneEuroParams
 
 from . import imageio
-from .atomic import signals_held
 from .demo_inputs import CliError, Interrupted, check_size, fit_frame
 from .demo_run import Run
 from .outputs import same_file, video_output_is_file
@@ -184,7 +183,7 @@ def _frame(run: Run, stream: PoseStream, sinks: _Sinks, source: Path, out: Path,
     else:
         problem = None
     picture = fit_frame(drawn if problem is None else frame, *sinks.video.size)
-    with signals_held():            # Ctrl-C lands between frames, never inside one
+    with run.gate.held():           # Ctrl-C lands between frames, never inside one
         if problem is None:
             try:
                 imageio.write_group(files)

@@ -24,6 +24,7 @@ import contextlib
 import logging
 import math
 import os
+import re
 import signal
 import subprocess
 import tempfile
@@ -232,18 +233,25 @@ class H264Writer:
             raise OSError(f"the video encoder stopped: {self._message()}") from None
 
     def _message(self) -> str:
-        """ffmpeg's last words, or how it ended (e.g. killed by SIGXFSZ: a file size limit)."""
-        process = self._process
+        """How ffmpeg ended (a signal such as SIGXFSZ, a file size limit; its status) and
+        its last line (e.g. "Error closing file: No space left on device")."""
         code = None
-        if process is not None:
+        if self._process is not None:
             with contextlib.suppress(subprocess.TimeoutExpired):
-                code = process.wait(timeout=5)
+                code = self._process.wait(timeout=5)
         self._log.seek(0)
-        text = " ".join(self._log.read().decode("utf-8", "replace").split())[-500:]
+        lines = [re.sub(r"^(\[[^]]*\]\s*)+", "", line).strip()    # "[out#0/mp4 @ 0x..] "
+                 for line in self._log.read().decode("utf-8", "replace").splitlines()]
+        last = [line for line in lines if line][-1:]
+        how = []
         if code is not None and code < 0:
-            with contextlib.suppress(ValueError):
-                text = f"{text} (ffmpeg killed by {signal.Signals(-code).name})".strip()
-        return text or (f"ffmpeg exited with status {code}" if code else "no message")
+            try:
+                how = [f"ffmpeg was killed by {signal.Signals(-code).name}"]
+            except ValueError:
+                how = [f"ffmpeg was killed by signal {-code}"]
+        elif code:
+            how = [f"ffmpeg exited with status {code}"]
+        return "; ".join(how + [text[-300:] for text in last]) or "no message"
 
     def commit(self) -> Path:
         """Finish the file and rename it to :attr:`path`; returns that path.
@@ -259,7 +267,7 @@ class H264Writer:
                 process.stdin.close()
             code = process.wait()
             if code != 0:
-                raise OSError(f"the video encoder failed ({code}): {self._message()}")
+                raise OSError(f"the video encoder failed: {self._message()}")
             os.replace(self._tmp, self.path)
         except BaseException:
             process.kill()
