@@ -71,3 +71,14 @@ def test_bad_inputs_are_value_errors(tmp_path, case):
         args, fragment = [str(src)], "no images or videos"
     with pytest.raises(ValueError, match=fragment):
         collect(args, tmp_path / "out")
+
+
+def test_demo_names_keep_frame_files_beside_the_video_apart():
+    """The demo's folder runs write a video's frames as NAME_<frame>_keypoints.json beside
+    NAME.mp4 (``beside``): an image whose outputs would be one of them moves aside."""
+    rels = [PurePosixPath(n) for n in ("a.avi", "a.mp4", "a_000000000000.jpg", "b.mp4",
+                                       "b_000000000003.png", "B_000000000003_2.jpg")]
+    kinds = ["video", "video", "image", "video", "image", "image"]
+    assert unique_names(rels, kinds, beside=True) == [
+        "a_avi", "a_mp4", "a_000000000000", "b", "b_000000000003_3", "B_000000000003_2"]
+    assert unique_names(rels, kinds)[4] == "b_000000000003"     # the batch: frames in b/

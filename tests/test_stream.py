@@ -27,6 +27,13 @@ def test_draw_ids_writes_near_the_person():
     assert ys.max() < 120 and ys.min() > 80 and 90 <= xs.min() < 110
 
 
+@pytest.mark.parametrize("fps", [0, -25.0, float("nan"), float("inf"), "30", True])
+def test_a_bad_fps_is_a_value_error_at_the_call(fps):
+    stream = PoseStream(estimator=object())
+    with pytest.raises(ValueError, match="fps"):
+        stream([np.zeros((16, 16, 3), np.uint8)], fps=fps)   # before any frame is read
+
+
 def test_smooth_needs_track():
     with pytest.raises(ValueError, match="smooth"):
         PoseStream(estimator=object(), track=False, smooth=OneEuroParams())

@@ -2,12 +2,31 @@
 
 import os
 import struct
+import subprocess
+from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 
-from posekit.video.writer import H264Writer, video_codec
+from posekit.video.writer import (MAX_VIDEO_SIDE, H264Writer, check_frame_size,
+                                  ffmpeg_executable, video_codec)
+
+
+def packet_times(path):
+    """Presentation times (s) of a video's frames, sorted, read from its packets by the
+    shipped ffmpeg (``-f framecrc``: one line per packet, pts in the stream's time base)."""
+    proc = subprocess.run([ffmpeg_executable(), "-hide_banner", "-loglevel", "error", "-i",
+                           os.path.abspath(path), "-map", "0:v:0", "-c", "copy", "-f",
+                           "framecrc", "-"], capture_output=True, text=True, check=True)
+    base, times = None, []
+    for line in proc.stdout.splitlines():
+        if line.startswith("#tb 0:"):
+            num, den = line.split(":", 1)[1].strip().split("/")
+            base = int(num) / int(den)
+        elif line and not line.startswith("#"):
+            times.append(int(line.split(",")[2]) * base)
+    return sorted(times)
 
 
 def boxes(path):
@@ -83,3 +102,52 @@ def test_wrong_frame_shape_is_a_value_error(tmp_path):
             writer.write(np.zeros((32, 33, 3), np.uint8))
     finally:
         writer.discard()
+
+
+def test_each_frame_keeps_its_time(tmp_path):
+    """Uneven gaps (a variable frame rate) come out as given, not at 1 / fps."""
+    times = [0.0, 0.05, 0.3, 0.31, 0.9, 1.0]
+    writer = H264Writer(tmp_path / "vfr.mp4", 10.0, (32, 32))
+    for t, f in zip(times, frames(6, 32, 32)):
+        writer.write(f, t)
+    writer.commit()
+    assert packet_times(tmp_path / "vfr.mp4") == pytest.approx(times, abs=1e-5)
+    writer = H264Writer(tmp_path / "cfr.mp4", 8.0, (32, 32))
+    for f in frames(4, 32, 32):
+        writer.write(f)                                   # no time: every 1 / fps
+    writer.commit()
+    assert packet_times(tmp_path / "cfr.mp4") == pytest.approx([0, 0.125, 0.25, 0.375])
+
+
+@pytest.mark.parametrize("times", [(0.5, 0.5), (0.5, 0.2), (float("nan"),), (-1.0,),
+                                   (0.1, 0.1000001)])
+def test_times_must_be_finite_and_increase(tmp_path, times):
+    writer = H264Writer(tmp_path / "x.mp4", 30.0, (32, 32))
+    try:
+        for t in times[:-1]:
+            writer.write(frames(1, 32, 32)[0], t)
+        with pytest.raises(ValueError, match="time"):
+            writer.write(frames(1, 32, 32)[0], times[-1])
+    finally:
+        writer.discard()
+
+
+def test_a_path_that_looks_like_an_option(tmp_path, monkeypatch):
+    """``-out/x.mp4`` reaches ffmpeg as an absolute path, never as an option."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "-out").mkdir()
+    writer = H264Writer(Path("-out") / "x.mp4", 25.0, (32, 32))
+    for f in frames(3, 32, 32):
+        writer.write(f)
+    assert writer.commit() == Path("-out") / "x.mp4"
+    assert video_codec(Path("-out") / "x.mp4") == "h264"
+
+
+def test_sizes_the_encoder_refuses_are_refused_at_once(tmp_path):
+    check_frame_size(MAX_VIDEO_SIDE - 1, 8)               # padded to 16384: fine
+    for size in ((MAX_VIDEO_SIDE + 1, 8), (17000, 1000), (8, 16385)):
+        with pytest.raises(ValueError, match="16384"):
+            check_frame_size(*size)
+        with pytest.raises(ValueError, match="size"):
+            H264Writer(tmp_path / "x.mp4", 25.0, size)
+    assert list(tmp_path.iterdir()) == []

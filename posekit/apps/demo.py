@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import os
 import signal
 import sys
 import threading
@@ -26,28 +25,21 @@ import time
 from pathlib import Path
 from typing import Iterable, Iterator, Optional
 
-import numpy as np
-
 from posekit.lab.config import get_default_configuration
 from posekit.video.smoothing import OneEuroParams
 from posekit.networks.inference import accurate_network
 
 from posekit.io import images as imageio
-from posekit.video.reader import VideoReader
-from posekit.apps.demo_inputs import (
-    CliError, Interrupted, check_size, classify_input, fit_frame, load_checked_image)
+from posekit.apps.demo_inputs import CliError, Interrupted, classify_input, load_checked_image
 from posekit.apps.demo_run import Run
+from posekit.apps.demo_video import run_video
 from posekit.apps.common import (
     HelpFormatter, Parser, add_decoder_options, add_network_options, add_verbosity_options,
     configure_logging, max_side, number, quiet_native_logs)
 from posekit.apps.outputs import (
-    DEFAULT_OUTPUT_FOLDER, DEFAULT_OUTPUT_IMAGE, OutputOptions, check_outputs, folder_outputs,
-    image_id_for, image_ids, output_stems, same_file)
+    DEFAULT_OUTPUT_FOLDER, DEFAULT_OUTPUT_IMAGE, FolderPlan, OutputOptions, check_outputs,
+    folder_outputs, image_id_for, plan_folder, video_output_is_file)  # noqa: F401
 from posekit.pipeline import DEFAULT_MAX_SIDE, THRESHOLDS, PoseEstimator, load_pose_network
-from posekit.io.sources import VIDEO_EXTENSIONS
-from posekit.video.stream import PoseStream, coco_with_ids, draw_people, openpose_with_ids
-from posekit.io.table import TableWriter
-from posekit.video.writer import VIDEO_FORMATS, H264Writer
 
 PROG = "demo_image.py"
 DEFAULT_INPUT = "images/1.jpg"
@@ -137,8 +129,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def run_image(run: Run, source: Path, out: Path) -> int:
     """One image: drawn picture, optional JSON and maps, timings on stdout."""
-    image = load_checked_image(source, run.max_side())
-    run.estimator = run.estimator or _load(run)
+    image = load_checked_image(source, run.max_side(), run.scales())
+    run.load()
     try:
         result = run.estimate(image, str(source))
     except ValueError as exc:
@@ -151,7 +143,9 @@ def run_image(run: Run, source: Path, out: Path) -> int:
                             imageio.json_bytes(result.coco(image_id_for(source, 0)))))
         if run.args.openpose_json:
             outputs.append((run.args.openpose_json, imageio.json_bytes(result.openpose())))
-        imageio.write_group(outputs + run.maps_outputs(result, source.stem))
+        outputs += run.maps_outputs(result, source.stem)
+        with run.gate.held():                          # all of them, or none
+            imageio.write_group(outputs)
     except (OSError, ValueError) as exc:
         raise CliError(f"cannot write the output: {exc}") from None
     for stage, seconds in result.timings.items():     # the stages the decoder timed
@@ -160,43 +154,41 @@ def run_image(run: Run, source: Path, out: Path) -> int:
     return 0
 
 
-def run_folder(run: Run, source: Path, out: Path) -> int:
-    """Every image of a folder: NAME.png, NAME_coco.json, NAME_keypoints.json per image."""
-    files = imageio.list_images(source)
+def run_folder(run: Run, source: Path, out: Path, plan: Optional[FolderPlan] = None) -> int:
+    """Every image of a folder: NAME.png, NAME_coco.json, NAME_keypoints.json per image
+    (names and COCO ids from ``plan``, :func:`posekit.apps.outputs.plan_folder`)."""
+    plan = plan or plan_folder(source)
+    files = plan.images
     if not files:
         raise CliError(f"no images in folder {source} (looked for "
                        f"{', '.join(imageio.IMAGE_EXTENSIONS[:6])}, ... files)")
-    stems, ids = output_stems(files), image_ids(files)
-    maps = Path(run.args.save_maps) if run.args.save_maps else None
-    if run.args.json and os.fspath(run.args.json) != imageio.STDOUT:
-        planned = {p.resolve() for stem in stems for p in folder_outputs(stem, out, maps)}
-        if Path(run.args.json).resolve() in planned:
-            raise CliError(f"--json {run.args.json} would overwrite a per-image output of this "
-                           "run; choose another name")
-    run.estimator = run.estimator or _load(run, out)
+    run.load(out)
     skipped = done = 0
     start = time.perf_counter()
     run.progress = run.progress_bar(len(files), "img")
     try:
-        for path, stem, image_id in zip(files, stems, ids):
+        for path, stem, image_id in zip(files, plan.image_names, plan.image_ids):
             try:
-                image = load_checked_image(path, run.max_side())
+                image = load_checked_image(path, run.max_side(), run.scales())
                 result = run.estimate(image, str(path))
                 coco_json, keypoints_json, picture = folder_outputs(stem, out, None)
-                imageio.write_group(
-                    [(coco_json, imageio.json_bytes(result.coco(image_id))),
-                     (keypoints_json, imageio.json_bytes(result.openpose())),
-                     (picture, imageio.encode_image(result.drawn(image, run.config), ".png"))]
-                    + run.maps_outputs(result, stem))
+                outputs = [(coco_json, imageio.json_bytes(result.coco(image_id))),
+                           (keypoints_json, imageio.json_bytes(result.openpose())),
+                           (picture, imageio.encode_image(result.drawn(image, run.config),
+                                                          ".png"))]
+                outputs += run.maps_outputs(result, stem)
+                with run.gate.held():                  # the files and --json agree
+                    imageio.write_group(outputs)
+                    run.coco += result.coco(image_id)
             except (CliError, ValueError, OSError, MemoryError) as exc:
                 run.note(f"skipped: {' '.join(str(exc).split())}", always=True)
                 skipped += 1
             else:
-                run.coco += result.coco(image_id)
                 done += 1
             if run.progress is not None:
                 run.progress.update(1)
     except KeyboardInterrupt:
+        run.close_progress()
         run.finish_json()
         raise Interrupted(f"interrupted after {done} of {len(files)} images; their outputs "
                           f"are in {out}") from None
@@ -209,125 +201,47 @@ def run_folder(run: Run, source: Path, out: Path) -> int:
     return 0
 
 
-def run_video(run: Run, source: Path, out: Path) -> int:
-    """Every frame of a video: the drawn H.264 video, people tracked across frames.
-
-    ``out`` is the video file (``-o NAME.mp4``) or a folder that receives
-    ``NAME.mp4`` and ``NAME_<frame:012d>_keypoints.json`` per frame.
-    """
-    try:
-        reader = VideoReader(source)
-    except (OSError, ValueError) as exc:
-        raise CliError(str(exc)) from None
-    args = run.args
-    as_file = video_output_is_file(out)
-    target = out if as_file else out / f"{source.stem}.mp4"
-    with reader:
-        info = reader.info
-        check_size(info.height, info.width, source, run.max_side())
-        if target.exists() and same_file(target, source):
-            raise CliError(f"the output video would overwrite the input {source}; choose "
-                           "another name with -o")
-        run.estimator = run.estimator or _load(run, None if as_file else out)
-        smooth = OneEuroParams(min_cutoff=args.min_cutoff, beta=args.beta) \
-            if args.smooth and args.track else None
-        stream = PoseStream(run.estimator, track=args.track, smooth=smooth)
-        try:
-            writer = H264Writer(target, info.fps, (info.width, info.height))
-            table = TableWriter(args.table) if args.table else None
-        except (OSError, ValueError) as exc:
-            raise CliError(f"cannot write the output: {exc}") from None
-        skipped = 0
-        run.progress = run.progress_bar(info.frame_count, "frame")
-        start = time.perf_counter()
-        try:
-            for frame_index, (seconds, frame) in enumerate(reader.timed()):
-                name = f"{source.stem}_{frame_index:012d}"
-                try:
-                    result = run.estimate(frame, f"{source} frame {frame_index}")
-                    tracked = stream.follow(result, seconds)
-                    ids = tracked.ids if args.track else np.full(len(tracked.ids), -1)
-                    drawn = draw_people(run.config, frame, tracked.keypoints,
-                                        tracked.ids if args.track else None)
-                    per_frame = [] if as_file else [
-                        (out / f"{name}_keypoints.json",
-                         imageio.json_bytes(openpose_with_ids(tracked.keypoints, ids, seconds)))]
-                    imageio.write_group(per_frame + run.maps_outputs(result, name))
-                except (ValueError, OSError, MemoryError) as exc:
-                    run.note(f"skipped: {source} frame {frame_index} ({frame.shape[1]}x"
-                             f"{frame.shape[0]}): {' '.join(str(exc).split())}", always=True)
-                    skipped += 1
-                    drawn = frame                    # the video keeps its timing
-                else:
-                    run.coco += coco_with_ids(tracked.keypoints, result.scores, frame_index,
-                                              ids, seconds)
-                    if table is not None:
-                        table.add(frame_index, seconds, tracked.ids, tracked.keypoints)
-                writer.write(fit_frame(drawn, info.width, info.height))
-                if run.progress is not None:
-                    run.progress.update(1)
-        except KeyboardInterrupt:
-            path = writer.commit()
-            if table is not None:
-                table.commit()
-            run.close_progress()
-            run.finish_json()
-            raise Interrupted(f"interrupted after {writer.frames} frames; kept {path} "
-                              f"{'' if as_file else f'and their JSON files in {out}'}") from None
-        except BaseException:
-            writer.discard()
-            if table is not None:
-                table.discard()
-            run.close_progress()
-            raise
-        elapsed = time.perf_counter() - start       # the frames' time, as the bar measures it
-        try:
-            path = writer.commit()
-            if table is not None:
-                table.commit()
-        except OSError as exc:
-            if table is not None:
-                table.discard()
-            raise CliError(f"cannot write the output: {exc}") from None
-        finally:
-            run.close_progress()
-    run.finish_json()
-    run.summary(writer.frames, "frames", elapsed, path)
-    if skipped:
-        raise CliError(f"{skipped} of {writer.frames} frames were skipped (see above); the "
-                       f"video and the other frames' outputs are in {path.parent}")
-    return 0
-
-
-def run_folder_with_videos(run: Run, source: Path, out: Path) -> int:
+def run_folder_with_videos(run: Run, source: Path, out: Path,
+                           plan: Optional[FolderPlan] = None) -> int:
     """A folder: its images (:func:`run_folder`), then each of its videos (:func:`run_video`,
-    a new tracker per video) into the same output folder; one bad file is one skipped line."""
-    videos = sorted(p for p in source.iterdir() if p.is_file() and not p.name.startswith(".")
-                    and p.suffix.lower() in VIDEO_EXTENSIONS)
-    if not videos:
-        return run_folder(run, source, out)
+    a new tracker per video) into the same output folder; one bad file is one skipped line.
+
+    Output names are unique across the folder's images and videos (``a.avi`` and
+    ``a.mp4`` write ``a_avi.mp4`` and ``a_mp4.mp4``); the videos' frames take the COCO
+    image ids after the images'; ``--json`` is written once, at the end (also after Ctrl-C).
+    """
+    plan = plan or plan_folder(source)
+    if not plan.videos:
+        return run_folder(run, source, out, plan)
     failed = 0
-    if imageio.list_images(source):
+    run.hold_json = True
+    try:
+        if plan.images:
+            try:
+                run_folder(run, source, out, plan)
+            except CliError as exc:
+                run.note(' '.join(str(exc).split()), always=True)
+                failed += 1
+        run.next_image_id = max(plan.image_ids, default=-1) + 1
+        for video, name in zip(plan.videos, plan.video_names):
+            try:
+                run_video(run, video, out, name)
+            except CliError as exc:
+                run.note(f"skipped: {video}: {' '.join(str(exc).split())}", always=True)
+                failed += 1
+    except Interrupted as exc:
+        run.hold_json = False
         try:
-            run_folder(run, source, out)
-        except CliError as exc:
-            run.note(' '.join(str(exc).split()), always=True)
-            failed += 1
-    for video in videos:
-        try:
-            run_video(run, video, out)
-        except CliError as exc:
-            run.note(f"skipped: {video}: {' '.join(str(exc).split())}", always=True)
-            failed += 1
+            run.finish_json()
+        except CliError as error:
+            raise Interrupted(f"{exc}; {' '.join(str(error).split())}") from None
+        raise
+    run.hold_json = False
+    run.finish_json()
     if failed:
-        raise CliError(f"{failed} of the folder's inputs (the images, {len(videos)} videos) "
-                       "had problems (see above)")
+        raise CliError(f"{failed} of the folder's inputs (the images, {len(plan.videos)} "
+                       "videos) had problems (see above)")
     return 0
-
-
-def video_output_is_file(out: Path) -> bool:
-    """Whether ``-o`` names the drawn video itself (``NAME.mp4``, not an existing folder)."""
-    return out.suffix.lower() in VIDEO_FORMATS and not out.is_dir()
 
 
 def _load(run: Run, out_folder: Optional[Path] = None) -> PoseEstimator:
@@ -359,41 +273,47 @@ def main(argv: Optional[Iterable[str]] = None) -> int:
     args = build_parser().parse_args(None if argv is None else list(argv))
     configure_logging(args.quiet, args.verbose)
     quiet_native_logs()
-    run = Run(args, get_default_configuration(), prog=PROG)
-    with _sigterm_as_interrupt():
+    run = Run(args, get_default_configuration(), prog=PROG, loader=_load)
+    with _interrupts(run):
         return _main(run, args)
 
 
 @contextlib.contextmanager
-def _sigterm_as_interrupt() -> Iterator[None]:
-    """Treat SIGTERM (``kill``, ``timeout``) like Ctrl-C for the block: finished outputs
-    are kept and partial ones removed (main thread only; restored afterwards)."""
+def _interrupts(run: Run) -> Iterator[None]:
+    """Ctrl-C and SIGTERM (``kill``, ``timeout``) alike for the block: finished outputs are
+    kept, partial ones removed, and one image's or frame's outputs are never split
+    (``run.gate``; main thread only; the previous handlers are restored afterwards)."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-
-    def interrupt(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, interrupt)
+    previous = {sig: signal.signal(sig, run.gate.handler)
+                for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def _main(run: Run, args: argparse.Namespace) -> int:
     """:func:`main` once the command line is parsed."""
     try:
+        if args.smooth and not args.track:
+            raise CliError("--smooth needs tracking (each person's keypoints are filtered "
+                           "along its track); drop --no-track or --smooth")
         source = Path(args.input)
         kind = classify_input(source, DEFAULT_INPUT)
+        if args.smooth and kind == "image":
+            raise CliError("--smooth is for a video input (it filters keypoints over time)")
         try:
+            plan = plan_folder(source) if kind == "folder" else None
             out = check_outputs(OutputOptions(args.output, args.json, args.openpose_json,
-                                              args.save_maps, args.table), kind, source)
-        except ValueError as exc:
+                                              args.save_maps, args.table), kind, source, plan)
+        except (OSError, ValueError) as exc:
             raise CliError(str(exc)) from None
-        handler = {"image": run_image, "folder": run_folder_with_videos, "video": run_video}[kind]
-        return handler(run, source, out)
+        if kind == "folder":
+            return run_folder_with_videos(run, source, out, plan)
+        return {"image": run_image, "video": run_video}[kind](run, source, out)
     except CliError as exc:
         run.close_progress()
         print(f"{PROG}: error: {' '.join(str(exc).split())}", file=sys.stderr)

@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Optional
+from typing import Optional, Sequence
 
 import numpy as np
 
 from posekit.lab.config import STRIDE
+from posekit.networks.inference import MAX_NETWORK_PIXELS
 
 from posekit.io import images as imageio
 
@@ -52,29 +53,52 @@ def classify_input(path: Path, default_input: str = "images/1.jpg") -> str:
     return "video"
 
 
-def check_size(height: int, width: int, name: object, max_side: Optional[int]) -> None:
-    """Raise CliError unless the network can take the image (after any downscaling)."""
+def check_size(height: int, width: int, name: object, max_side: Optional[int],
+               scales: Sequence[float] = (1.0,)) -> None:
+    """Raise CliError unless the network can take the image at every scale it will see
+    (after any downscaling to ``max_side``; ``scales``: the accurate mode's), before any work.
+    """
     if height < MIN_SIDE or width < MIN_SIDE:
         raise CliError(f"{name} is {width}x{height} pixels; the network needs at least "
                        f"{MIN_SIDE}x{MIN_SIDE}")
+    factor = 1.0
     if max_side and max(height, width) > max_side:
         if round(min(height, width) * max_side / max(height, width)) < MIN_SIDE:
             raise CliError(f"{name} is {width}x{height} pixels: downscaled to --max-side "
                            f"{max_side} its short side would be below {MIN_SIDE} pixels")
+        factor = max_side / max(height, width)
+    # the sizes the network runs at: imageio.fit_max_side's rounding; the accurate mode
+    # then resizes the image padded to a multiple of the stride by each scale
+    seen_w, seen_h = max(1, round(width * factor)), max(1, round(height * factor))
+    if tuple(scales) != (1.0,):
+        seen_w, seen_h = (-(-v // STRIDE) * STRIDE for v in (seen_w, seen_h))
+    for scale in scales:
+        run_w, run_h = max(1, round(seen_w * scale)), max(1, round(seen_h * scale))
+        at = "" if scale == 1 else f" at the accurate mode's scale {scale:g} ({run_w}x{run_h})"
+        if min(run_w, run_h) < MIN_SIDE:
+            raise CliError(f"{name} is {width}x{height} pixels: too small for the network{at}; "
+                           f"it needs at least {MIN_SIDE}x{MIN_SIDE} (drop --accurate)")
+        if run_w * run_h > MAX_NETWORK_PIXELS:
+            hint = "lower --max-side or drop --accurate" if scale != 1 else \
+                "downscale it first (--max-side, e.g. the default 640)"
+            raise CliError(f"{name}: {width}x{height} pixels is too large for the network{at}: "
+                           f"more than {MAX_NETWORK_PIXELS // 1_000_000} megapixels, the "
+                           f"memory bound; {hint}")
 
 
-def load_checked_image(path: Path, max_side: Optional[int]) -> np.ndarray:
+def load_checked_image(path: Path, max_side: Optional[int],
+                       scales: Sequence[float] = (1.0,)) -> np.ndarray:
     """Read an image for the network.
 
     Raises:
-        CliError: unreadable, truncated, not an image, smaller than 8x8, or
-            too elongated to downscale to ``max_side``.
+        CliError: unreadable, truncated, not an image, or a size the network cannot
+            take at one of ``scales`` (:func:`check_size`).
     """
     try:
         image = imageio.read_image(path)
     except (OSError, ValueError) as exc:
         raise CliError(str(exc)) from None
-    check_size(*image.shape[:2], path, max_side)
+    check_size(*image.shape[:2], path, max_side, scales)
     return image
 
 

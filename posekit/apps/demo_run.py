@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import statistics
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Optional, Tuple
+from typing import Callable, Dict, Iterator, List, Optional, Tuple
 
 import numpy as np
 
@@ -20,9 +21,55 @@ from posekit.pipeline import PoseEstimator
 from posekit.results import PoseResult
 
 
+class SignalGate:
+    """The demo's SIGINT and SIGTERM handler: ``KeyboardInterrupt``, except inside
+    :meth:`held`, where the signal waits for the end of the block.
+
+    A signal mask cannot hold a signal back on its own: the kernel hands a
+    process's signal to any thread that does not block it (the network's
+    worker threads), and Python then runs the handler in the main thread at
+    once. The command installs :meth:`handler` (main thread only); without it
+    :meth:`held` changes nothing.
+    """
+
+    def __init__(self) -> None:
+        self._depth = 0
+        self._pending = False
+
+    def handler(self, signum: int, frame: object) -> None:
+        """Raise ``KeyboardInterrupt``, or note the signal while a block is held."""
+        if self._depth:
+            self._pending = True
+            return
+        raise KeyboardInterrupt
+
+    @contextlib.contextmanager
+    def held(self) -> Iterator[None]:
+        """A block that Ctrl-C does not split: a signal meanwhile raises at its end (or,
+        when the block ended with an error, at the start of the next block)."""
+        if not self._depth and self._pending:
+            self._pending = False
+            raise KeyboardInterrupt
+        self._depth += 1
+        try:
+            yield
+        finally:
+            self._depth -= 1
+        if not self._depth and self._pending:
+            self._pending = False
+            raise KeyboardInterrupt
+
+
 @dataclass
 class Run:
-    """What one invocation needs along the way."""
+    """What one invocation needs along the way.
+
+    ``loader(run, folder)`` loads the network and creates the output folders
+    (:meth:`load`); ``next_image_id`` is the COCO image id of the next video
+    frame (a folder run's videos follow its images); with ``hold_json`` the
+    ``--json`` file waits for the last input of a folder run (one document);
+    ``gate.held()`` keeps Ctrl-C out of the writing of one image's or frame's outputs.
+    """
 
     args: argparse.Namespace
     config: PoseConfig
@@ -32,6 +79,25 @@ class Run:
     downscale_noted: bool = False
     progress: object = None
     prog: str = "demo_image.py"
+    loader: Optional[Callable[["Run", Optional[Path]], PoseEstimator]] = None
+    next_image_id: int = 0
+    hold_json: bool = False
+    gate: SignalGate = field(default_factory=SignalGate)
+
+    def load(self, out_folder: Optional[Path] = None) -> PoseEstimator:
+        """The estimator, loaded by ``loader`` on the first call (which also creates
+        ``out_folder``)."""
+        if self.estimator is None:
+            self.estimator = self.loader(self, out_folder)
+        return self.estimator
+
+    def scales(self) -> Tuple[float, ...]:
+        """The input scales the network runs at per image: the accurate mode's, else 1."""
+        if self.args.accurate:
+            from posekit.networks.inference import ACCURATE_SCALES
+
+            return tuple(ACCURATE_SCALES)
+        return (1.0,)
 
     def say(self, text: str) -> None:
         """A line on stdout (not with --quiet), above the progress bar if one is shown;
@@ -83,7 +149,6 @@ class Run:
                     maps_view.paf_picture(result.network_image, result.pafs, self.config),
                     ".jpg"))]
 
-
     def progress_bar(self, total: Optional[int], unit: str):
         """A tqdm bar on stderr (None with --quiet)."""
         if self.args.quiet:
@@ -105,12 +170,12 @@ class Run:
             self.progress = None
 
     def finish_json(self) -> None:
-        """Write the run's COCO results (with --json).
+        """Write the run's COCO results (with --json; not while ``hold_json``).
 
         Raises:
             CliError: the file cannot be written.
         """
-        if self.args.json:
+        if self.args.json and not self.hold_json:
             try:
                 imageio.write_json(self.args.json, self.coco)
             except OSError as exc:

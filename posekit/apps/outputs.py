@@ -10,11 +10,13 @@ prints them.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Dict, List, Optional, Sequence
+import re
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 
 from posekit.io import images as imageio
+from posekit.io.sources import VIDEO_EXTENSIONS, unique_names
 from posekit.io.table import TABLE_FORMATS
 from posekit.video.writer import VIDEO_FORMATS
 
@@ -69,26 +71,53 @@ def image_ids(files: Sequence[Path]) -> List[int]:
     return [int(v) for v in ids]
 
 
-def output_stems(files: Sequence[Path]) -> List[str]:
-    """Output names per input, unique ignoring case: the file stem; ``stem_ext`` when two
-    inputs share a stem; a ``_2``, ``_3``... suffix when that still clashes
-    (``bus.jpg`` + ``bus.JPG``, or ``bus.jpg`` + ``bus_jpg.png``)."""
-    counts: Dict[str, int] = {}
-    for path in files:
-        counts[path.stem.lower()] = counts.get(path.stem.lower(), 0) + 1
-    wanted = [p.stem if counts[p.stem.lower()] == 1
-              else f"{p.stem}_{p.suffix.lstrip('.').lower()}" for p in files]
-    taken = {w.lower() for w, p in zip(wanted, files) if counts[p.stem.lower()] == 1}
-    stems: List[str] = []
-    used: set = set()
-    for name in wanted:
-        candidate, n = name, 1
-        while candidate.lower() in used or (candidate != name and candidate.lower() in taken):
-            n += 1
-            candidate = f"{name}_{n}"
-        used.add(candidate.lower())
-        stems.append(candidate)
-    return stems
+def output_stems(files: Sequence[Path], kinds: Optional[Sequence[str]] = None) -> List[str]:
+    """Output names per input, unique ignoring case (the batch command's naming,
+    :func:`posekit.io.sources.unique_names`): the file stem; ``stem_ext`` when two inputs
+    share a stem; a ``_2``, ``_3``... suffix when that still clashes (``bus.jpg`` +
+    ``bus.JPG``, or ``bus.jpg`` + ``bus_jpg.png``), or when an image's outputs would be a
+    video's per-frame files (``a_000000000000.jpg`` beside ``a.mp4``; ``kinds`` given)."""
+    return unique_names([PurePosixPath(p.name) for p in files], kinds, beside=True)
+
+
+def list_videos(folder: Path) -> List[Path]:
+    """Video files directly inside ``folder`` (by extension, hidden files skipped), sorted."""
+    return sorted((p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".")
+                   and p.suffix.lower() in VIDEO_EXTENSIONS), key=lambda p: p.name)
+
+
+@dataclass(frozen=True)
+class FolderPlan:
+    """What a folder run reads and the output name of each file (unique across images and
+    videos, ignoring case).
+
+    Attributes:
+        images: the image files, sorted by name.
+        image_names: their output names (``NAME.png``, ``NAME_coco.json``...).
+        image_ids: their COCO image ids (:func:`image_ids`).
+        videos: the video files, sorted by name.
+        video_names: their output names (``NAME.mp4``, ``NAME_<frame>_keypoints.json``).
+    """
+
+    images: List[Path] = field(default_factory=list)
+    image_names: List[str] = field(default_factory=list)
+    image_ids: List[int] = field(default_factory=list)
+    videos: List[Path] = field(default_factory=list)
+    video_names: List[str] = field(default_factory=list)
+
+
+def plan_folder(folder: Path) -> FolderPlan:
+    """The :class:`FolderPlan` of a folder input.
+
+    Raises:
+        NotADirectoryError: ``folder`` is not a folder.
+    """
+    images, videos = imageio.list_images(folder), list_videos(folder)
+    files = sorted(images + videos, key=lambda p: p.name)
+    kinds = ["video" if p in videos else "image" for p in files]
+    names = dict(zip(files, output_stems(files, kinds)))
+    return FolderPlan(images, [names[p] for p in images], image_ids(images),
+                      videos, [names[p] for p in videos])
 
 
 def folder_outputs(stem: str, out: Path, maps: Optional[Path]) -> List[Path]:
@@ -99,22 +128,121 @@ def folder_outputs(stem: str, out: Path, maps: Optional[Path]) -> List[Path]:
     return names
 
 
+#: A per-frame output of a video run: ``NAME_<frame:012d>`` and one of these endings.
+FRAME_OUTPUT = re.compile(r"(?P<name>.*)_[0-9]{12}(?P<end>_keypoints\.json|_heatmaps\.jpg"
+                          r"|_pafs\.jpg)", re.DOTALL)
+#: The families of per-frame files, as :func:`_run_outputs` names them.
+FRAME_FILES = {"frames": "the per-frame JSON files of", "frame maps": "the per-frame maps of"}
+
+
+def _run_outputs(kind: str, source: Path, out: Path, maps: Optional[Path],
+                 plan: Optional[FolderPlan]) -> Iterator[Tuple[Path, str, str]]:
+    """Every output of a run but the single-file options: ``(folder, name, what)`` for
+    each file, and ``(folder, NAME, "frames" or "frame maps")`` for the family of a
+    video's per-frame files (``NAME_<frame:012d>_keypoints.json`` or its map pictures)."""
+    if kind == "image":
+        yield out.parent, out.name, "-o"
+        if maps:
+            for what in ("heatmaps", "pafs"):
+                yield maps, f"{source.stem}_{what}.jpg", "--save-maps"
+        return
+    if kind == "video":
+        if video_output_is_file(out):
+            yield out.parent, out.name, "-o"
+        else:
+            yield out, f"{source.stem}.mp4", "the drawn video"
+            yield out, source.stem, "frames"
+        if maps:
+            yield maps, source.stem, "frame maps"
+        return
+    assert plan is not None
+    for path, name in zip(plan.images, plan.image_names):
+        for output in folder_outputs(name, out, maps):
+            yield output.parent, output.name, f"an output of {path.name}"
+    for path, name in zip(plan.videos, plan.video_names):
+        yield out, f"{name}.mp4", f"the drawn video of {path.name}"
+        yield out, name, "frames"
+        if maps:
+            yield maps, name, "frame maps"
+
+
+def _check_run_outputs(options: OutputOptions, kind: str, source: Path, out: Path,
+                       plan: Optional[FolderPlan]) -> None:
+    """No two outputs of a run share a file (ignoring case): the drawn images and videos,
+    per-image and per-frame JSON, map pictures, and --json, --openpose-json, --table.
+
+    Raises:
+        ValueError: names the option (or input) and the output it would overwrite.
+    """
+    maps = Path(options.save_maps) if options.save_maps else None
+    folders: Dict[Path, str] = {}
+
+    def folder_key(folder: Path) -> str:
+        if folder not in folders:
+            folders[folder] = os.fspath(folder.resolve()).lower()
+        return folders[folder]
+
+    files: Dict[str, str] = {}
+    frames: Dict[Tuple[str, str, str], str] = {}   # (folder, NAME lower case, what) -> text
+    for folder, name, what in _run_outputs(kind, source, out, maps, plan):
+        if what in FRAME_FILES:
+            frames[(folder_key(folder), name.lower(), what)] = f"{FRAME_FILES[what]} {name}"
+            continue
+        key = f"{folder_key(folder)}/{name.lower()}"
+        if key in files:
+            raise ValueError(f"{what} and {files[key]} would both write {folder / name}")
+        files[key] = what
+
+    def frame_family(folder: str, name: str) -> Optional[str]:
+        """The per-frame files ``folder/name`` (lower case) would be one of, if any."""
+        match = FRAME_OUTPUT.fullmatch(name)
+        if not match:
+            return None
+        what = "frames" if match.group("end") == "_keypoints.json" else "frame maps"
+        return frames.get((folder, match.group("name"), what))
+
+    for key, what in files.items():
+        family = frame_family(*key.rsplit("/", 1))
+        if family:
+            raise ValueError(f"{what} would be one of {family}: {key.rsplit('/', 1)[1]}")
+    for flag in ("json", "openpose_json", "table"):
+        value = getattr(options, flag)
+        if not value or os.fspath(value) == imageio.STDOUT:
+            continue
+        path = Path(value)
+        folder, name = folder_key(path.parent), path.name.lower()
+        found = files.get(f"{folder}/{name}") or frame_family(folder, name)
+        if found:
+            raise ValueError(f"--{flag.replace('_', '-')} {value} would overwrite an output "
+                             f"of this run ({found}); choose another name")
+
+
+def video_output_is_file(out: Path) -> bool:
+    """Whether ``-o`` names the drawn video itself (``NAME.mp4``, not an existing folder)."""
+    return out.suffix.lower() in VIDEO_FORMATS and not out.is_dir()
+
+
 def same_file(a: Path, b: Path) -> bool:
     """Whether two paths name the same file or folder (by resolved path)."""
     return a.resolve() == b.resolve()
 
 
-def check_outputs(options: OutputOptions, kind: str, source: Path) -> Path:
+def check_outputs(options: OutputOptions, kind: str, source: Path,
+                  plan: Optional[FolderPlan] = None) -> Path:
     """Validate every output location before any work; returns the main output path.
 
     Nothing is created here. Folders the run will create (the output folder
     of a folder or video run, the --save-maps folder) may be missing, and
-    may hold the other outputs (``-o out --json out/all.json`` is fine).
+    may hold the other outputs (``-o out --json out/all.json`` is fine) as
+    long as no two outputs share a file: ``--json out/pan.mp4`` or
+    ``--json out/pan_000000000007_keypoints.json`` in a run that writes them
+    is refused. ``plan``: a folder input's files and names (:func:`plan_folder`;
+    made here when not given).
 
     Raises:
         ValueError: a folder that does not exist or is not writable, an output
-            that would overwrite the input, or an option that does not fit
-            the input kind.
+            that would overwrite the input or another output of the run, or an
+            option that does not fit the input kind.
     """
     planned: List[Path] = []
 
@@ -173,6 +301,9 @@ def check_outputs(options: OutputOptions, kind: str, source: Path) -> Path:
         if getattr(options, name):
             check_file(Path(getattr(options, name)))
     _check_distinct(options, kind, source, out)
+    if kind == "folder" and plan is None:
+        plan = plan_folder(source)
+    _check_run_outputs(options, kind, source, out, plan)
     return out
 
 

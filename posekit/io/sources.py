@@ -189,23 +189,30 @@ FRAME_FILE = re.compile(r"(?P<stem>.*)_[0-9]{12}_keypoints\.json", re.DOTALL)
 IMAGE_SUFFIX = "_keypoints.json"
 
 
-def _frame_owner(name: str) -> str:
+def _frame_owner(name: str, beside: bool = False) -> str:
     """The video name whose per-frame file an image named ``name`` would write over
-    (lower case; ``""`` when none could): ``a/a_000000000000`` -> ``a``."""
+    (lower case; ``""`` when none could): ``a/a_000000000000`` -> ``a``; with ``beside``
+    (frame files next to the video's other outputs, as the demo writes them)
+    ``a_000000000000`` -> ``a``."""
     parent, _, leaf = name.lower().rpartition("/")
     match = FRAME_FILE.fullmatch(leaf + IMAGE_SUFFIX)
+    if beside:
+        return "" if not match else f"{parent}/{match.group('stem')}".lstrip("/")
     if not match or not parent or PurePosixPath(parent).name != match.group("stem"):
         return ""
     return parent
 
 
 def unique_names(relative: Sequence[PurePosixPath],
-                 kinds: Optional[Sequence[str]] = None) -> List[str]:
+                 kinds: Optional[Sequence[str]] = None, beside: bool = False) -> List[str]:
     """Output names (no extension) for relative paths, unique ignoring case.
 
     Two paths with the same folder and stem become ``stem_ext``; names that
     still clash (or take a reserved name), and images whose output would be
     one of a video's per-frame files (``kinds`` given), get ``_2``, ``_3``... in order.
+    A video ``NAME``'s frame files are ``NAME/NAME_<frame:012d>_keypoints.json``
+    (the batch), or with ``beside`` ``NAME_<frame:012d>_keypoints.json`` next to
+    its other outputs (the demo's folder runs).
     """
     def key(parent: PurePosixPath, stem: str) -> str:
         return f"{parent.as_posix()}/{stem}".lower()
@@ -228,12 +235,12 @@ def unique_names(relative: Sequence[PurePosixPath],
     # an image whose output is a video's per-frame file moves aside (the video keeps its name)
     videos = {name.lower() for name, kind in zip(names, kinds) if kind == "video"}
     for k, (name, kind) in enumerate(zip(names, kinds)):
-        if kind != "image" or _frame_owner(name) not in videos:
+        if kind != "image" or _frame_owner(name, beside) not in videos:
             continue
         parent, stem = PurePosixPath(name).parent, PurePosixPath(name).name
         candidate, n = stem, 1
         while key(parent, candidate) in used or _frame_owner(
-                (parent / candidate).as_posix()) in videos:
+                (parent / candidate).as_posix(), beside) in videos:
             n += 1
             candidate = f"{stem}_{n}"
         used.add(key(parent, candidate))

@@ -18,6 +18,9 @@ PathLike = Union[str, "os.PathLike[str]"]
 
 #: Frames per second assumed when a video does not report a usable rate.
 DEFAULT_FPS = 25.0
+#: A video is reported truncated when it yields fewer frames than this share of
+#: the count its header announces (headers may be off by a frame or two).
+MIN_FRAME_SHARE = 0.95
 
 
 @dataclass
@@ -32,6 +35,9 @@ class VideoInfo:
 
 class VideoReader:
     """Frames of a video as 8-bit BGR images; the first frame is read on opening.
+
+    :meth:`check_complete`, given the number of frames read to the end, says whether
+    the video ended early.
 
     Raises (on construction):
         FileNotFoundError / PermissionError / ValueError: missing, unreadable
@@ -79,15 +85,28 @@ class VideoReader:
                     return
             yield to_bgr8(frame)
 
+    def check_complete(self, frames: int) -> None:
+        """Raise if the video ended early: ``frames`` (the frames read, to its end) is below
+        :data:`MIN_FRAME_SHARE` of the frame count its header announced (nothing to check
+        when the header gives none). The demo and the batch command both call it.
+
+        Raises:
+            ValueError: the video is truncated or corrupt (the message says how far it got).
+        """
+        count = self.info.frame_count
+        if count and frames < MIN_FRAME_SHARE * count:
+            raise ValueError(f"video {self.path} is truncated or corrupt: it ended after "
+                             f"{frames} of its {count} frames")
+
     def timed(self) -> Iterator[Tuple[float, np.ndarray]]:
         """Yield ``(seconds, frame)`` in order: each frame's time on the video's own clock
-        (its presentation time); where the container gives none that increases, the
-        previous time plus ``1 / fps``."""
+        (its presentation time); where the container gives none that increases (by a
+        microsecond at least), the previous time plus ``1 / fps``."""
         last: Optional[float] = None
         for frame in self:
             now = self._first_time if last is None else \
                 self._cap.get(cv2.CAP_PROP_POS_MSEC) / 1000.0
-            if not math.isfinite(now) or (last is not None and now <= last):
+            if not math.isfinite(now) or (last is not None and now < last + 1e-6):
                 now = (last if last is not None else 0.0) + 1.0 / self.info.fps
             last = now
             yield now, frame

@@ -14,6 +14,7 @@ results) and draw the ids next to the skeletons.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Iterable, Iterator, List, Optional, Tuple, Union
 
@@ -173,7 +174,22 @@ class PoseStream:
 
     def __call__(self, frames: Iterable[Union[np.ndarray, Tuple[float, np.ndarray]]],
                  fps: float = 30.0) -> Iterator[TrackedFrame]:
-        """Process a stream: images (timed ``index / fps``) or ``(time, image)`` pairs."""
+        """Process a stream: images (timed ``index / fps``) or ``(time, image)`` pairs.
+
+        Args:
+            frames: (H, W, 3) uint8 BGR images, or ``(seconds, image)`` pairs.
+            fps: frames per second of plain images (> 0, finite).
+
+        Raises:
+            ValueError: ``fps`` is not a finite number > 0 (at the call, before any frame).
+        """
+        if isinstance(fps, bool) or not isinstance(fps, (int, float, np.number)) \
+                or not (math.isfinite(fps) and fps > 0):
+            raise ValueError(f"fps must be a finite number > 0, got {fps!r}")
+        return self._frames(frames, float(fps))
+
+    def _frames(self, frames: Iterable[Union[np.ndarray, Tuple[float, np.ndarray]]],
+                fps: float) -> Iterator[TrackedFrame]:
         for index, item in enumerate(frames):
             time, image = item if isinstance(item, tuple) else (index / fps, item)
             yield self.process(image, time)

@@ -1,0 +1,210 @@
+"""The demo's video run: each frame's people drawn into an H.264 video, with per-frame JSON.
+
+:func:`run_video` reads a video with its frames' times, estimates and tracks
+the people of each frame and writes, for every frame, together: its OpenPose
+JSON (and map pictures), its COCO results (``--json``), its table rows
+(``--table``) and its drawn picture into the video, at the source's own time
+(a variable frame rate is kept). SIGINT and SIGTERM wait while one frame's
+outputs go out (``Run.gate``), so after Ctrl-C the video, the JSON files, the table
+and ``--json`` all end at the same frame. Problems end as one
+:class:`CliError` line: a frame size the encoder refuses (before any work), a
+full disk, a truncated video (the check the batch command makes, after the
+frames it has).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import List, Optional, Tuple
+
+import numpy as np
+
+from posekit.video.smoothing import OneEuroParams
+
+from posekit.io import images as imageio
+from posekit.video.reader import VideoInfo, VideoReader
+from posekit.apps.demo_inputs import CliError, Interrupted, check_size, fit_frame
+from posekit.apps.demo_run import Run
+from posekit.apps.outputs import same_file, video_output_is_file
+from posekit.video.stream import PoseStream, coco_with_ids, draw_people, openpose_with_ids
+from posekit.io.table import TableWriter
+from posekit.video.writer import H264Writer, check_frame_size
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())
+
+
+class _Sinks:
+    """The drawn video and the table of one run; each frame goes to both or to neither."""
+
+    def __init__(self, target: Path, info: VideoInfo, table: Optional[str]) -> None:
+        try:
+            self.video = H264Writer(target, info.fps, (info.width, info.height))
+        except (OSError, ValueError) as exc:
+            raise CliError(f"cannot write the output: {_one_line(exc)}") from None
+        try:
+            self.table = TableWriter(table) if table else None
+        except (OSError, ValueError) as exc:
+            self.video.discard()
+            raise CliError(f"cannot write the output: {_one_line(exc)}") from None
+
+    def discard(self) -> None:
+        """Drop both (nothing at their destinations)."""
+        self.video.discard()
+        if self.table is not None:
+            self.table.discard()
+
+    def commit(self) -> Tuple[Optional[Path], List[str]]:
+        """Finish both: ``(the video's path or None, a line per output that failed)``."""
+        path, failed = None, []
+        try:
+            path = self.video.commit()
+        except (OSError, ValueError) as exc:
+            failed.append(f"the video: {_one_line(exc)}")
+        if self.table is not None:
+            try:
+                self.table.commit()
+            except (OSError, ValueError) as exc:
+                failed.append(f"the table {self.table.path}: {_one_line(exc)}")
+        return path, failed
+
+
+def run_video(run: Run, source: Path, out: Path, name: Optional[str] = None) -> int:
+    """Every frame of a video: the drawn H.264 video, people tracked across frames.
+
+    ``out`` is the video file (``-o NAME.mp4``) or a folder that receives
+    ``NAME.mp4`` and ``NAME_<frame:012d>_keypoints.json`` per frame (``name``:
+    the output name, default the file's stem). COCO image ids continue from
+    ``run.next_image_id``.
+
+    Raises:
+        CliError: the video cannot be read or written, a frame size the network or the
+            encoder cannot take (before any work), frames skipped, or the video ended
+            before the frames its header announced (the outputs of the frames read are
+            kept).
+        Interrupted: Ctrl-C or SIGTERM; the frames done are kept, all outputs alike.
+    """
+    name = name or source.stem
+    try:
+        reader = VideoReader(source)
+    except (OSError, ValueError) as exc:
+        raise CliError(str(exc)) from None
+    args = run.args
+    as_file = video_output_is_file(out)
+    target = out if as_file else out / f"{name}.mp4"
+    with reader:
+        info = reader.info
+        check_size(info.height, info.width, source, run.max_side(), run.scales())
+        try:
+            check_frame_size(info.width, info.height)
+        except ValueError as exc:
+            raise CliError(f"{source}: {exc}") from None
+        if target.exists() and same_file(target, source):
+            raise CliError(f"the output video would overwrite the input {source}; choose "
+                           "another name with -o")
+        run.load(None if as_file else out)
+        smooth = OneEuroParams(min_cutoff=args.min_cutoff, beta=args.beta) \
+            if args.smooth else None
+        stream = PoseStream(run.estimator, track=args.track, smooth=smooth)
+        sinks = _Sinks(target, info, args.table)
+        first_id, frames, skipped = run.next_image_id, 0, 0
+        run.progress = run.progress_bar(info.frame_count, "frame")
+        start = time.perf_counter()
+        try:
+            for frame_index, (seconds, frame) in enumerate(reader.timed()):
+                frames = frame_index + 1
+                if _frame(run, stream, sinks, source, out, as_file, name, frame_index,
+                          first_id + frame_index, seconds, frame):
+                    skipped += 1
+                if run.progress is not None:
+                    run.progress.update(1)
+        except KeyboardInterrupt:
+            run.close_progress()
+            path, failed = sinks.commit()
+            failed += _json_failure(run)
+            kept = f"kept {path}" + ("" if as_file else f" and their JSON files in {out}") \
+                if path else f"their JSON files are in {out}"
+            raise Interrupted(f"interrupted after {sinks.video.frames} frames; {kept}"
+                              + "".join(f"; could not write {f}" for f in failed)) from None
+        except OSError as exc:               # the encoder or the table's disk failed
+            sinks.discard()
+            run.close_progress()
+            raise CliError(f"cannot write the output: {_one_line(exc)}") from None
+        except BaseException:
+            sinks.discard()
+            run.close_progress()
+            raise
+        elapsed = time.perf_counter() - start       # the frames' time, as the bar measures it
+        run.close_progress()
+        try:
+            reader.check_complete(frames)
+            truncated = ""
+        except ValueError as exc:
+            truncated = _one_line(exc)
+        path, failed = sinks.commit()
+        if failed:
+            sinks.discard()
+            raise CliError(f"cannot write {failed[0]}")
+    run.next_image_id = first_id + frames
+    run.finish_json()
+    run.summary(sinks.video.frames, "frames", elapsed, path)
+    kept = f"the video and the outputs of its {frames} frames are in {path.parent}"
+    if truncated:
+        raise CliError(f"{truncated}; {kept}")
+    if skipped:
+        raise CliError(f"{skipped} of {frames} frames were skipped (see above); {kept}")
+    return 0
+
+
+def _frame(run: Run, stream: PoseStream, sinks: _Sinks, source: Path, out: Path,
+           as_file: bool, name: str, index: int, image_id: int, seconds: float,
+           frame: np.ndarray) -> bool:
+    """One frame: estimate, track, then every output of the frame at once (signals held).
+
+    Returns whether the frame was skipped (one line said why; the video shows it
+    undrawn). Raises OSError when the video or the table cannot be written.
+    """
+    args = run.args
+    stem = f"{name}_{index:012d}"
+    drawn, files, tracked, result = frame, [], None, None
+    try:
+        result = run.estimate(frame, f"{source} frame {index}")
+        tracked = stream.follow(result, seconds)
+        ids = tracked.ids if args.track else np.full(len(tracked.ids), -1)
+        drawn = draw_people(run.config, frame, tracked.keypoints,
+                            tracked.ids if args.track else None)
+        files = [] if as_file else [
+            (out / f"{stem}_keypoints.json",
+             imageio.json_bytes(openpose_with_ids(tracked.keypoints, ids, seconds)))]
+        files += run.maps_outputs(result, stem)
+    except (ValueError, OSError, MemoryError) as exc:
+        problem = exc
+    else:
+        problem = None
+    picture = fit_frame(drawn if problem is None else frame, *sinks.video.size)
+    with run.gate.held():           # Ctrl-C lands between frames, never inside one
+        if problem is None:
+            try:
+                imageio.write_group(files)
+            except (ValueError, OSError) as exc:
+                problem, picture = exc, fit_frame(frame, *sinks.video.size)
+        if problem is None:
+            run.coco += coco_with_ids(tracked.keypoints, result.scores, image_id, ids, seconds)
+            if sinks.table is not None:
+                sinks.table.add(index, seconds, tracked.ids, tracked.keypoints)
+        sinks.video.write(picture, seconds)
+    if problem is not None:
+        run.note(f"skipped: {source} frame {index} ({frame.shape[1]}x{frame.shape[0]}): "
+                 f"{_one_line(problem)}", always=True)
+    return problem is not None
+
+
+def _json_failure(run: Run) -> List[str]:
+    """``--json`` written after Ctrl-C: ``[]``, or the line saying why it could not be."""
+    try:
+        run.finish_json()
+    except CliError as exc:
+        return [_one_line(exc).replace("cannot write ", "", 1)]
+    return []
