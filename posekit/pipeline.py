@@ -211,13 +211,11 @@ def load_pose_network(model: str = "mobilenet_thin", weights: Optional[str] = No
             failure (one-line message naming the file).
         RuntimeError: the runtime's package is not installed.
     """
-    from posekit.networks.registry import get_network
-
-    get_network(model).check_weights(weights, not skip_hash_check)
     try:
         from posekit.networks.inference import load_network
 
-        return load_network(model, weights, runtime=runtime, num_threads=num_threads)
+        return load_network(model, weights, runtime=runtime, num_threads=num_threads,
+                            verify_hash=not skip_hash_check)
     except ImportError as exc:
         raise RuntimeError(f"cannot load the network: {exc} (run `make setup`)") from None
     except (OSError, ValueError) as exc:

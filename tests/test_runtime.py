@@ -312,3 +312,23 @@ def test_interpreters_kept_within_the_pixel_budget(converted: Path,
     assert model.shapes == ((1, 72, 64, 3), (1, 64, 64, 3)) and model.reshapes == 2
     model(np.zeros((1, 80, 64, 3), np.float32))  # all three pass the budget: 72 goes
     assert model.shapes == ((1, 64, 64, 3), (1, 80, 64, 3)) and model.reshapes == 3
+
+
+@pytest.mark.parametrize("runtime", ["auto", "tflite", "tensorflow"])
+def test_loading_reads_the_graphs_hash_once(monkeypatch: pytest.MonkeyPatch, runtime: str) -> None:
+    """The weight check and the converted model's provenance share one SHA-256 of the graph
+    (no cache: the loader computes it once and passes it on)."""
+    from posekit.networks import mobilenet_thin as mt
+    from posekit.pipeline import load_pose_network
+
+    calls = []
+    real = mt.file_sha256
+
+    def counting(path):
+        calls.append(Path(path))
+        return real(path)
+
+    monkeypatch.setattr(mt, "file_sha256", counting)
+    network = load_pose_network("mobilenet_thin", None, runtime=runtime)
+    assert network.runtime in ("int8", "tflite", "tensorflow")
+    assert calls.count(mt.DEFAULT_WEIGHTS) == 1, calls

@@ -41,7 +41,7 @@ DEFAULT_VGG_WEIGHTS = default_vgg_weights()
 
 def load_network(name: str = DEFAULT_NETWORK, weights: str | os.PathLike[str] | None = None,
                  bucket: int = DEFAULT_BUCKET, runtime: str = "auto",
-                 num_threads: int | None = None) -> PoseNetwork:
+                 num_threads: int | None = None, verify_hash: bool = False) -> PoseNetwork:
     """Load a pose network by name.
 
     Args:
@@ -62,6 +62,8 @@ def load_network(name: str = DEFAULT_NETWORK, weights: str | os.PathLike[str] | 
             are ``mobilenet_thin`` only.
         num_threads: TFLite interpreter threads; None: every core this
             process may use. TensorFlow always uses all cores.
+        verify_hash: also compare given weights with the pinned ones (the
+            default weights are always checked); the loader reads them once.
 
     Returns:
         The network, ready for :func:`infer`; ``network.runtime`` says which
@@ -75,7 +77,7 @@ def load_network(name: str = DEFAULT_NETWORK, weights: str | os.PathLike[str] | 
         FileNotFoundError: The weights are missing (for ``mobilenet_thin``
             the message says to run ``make setup``), or ``runtime="tflite"``
             and the converted model is missing (the message says to run
-            ``make assets`` / ``tools/convert_model.py``).
+            ``posekit-fetch`` / ``make assets``).
     """
     check_bucket(bucket)
     entry = get_network(name)
@@ -86,7 +88,7 @@ def load_network(name: str = DEFAULT_NETWORK, weights: str | os.PathLike[str] | 
         owners = [n for n, e in NETWORKS.items() if runtime in e.runtimes]
         raise ValueError(f"the {runtime} runtime exists only for {', '.join(owners)}; load the "
                          f"{name} network with runtime={entry.runtimes[0]!r} or 'auto'")
-    network = entry.load(weights, bucket, runtime, num_threads)
+    network = entry.load(weights, bucket, runtime, num_threads, verify_hash)
     logger.info("%s runs on %s%s", name, network.runtime,
                 f": {network.runtime_reason}" if network.runtime_reason else "")
     return network

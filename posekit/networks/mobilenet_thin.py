@@ -49,26 +49,13 @@ NUM_CHANNELS = NUM_HEATMAPS + NUM_PAFS
 REFETCH_HINT = f"delete it and {FETCH_HINT} to re-fetch it"
 
 
-#: SHA-256 by file identity (path, device, inode, size, modification time): the
-#: weight check and the loader read the same graph once between them.
-_DIGESTS: dict = {}
-
-
 def file_sha256(path: str | os.PathLike[str]) -> str:
-    """SHA-256 of a file as lowercase hex (about 20 ms for the 7.8 MB graph; remembered
-    while the file's identity, size and modification time stay the same)."""
-    info = os.stat(path)
-    key = (os.fspath(path), info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns)
-    if key in _DIGESTS:
-        return _DIGESTS[key]
+    """SHA-256 of a file as lowercase hex (about 20 ms for the 7.8 MB graph)."""
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         for chunk in iter(lambda: handle.read(1 << 20), b""):
             digest.update(chunk)
-    if len(_DIGESTS) > 64:
-        _DIGESTS.clear()
-    _DIGESTS[key] = digest.hexdigest()
-    return _DIGESTS[key]
+    return digest.hexdigest()
 
 
 def load_graph_def(path: str | os.PathLike[str], expected_sha256: str | None = None) -> Any:

@@ -25,10 +25,14 @@ logger = logging.getLogger(__name__)
 
 
 class Loader(Protocol):
-    """Loads a network: ``(weights or None, bucket, runtime, num_threads) -> PoseNetwork``."""
+    """Loads a network: ``(weights or None, bucket, runtime, num_threads, verify_hash) -> PoseNetwork``.
+
+    The loader checks the weights itself, reading them once (``verify_hash``: compare
+    given weights with the pinned ones too; default weights are always checked).
+    """
 
     def __call__(self, weights: "str | os.PathLike[str] | None", bucket: int, runtime: str,
-                 num_threads: Optional[int]) -> PoseNetwork:
+                 num_threads: Optional[int], verify_hash: bool) -> PoseNetwork:
         """Load; ``runtime`` is ``"auto"`` or one of the entry's runtimes.
 
         Raises:
@@ -103,8 +107,14 @@ def check_vgg_weights(weights: "str | os.PathLike[str] | None", verify_hash: boo
 
 
 def load_vgg(weights: "str | os.PathLike[str] | None", bucket: int = DEFAULT_BUCKET,
-             runtime: str = "auto", num_threads: Optional[int] = None) -> PoseNetwork:
-    """The lab's VGG (Keras) with its checkpoint; runs on TensorFlow only."""
+             runtime: str = "auto", num_threads: Optional[int] = None,
+             verify_hash: bool = False) -> PoseNetwork:
+    """The lab's VGG (Keras) with its checkpoint; runs on TensorFlow only.
+
+    Raises:
+        ValueError: the checkpoint's index is missing.
+    """
+    check_vgg_weights(weights, verify_hash)
     from posekit.networks.lab_vgg import create_openpose
 
     model = create_openpose()

@@ -73,20 +73,21 @@ def _shown(path: Path) -> str:
 
 
 def load_mobilenet(weights: "str | os.PathLike[str] | None", bucket: int = DEFAULT_BUCKET,
-                   runtime: str = "auto", num_threads: "int | None" = None) -> PoseNetwork:
+                   runtime: str = "auto", num_threads: "int | None" = None,
+                   verify_hash: bool = False) -> PoseNetwork:
     """``mobilenet_thin`` on ``runtime`` (the registry's loader; see ``posekit.networks.inference.load_network``).
 
     Raises:
         ValueError, FileNotFoundError: as ``posekit.networks.inference.load_network``.
     """
-    model, used, reason = _load_mobilenet(weights, runtime, num_threads)
+    model, used, reason = _load_mobilenet(weights, runtime, num_threads, verify_hash)
     network = PoseNetwork("mobilenet_thin", mobilenet_backend(model), model, bucket, used)
     network.runtime_reason = reason
     return network
 
 
 def _load_mobilenet(weights: str | os.PathLike[str] | None, runtime: str,
-                    num_threads: int | None) -> "tuple[Any, str, str]":
+                    num_threads: int | None, verify_hash: bool) -> "tuple[Any, str, str]":
     """``(model, runtime used, why)`` for ``mobilenet_thin``; see ``posekit.networks.inference.load_network``."""
     from posekit.networks import mobilenet_thin as mt
     from posekit.networks import mobilenet_tflite as mtl
@@ -101,21 +102,22 @@ def _load_mobilenet(weights: str | os.PathLike[str] | None, runtime: str,
         used = "int8" if m8.is_int8(weights) else "tflite"
         return mtl.MobilenetThinTFLite(weights, None, num_threads), used, f"{weights} was given"
     graph = Path(weights) if weights is not None else mt.DEFAULT_WEIGHTS
-    reason = f"runtime={runtime!r} was asked for"
-    if runtime == "auto":
-        runtime, reason = choose_runtime(graph)
-    if runtime == "tensorflow":
-        return mt.MobilenetThin(weights), "tensorflow", reason
-    # The converted model must come from the graph in place (and the default
-    # graph must be the pinned one), so a stale conversion cannot slip through.
     if not graph.is_file():
         raise FileNotFoundError(
             f"mobilenet_thin weights not found at {graph}: {FETCH_HINT} to download and "
             "convert them."
         )
+    # The graph's one hash: the default graph must be the pinned one (and any graph when
+    # verify_hash), and a converted model must come from this very graph, so a stale
+    # conversion cannot slip through.
     source_sha256 = mt.file_sha256(graph)
-    if weights is None:
-        check_mobilenet_weights(None, digest=source_sha256)
+    if weights is None or verify_hash:
+        check_mobilenet_weights(weights, digest=source_sha256)
+    reason = f"runtime={runtime!r} was asked for"
+    if runtime == "auto":
+        runtime, reason = choose_runtime(graph)
+    if runtime == "tensorflow":
+        return mt.MobilenetThin(graph, None), "tensorflow", reason
     model_path = m8.int8_path(graph) if runtime == "int8" else mtl.converted_path(graph)
     return mtl.MobilenetThinTFLite(model_path, source_sha256, num_threads), runtime, reason
 
