@@ -17,20 +17,18 @@ temporary name in its destination folder and renamed when complete.
 from __future__ import annotations
 
 import argparse
-import contextlib
-import signal
 import sys
-import threading
 import time
 from pathlib import Path
-from typing import Iterable, Iterator, Optional
+from typing import Iterable, Optional
 
 from posekit.lab.config import get_default_configuration
 from posekit.video.smoothing import OneEuroParams
 from posekit.networks.inference import accurate_network
 
 from posekit.io import images as imageio
-from posekit.apps.demo_inputs import CliError, Interrupted, classify_input, load_checked_image
+from posekit.apps.command import CommandError, Interrupted, run_command
+from posekit.apps.demo_inputs import classify_input, load_checked_image
 from posekit.apps.demo_run import Run
 from posekit.apps.demo_video import run_video
 from posekit.apps.common import (
@@ -44,7 +42,6 @@ from posekit.pipeline import DEFAULT_MAX_SIDE, THRESHOLDS, PoseEstimator, load_p
 PROG = "demo_image.py"
 DEFAULT_INPUT = "images/1.jpg"
 #: Exit status after Ctrl-C (128 + SIGINT), as shells report it.
-EXIT_INTERRUPTED = 130
 
 
 # --- command line --------------------------------------------------------------------------
@@ -134,7 +131,7 @@ def run_image(run: Run, source: Path, out: Path) -> int:
     try:
         result = run.estimate(image, str(source))
     except ValueError as exc:
-        raise CliError(f"{source}: {exc}") from None
+        raise CommandError(f"{source}: {exc}") from None
     drawn = result.drawn(image, run.config)
     try:
         outputs = [(out, imageio.encode_image(drawn, out.suffix))]
@@ -147,7 +144,7 @@ def run_image(run: Run, source: Path, out: Path) -> int:
         with run.gate.held():                          # all of them, or none
             imageio.write_group(outputs)
     except (OSError, ValueError) as exc:
-        raise CliError(f"cannot write the output: {exc}") from None
+        raise CommandError(f"cannot write the output: {exc}") from None
     for stage, seconds in result.timings.items():     # the stages the decoder timed
         run.say(f"{stage + ':':<13}{seconds:.4f} s")
     run.say(f"people: {len(result.skeletons)}, written to {out}")
@@ -160,7 +157,7 @@ def run_folder(run: Run, source: Path, out: Path, plan: Optional[FolderPlan] = N
     plan = plan or plan_folder(source)
     files = plan.images
     if not files:
-        raise CliError(f"no images in folder {source} (looked for "
+        raise CommandError(f"no images in folder {source} (looked for "
                        f"{', '.join(imageio.IMAGE_EXTENSIONS[:6])}, ... files)")
     run.load(out)
     skipped = done = 0
@@ -180,7 +177,7 @@ def run_folder(run: Run, source: Path, out: Path, plan: Optional[FolderPlan] = N
                 with run.gate.held():                  # the files and --json agree
                     imageio.write_group(outputs)
                     run.coco += result.coco(image_id)
-            except (CliError, ValueError, OSError, MemoryError) as exc:
+            except (CommandError, ValueError, OSError, MemoryError) as exc:
                 run.note(f"skipped: {' '.join(str(exc).split())}", always=True)
                 skipped += 1
             else:
@@ -197,7 +194,7 @@ def run_folder(run: Run, source: Path, out: Path, plan: Optional[FolderPlan] = N
     run.finish_json()
     run.summary(done, "images", time.perf_counter() - start, out)
     if skipped:
-        raise CliError(f"{skipped} of {len(files)} images were skipped (see above)")
+        raise CommandError(f"{skipped} of {len(files)} images were skipped (see above)")
     return 0
 
 
@@ -219,27 +216,27 @@ def run_folder_with_videos(run: Run, source: Path, out: Path,
         if plan.images:
             try:
                 run_folder(run, source, out, plan)
-            except CliError as exc:
+            except CommandError as exc:
                 run.note(' '.join(str(exc).split()), always=True)
                 failed += 1
         run.next_image_id = max(plan.image_ids, default=-1) + 1
         for video, name in zip(plan.videos, plan.video_names):
             try:
                 run_video(run, video, out, name)
-            except CliError as exc:
+            except CommandError as exc:
                 run.note(f"skipped: {video}: {' '.join(str(exc).split())}", always=True)
                 failed += 1
     except Interrupted as exc:
         run.hold_json = False
         try:
             run.finish_json()
-        except CliError as error:
+        except CommandError as error:
             raise Interrupted(f"{exc}; {' '.join(str(error).split())}") from None
         raise
     run.hold_json = False
     run.finish_json()
     if failed:
-        raise CliError(f"{failed} of the folder's inputs (the images, {len(plan.videos)} "
+        raise CommandError(f"{failed} of the folder's inputs (the images, {len(plan.videos)} "
                        "videos) had problems (see above)")
     return 0
 
@@ -254,7 +251,7 @@ def _load(run: Run, out_folder: Optional[Path] = None) -> PoseEstimator:
     try:
         network = load_pose_network(args.model, args.weights, args.skip_hash_check, args.runtime)
     except (ValueError, RuntimeError) as exc:
-        raise CliError(str(exc)) from None
+        raise CommandError(str(exc)) from None
     network = accurate_network(network) if args.accurate else network
     thresholds = {t.dest: getattr(args, t.dest) for t in THRESHOLDS}
     estimator = PoseEstimator(network, args.decoder, thresholds, args.max_side or None,
@@ -264,7 +261,7 @@ def _load(run: Run, out_folder: Optional[Path] = None) -> PoseEstimator:
             if folder:
                 imageio.make_output_folder(folder)
     except ValueError as exc:
-        raise CliError(str(exc)) from None
+        raise CommandError(str(exc)) from None
     return estimator
 
 
@@ -274,57 +271,29 @@ def main(argv: Optional[Iterable[str]] = None) -> int:
     configure_logging(args.quiet, args.verbose)
     quiet_native_logs()
     run = Run(args, get_default_configuration(), prog=PROG, loader=_load)
-    with _interrupts(run):
-        return _main(run, args)
-
-
-@contextlib.contextmanager
-def _interrupts(run: Run) -> Iterator[None]:
-    """Ctrl-C and SIGTERM (``kill``, ``timeout``) alike for the block: finished outputs are
-    kept, partial ones removed, and one image's or frame's outputs are never split
-    (``run.gate``; main thread only; the previous handlers are restored afterwards)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = {sig: signal.signal(sig, run.gate.handler)
-                for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+    # Ctrl-C and SIGTERM alike: finished outputs are kept, partial ones removed, and one
+    # image's or frame's outputs are never split (run.gate).
+    return run_command(PROG, lambda: _main(run, args), run.gate, run.close_progress)
 
 
 def _main(run: Run, args: argparse.Namespace) -> int:
     """:func:`main` once the command line is parsed."""
+    if args.smooth and not args.track:
+        raise CommandError("--smooth needs tracking (each person's keypoints are filtered "
+                       "along its track); drop --no-track or --smooth")
+    source = Path(args.input)
+    kind = classify_input(source, DEFAULT_INPUT)
+    if args.smooth and kind == "image":
+        raise CommandError("--smooth is for a video input (it filters keypoints over time)")
     try:
-        if args.smooth and not args.track:
-            raise CliError("--smooth needs tracking (each person's keypoints are filtered "
-                           "along its track); drop --no-track or --smooth")
-        source = Path(args.input)
-        kind = classify_input(source, DEFAULT_INPUT)
-        if args.smooth and kind == "image":
-            raise CliError("--smooth is for a video input (it filters keypoints over time)")
-        try:
-            plan = plan_folder(source) if kind == "folder" else None
-            out = check_outputs(OutputOptions(args.output, args.json, args.openpose_json,
-                                              args.save_maps, args.table), kind, source, plan)
-        except (OSError, ValueError) as exc:
-            raise CliError(str(exc)) from None
-        if kind == "folder":
-            return run_folder_with_videos(run, source, out, plan)
-        return {"image": run_image, "video": run_video}[kind](run, source, out)
-    except CliError as exc:
-        run.close_progress()
-        print(f"{PROG}: error: {' '.join(str(exc).split())}", file=sys.stderr)
-        return 1
-    except Interrupted as exc:
-        print(f"{PROG}: {exc}", file=sys.stderr)
-        return EXIT_INTERRUPTED
-    except KeyboardInterrupt:
-        run.close_progress()
-        print(f"{PROG}: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
+        plan = plan_folder(source) if kind == "folder" else None
+        out = check_outputs(OutputOptions(args.output, args.json, args.openpose_json,
+                                          args.save_maps, args.table), kind, source, plan)
+    except (OSError, ValueError) as exc:
+        raise CommandError(str(exc)) from None
+    if kind == "folder":
+        return run_folder_with_videos(run, source, out, plan)
+    return {"image": run_image, "video": run_video}[kind](run, source, out)
 
 
 if __name__ == "__main__":

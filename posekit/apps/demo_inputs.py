@@ -1,6 +1,6 @@
 """What a demo run reads: the input's kind, and images checked against the network's size limits.
 
-Problems a user can fix are :class:`CliError` (one line on standard error).
+Problems a user can fix are :class:`CommandError` (one line on standard error).
 """
 
 from __future__ import annotations
@@ -15,24 +15,17 @@ from posekit.lab.config import STRIDE
 from posekit.networks.inference import MAX_NETWORK_PIXELS
 
 from posekit.io import images as imageio
+from posekit.apps.command import CommandError
 
 #: Smallest image side the networks accept (one map cell).
 MIN_SIDE = STRIDE
-
-
-class CliError(Exception):
-    """A problem the user can fix; printed as one ``demo_image.py: error:`` line."""
-
-
-class Interrupted(Exception):
-    """Ctrl-C during a run; the message says what was kept."""
 
 
 def classify_input(path: Path, default_input: str = "images/1.jpg") -> str:
     """``"folder"``, ``"image"`` or ``"video"``.
 
     Raises:
-        CliError: missing, unreadable or empty path, or a file named like an
+        CommandError: missing, unreadable or empty path, or a file named like an
             image whose content is not one.
     """
     if path.is_dir():
@@ -40,31 +33,31 @@ def classify_input(path: Path, default_input: str = "images/1.jpg") -> str:
     if not path.exists():
         hint = " (the sample images are fetched by `make setup`)" \
             if path == Path(default_input) else ""
-        raise CliError(f"{path}: no such file or folder{hint}")
+        raise CommandError(f"{path}: no such file or folder{hint}")
     if not os.access(path, os.R_OK):
-        raise CliError(f"{path} is not readable (permission denied)")
+        raise CommandError(f"{path} is not readable (permission denied)")
     if path.stat().st_size == 0:
-        raise CliError(f"{path} is empty (0 bytes)")
+        raise CommandError(f"{path} is empty (0 bytes)")
     if imageio.has_image_signature(path):
         return "image"
     if imageio.is_image_name(path):
-        raise CliError(f"{path} is not an image file OpenCV can read (its content is not "
+        raise CommandError(f"{path} is not an image file OpenCV can read (its content is not "
                        f"{path.suffix.lstrip('.').upper()} or any other image format)")
     return "video"
 
 
 def check_size(height: int, width: int, name: object, max_side: Optional[int],
                scales: Sequence[float] = (1.0,)) -> None:
-    """Raise CliError unless the network can take the image at every scale it will see
+    """Raise CommandError unless the network can take the image at every scale it will see
     (after any downscaling to ``max_side``; ``scales``: the accurate mode's), before any work.
     """
     if height < MIN_SIDE or width < MIN_SIDE:
-        raise CliError(f"{name} is {width}x{height} pixels; the network needs at least "
+        raise CommandError(f"{name} is {width}x{height} pixels; the network needs at least "
                        f"{MIN_SIDE}x{MIN_SIDE}")
     factor = 1.0
     if max_side and max(height, width) > max_side:
         if round(min(height, width) * max_side / max(height, width)) < MIN_SIDE:
-            raise CliError(f"{name} is {width}x{height} pixels: downscaled to --max-side "
+            raise CommandError(f"{name} is {width}x{height} pixels: downscaled to --max-side "
                            f"{max_side} its short side would be below {MIN_SIDE} pixels")
         factor = max_side / max(height, width)
     # the sizes the network runs at: imageio.fit_max_side's rounding; the accurate mode
@@ -76,12 +69,12 @@ def check_size(height: int, width: int, name: object, max_side: Optional[int],
         run_w, run_h = max(1, round(seen_w * scale)), max(1, round(seen_h * scale))
         at = "" if scale == 1 else f" at the accurate mode's scale {scale:g} ({run_w}x{run_h})"
         if min(run_w, run_h) < MIN_SIDE:
-            raise CliError(f"{name} is {width}x{height} pixels: too small for the network{at}; "
+            raise CommandError(f"{name} is {width}x{height} pixels: too small for the network{at}; "
                            f"it needs at least {MIN_SIDE}x{MIN_SIDE} (drop --accurate)")
         if run_w * run_h > MAX_NETWORK_PIXELS:
             hint = "lower --max-side or drop --accurate" if scale != 1 else \
                 "downscale it first (--max-side, e.g. the default 640)"
-            raise CliError(f"{name}: {width}x{height} pixels is too large for the network{at}: "
+            raise CommandError(f"{name}: {width}x{height} pixels is too large for the network{at}: "
                            f"more than {MAX_NETWORK_PIXELS // 1_000_000} megapixels, the "
                            f"memory bound; {hint}")
 
@@ -91,13 +84,13 @@ def load_checked_image(path: Path, max_side: Optional[int],
     """Read an image for the network.
 
     Raises:
-        CliError: unreadable, truncated, not an image, or a size the network cannot
+        CommandError: unreadable, truncated, not an image, or a size the network cannot
             take at one of ``scales`` (:func:`check_size`).
     """
     try:
         image = imageio.read_image(path)
     except (OSError, ValueError) as exc:
-        raise CliError(str(exc)) from None
+        raise CommandError(str(exc)) from None
     check_size(*image.shape[:2], path, max_side, scales)
     return image
 

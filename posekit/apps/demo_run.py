@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import statistics
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Dict, Iterator, List, Optional, Tuple
+from typing import Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 
@@ -16,48 +15,9 @@ from posekit.io import maps_view
 from posekit.lab.config import PoseConfig
 
 from posekit.io import images as imageio
-from posekit.apps.demo_inputs import CliError
+from posekit.apps.command import CommandError, SignalGate
 from posekit.pipeline import PoseEstimator
 from posekit.results import PoseResult
-
-
-class SignalGate:
-    """The demo's SIGINT and SIGTERM handler: ``KeyboardInterrupt``, except inside
-    :meth:`held`, where the signal waits for the end of the block.
-
-    A signal mask cannot hold a signal back on its own: the kernel hands a
-    process's signal to any thread that does not block it (the network's
-    worker threads), and Python then runs the handler in the main thread at
-    once. The command installs :meth:`handler` (main thread only); without it
-    :meth:`held` changes nothing.
-    """
-
-    def __init__(self) -> None:
-        self._depth = 0
-        self._pending = False
-
-    def handler(self, signum: int, frame: object) -> None:
-        """Raise ``KeyboardInterrupt``, or note the signal while a block is held."""
-        if self._depth:
-            self._pending = True
-            return
-        raise KeyboardInterrupt
-
-    @contextlib.contextmanager
-    def held(self) -> Iterator[None]:
-        """A block that Ctrl-C does not split: a signal meanwhile raises at its end (or,
-        when the block ended with an error, at the start of the next block)."""
-        if not self._depth and self._pending:
-            self._pending = False
-            raise KeyboardInterrupt
-        self._depth += 1
-        try:
-            yield
-        finally:
-            self._depth -= 1
-        if not self._depth and self._pending:
-            self._pending = False
-            raise KeyboardInterrupt
 
 
 @dataclass
@@ -173,13 +133,13 @@ class Run:
         """Write the run's COCO results (with --json; not while ``hold_json``).
 
         Raises:
-            CliError: the file cannot be written.
+            CommandError: the file cannot be written.
         """
         if self.args.json and not self.hold_json:
             try:
                 imageio.write_json(self.args.json, self.coco)
             except OSError as exc:
-                raise CliError(f"cannot write {self.args.json}: {exc.strerror or exc}") from None
+                raise CommandError(f"cannot write {self.args.json}: {exc.strerror or exc}") from None
 
     def summary(self, count: int, unit: str, seconds: float, where: Path) -> None:
         """Throughput and median stage times of a folder or video run."""

@@ -7,7 +7,7 @@ JSON (and map pictures), its COCO results (``--json``), its table rows
 (a variable frame rate is kept). SIGINT and SIGTERM wait while one frame's
 outputs go out (``Run.gate``), so after Ctrl-C the video, the JSON files, the table
 and ``--json`` all end at the same frame. Problems end as one
-:class:`CliError` line: a frame size the encoder refuses (before any work), a
+:class:`CommandError` line: a frame size the encoder refuses (before any work), a
 full disk, a truncated video (the check the batch command makes, after the
 frames it has).
 """
@@ -24,7 +24,8 @@ from posekit.video.smoothing import OneEuroParams
 
 from posekit.io import images as imageio
 from posekit.video.reader import VideoInfo, VideoReader
-from posekit.apps.demo_inputs import CliError, Interrupted, check_size, fit_frame
+from posekit.apps.command import CommandError, Interrupted
+from posekit.apps.demo_inputs import check_size, fit_frame
 from posekit.apps.demo_run import Run
 from posekit.apps.outputs import same_file, video_output_is_file
 from posekit.video.stream import PoseStream, coco_with_ids, draw_people, openpose_with_ids
@@ -43,12 +44,12 @@ class _Sinks:
         try:
             self.video = H264Writer(target, info.fps, (info.width, info.height))
         except (OSError, ValueError) as exc:
-            raise CliError(f"cannot write the output: {_one_line(exc)}") from None
+            raise CommandError(f"cannot write the output: {_one_line(exc)}") from None
         try:
             self.table = TableWriter(table) if table else None
         except (OSError, ValueError) as exc:
             self.video.discard()
-            raise CliError(f"cannot write the output: {_one_line(exc)}") from None
+            raise CommandError(f"cannot write the output: {_one_line(exc)}") from None
 
     def discard(self) -> None:
         """Drop both (nothing at their destinations)."""
@@ -80,7 +81,7 @@ def run_video(run: Run, source: Path, out: Path, name: Optional[str] = None) -> 
     ``run.next_image_id``.
 
     Raises:
-        CliError: the video cannot be read or written, a frame size the network or the
+        CommandError: the video cannot be read or written, a frame size the network or the
             encoder cannot take (before any work), frames skipped, or the video ended
             before the frames its header announced (the outputs of the frames read are
             kept).
@@ -90,7 +91,7 @@ def run_video(run: Run, source: Path, out: Path, name: Optional[str] = None) -> 
     try:
         reader = VideoReader(source)
     except (OSError, ValueError) as exc:
-        raise CliError(str(exc)) from None
+        raise CommandError(str(exc)) from None
     args = run.args
     as_file = video_output_is_file(out)
     target = out if as_file else out / f"{name}.mp4"
@@ -100,9 +101,9 @@ def run_video(run: Run, source: Path, out: Path, name: Optional[str] = None) -> 
         try:
             check_frame_size(info.width, info.height)
         except ValueError as exc:
-            raise CliError(f"{source}: {exc}") from None
+            raise CommandError(f"{source}: {exc}") from None
         if target.exists() and same_file(target, source):
-            raise CliError(f"the output video would overwrite the input {source}; choose "
+            raise CommandError(f"the output video would overwrite the input {source}; choose "
                            "another name with -o")
         run.load(None if as_file else out)
         smooth = OneEuroParams(min_cutoff=args.min_cutoff, beta=args.beta) \
@@ -131,7 +132,7 @@ def run_video(run: Run, source: Path, out: Path, name: Optional[str] = None) -> 
         except OSError as exc:               # the encoder or the table's disk failed
             sinks.discard()
             run.close_progress()
-            raise CliError(f"cannot write the output: {_one_line(exc)}") from None
+            raise CommandError(f"cannot write the output: {_one_line(exc)}") from None
         except BaseException:
             sinks.discard()
             run.close_progress()
@@ -146,15 +147,15 @@ def run_video(run: Run, source: Path, out: Path, name: Optional[str] = None) -> 
         path, failed = sinks.commit()
         if failed:
             sinks.discard()
-            raise CliError(f"cannot write {failed[0]}")
+            raise CommandError(f"cannot write {failed[0]}")
     run.next_image_id = first_id + frames
     run.finish_json()
     run.summary(sinks.video.frames, "frames", elapsed, path)
     kept = f"the video and the outputs of its {frames} frames are in {path.parent}"
     if truncated:
-        raise CliError(f"{truncated}; {kept}")
+        raise CommandError(f"{truncated}; {kept}")
     if skipped:
-        raise CliError(f"{skipped} of {frames} frames were skipped (see above); {kept}")
+        raise CommandError(f"{skipped} of {frames} frames were skipped (see above); {kept}")
     return 0
 
 
@@ -205,6 +206,6 @@ def _json_failure(run: Run) -> List[str]:
     """``--json`` written after Ctrl-C: ``[]``, or the line saying why it could not be."""
     try:
         run.finish_json()
-    except CliError as exc:
+    except CommandError as exc:
         return [_one_line(exc).replace("cannot write ", "", 1)]
     return []

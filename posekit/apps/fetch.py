@@ -20,7 +20,10 @@ import sys
 from pathlib import Path
 from typing import Optional, Sequence
 
+from posekit.apps.command import EXIT_OK, CommandError, run_command
 from posekit.paths import ROOT, assets_root
+
+PROG = "posekit-fetch"
 
 
 def convert(weights: Optional[Path], force: bool = False) -> Path:
@@ -66,27 +69,31 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     Returns:
         Process exit status: 0 on success, 1 on failure (one line on stderr).
     """
-    parser = argparse.ArgumentParser(prog="posekit-fetch", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog=PROG, description=__doc__.splitlines()[0])
     parser.add_argument("--weights", type=Path, default=None,
                         help="convert this frozen graph (not hash-checked, nothing downloaded) "
                              "instead of fetching the default one")
     parser.add_argument("--force", action="store_true", help="convert again even if up to date")
     args = parser.parse_args(argv)
+    return run_command(PROG, lambda: _fetch(args))
+
+
+def _fetch(args: argparse.Namespace) -> int:
+    """:func:`main` once the command line is parsed."""
     from posekit.networks import assets
 
     try:
         if args.weights is None:
             root = assets_root()
-            print(f"posekit-fetch: assets folder {root}", flush=True)
+            print(f"{PROG}: assets folder {root}", flush=True)
             fetched = assets.fetch_weights(root)
             fetched = assets.fetch_images(root) or fetched
             if not fetched:
-                print("posekit-fetch: weights and sample images present and verified.")
+                print(f"{PROG}: weights and sample images present and verified.")
         convert(args.weights, args.force)
     except (assets.AssetError, OSError, ValueError, ImportError) as exc:
-        print(f"posekit-fetch: error: {exc}", file=sys.stderr)
-        return 1
-    return 0
+        raise CommandError(str(exc)) from None
+    return EXIT_OK
 
 
 if __name__ == "__main__":
