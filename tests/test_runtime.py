@@ -332,3 +332,18 @@ def test_loading_reads_the_graphs_hash_once(monkeypatch: pytest.MonkeyPatch, run
     network = load_pose_network("mobilenet_thin", None, runtime=runtime)
     assert network.runtime in ("int8", "tflite", "tensorflow")
     assert calls.count(mt.DEFAULT_WEIGHTS) == 1, calls
+
+
+def test_a_model_and_its_manifest_appear_together(tmp_path: Path) -> None:
+    """One atomic writer: the model is not written when its manifest cannot be."""
+    from posekit.networks import mobilenet_tflite as mtl
+
+    dest = tmp_path / "graph_opt.tflite"
+    mtl.manifest_path(dest).mkdir()               # the manifest's name is taken by a folder
+    with pytest.raises(ValueError, match="folder"):
+        mtl.write_model(dest, b"model bytes", {"format": "x"})
+    assert sorted(p.name for p in tmp_path.iterdir()) == [mtl.manifest_path(dest).name]
+    mtl.manifest_path(dest).rmdir()
+    mtl.write_model(dest, b"model bytes", {"format": "x"})
+    assert dest.read_bytes() == b"model bytes"
+    assert json.loads(mtl.manifest_path(dest).read_text()) == {"format": "x"}

@@ -169,20 +169,25 @@ def destination_kind(path: PathLike) -> str:
     return "file"
 
 
-def write_bytes(path: PathLike, data: bytes) -> None:
+def write_bytes(path: PathLike, data: bytes, durable: bool = False) -> None:
     """Write ``data`` to ``path``: atomically for a regular file (temporary file, then
     rename), in place for a device or FIFO, to standard output for ``-``.
 
     The file gets the usual permissions (umask applied), like ``open(path, "wb")``.
 
+    Args:
+        path: the destination.
+        data: its content.
+        durable: flush the data to the disk before the rename (model files).
+
     Raises:
         ValueError: ``path`` is a symbolic link or a folder.
         OSError: the write failed (the destination is then untouched).
     """
-    write_group([(path, data)])
+    write_group([(path, data)], durable)
 
 
-def write_group(outputs: Sequence[Tuple[PathLike, bytes]]) -> None:
+def write_group(outputs: Sequence[Tuple[PathLike, bytes]], durable: bool = False) -> None:
     """Write several outputs so that they all appear or none does.
 
     Every regular file is first written under a temporary name; only when all
@@ -192,6 +197,7 @@ def write_group(outputs: Sequence[Tuple[PathLike, bytes]]) -> None:
 
     Args:
         outputs: ``(path, bytes)`` pairs; paths must differ.
+        durable: flush each regular file to the disk before the renames.
 
     Raises:
         ValueError: a path is a symbolic link or a folder, or two paths are the same.
@@ -210,6 +216,9 @@ def write_group(outputs: Sequence[Tuple[PathLike, bytes]]) -> None:
                 staged.append((tmp, Path(path)))
                 with open(tmp, "xb") as handle:
                     handle.write(data)
+                    if durable:
+                        handle.flush()
+                        os.fsync(handle.fileno())
         with signals_held():
             for tmp, path in staged:
                 os.replace(tmp, path)

@@ -34,9 +34,10 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from posekit.paths import ROOT  # noqa: E402
+from posekit.paths import ROOT
 
-from posekit.networks.mobilenet_thin import WEIGHTS_SHA256, file_sha256  # noqa: E402 (no TensorFlow)
+from posekit.io.atomic import write_bytes
+from posekit.networks.mobilenet_thin import WEIGHTS_SHA256, file_sha256  # no TensorFlow
 
 REFETCH_HINT = "delete it and rerun `posekit-fetch` (in a checkout: `make setup`)"
 
@@ -157,23 +158,7 @@ def write_verified(data: bytes, dest: str | os.PathLike[str], expected_sha256: s
         )
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.chmod(tmp_name, 0o666 & ~_current_umask())  # mkstemp creates 0600
-        os.replace(tmp_name, dest)
-    except BaseException:
-        if os.path.exists(tmp_name):
-            os.unlink(tmp_name)
-        raise
-
-
-def _current_umask() -> int:
-    """The process umask (read by setting it and restoring it)."""
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
+    write_bytes(dest, data, durable=True)
 
 
 def pip_download(requirement: str, dest_dir: Path, expected_file: str,

@@ -32,7 +32,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 import threading
 import time
 import warnings
@@ -42,6 +41,7 @@ from typing import Any
 
 import numpy as np
 
+from posekit.io.atomic import write_group
 from posekit.networks.mobilenet_thin import (
     INPUT_TENSOR,
     NUM_CHANNELS,
@@ -129,23 +129,17 @@ def convert_frozen_graph(weights: str | os.PathLike[str],
     return converter.convert()
 
 
-def _write_atomic(data: bytes, dest: Path) -> None:
-    """Write ``data`` to ``dest`` through a temporary file in the same folder, then rename."""
+def write_model(dest: Path, data: bytes, manifest: dict) -> None:
+    """Write a converted model and its manifest together: both appear, or neither does.
+
+    Raises:
+        ValueError: ``dest`` or its manifest's path is a link or a folder.
+        OSError: the write failed (nothing is replaced).
+    """
+    dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp_name, 0o666 & ~umask)  # mkstemp creates 0600
-        os.replace(tmp_name, dest)
-    except BaseException:
-        if os.path.exists(tmp_name):
-            os.unlink(tmp_name)
-        raise
+    write_group([(dest, data), (manifest_path(dest),
+                                (json.dumps(manifest, indent=2) + "\n").encode())], durable=True)
 
 
 def write_converted(weights: str | os.PathLike[str], dest: str | os.PathLike[str] | None = None,
@@ -177,8 +171,7 @@ def write_converted(weights: str | os.PathLike[str], dest: str | os.PathLike[str
         "tflite_sha256": hashlib.sha256(data).hexdigest(),
         "tensorflow": tf.__version__,
     }
-    _write_atomic(data, dest)
-    _write_atomic((json.dumps(manifest, indent=2) + "\n").encode(), manifest_path(dest))
+    write_model(dest, data, manifest)
     return dest
 
 

@@ -316,6 +316,5 @@ def write_int8(weights: str | os.PathLike[str], dest: str | os.PathLike[str] | N
         "accuracy": accuracy,
         "passed_check": passed,
     }
-    mtl._write_atomic(data, dest)
-    mtl._write_atomic((json.dumps(manifest, indent=2) + "\n").encode(), mtl.manifest_path(dest))
+    mtl.write_model(dest, data, manifest)
     return dest
