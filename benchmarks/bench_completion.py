@@ -27,7 +27,7 @@ import numpy as np
 from posekit.decode import completion
 from estimation.config import get_default_configuration
 from posekit.decode.decoder import DecoderParams, decode
-from posekit.io.export import skeleton_keypoints, to_coco
+from posekit.io.export import people_to_coco
 from tools.fit_rescore import coco_ap
 
 #: Rows: (label, decoder params changes, completion constants changes).
@@ -76,8 +76,7 @@ def evaluate(maps: Dict[int, tuple], args: argparse.Namespace, params: DecoderPa
         results: List[dict] = []
         for i, (hm, pf, scale) in maps.items():
             coords, skeletons = decode(hm, pf, params=params)
-            results += to_coco(skeleton_keypoints(coords, skeletons, scale=1.0 / scale),
-                               skeletons[:, -2], i)
+            results += people_to_coco(coords, skeletons, i, scale=1.0 / scale)
     finally:
         for name, value in saved.items():
             setattr(completion, name, value)

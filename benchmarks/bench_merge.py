@@ -54,7 +54,7 @@ from estimation.connections import get_connections  # noqa: E402
 from estimation.coordinates import get_coordinates  # noqa: E402
 from estimation.estimators import estimate  # noqa: E402
 from posekit.apps.evaluate import coco_stats, load_annotations  # noqa: E402
-from posekit.io.export import skeleton_keypoints, to_coco  # noqa: E402
+from posekit.io.export import people_to_coco  # noqa: E402
 from estimation.handout import (  # noqa: E402
     estimate_rows_reference,
     get_connections_reference,
@@ -144,8 +144,7 @@ def run(dev_dir: Path, limit: Optional[int] = None, runtime: str = "auto",
         except Exception:  # noqa: BLE001
             crashes[METHODS[2], None] += 1
         for key, (found, skeletons) in outputs.items():
-            keypoints = skeleton_keypoints(found, skeletons, scale=1.0 / scale)
-            results[key] += to_coco(keypoints, skeletons[:, -2], entry["id"])
+            results[key] += people_to_coco(found, skeletons, entry["id"], scale=1.0 / scale)
     image_ids = [e["id"] for e in entries]
     report: Dict[str, Dict[str, dict]] = {m: {} for m in METHODS}
     for key in keys:

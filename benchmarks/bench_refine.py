@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from posekit.decode.decoder import DecoderParams, decode
-from posekit.io.export import COCO_ORDER, skeleton_keypoints, to_coco
+from posekit.io.export import COCO_ORDER, people_to_coco
 from posekit.decode.refine import REFINERS
 from tools.fit_rescore import SIGMAS, coco_ap
 
@@ -56,8 +56,7 @@ def main() -> int:
         for i in ids:
             hm, pf, scale = maps[i]
             coords, skeletons = decode(hm, pf, params=params)
-            found = to_coco(skeleton_keypoints(coords, skeletons, scale=1.0 / scale),
-                            skeletons[:, -2], i)
+            found = people_to_coco(coords, skeletons, i, scale=1.0 / scale)
             results += found
             for person in found:
                 kp = np.array(person["keypoints"], float).reshape(17, 3)

@@ -137,7 +137,7 @@ def average_precision(entries: List[dict], heat: Maps, paf: Maps, gain: float = 
     """AP of the evaluation's decoder on heatmaps from ``heat`` and PAFs from ``paf``."""
     import cv2
 
-    from posekit.io.export import skeleton_keypoints, to_coco
+    from posekit.io.export import people_to_coco
     from posekit.decode.registry import get_decoder
     from posekit.apps.evaluate import coco_stats
 
@@ -151,8 +151,7 @@ def average_precision(entries: List[dict], heat: Maps, paf: Maps, gain: float = 
             heatmaps = cv2.GaussianBlur(heatmaps, (0, 0), sigma)
             pafs = cv2.GaussianBlur(pafs, (0, 0), sigma)
         coords, people = decode(heatmaps, pafs, params)
-        results += to_coco(skeleton_keypoints(coords, people, scale=1.0 / scale),
-                           people[:, -2], entry["id"])
+        results += people_to_coco(coords, people, entry["id"], scale=1.0 / scale)
     with contextlib.redirect_stdout(io.StringIO()):
         return float(coco_stats(DEV / "person_keypoints.json", results,
                                 [e["id"] for e in entries])["AP"])

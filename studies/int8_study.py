@@ -83,7 +83,7 @@ def build(name: str, dest: Path) -> Path:
 def measure(path: Optional[Path], limit: int) -> Dict[str, float]:
     """AP, map errors and post-processing median of a model (None: float32 TFLite)."""
     from posekit.decode.registry import get_decoder
-    from posekit.io.export import skeleton_keypoints, to_coco
+    from posekit.io.export import people_to_coco
     from posekit.networks.inference import infer_multiscale, load_network
     from posekit.apps.evaluate import coco_stats
     from posekit.io.images import read_image
@@ -105,8 +105,7 @@ def measure(path: Optional[Path], limit: int) -> Dict[str, float]:
         start = time.perf_counter()
         coords, people = decode(heatmaps, pafs)
         post.append(time.perf_counter() - start)
-        results += to_coco(skeleton_keypoints(coords, people, scale=1.0 / scale),
-                           people[:, -2], entry["id"])
+        results += people_to_coco(coords, people, entry["id"], scale=1.0 / scale)
     with contextlib.redirect_stdout(io.StringIO()):
         ap = coco_stats(DEV / "person_keypoints.json", results, [e["id"] for e in entries])["AP"]
     mean = np.mean(errors, axis=0) if errors else [0.0] * 4

@@ -36,7 +36,7 @@ import numpy as np
 from benchmarks.bench_merge import DEFAULT_DEV_DIR, KITS
 from estimation.config import get_default_configuration
 from posekit.decode.decoder import kit_connections
-from posekit.io.export import COCO_ORDER, skeleton_keypoints, to_coco
+from posekit.io.export import COCO_ORDER, people_to_coco
 from estimation.handout import (estimate_rows_reference, get_coordinates_reference,
                                 merge_greedy_reference)
 from estimation.renderers import cell_to_pixel
@@ -110,8 +110,8 @@ def dev_ap(images: Dict[int, dict], annotations: Path, kit: str,
     for image_id in ids:
         image = images[image_id]
         skeletons = merge_of(image_id, image["rows"][kit])
-        keypoints = skeleton_keypoints(image["coords"], skeletons, scale=1.0 / image["scale"])
-        results += to_coco(keypoints, skeletons[:, -2], image_id)
+        results += people_to_coco(image["coords"], skeletons, image_id,
+                                  scale=1.0 / image["scale"])
     return coco_stats(annotations, results, ids)["AP"]
 
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from estimation.config import NUM_PARTS, BodyPart
-from posekit.io.export import COCO_ORDER, skeleton_keypoints, to_coco, to_openpose
+from posekit.io.export import COCO_ORDER, skeleton_keypoints, people_to_coco, to_coco, to_openpose
 
 #: COCO's 17 keypoint names, in COCO's order (person_keypoints annotations).
 COCO_NAMES = ("nose", "left_eye", "right_eye", "left_ear", "right_ear", "left_shoulder",
@@ -121,3 +121,14 @@ def test_openpose_layout_is_cmu_order_x_y_score(person):
         [35.5, 11.5, 0.8])
     assert flat[3 * BodyPart.nose:3 * BodyPart.nose + 3] == [0, 0, 0]
     assert to_openpose(np.zeros((0, NUM_PARTS, 3)))["people"] == []
+
+
+def test_people_to_coco_is_keypoints_then_coco_in_one_step():
+    coords = {"nose": [(2.0, 3.0, 0.9, 0)], "neck": [(2.5, 5.0, 0.8, 1)]}
+    skeletons = np.array([[0, 1] + [-1] * 16 + [1.7, 2]], dtype=float)
+    got = people_to_coco(coords, skeletons, image_id=7, scale=0.5)
+    assert got == to_coco(skeleton_keypoints(coords, skeletons, scale=0.5), [1.7], 7)
+    # nose at cell (2, 3): centre (2.5 * 8 - 0.5, 3.5 * 8 - 0.5) = (19.5, 27.5) network px,
+    # then ((19.5 + 0.5) * 0.5 - 0.5, (27.5 + 0.5) * 0.5 - 0.5) = (9.5, 13.5) image px
+    assert got[0]["keypoints"][:3] == [9.5, 13.5, 1] and got[0]["score"] == 1.7
+    assert people_to_coco(coords, np.zeros((0, 20)), image_id=7) == []

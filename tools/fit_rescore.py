@@ -36,7 +36,7 @@ import numpy as np
 from posekit.paths import ROOT  # noqa: E402
 
 from posekit.decode.decoder import DecoderParams, decode  # noqa: E402
-from posekit.io.export import skeleton_keypoints, to_coco  # noqa: E402
+from posekit.io.export import people_to_coco  # noqa: E402
 from posekit.decode.rescore import NUM_FEATURES, WEIGHTS_PATH, Rescorer  # noqa: E402
 
 #: pycocotools' keypoint sigmas (COCO-17 order).
@@ -103,8 +103,7 @@ def collect(args: argparse.Namespace) -> Dict[str, object]:
     for image_id, hm, pf, out_scale in load_maps(args, entries):
         out: List[np.ndarray] = []
         coords, skeletons = decode(hm, pf, params=params, features_out=out)
-        found = to_coco(skeleton_keypoints(coords, skeletons, scale=1.0 / out_scale),
-                        skeletons[:, -2], image_id)
+        found = people_to_coco(coords, skeletons, image_id, scale=1.0 / out_scale)
         oks = oks_matrix([np.array(p["keypoints"], float).reshape(17, 3) for p in found],
                          truths[image_id])
         targets += assigned_oks(oks).tolist()

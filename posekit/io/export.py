@@ -84,6 +84,27 @@ def to_coco(keypoints: np.ndarray, scores: Sequence[float], image_id: int) -> Li
     return results
 
 
+def people_to_coco(coords: Dict[str, Sequence], skeletons: np.ndarray, image_id: int,
+                   scale: float = 1.0, stride: float = STRIDE) -> List[dict]:
+    """COCO keypoint results straight from a decoder's output (maps -> people -> COCO, once).
+
+    Args:
+        coords: ``{part name: [(x, y, score, id), ...]}`` in map cells.
+        skeletons: (K, 20) rows of 18 slot ids, score, parts_num; the score ranks them.
+        image_id: the COCO image id.
+        scale: original image size / network input size (1 when not resized).
+        stride: image pixels per map cell.
+
+    Returns:
+        :func:`to_coco` of :func:`skeleton_keypoints`, scored by the rows' scores.
+
+    Raises:
+        ValueError: a skeleton id is not in ``coords``.
+    """
+    rows = np.asarray(skeletons, dtype=np.float64).reshape(-1, NUM_PARTS + 2)
+    return to_coco(skeleton_keypoints(coords, rows, stride, scale), rows[:, -2], image_id)
+
+
 def to_openpose(keypoints: np.ndarray) -> dict:
     """OpenPose's JSON layout: ``{"version", "people": [{"pose_keypoints_2d"}]}``.
 
