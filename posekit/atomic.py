@@ -210,7 +210,7 @@ def write_group(outputs: Sequence[Tuple[PathLike, bytes]]) -> None:
                 staged.append((tmp, Path(path)))
                 with open(tmp, "xb") as handle:
                     handle.write(data)
-        with signals_held():
+        with _signals_held():
             for tmp, path in staged:
                 os.replace(tmp, path)
             staged = []
@@ -228,13 +228,8 @@ def write_group(outputs: Sequence[Tuple[PathLike, bytes]]) -> None:
 
 
 @contextlib.contextmanager
-def signals_held() -> Iterator[None]:
-    """Hold SIGINT and SIGTERM back for the block (main thread of a POSIX process only):
-    one that arrives meanwhile is delivered when the block ends. Blocks nest.
-
-    For outputs that must move together: the demo writes one video frame's JSON,
-    table rows and video frame inside one block, so Ctrl-C never splits them.
-    """
+def _signals_held() -> Iterator[None]:
+    """Hold SIGINT and SIGTERM back for the block (main thread of a POSIX process only)."""
     import signal
     import threading
 
