@@ -96,7 +96,8 @@ def test_outputs_equal_the_demo_on_the_same_inputs(tree, first_run):
     demo = tree / "demo"
     demo.mkdir()
     assert cli.main([str(tree / "in"), "-o", str(demo / "top"), "-q"]) == 1   # bad.jpg skipped
-    assert cli.main([str(tree / "in" / "sub"), "-o", str(demo / "sub"), "-q"]) == 0
+    # sub/cut.avi fails in the demo as in the batch (VideoReader.check_complete)
+    assert cli.main([str(tree / "in" / "sub"), "-o", str(demo / "sub"), "-q"]) == 1
     assert cli.main([str(tree / "in" / "v1.avi"), "-o", str(demo / "v1"), "-q"]) == 0
     assert cli.main([str(tree / "in" / "sub" / "v2.mp4"), "-o", str(demo / "v2"), "-q"]) == 0
     pairs = [(out / "a_keypoints.json", demo / "top" / "a_keypoints.json"),

@@ -36,7 +36,7 @@ from posekit.apps.common import (
     configure_logging, max_side, number, quiet_native_logs)
 from posekit.apps.outputs import (
     DEFAULT_OUTPUT_FOLDER, DEFAULT_OUTPUT_IMAGE, FolderPlan, OutputOptions, check_outputs,
-    folder_outputs, image_id_for, plan_folder, video_output_is_file)  # noqa: F401
+    folder_outputs, image_id_for, plan_folder)
 from posekit.pipeline import DEFAULT_MAX_SIDE, THRESHOLDS, PoseEstimator, load_pose_network
 
 PROG = "demo_image.py"
@@ -49,12 +49,14 @@ DEFAULT_INPUT = "images/1.jpg"
 EPILOG = f"""\
 inputs:
   an image file        -> OUTPUT image (default {DEFAULT_OUTPUT_IMAGE}); timings on stdout
-  a folder of images   -> OUTPUT folder (default {DEFAULT_OUTPUT_FOLDER}/): NAME.png (drawn),
-                          NAME_coco.json and NAME_keypoints.json (OpenPose) per image
-  a video file         -> OUTPUT folder: NAME.mp4 (drawn, H.264) and
-                          NAME_<frame:012d>_keypoints.json (OpenPose, with "time") per frame;
-                          or -o NAME.mp4: that video only. People are tracked (ids drawn,
-                          person_id / track_id in the JSON) unless --no-track
+  a folder             -> OUTPUT folder (default {DEFAULT_OUTPUT_FOLDER}/): NAME.png (drawn),
+                          NAME_coco.json and NAME_keypoints.json (OpenPose) per image, and
+                          each video as below; names unique (a.avi + a.mp4: a_avi, a_mp4)
+  a video file         -> OUTPUT folder: NAME.mp4 (drawn, H.264, at the source's frame
+                          times) and NAME_<frame:012d>_keypoints.json (OpenPose, with
+                          "time") per frame; or -o NAME.mp4: that video only. People are
+                          tracked (ids drawn, person_id / track_id in the JSON) unless
+                          --no-track
 
 JSON formats (pixel coordinates of the original image):
   --json: COCO keypoint results, a list of
@@ -92,7 +94,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_decoder_options(parser)
     parser.add_argument("--json", metavar="PATH",
                         help="also write the people as COCO keypoint results (for a folder or "
-                             "video: all images / frames in one list)")
+                             "video: all images / frames in one list, each with its own "
+                             "image_id; a folder's video frames follow its images)")
     parser.add_argument("--openpose-json", metavar="PATH",
                         help="also write the people in OpenPose's JSON format (image input only; "
                              "folder and video runs write one per image / frame)")
@@ -110,7 +113,8 @@ def build_parser() -> argparse.ArgumentParser:
                             "then -1 in the JSON, and --table's person_id is each person's "
                             "index in the frame)")
     video.add_argument("--smooth", action="store_true",
-                       help="smooth each tracked person's keypoints over time (One Euro filter)")
+                       help="smooth each tracked person's keypoints over time (One Euro "
+                            "filter; needs tracking, so not with --no-track)")
     video.add_argument("--min-cutoff", type=number(float, 1e-6), default=OneEuroParams.min_cutoff,
                        metavar="HZ", help="One Euro cutoff of a still keypoint (lower: steadier)")
     video.add_argument("--beta", type=number(float, 0.0), default=OneEuroParams.beta,

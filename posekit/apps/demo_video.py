@@ -119,6 +119,7 @@ def run_video(run: Run, source: Path, out: Path, name: Optional[str] = None) -> 
                 if _frame(run, stream, sinks, source, out, as_file, name, frame_index,
                           first_id + frame_index, seconds, frame):
                     skipped += 1
+                run.next_image_id = first_id + frames     # the next video's ids follow
                 if run.progress is not None:
                     run.progress.update(1)
         except KeyboardInterrupt:
@@ -148,7 +149,6 @@ def run_video(run: Run, source: Path, out: Path, name: Optional[str] = None) -> 
         if failed:
             sinks.discard()
             raise CommandError(f"cannot write {failed[0]}")
-    run.next_image_id = first_id + frames
     run.finish_json()
     run.summary(sinks.video.frames, "frames", elapsed, path)
     kept = f"the video and the outputs of its {frames} frames are in {path.parent}"

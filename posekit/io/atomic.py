@@ -219,7 +219,7 @@ def write_group(outputs: Sequence[Tuple[PathLike, bytes]], durable: bool = False
                     if durable:
                         handle.flush()
                         os.fsync(handle.fileno())
-        with signals_held():
+        with _signals_held():
             for tmp, path in staged:
                 os.replace(tmp, path)
             staged = []
@@ -237,13 +237,8 @@ def write_group(outputs: Sequence[Tuple[PathLike, bytes]], durable: bool = False
 
 
 @contextlib.contextmanager
-def signals_held() -> Iterator[None]:
-    """Hold SIGINT and SIGTERM back for the block (main thread of a POSIX process only):
-    one that arrives meanwhile is delivered when the block ends. Blocks nest.
-
-    For outputs that must move together: the demo writes one video frame's JSON,
-    table rows and video frame inside one block, so Ctrl-C never splits them.
-    """
+def _signals_held() -> Iterator[None]:
+    """Hold SIGINT and SIGTERM back for the block (main thread of a POSIX process only)."""
     import signal
     import threading
 
