@@ -341,3 +341,20 @@ def test_the_docs_front_page_indexes_every_guide_and_record():
     assert pages - records - linked["guides"] == set(), "guides missing from 'Guides'"
     assert records - linked["records"] == set(), "records missing from 'Records'"
     assert linked["guides"] & records == set() and linked["records"] & (pages - records) == set()
+
+
+def test_no_file_holds_a_merge_conflict_marker():
+    """A half-resolved merge never lands: no line of a source or document file starts with
+    git's conflict markers."""
+    markers = ("<<<<<<< ", ">>>>>>> ", "=======\n")
+    bad = []
+    for path in ROOT.rglob("*"):
+        rel = path.relative_to(ROOT)
+        if (rel.parts[0] in (".git", ".venv", "build") or path.is_symlink() or not path.is_file()
+                or path.suffix not in (".py", ".md", ".toml", ".txt", ".json", ".cfg")):
+            continue
+        lines = path.read_text(errors="replace").splitlines(keepends=True)
+        if any(line.startswith(markers[:2]) for line in lines) and any(
+                line == markers[2] for line in lines):
+            bad.append(str(rel))
+    assert bad == []
