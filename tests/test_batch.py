@@ -202,7 +202,7 @@ def test_user_errors_are_one_line_before_any_work(tree, capsys):
     assert batch.main([str(tree / "in"), "-o", str(tree / "x.parquet"),
                        "--table", str(tree / "x.parquet")]) == 1
     err = capsys.readouterr().err.splitlines()
-    assert len(err) == 4 and all(line.startswith("python -m posekit.apps.batch: error: ")
+    assert len(err) == 4 and all(line.startswith("posekit-batch: error: ")
                                  for line in err)
     assert "inside the input folder" in err[2] and "is the output folder" in err[3]
     assert not (tree / "x").exists() and not (tree / "in" / "out").exists()

@@ -30,7 +30,7 @@ WEIGHTS = ROOT / "model_weights" / "mobilenet_thin" / "graph_opt.pb"
 needs_network = pytest.mark.skipif(
     not (WEIGHTS.is_file() and (IMAGES / "bus.jpg").is_file()),
     reason="weights or sample images missing (make setup)")
-PROG = "python -m posekit.apps.batch: "
+PROG = "posekit-batch: "
 
 
 def batch(*args, cwd: Path, timeout: float = 300) -> subprocess.CompletedProcess:

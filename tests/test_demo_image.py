@@ -60,7 +60,7 @@ def cli_here(*args, cwd: Path) -> SimpleNamespace:
     out, err = io.StringIO(), io.StringIO()
     with pytest.MonkeyPatch.context() as mp, redirect_stdout(out), redirect_stderr(err):
         mp.chdir(cwd)
-        status = main([str(a) for a in args])
+        status = main([str(a) for a in args], prog="demo_image.py")
     return SimpleNamespace(returncode=status, stdout=out.getvalue(), stderr=err.getvalue())
 
 

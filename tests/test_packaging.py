@@ -140,6 +140,6 @@ def test_batch_command_without_ray_names_the_install_command(tmp_path, monkeypat
     captured = capsys.readouterr()
     assert captured.out == ""
     assert captured.err.splitlines() == [
-        "python -m posekit.apps.batch: error: the batch command needs Ray, which this Python lacks: "
+        "posekit-batch: error: the batch command needs Ray, which this Python lacks: "
         "pip install 'posekit[batch]' (in a checkout: `make setup`)"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.jpg"]

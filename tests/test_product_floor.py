@@ -60,11 +60,12 @@ def test_the_library_and_the_demo_work_beside_the_users_own_packages(tmp_path):
 
 def test_every_command_starts_beside_the_users_own_packages(tmp_path):
     folder = user_folder(tmp_path)
-    for module in ("posekit.apps.demo", "posekit.apps.batch", "posekit.apps.evaluate",
-                   "posekit.apps.fetch"):
+    commands = {"posekit.apps.demo": "posekit", "posekit.apps.batch": "posekit-batch",
+                "posekit.apps.evaluate": "posekit-eval", "posekit.apps.fetch": "posekit-fetch"}
+    for module, name in commands.items():
         proc = run(["-m", module, "--help"], folder, str(ROOT))
         assert proc.returncode == 0, (module, proc.stderr)
-        assert proc.stdout.startswith("usage: "), module
+        assert proc.stdout.startswith(f"usage: {name} "), (module, proc.stdout[:80])
 
 
 @pytest.fixture(scope="module")

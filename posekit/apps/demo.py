@@ -39,9 +39,9 @@ from posekit.apps.outputs import (
     folder_outputs, image_id_for, plan_folder)
 from posekit.pipeline import DEFAULT_MAX_SIDE, THRESHOLDS, PoseEstimator, load_pose_network
 
-PROG = "demo_image.py"
+#: The command's name in its messages; ``demo_image.py`` passes its own.
+PROG = "posekit"
 DEFAULT_INPUT = "images/1.jpg"
-#: Exit status after Ctrl-C (128 + SIGINT), as shells report it.
 
 
 # --- command line --------------------------------------------------------------------------
@@ -67,17 +67,17 @@ JSON formats (pixel coordinates of the original image):
   missing keypoints are zeros.
 
 examples:
-  python demo_image.py
-  python demo_image.py images/zidane.jpg -o zidane.png --json zidane_coco.json
-  python demo_image.py images/ -o results/ --save-maps results/maps
-  python demo_image.py clip.mp4 -o clip_out/ --decoder lab --min-parts 5
-  python demo_image.py clip.mp4 -o drawn.mp4 --smooth --table poses.parquet
+  %(prog)s
+  %(prog)s images/zidane.jpg -o zidane.png --json zidane_coco.json
+  %(prog)s images/ -o results/ --save-maps results/maps
+  %(prog)s clip.mp4 -o clip_out/ --decoder lab --min-parts 5
+  %(prog)s clip.mp4 -o drawn.mp4 --smooth --table poses.parquet
 """
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
     """The command-line parser (defaults of the thresholds come from the decoders)."""
-    parser = Parser(prog=PROG, formatter_class=HelpFormatter, epilog=EPILOG,
+    parser = Parser(prog=prog, formatter_class=HelpFormatter, epilog=EPILOG,
                     description="Find people and their 18 keypoints in an image, a folder of\n"
                                 "images or a video; draw them and write them as JSON.")
     parser.add_argument("input", nargs="?", default=DEFAULT_INPUT,
@@ -269,15 +269,15 @@ def _load(run: Run, out_folder: Optional[Path] = None) -> PoseEstimator:
     return estimator
 
 
-def main(argv: Optional[Iterable[str]] = None) -> int:
-    """Run the command line; returns the exit status."""
-    args = build_parser().parse_args(None if argv is None else list(argv))
+def main(argv: Optional[Iterable[str]] = None, prog: str = PROG) -> int:
+    """Run the command line (``prog``: the name in its messages); returns the exit status."""
+    args = build_parser(prog).parse_args(None if argv is None else list(argv))
     configure_logging(args.quiet, args.verbose)
     quiet_native_logs()
-    run = Run(args, get_default_configuration(), prog=PROG, loader=_load)
+    run = Run(args, get_default_configuration(), prog=prog, loader=_load)
     # Ctrl-C and SIGTERM alike: finished outputs are kept, partial ones removed, and one
     # image's or frame's outputs are never split (run.gate).
-    return run_command(PROG, lambda: _main(run, args), run.gate, run.close_progress)
+    return run_command(prog, lambda: _main(run, args), run.gate, run.close_progress)
 
 
 def _main(run: Run, args: argparse.Namespace) -> int:

@@ -38,7 +38,7 @@ class Run:
     coco: List[dict] = field(default_factory=list)
     downscale_noted: bool = False
     progress: object = None
-    prog: str = "demo_image.py"
+    prog: str = "posekit"
     loader: Optional[Callable[["Run", Optional[Path]], PoseEstimator]] = None
     next_image_id: int = 0
     hold_json: bool = False

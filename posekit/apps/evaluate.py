@@ -315,7 +315,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                           configure_logging, quiet_native_logs)
 
     parser = argparse.ArgumentParser(
-        prog="python -m posekit.apps.evaluate", description=__doc__.split("\n")[0],
+        prog="posekit-eval", description=__doc__.split("\n")[0],
         formatter_class=_HelpFormatter)
     parser.add_argument("--images", required=True, type=Path, help="folder of the images")
     parser.add_argument("--annotations", required=True, type=Path,

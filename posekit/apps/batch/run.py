@@ -53,7 +53,7 @@ from posekit.apps.batch.results import Tracker, remove_stale_outputs, unwritable
 from posekit.apps.batch.tracks import FrameOrder, Row
 from posekit.io.sources import Item, collect
 
-PROG = "python -m posekit.apps.batch"
+PROG = "posekit-batch"
 #: TFLite threads per actor by default: 2 is where one interpreter still scales on
 #: this model; more cores are better used by more actors.
 DEFAULT_THREADS = 2
