@@ -168,20 +168,54 @@ def _decode(path: Path, flags: int) -> np.ndarray:
     return image
 
 
+#: Smallest ``max_side`` accepted (a longer side of 32 pixels is 4 network cells).
+MIN_MAX_SIDE = 32
+
+
+def check_max_side(max_side: object, name: str = "max_side") -> Optional[int]:
+    """The one rule for a longest-side limit, wherever one is given (library or command).
+
+    Args:
+        max_side: None (never downscale: the one "off" of the library) or an
+            integer >= :data:`MIN_MAX_SIDE` (``int`` or a numpy integer; not a
+            bool, a float or a string). The commands map their ``--max-side 0``
+            to None before calling this.
+        name: the argument's name in the message.
+
+    Returns:
+        ``max_side`` as a Python ``int``, or None.
+
+    Raises:
+        ValueError: anything else, naming ``name`` and the value.
+    """
+    if max_side is None:
+        return None
+    if isinstance(max_side, (bool, np.bool_)) or not isinstance(max_side, (int, np.integer)) \
+            or max_side < MIN_MAX_SIDE:
+        raise ValueError(f"{name} must be None (never downscale) or an integer >= "
+                         f"{MIN_MAX_SIDE}, got {max_side!r}")
+    return int(max_side)
+
+
 def fit_max_side(image: np.ndarray, max_side: Optional[int]) -> Tuple[np.ndarray, float]:
     """Downscale an image whose longer side exceeds ``max_side`` (area interpolation).
 
     Args:
         image: ``(H, W, 3)`` image.
-        max_side: the longest allowed side in pixels; None or 0 disables it.
+        max_side: the longest allowed side in pixels (:func:`check_max_side`);
+            None disables it.
 
     Returns:
         ``(image, scale)``: the (possibly new) image and original size / new
         size (1.0 when unchanged). Multiply pixel positions found on the
         returned image by ``scale`` to get positions in the original.
+
+    Raises:
+        ValueError: a ``max_side`` that :func:`check_max_side` refuses.
     """
+    max_side = check_max_side(max_side)
     height, width = image.shape[:2]
-    if not max_side or max(height, width) <= max_side:
+    if max_side is None or max(height, width) <= max_side:
         return image, 1.0
     factor = max_side / max(height, width)
     new_w = max(1, round(width * factor))
