@@ -32,7 +32,8 @@ from estimation.registry import get_decoder
 from estimation.export import skeleton_keypoints, to_coco
 from estimation.handout import ROW_SCORES
 
-from .imageio import read_image
+from .imageio import (check_layout, check_readable_file, has_image_signature, header_layout,
+                      read_image)
 
 #: Names of pycocotools' 10 keypoint statistics, in its order.
 STAT_NAMES = ("AP", "AP50", "AP75", "APm", "APl", "AR", "AR50", "AR75", "ARm", "ARl")
@@ -56,8 +57,9 @@ def load_annotations(path: Path) -> dict:
         ValueError: the file is missing, not JSON, lacks ``images`` /
             ``annotations`` / ``categories``, has an image entry without an
             integer ``id`` and a ``file_name`` (or a repeated id), has no
-            person category (id 1), or an annotation misses a field the
-            evaluation reads or has it with a wrong type or length.
+            person category (id 1), an annotation of a category it does not
+            declare, or a person annotation misses a field the evaluation
+            reads or has it with a wrong type or length.
     """
     try:
         data = json.loads(Path(path).read_text())
@@ -80,8 +82,8 @@ def load_annotations(path: Path) -> dict:
         if entry["id"] in ids:
             raise ValueError(f"{path}: image id {entry['id']} appears twice")
         ids.add(entry["id"])
-    _check_categories(path, data["categories"])
-    _check_people(path, data["annotations"], ids)
+    categories = _check_categories(path, data["categories"])
+    _check_people(path, data["annotations"], ids, categories)
     return data
 
 
@@ -94,31 +96,43 @@ def _is_number(value: object) -> bool:
         and math.isfinite(value)
 
 
-def _check_categories(path: Path, categories: list) -> None:
-    """The person category (id :data:`PERSON`) our results name must be there."""
+def _check_categories(path: Path, categories: list) -> set:
+    """The person category (id :data:`PERSON`) our results name must be there.
+
+    Returns:
+        The declared category ids.
+    """
     for k, entry in enumerate(categories):
         if not isinstance(entry, dict) or not _is_int(entry.get("id")):
             raise ValueError(f"{path}: category {k} needs an integer 'id', got "
                              f"{str(entry)[:80]}")
-    if PERSON not in {entry["id"] for entry in categories}:
+    declared = {entry["id"] for entry in categories}
+    if PERSON not in declared:
         raise ValueError(f"{path}: no category with id {PERSON} (person); every metric would "
                          "be undefined")
+    return declared
 
 
-def _check_people(path: Path, annotations: list, image_ids: set) -> None:
+#: Fields every annotation needs, whatever its category (pycocotools indexes them all).
+INDEX_FIELDS = ("id", "image_id", "category_id")
+
+
+def _check_people(path: Path, annotations: list, image_ids: set, categories: set) -> None:
     """Every field pycocotools' keypoint evaluation reads, with its type and length.
 
-    ``id`` (int, unique), ``image_id`` (one of the images), ``category_id``
-    (int), ``iscrowd`` (0 / 1), ``area`` (number >= 0), ``bbox`` (4 numbers,
-    width and height >= 0), ``num_keypoints`` (int 0..17) and ``keypoints``
-    (17 x 3 numbers, visibility 0, 1 or 2).
+    Every annotation: ``id`` (int, unique), ``image_id`` (one of the images)
+    and ``category_id`` (one of the declared categories). Person annotations
+    (the only ones evaluated) also: ``iscrowd`` (0 / 1), ``area`` (number
+    >= 0), ``bbox`` (4 numbers, width and height >= 0), ``num_keypoints``
+    (int 0..17) and ``keypoints`` (17 x 3 numbers, visibility 0, 1 or 2).
     """
     seen = set()
     for k, ann in enumerate(annotations):
         where = f"{path}: annotation {k}"
         if not isinstance(ann, dict):
             raise ValueError(f"{where} is not an object: {str(ann)[:80]}")
-        missing = [f for f in ANNOTATION_FIELDS if f not in ann]
+        person = ann.get("category_id") == PERSON and _is_int(ann.get("category_id"))
+        missing = [f for f in (ANNOTATION_FIELDS if person else INDEX_FIELDS) if f not in ann]
         if missing:
             raise ValueError(f"{where} lacks {', '.join(repr(f) for f in missing)}")
         if not _is_int(ann["id"]) or ann["id"] in seen:
@@ -129,6 +143,11 @@ def _check_people(path: Path, annotations: list, image_ids: set) -> None:
                              "the file")
         if not _is_int(ann["category_id"]):
             raise ValueError(f"{where}: 'category_id' must be an integer")
+        if ann["category_id"] not in categories:
+            raise ValueError(f"{where}: 'category_id' {ann['category_id']} is not a declared "
+                             f"category (declared: {', '.join(map(str, sorted(categories)))})")
+        if not person:
+            continue                                   # not evaluated (person only)
         if ann["iscrowd"] not in (0, 1):
             raise ValueError(f"{where}: 'iscrowd' must be 0 or 1, got {ann['iscrowd']!r}")
         if not _is_number(ann["area"]) or ann["area"] < 0:
@@ -158,6 +177,9 @@ def coco_stats(annotations: Path, results: List[dict], image_ids: Sequence[int])
         results: COCO keypoint results (``to_coco`` output).
         image_ids: the images evaluated (images with no detections count).
 
+    Only the person category counts (pycocotools otherwise averages over every
+    category of the file: one bicycle halved the AP).
+
     Returns:
         ``{"AP": ..., "AP50": ..., ...}``; all zeros when ``results`` is empty.
     """
@@ -171,6 +193,7 @@ def coco_stats(annotations: Path, results: List[dict], image_ids: Sequence[int])
         found = truth.loadRes(results)
         ev = COCOeval(truth, found, "keypoints")
         ev.params.imgIds = list(image_ids)
+        ev.params.catIds = [PERSON]
         ev.evaluate()
         ev.accumulate()
         ev.summarize()
@@ -205,8 +228,9 @@ def evaluate(images: Path, annotations: Path, decoder: str = "best", model: str 
         and per-stage lists of seconds.
 
     Raises:
-        ValueError: bad annotation file, unknown decoder, or an image missing
-            or unreadable.
+        ValueError: bad annotation file, unknown decoder, or an image missing,
+            unreadable, too large or named outside ``images`` (every image is
+            checked before the network loads: :func:`check_images`).
     """
     from tqdm import tqdm
 
@@ -221,6 +245,7 @@ def evaluate(images: Path, annotations: Path, decoder: str = "best", model: str 
                                    if _has_param(decoder, "complete_people") else {}))
     data = load_annotations(annotations)
     entries = sorted(data["images"], key=lambda im: im["id"])[:limit]
+    paths = dict(zip((entry["id"] for entry in entries), check_images(images, entries)))
     network = load_network(model, weights, runtime=runtime)
     results: List[dict] = []
     times: Dict[str, List[float]] = {stage: [] for stage in STAGES}
@@ -234,7 +259,7 @@ def evaluate(images: Path, annotations: Path, decoder: str = "best", model: str 
 
     order = sorted(entries, key=shape_key)
     for entry in tqdm(order, desc=f"evaluating ({decoder})", unit="img", disable=not progress):
-        image = read_image(Path(images) / entry["file_name"])
+        image = read_image(paths[entry["id"]])
         start = time.perf_counter()
         heatmaps, pafs, out_scale = infer_multiscale(network, image, scales, flip)
         times["network"].append(time.perf_counter() - start)
@@ -246,6 +271,55 @@ def evaluate(images: Path, annotations: Path, decoder: str = "best", model: str 
         results += to_coco(keypoints, skeletons[:, -2], entry["id"])
     results.sort(key=lambda result: result["image_id"])  # stable: each image's people keep their order
     return results, [entry["id"] for entry in entries], times
+
+
+def check_images(images: Path, entries: Sequence[dict]) -> List[Path]:
+    """Every image of ``entries``, checked before any work: inside ``images``, readable and
+    within the pixel and memory limits by its header.
+
+    A ``file_name`` is joined to ``images`` and resolved (``..``, an absolute
+    name and symbolic links followed): it must stay inside ``images``.
+
+    Args:
+        images: the folder of the images.
+        entries: image entries of the annotation file (``id``, ``file_name``).
+
+    Returns:
+        The path of each entry's image, in order.
+
+    Raises:
+        ValueError: ``images`` is not a folder, or one line naming the first
+            image that leaves it, is missing, unreadable, not an image or too
+            large (and how many more have a problem).
+    """
+    folder = Path(images)
+    if not folder.is_dir():
+        raise ValueError(f"--images {images} is not a folder")
+    root = folder.resolve()
+    paths, problems = [], []
+    for entry in entries:
+        name = entry["file_name"]
+        path = folder / name
+        try:
+            inside = root in (root / name).resolve().parents
+        except (OSError, ValueError, RuntimeError):     # a NUL byte, a symlink loop
+            inside = False
+        try:
+            if not inside:
+                raise ValueError(f"its file_name leaves the --images folder {images}")
+            check_readable_file(path)
+            if not has_image_signature(path):
+                raise ValueError("not an image file OpenCV can read")
+            layout = header_layout(path)
+            if layout is not None:
+                check_layout(path, layout)
+        except (OSError, ValueError) as exc:
+            problems.append(f"image {entry['id']} ({name!r}): {exc}")
+        paths.append(path)
+    if problems:
+        more = f" (and {len(problems) - 1} more of {len(entries)} images)" if problems[1:] else ""
+        raise ValueError((problems[0] + more).replace("\n", "\\n").replace("\r", "\\r"))
+    return paths
 
 
 def check_results_path(path: Path, annotations: Path, images: Optional[Path] = None) -> None:
