@@ -20,6 +20,7 @@ import dataclasses
 import io
 import json
 import math
+import numbers
 import os
 import statistics
 import sys
@@ -107,6 +108,8 @@ def _check_categories(path: Path, categories: list) -> set:
             raise ValueError(f"{path}: category {k} needs an integer 'id', got "
                              f"{str(entry)[:80]}")
     declared = {entry["id"] for entry in categories}
+    if len(declared) < len(categories):
+        raise ValueError(f"{path}: a category id appears twice")
     if PERSON not in declared:
         raise ValueError(f"{path}: no category with id {PERSON} (person); every metric would "
                          "be undefined")
@@ -228,14 +231,23 @@ def evaluate(images: Path, annotations: Path, decoder: str = "best", model: str 
         and per-stage lists of seconds.
 
     Raises:
-        ValueError: bad annotation file, unknown decoder, or an image missing,
-            unreadable, too large or named outside ``images`` (every image is
-            checked before the network loads: :func:`check_images`).
+        ValueError: ``limit`` not None or an integer >= 1, ``scales`` not
+            numbers within :data:`SCALE_RANGE`, bad annotation file, unknown
+            decoder, or an image missing, unreadable, too large or named
+            outside ``images`` (every image is checked before the network
+            loads: :func:`check_images`).
     """
     from tqdm import tqdm
 
     from models.inference import infer_multiscale, load_network, padded_size
 
+    if limit is not None and (not _is_int(limit) or limit < 1):
+        raise ValueError(f"limit must be None or an integer >= 1, got {limit!r}")
+    if isinstance(scales, (str, bytes)) or not scales or not all(
+            isinstance(s, numbers.Real) and not isinstance(s, bool)
+            and SCALE_RANGE[0] <= s <= SCALE_RANGE[1] for s in scales):
+        raise ValueError(f"scales must be numbers between {SCALE_RANGE[0]} and "
+                         f"{SCALE_RANGE[1]}, got {scales!r}")
     chosen = get_decoder(decoder)
     if handout_row_score != "printed" and not _has_row_score(decoder):
         raise ValueError("handout_row_score applies to the handout decoder only")
@@ -364,15 +376,6 @@ def write_results(path: Path, results: List[dict]) -> None:
         raise
 
 
-class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
-    """Shows defaults, except None ones (their help says what happens)."""
-
-    def _get_help_string(self, action: argparse.Action) -> str:
-        if action.default is None:
-            return action.help or ""
-        return super()._get_help_string(action)
-
-
 def _has_param(decoder: str, name: str) -> bool:
     """Whether the registered decoder's parameters have field ``name``."""
     return any(f.name == name for f in dataclasses.fields(get_decoder(decoder).params))
@@ -385,12 +388,12 @@ def _has_row_score(decoder: str) -> bool:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Command-line entry point; returns the exit status."""
-    from .options import (add_decoder_options, add_network_options, add_verbosity_options,
-                          configure_logging, quiet_native_logs)
+    from .options import (HelpFormatter, add_decoder_options, add_network_options,
+                          add_verbosity_options, configure_logging, quiet_native_logs)
 
     parser = argparse.ArgumentParser(
         prog="python -m posekit.evaluate", description=__doc__.split("\n")[0],
-        formatter_class=_HelpFormatter)
+        formatter_class=HelpFormatter)
     parser.add_argument("--images", required=True, type=Path, help="folder of the images")
     parser.add_argument("--annotations", required=True, type=Path,
                         help="COCO person_keypoints JSON of those images")

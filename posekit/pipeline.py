@@ -20,6 +20,7 @@ the command-line tools turn them into their one-line messages.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from dataclasses import dataclass
@@ -235,11 +236,14 @@ def load_pose_network(model: str = "mobilenet_thin", weights: Optional[str] = No
         num_threads: TFLite threads; None: every core this process may use.
 
     Raises:
-        ValueError: unknown model, missing or corrupt weights, or any loading
-            failure (one-line message naming the file).
+        ValueError: unknown model, ``weights`` not a path, missing or corrupt
+            weights, or any loading failure (one-line message naming the file).
         RuntimeError: the runtime's package is not installed.
     """
     from models.registry import get_network
+
+    if weights is not None and not isinstance(weights, (str, os.PathLike)):
+        raise ValueError(f"weights must be a path or None, got {type(weights).__name__}")
 
     get_network(model).check_weights(weights, not skip_hash_check)
     try:

@@ -495,3 +495,28 @@ def test_every_image_is_checked_before_the_network_loads(tmp_path):
     result = run_cli("--images", str(images / "0.jpg"), "--annotations", str(ann),
                      "--results", str(tmp_path / "r.json"))
     assert result.returncode == 2 and "is not a folder" in result.stderr
+
+
+@pytest.mark.parametrize("kwargs, name", [
+    ({"limit": -1}, "limit"), ({"limit": 0}, "limit"), ({"limit": True}, "limit"),
+    ({"limit": 1.5}, "limit"), ({"scales": []}, "scales"), ({"scales": [100.0]}, "scales"),
+    ({"scales": "1"}, "scales"), ({"scales": [True]}, "scales"),
+    ({"scales": [float("nan")]}, "scales"),
+])
+def test_evaluate_refuses_bad_arguments_naming_them(tmp_path, kwargs, name):
+    """The library function, not only the command: limit=-1 silently dropped the last
+    image (entries[:-1])."""
+    from posekit.evaluate import evaluate
+
+    ann = coco_set(tmp_path / "gt.json", [(1, "bus.jpg", 810, 1080, [person(100, 100)])])
+    with pytest.raises(ValueError, match=name):
+        evaluate(IMAGES, ann, weights=str(tmp_path / "no.pb"), progress=False, **kwargs)
+
+
+def test_a_category_id_declared_twice_is_refused(tmp_path):
+    ann = coco_set(tmp_path / "gt.json", [(1, "bus.jpg", 810, 1080, [person(100, 100)])])
+    data = json.loads(ann.read_text())
+    data["categories"].append({"id": 1, "name": "person again"})
+    ann.write_text(json.dumps(data))
+    with pytest.raises(ValueError, match="a category id appears twice"):
+        load_annotations(ann)

@@ -129,6 +129,9 @@ def test_decoder_defaults_come_from_the_decoders():
 def test_missing_weights_are_a_value_error_naming_the_file(tmp_path):
     with pytest.raises(ValueError, match="not found at .*missing.pb"):
         load_pose_network("mobilenet_thin", str(tmp_path / "missing.pb"))
+    for weights in (123, ["a.pb"]):                       # a TypeError from pathlib before
+        with pytest.raises(ValueError, match="weights must be a path"):
+            load_pose_network("mobilenet_thin", weights)
 
 
 @pytest.mark.skipif(not WEIGHTS.is_file(), reason="weights not fetched (make setup)")
