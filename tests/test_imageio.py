@@ -412,3 +412,14 @@ def test_a_fifo_is_not_a_regular_file_not_an_empty_one(tmp_path):
         with pytest.raises(ValueError, match="not a regular file") as info:
             reader(tmp_path / "pipe.jpg")
         assert "empty" not in str(info.value)
+
+
+@pytest.mark.parametrize("name", ["grey", "rgba", "deep16", "palette"])
+def test_reading_without_the_output_array_overload_gives_the_same_image(odd_pngs, name,
+                                                                       monkeypatch):
+    """OpenCV before 4.10 has no cv2.imread(path, dst, flags): the two-argument form is used
+    there (twice the memory at its peak, the same pixels)."""
+    path, _ = odd_pngs[name]
+    in_place = imageio.read_image(path)
+    monkeypatch.setattr(imageio, "_DECODES_IN_PLACE", False)
+    np.testing.assert_array_equal(imageio.read_image(path), in_place)
