@@ -346,7 +346,7 @@ def test_image_just_under_the_limit_is_read(tmp_path):
 
 
 @pytest.mark.parametrize("shape", [(imageio.CONVERT_PIXELS // 5 * 2 + 17, 5),   # tall: bands
-                                   (3, imageio.CONVERT_PIXELS * 2 + 17),       # wide: pieces of rows
+                                   (3, imageio.CONVERT_PIXELS * 2 + 17),       # wide: row pieces
                                    (700, 700)])
 def test_blockwise_conversion_equals_whole_image_conversion(shape):
     rng = np.random.default_rng(3)
