@@ -53,7 +53,7 @@ from estimation.config import get_default_configuration  # noqa: E402
 from estimation.connections import get_connections  # noqa: E402
 from estimation.coordinates import get_coordinates  # noqa: E402
 from estimation.estimators import estimate  # noqa: E402
-from posekit.apps.evaluate import coco_stats, load_annotations  # noqa: E402
+from posekit.io.coco import coco_stats, load_annotations  # noqa: E402
 from posekit.io.export import people_to_coco  # noqa: E402
 from estimation.handout import (  # noqa: E402
     estimate_rows_reference,

@@ -20,6 +20,7 @@ the command-line tools turn them into their one-line messages.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from dataclasses import dataclass
@@ -121,22 +122,30 @@ class PoseEstimator:
 
         Args:
             network: a network from ``posekit.networks.inference.load_network`` or
-                :func:`load_pose_network`; None: the default network
+                :func:`load_pose_network` (or a model ``posekit.networks.inference.infer``
+                wraps: ``MobilenetThin``, ``MobilenetThinTFLite``, a Keras or
+                any model with ``predict``); None: the default network
                 (``mobilenet_thin``, runtime ``auto``), loaded on the first call.
             decoder: a key of ``posekit.decode.registry.DECODERS`` (``"best"``, ``"lab"``).
             thresholds: threshold overrides by flag name (see :func:`make_decoder`).
-            max_side: longer images are downscaled to this side first (None: never).
-            config: pose configuration (default COCO-18).
+            max_side: longer images are downscaled to this side first: None
+                (never) or an integer >= 32 (``posekit.io.images.check_max_side``;
+                numpy integers too).
+            config: pose configuration (None: COCO-18).
 
         Raises:
-            ValueError: unknown decoder, an unknown threshold name or a bad ``max_side``.
+            ValueError: a ``network`` that is none of those, an unknown decoder,
+                ``thresholds`` not a mapping or with an unknown name or bad
+                value, a bad ``max_side`` or a ``config`` that is not a
+                ``PoseConfig`` (each message names the argument).
         """
-        if max_side is not None and (isinstance(max_side, bool) or not isinstance(max_side, int)
-                                     or max_side < 0):
-            raise ValueError(f"max_side must be None or an integer >= 0, got {max_side!r}")
+        check_network(network)
         self.network = network
         self.decode = make_decoder(decoder, thresholds)
-        self.max_side = max_side
+        self.max_side = imageio.check_max_side(max_side)
+        if config is not None and not isinstance(config, PoseConfig):
+            raise ValueError(f"config must be an posekit.lab.config.PoseConfig or None, got "
+                             f"{type(config).__name__}")
         self.config = config or get_default_configuration()
         self._lock = threading.Lock()
 
@@ -174,7 +183,7 @@ class PoseEstimator:
             raise ValueError(f"max_side {self.max_side} shrinks this {image.shape[1]}x"
                              f"{image.shape[0]} image to {small.shape[1]}x{small.shape[0]}, "
                              f"below the network's {MIN_SIDE}x{MIN_SIDE} minimum; raise "
-                             "max_side or pass 0 (never shrink)")
+                             "max_side or pass None (never shrink)")
         if small is not bgr:
             logger.debug("%dx%d image downscaled to %dx%d (max_side %s)", image.shape[1],
                          image.shape[0], small.shape[1], small.shape[0], self.max_side)
@@ -194,6 +203,26 @@ class PoseEstimator:
 
 # --- network -------------------------------------------------------------------------------
 
+def check_network(network: object) -> None:
+    """Refuse, when given, what ``posekit.networks.inference.infer`` cannot run (it would raise a
+    TypeError at the first image).
+
+    Raises:
+        ValueError: ``network`` is not None, a ``PoseNetwork``, a ``MobilenetThin``,
+            a ``MobilenetThinTFLite`` or a model with a ``predict`` method.
+    """
+    from posekit.networks.mobilenet_thin import MobilenetThin
+    from posekit.networks.mobilenet_tflite import MobilenetThinTFLite
+    from posekit.networks.network import PoseNetwork
+
+    if network is None or isinstance(network, (PoseNetwork, MobilenetThin, MobilenetThinTFLite)) \
+            or callable(getattr(network, "predict", None)):
+        return
+    raise ValueError("network must be None (the default network) or a loaded network "
+                     "(load_pose_network, posekit.networks.inference.load_network, or a model with "
+                     f"predict), got {type(network).__name__} {str(network)[:40]!r}")
+
+
 def load_pose_network(model: str = "mobilenet_thin", weights: Optional[str] = None,
                       skip_hash_check: bool = False, runtime: str = "auto",
                       num_threads: Optional[int] = None):
@@ -207,10 +236,12 @@ def load_pose_network(model: str = "mobilenet_thin", weights: Optional[str] = No
         num_threads: TFLite threads; None: every core this process may use.
 
     Raises:
-        ValueError: unknown model, missing or corrupt weights, or any loading
-            failure (one-line message naming the file).
+        ValueError: unknown model, ``weights`` not a path, missing or corrupt
+            weights, or any loading failure (one-line message naming the file).
         RuntimeError: the runtime's package is not installed.
     """
+    if weights is not None and not isinstance(weights, (str, os.PathLike)):
+        raise ValueError(f"weights must be a path or None, got {type(weights).__name__}")
     try:
         from posekit.networks.inference import load_network
 

@@ -139,7 +139,7 @@ def average_precision(entries: List[dict], heat: Maps, paf: Maps, gain: float = 
 
     from posekit.io.export import people_to_coco
     from posekit.decode.registry import get_decoder
-    from posekit.apps.evaluate import coco_stats
+    from posekit.io.coco import coco_stats
 
     decode = get_decoder("best")
     params = decode.make_params(complete_people=True)

@@ -85,7 +85,7 @@ def measure(path: Optional[Path], limit: int) -> Dict[str, float]:
     from posekit.decode.registry import get_decoder
     from posekit.io.export import people_to_coco
     from posekit.networks.inference import infer_multiscale, load_network
-    from posekit.apps.evaluate import coco_stats
+    from posekit.io.coco import coco_stats
     from posekit.io.images import read_image
 
     reference = load_network(runtime="tflite")

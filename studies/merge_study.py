@@ -40,7 +40,7 @@ from posekit.io.export import COCO_ORDER, people_to_coco
 from estimation.handout import (estimate_rows_reference, get_coordinates_reference,
                                 merge_greedy_reference)
 from estimation.renderers import cell_to_pixel
-from posekit.apps.evaluate import coco_stats, load_annotations
+from posekit.io.coco import coco_stats, load_annotations
 
 # The module, not the function ``estimation`` exports under the same name.
 merge_module = importlib.import_module("estimation.merge")

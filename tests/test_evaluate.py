@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from posekit.apps.evaluate import coco_stats, load_annotations
+from posekit.io.coco import coco_stats, load_annotations
 
 from conftest import ROOT
 
@@ -366,3 +366,163 @@ def test_malformed_ground_truth_is_refused_before_any_work(tmp_path, change, mes
                      "--results", str(tmp_path / "r.json"), "--weights", str(tmp_path / "no.pb"))
     assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
     assert "bad.json" in result.stderr and not (tmp_path / "r.json").exists()
+
+
+# --- issue 31: the person category only; names inside --images; every image checked first -
+
+def test_other_categories_do_not_count(tmp_path):
+    """pycocotools averages over every category of the file: one bicycle with keypoints (its
+    own category, so no detection can match it) halved a perfect AP. Now only the person
+    category counts, and a bicycle needs none of the keypoint fields."""
+    truth = [person(50, 40), person(300, 60, 150)]
+    ann = coco_set(tmp_path / "gt.json", [(7, "a.jpg", 640, 480, truth)])
+    data = json.loads(ann.read_text())
+    data["categories"].append({"id": 2, "name": "bicycle", "supercategory": "vehicle"})
+    bicycle = dict(data["annotations"][0], id=99, category_id=2)   # keypoints and all
+    data["annotations"].append(bicycle)
+    ann.write_text(json.dumps(data))
+    load_annotations(ann)
+    stats = coco_stats(ann, [as_result(7, k) for k in truth], [7])
+    assert stats["AP"] == pytest.approx(1.0) and stats["AR"] == pytest.approx(1.0)
+    for field in ("keypoints", "num_keypoints", "bbox", "area", "iscrowd"):
+        del data["annotations"][-1][field]                   # not evaluated: not needed
+    ann.write_text(json.dumps(data))
+    load_annotations(ann)
+    assert coco_stats(ann, [as_result(7, k) for k in truth], [7])["AP"] == pytest.approx(1.0)
+
+
+@needs_dev
+def test_a_bicycle_leaves_the_real_ap_alone(tmp_path, dev_subset, dev_maps):
+    """The issue's case on real annotations: a bicycle category and one annotation."""
+    from posekit.decode.registry import get_decoder
+
+    path, subset = dev_subset
+    labelled = next(a for a in subset["annotations"] if a["num_keypoints"] > 0)
+    bike = dict(subset, categories=subset["categories"] + [{"id": 2, "name": "bicycle"}],
+                annotations=subset["annotations"] + [dict(labelled, id=10 ** 9, category_id=2)])
+    (tmp_path / "bike.json").write_text(json.dumps(bike))
+    results = dev_results(dev_maps, "best", get_decoder("best").make_params(complete_people=True))
+    assert coco_stats(tmp_path / "bike.json", results, sorted(dev_maps))["AP"] == \
+        pytest.approx(PINNED_AP["best"], abs=AP_TOLERANCE)
+
+
+def test_an_annotation_of_an_undeclared_category_is_refused(tmp_path):
+    ann = coco_set(tmp_path / "gt.json", [(1, "bus.jpg", 810, 1080, [person(100, 100)])])
+    data = json.loads(ann.read_text())
+    data["annotations"][0]["category_id"] = 7
+    ann.write_text(json.dumps(data))
+    with pytest.raises(ValueError, match=r"annotation 0: 'category_id' 7 is not a declared "
+                                         r"category \(declared: 1\)"):
+        load_annotations(ann)
+    result = run_cli("--images", str(IMAGES), "--annotations", str(ann),
+                     "--results", str(tmp_path / "r.json"), "--weights", str(tmp_path / "no.pb"))
+    assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
+    assert "'category_id' 7 is not a declared category" in result.stderr
+
+
+def _names_outside(tmp_path):
+    """File names that leave an --images folder, each naming a real image elsewhere."""
+    images = tmp_path / "images"
+    images.mkdir()
+    outside = tmp_path / "secret.jpg"
+    outside.write_bytes((IMAGES / "bus.jpg").read_bytes())
+    (images / "link.jpg").symlink_to(outside)
+    (images / "sub").mkdir()
+    return images, {"absolute": str(outside), "dot-dot": "../secret.jpg",
+                    "dot-dot-below": "sub/../../secret.jpg", "link": "link.jpg",
+                    "the folder": ".", "nul": "a\0b.jpg"}
+
+
+@pytest.mark.parametrize("case", ["absolute", "dot-dot", "dot-dot-below", "link", "the folder",
+                                  "nul"])
+def test_a_file_name_that_leaves_the_images_folder_is_refused(tmp_path, case):
+    """An absolute name, ``..`` or a symbolic link out of --images: refused before any
+    work (they were read)."""
+    from posekit.io.coco import check_images
+
+    images, names = _names_outside(tmp_path)
+    entry = {"id": 3, "file_name": names[case]}
+    with pytest.raises(ValueError, match=r"image 3 .*leaves the --images folder"):
+        check_images(images, [entry])
+    if case not in ("absolute", "link"):
+        return                                     # the command: two cases are enough
+    ann = tmp_path / "gt.json"
+    coco_set(ann, [(3, names[case], 810, 1080, [person(100, 100)])])
+    result = run_cli("--images", str(images), "--annotations", str(ann),
+                     "--results", str(tmp_path / "r.json"), "--weights", str(tmp_path / "no.pb"))
+    assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
+    assert "leaves the --images folder" in result.stderr
+
+
+def test_names_inside_the_images_folder_are_fine(tmp_path):
+    from posekit.io.coco import check_images
+
+    images = tmp_path / "images"
+    (images / "sub").mkdir(parents=True)
+    (images / "sub" / "a.jpg").write_bytes((IMAGES / "bus.jpg").read_bytes())
+    (images / "b.jpg").symlink_to(images / "sub" / "a.jpg")            # a link that stays in
+    entries = [{"id": 1, "file_name": "sub/a.jpg"}, {"id": 2, "file_name": "b.jpg"},
+               {"id": 3, "file_name": "sub/../sub/a.jpg"}]
+    assert check_images(images, entries) == [images / "sub/a.jpg", images / "b.jpg",
+                                              images / "sub/../sub/a.jpg"]
+    linked = tmp_path / "linked"
+    linked.symlink_to(images)                                   # --images itself a link
+    assert check_images(linked, entries[:1]) == [linked / "sub/a.jpg"]
+
+
+def test_every_image_is_checked_before_the_network_loads(tmp_path):
+    """A missing image 21 images in stopped the run there with no results; now every image
+    is checked first (present, a regular readable image within the limits), the first
+    problem named with the count of the others."""
+    images = tmp_path / "images"
+    images.mkdir()
+    for k in range(4):
+        (images / f"{k}.jpg").write_bytes((IMAGES / "bus.jpg").read_bytes())
+    (images / "text.jpg").write_text("not a picture\n")
+    (images / "folder.jpg").mkdir()
+    entries = [(k + 1, f"{k}.jpg", 810, 1080, [person(100, 100)]) for k in range(4)]
+    entries += [(5, "missing.jpg", 810, 1080, [person(100, 100)]),
+                (6, "text.jpg", 810, 1080, [person(100, 100)]),
+                (7, "folder.jpg", 810, 1080, [person(100, 100)])]
+    ann = coco_set(tmp_path / "gt.json", entries)
+    result = run_cli("--images", str(images), "--annotations", str(ann),
+                     "--results", str(tmp_path / "r.json"), "--weights", str(tmp_path / "no.pb"))
+    assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
+    assert "image 5 ('missing.jpg')" in result.stderr and "no such file" in result.stderr
+    assert "(and 2 more of 7 images)" in result.stderr
+    assert not (tmp_path / "r.json").exists()
+    from posekit.io.coco import check_images
+
+    named = [{"id": image_id, "file_name": name} for image_id, name, *_ in entries]
+    assert len(check_images(images, named[:4])) == 4                 # the 4 first are fine
+    with pytest.raises(ValueError, match="image 6 .*not an image file"):
+        check_images(images, named[5:6])
+    with pytest.raises(ValueError, match="image 7 .*is a folder"):
+        check_images(images, named[6:])
+    with pytest.raises(ValueError, match="is not a folder"):
+        check_images(images / "0.jpg", named[:1])
+
+
+@pytest.mark.parametrize("kwargs, name", [
+    ({"limit": -1}, "limit"), ({"limit": 0}, "limit"), ({"limit": True}, "limit"),
+    ({"limit": 1.5}, "limit"), ({"scales": []}, "scales"), ({"scales": [100.0]}, "scales"),
+    ({"scales": "1"}, "scales"), ({"scales": [True]}, "scales"),
+    ({"scales": [float("nan")]}, "scales"),
+])
+def test_evaluate_refuses_bad_arguments_naming_them(tmp_path, kwargs, name):
+    """The library function, not only the command: limit=-1 silently dropped the last
+    image (entries[:-1])."""
+    from posekit.apps.evaluate import evaluate
+
+    ann = coco_set(tmp_path / "gt.json", [(1, "bus.jpg", 810, 1080, [person(100, 100)])])
+    with pytest.raises(ValueError, match=name):
+        evaluate(IMAGES, ann, weights=str(tmp_path / "no.pb"), progress=False, **kwargs)
+
+
+def test_a_category_id_declared_twice_is_refused(tmp_path):
+    ann = coco_set(tmp_path / "gt.json", [(1, "bus.jpg", 810, 1080, [person(100, 100)])])
+    data = json.loads(ann.read_text())
+    data["categories"].append({"id": 1, "name": "person again"})
+    ann.write_text(json.dumps(data))
+    with pytest.raises(ValueError, match="a category id appears twice"):
+        load_annotations(ann)

@@ -331,15 +331,40 @@ def test_image_just_under_the_limit_is_read(tmp_path):
     assert image.shape == (side, side, 3) and image.dtype == np.uint8
 
 
-def test_banded_conversion_equals_whole_image_conversion():
+@pytest.mark.parametrize("shape", [(imageio.CONVERT_PIXELS // 5 * 2 + 17, 5),   # tall: bands
+                                   (3, imageio.CONVERT_PIXELS * 2 + 17),       # wide: row pieces
+                                   (700, 700)])
+def test_blockwise_conversion_equals_whole_image_conversion(shape):
     rng = np.random.default_rng(3)
-    rows = imageio.CONVERT_ROWS * 2 + 17
-    deep = rng.integers(0, 65536, size=(rows, 5, 4), dtype=np.uint16)
+    deep = rng.integers(0, 65536, size=shape + (4,), dtype=np.uint16)
     out = imageio.to_bgr8(deep)
     unit = deep.astype(np.float32) / 65535.0
     alpha = unit[:, :, 3:]
     expected = np.rint((unit[:, :, :3] * alpha + (128 / 255.0) * (1 - alpha)) * 255).astype(np.uint8)
     np.testing.assert_array_equal(out, expected)
+    grey = deep[:, :, 0]
+    np.testing.assert_array_equal(imageio.to_bgr8(grey)[:, :, 1],
+                                  np.rint(grey / 65535.0 * 255).astype(np.uint8))
+
+
+@pytest.mark.parametrize("shape", [(3, 1_000_000), (1_000_000, 3), (1733, 1733)])
+def test_conversion_memory_is_bounded_by_pixels_whatever_the_shape(shape):
+    """A 1,000,000 x 3 image was one band of rows: float copies of all of it (a 16-bit
+    RGBA PNG of 1,000,000 x 50 pixels took 3.0 GB to read, a square one of as many
+    pixels 0.85 GB). Now the temporaries are bounded by CONVERT_PIXELS (tracemalloc
+    sees numpy's allocations)."""
+    import tracemalloc
+
+    deep = np.full(shape + (4,), 40000, np.uint16)
+    tracemalloc.start()
+    try:
+        out = imageio.to_bgr8(deep)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert out.shape == shape + (3,) and out[0, 0, 0] == round(40000 / 65535 * 255 * 40000
+                                                                / 65535 + 128 * (1 - 40000 / 65535))
+    assert peak < out.nbytes + 80 * imageio.CONVERT_PIXELS, (peak, out.nbytes)
 
 
 @pytest.mark.parametrize("ext, params", [(".png", []), (".jpg", []), (".gif", []), (".bmp", []),
@@ -373,3 +398,14 @@ def test_a_fifo_is_not_a_regular_file_not_an_empty_one(tmp_path):
         with pytest.raises(ValueError, match="not a regular file") as info:
             reader(tmp_path / "pipe.jpg")
         assert "empty" not in str(info.value)
+
+
+@pytest.mark.parametrize("name", ["grey", "rgba", "deep16", "palette"])
+def test_reading_without_the_output_array_overload_gives_the_same_image(odd_pngs, name,
+                                                                       monkeypatch):
+    """OpenCV before 4.10 has no cv2.imread(path, dst, flags): the two-argument form is used
+    there (twice the memory at its peak, the same pixels)."""
+    path, _ = odd_pngs[name]
+    in_place = imageio.read_image(path)
+    monkeypatch.setattr(imageio, "_DECODES_IN_PLACE", False)
+    np.testing.assert_array_equal(imageio.read_image(path), in_place)

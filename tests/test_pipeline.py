@@ -54,10 +54,65 @@ def test_a_bad_image_is_a_value_error(image, fragment):
     assert fragment in str(info.value)
 
 
-@pytest.mark.parametrize("kwargs", [{"decoder": "nope"}, {"max_side": -1}, {"max_side": 1.5}])
-def test_bad_settings_are_value_errors(kwargs):
-    with pytest.raises(ValueError):
-        PoseEstimator(zero_network(), **kwargs)
+@pytest.mark.parametrize("kwargs, name", [
+    ({"decoder": "nope"}, "decoder"), ({"decoder": None}, "decoder"),
+    ({"max_side": -1}, "max_side"), ({"max_side": 1.5}, "max_side"),
+    ({"max_side": True}, "max_side"), ({"max_side": "640"}, "max_side"),
+    ({"max_side": 0}, "max_side"), ({"max_side": 16}, "max_side"),
+    ({"max_side": np.float64(640)}, "max_side"), ({"max_side": np.bool_(True)}, "max_side"),
+    ({"network": "abc"}, "network"), ({"network": 42}, "network"),
+    ({"network": zero_network}, "network"),
+    ({"thresholds": ["peak_threshold"]}, "thresholds"), ({"thresholds": "x=1"}, "thresholds"),
+    ({"thresholds": {"peak_threshold": "high"}}, "peak_threshold"),
+    ({"config": "coco"}, "config"),
+])
+def test_bad_settings_are_value_errors_naming_the_argument(kwargs, name):
+    """At construction, never at the first call (PoseEstimator(network="abc") was a
+    TypeError on the first image, thresholds=[...] an AttributeError)."""
+    kwargs = {"network": zero_network(), **kwargs}
+    with pytest.raises(ValueError, match=name):
+        PoseEstimator(**kwargs)
+
+
+@pytest.mark.parametrize("value", [np.int64(640), np.int32(64), np.uint16(100), 32, 10 ** 6])
+def test_numpy_integers_are_a_max_side(value):
+    """np.int64(640) (from a numpy computation or a config array) was refused."""
+    estimator = PoseEstimator(zero_network(), max_side=value)
+    assert estimator.max_side == int(value) and type(estimator.max_side) is int
+    result = estimator(np.zeros((1000, 2000, 3), np.uint8))
+    assert result.scale == pytest.approx(2000 / min(int(value), 2000), rel=0.02)
+
+
+@pytest.mark.parametrize("value, accepted", [
+    (None, True), (32, True), (640, True), (np.int64(640), True), (31, False), (0, False),
+    (-5, False), (640.0, False), (True, False), ("640", False)])
+def test_one_max_side_rule_for_the_library_and_the_commands(value, accepted):
+    """PoseEstimator, imageio.fit_max_side and the commands' --max-side all go through
+    imageio.check_max_side: None is the library's one "off"; the commands' 0 becomes None."""
+    import argparse
+
+    from posekit.io import images as imageio
+
+    from posekit.apps import common as options
+
+    image = np.zeros((40, 4000, 3), np.uint8)
+    if accepted:
+        assert PoseEstimator(zero_network(), max_side=value).max_side == value
+        assert imageio.fit_max_side(image, value)[0].shape[1] == (4000 if value is None
+                                                                  else int(value))
+    else:
+        for call in (lambda: PoseEstimator(zero_network(), max_side=value),
+                     lambda: imageio.fit_max_side(image, value)):
+            with pytest.raises(ValueError, match="max_side must be None .* >= 32"):
+                call()
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        if value == 0:
+            assert options.max_side("0") is None               # --max-side 0: never
+        elif accepted:
+            assert options.max_side(str(value)) == value
+        else:
+            with pytest.raises(argparse.ArgumentTypeError, match="0 .* or >= 32"):
+                options.max_side(str(value))
 
 
 def test_decoder_defaults_come_from_the_decoders():
@@ -76,6 +131,9 @@ def test_decoder_defaults_come_from_the_decoders():
 def test_missing_weights_are_a_value_error_naming_the_file(tmp_path):
     with pytest.raises(ValueError, match="not found at .*missing.pb"):
         load_pose_network("mobilenet_thin", str(tmp_path / "missing.pb"))
+    for weights in (123, ["a.pb"]):                       # a TypeError from pathlib before
+        with pytest.raises(ValueError, match="weights must be a path"):
+            load_pose_network("mobilenet_thin", weights)
 
 
 @pytest.mark.skipif(not WEIGHTS.is_file(), reason="weights not fetched (make setup)")
@@ -105,7 +163,8 @@ def test_an_image_shrunk_below_8_pixels_says_what_happened():
         estimator(np.zeros((4, 1000, 3), np.uint8))       # 1000 -> 640 wide, 4 -> 3 tall
     message = str(info.value)
     assert "max_side 640 shrinks this 1000x4 image to 640x3" in message and "8x8" in message
-    assert PoseEstimator(zero_network(), max_side=0)(np.zeros((8, 1000, 3), np.uint8))
+    assert "pass None (never shrink)" in message
+    assert PoseEstimator(zero_network(), max_side=None)(np.zeros((8, 1000, 3), np.uint8))
 
 
 def test_one_estimator_called_from_threads_runs_one_network_call_at_a_time():

@@ -135,7 +135,36 @@ def test_the_registries_name_their_choices_and_refuse_bad_entries(plugins):
     assert get_decoder("argmax").make_params({"min_parts": None}) == ArgmaxParams()
     with pytest.raises(ValueError, match="the numpy runtime exists only for toy"):
         load_network("vgg", runtime="numpy")
+    with pytest.raises(ValueError, match="thresholds must be a mapping"):
+        get_decoder("argmax").make_params(["peak_threshold"])
     with pytest.raises(ValueError, match="unknown runtime 'gpu'"):
         load_network("toy", runtime="gpu")
     with pytest.raises(ValueError, match="takes no weights"):
         load_pose_network("toy", "w.bin")
+
+
+@dataclass(frozen=True)
+class NeedsAValue:
+    """Parameters without defaults: ``NeedsAValue()`` fails."""
+
+    level: float
+
+
+@pytest.mark.parametrize("change, name", [
+    ({"decode_fn": None}, "decode_fn"), ({"decode_fn": "argmax"}, "decode_fn"),
+    ({"params": ArgmaxParams()}, "params"), ({"params": NeedsAValue}, "params"),
+    ({"thresholds": ["peak_threshold"]}, "thresholds"), ({"thresholds": None}, "thresholds"),
+    ({"thresholds": {"bogus": "level"}}, "thresholds"), ({"help": None}, "help"),
+    ({"help": 3}, "help"), ({"replace": "yes"}, "replace"), ({"name": ""}, "name"),
+    ({"name": 7}, "name"),
+])
+def test_a_bad_registration_is_a_value_error_naming_the_argument(change, name):
+    """Nothing is registered: register_decoder(..., decode_fn=None) once went in, and then
+    decoding by that name raised TypeError."""
+    before = dict(DECODERS)
+    args = dict(name="bad", decode_fn=argmax_decode, params=ArgmaxParams,
+                thresholds={"peak_threshold": "level"}, help="a decoder")
+    args.update(change)
+    with pytest.raises(ValueError, match=name):
+        register_decoder(**args)
+    assert DECODERS == before

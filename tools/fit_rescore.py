@@ -23,8 +23,6 @@ images. ``--write`` then fits on all images and writes the weights.
 from __future__ import annotations
 
 import argparse
-import contextlib
-import io
 import json
 import sys
 from dataclasses import replace
@@ -33,11 +31,12 @@ from typing import Dict, List, Tuple
 
 import numpy as np
 
-from posekit.paths import ROOT  # noqa: E402
+from posekit.paths import ROOT
 
-from posekit.decode.decoder import DecoderParams, decode  # noqa: E402
-from posekit.io.export import people_to_coco  # noqa: E402
-from posekit.decode.rescore import NUM_FEATURES, WEIGHTS_PATH, Rescorer  # noqa: E402
+from posekit.decode.decoder import DecoderParams, decode
+from posekit.io.coco import STAT_NAMES, coco_stats
+from posekit.io.export import people_to_coco
+from posekit.decode.rescore import NUM_FEATURES, WEIGHTS_PATH, Rescorer
 
 #: pycocotools' keypoint sigmas (COCO-17 order).
 SIGMAS = np.array([.26, .25, .25, .35, .35, .79, .79, .72, .72, .62, .62, 1.07, 1.07,
@@ -150,18 +149,9 @@ def fit(x: np.ndarray, y: np.ndarray, hidden: int, seed: int, epochs: int = 3000
 
 
 def coco_ap(annotations: Path, results: List[dict], image_ids: List[int]) -> np.ndarray:
-    """pycocotools' 10 keypoint statistics."""
-    from pycocotools.coco import COCO
-    from pycocotools.cocoeval import COCOeval
-
-    with contextlib.redirect_stdout(io.StringIO()):
-        truth = COCO(str(annotations))
-        ev = COCOeval(truth, truth.loadRes(results), "keypoints")
-        ev.params.imgIds = list(image_ids)
-        ev.evaluate()
-        ev.accumulate()
-        ev.summarize()
-    return ev.stats
+    """pycocotools' 10 keypoint statistics, in its order (the project's one COCO evaluation)."""
+    stats = coco_stats(annotations, results, image_ids)
+    return np.array([stats[name] for name in STAT_NAMES])
 
 
 def out_of_fold(data: Dict[str, object], folds: int, hidden: int, seed: int) -> np.ndarray:

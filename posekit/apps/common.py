@@ -15,12 +15,13 @@ import logging
 import math
 import os
 import sys
-from typing import Callable, Dict
+from typing import Callable, Dict, Optional
 
 from posekit.lab.config import NUM_PARTS
 from posekit.decode.registry import DECODERS
 
 from posekit.io.headers import MAX_IMAGE_PIXELS
+from posekit.io.images import MIN_MAX_SIDE, check_max_side
 from posekit.pipeline import THRESHOLDS, decoder_defaults
 
 #: Range of each threshold flag (each decoder's parameters check their own, narrower ones).
@@ -60,12 +61,20 @@ def number(kind: type, low: float, high: float = math.inf) -> Callable[[str], fl
     return parse
 
 
-def max_side(text: str) -> int:
-    """argparse type of --max-side: 0 (off) or at least 32 pixels."""
-    value = number(int, 0)(text)
-    if 0 < value < 32:
-        raise argparse.ArgumentTypeError(f"must be 0 (never downscale) or >= 32, got {text}")
-    return value
+def max_side(text: str) -> Optional[int]:
+    """argparse type of --max-side: ``0`` (never downscale) becomes None, the library's one
+    "off"; any other value must pass ``posekit.io.images.check_max_side`` (at least 32)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if value == 0:
+        return None
+    try:
+        return check_max_side(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be 0 (never downscale) or >= {MIN_MAX_SIDE}, "
+                                         f"got {text}") from None
 
 
 def add_network_options(parser: argparse.ArgumentParser, hash_check: bool = True) -> None:

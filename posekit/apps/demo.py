@@ -258,7 +258,7 @@ def _load(run: Run, out_folder: Optional[Path] = None) -> PoseEstimator:
         raise CommandError(str(exc)) from None
     network = accurate_network(network) if args.accurate else network
     thresholds = {t.dest: getattr(args, t.dest) for t in THRESHOLDS}
-    estimator = PoseEstimator(network, args.decoder, thresholds, args.max_side or None,
+    estimator = PoseEstimator(network, args.decoder, thresholds, args.max_side,
                               run.config)
     try:
         for folder in (out_folder, args.save_maps):

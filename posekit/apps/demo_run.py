@@ -84,7 +84,7 @@ class Run:
     def estimate(self, image: np.ndarray, name: str) -> PoseResult:
         """Run the estimator on an image, with the downscale notice on the first large one."""
         height, width = image.shape[:2]
-        max_side = self.args.max_side or None
+        max_side = self.args.max_side
         if max_side and max(height, width) > max_side:
             if not self.downscale_noted:
                 small_w, small_h = (round(v * max_side / max(height, width))
@@ -120,8 +120,8 @@ class Run:
                     smoothing=0)
 
     def max_side(self) -> Optional[int]:
-        """The --max-side value, None when disabled."""
-        return self.args.max_side or None
+        """The --max-side value, None when disabled (``posekit.apps.common.max_side``)."""
+        return self.args.max_side
 
     def close_progress(self) -> None:
         """Close the progress bar, if one is shown."""

@@ -8,173 +8,35 @@ Usage::
 
 Writes the COCO results JSON, prints pycocotools' keypoint table (AP, AP50,
 AP75, APm, APl, AR, ...) and the median time of each stage per image. The
-network is imported only when this command runs. Part of the application
-layer: it uses ``models`` (the network) and ``estimation`` (the decoders).
+network is imported only when this command runs. The annotation file, its
+images and the AP itself are :mod:`posekit.io.coco`'s.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import dataclasses
-import io
-import json
-import math
+import numbers
 import os
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
+from posekit.apps.command import EXIT_USAGE, CommandError, run_command
 from posekit.decode.registry import get_decoder
-from posekit.io.export import skeleton_keypoints, to_coco
 from posekit.lab.handout import ROW_SCORES
 
+from posekit.io.atomic import json_bytes, write_bytes
+from posekit.io.coco import (STAT_NAMES, check_images, coco_stats, is_int,
+                             load_annotations)
+from posekit.io.export import people_to_coco
 from posekit.io.images import read_image
 
-#: Names of pycocotools' 10 keypoint statistics, in its order.
-STAT_NAMES = ("AP", "AP50", "AP75", "APm", "APl", "AR", "AR50", "AR75", "ARm", "ARl")
 STAGES = ("network", "peaks", "connections", "grouping")
-#: Top-level keys a COCO keypoint file needs (pycocotools reads all three).
-REQUIRED_KEYS = ("images", "annotations", "categories")
-#: Fields of each annotation that pycocotools' keypoint evaluation reads.
-ANNOTATION_FIELDS = ("id", "image_id", "category_id", "iscrowd", "area", "bbox",
-                     "num_keypoints", "keypoints")
-#: COCO's keypoints per person, and the person category our results carry (to_coco).
-COCO_PARTS = 17
-PERSON = 1
 #: Accepted test-time scales: 1/8 to 4 (at 4 a 640-px image becomes 2560 px).
 SCALE_RANGE = (0.125, 4.0)
-
-
-def load_annotations(path: Path) -> dict:
-    """Read a COCO keypoint annotation file.
-
-    Raises:
-        ValueError: the file is missing, not JSON, lacks ``images`` /
-            ``annotations`` / ``categories``, has an image entry without an
-            integer ``id`` and a ``file_name`` (or a repeated id), has no
-            person category (id 1), or an annotation misses a field the
-            evaluation reads or has it with a wrong type or length.
-    """
-    try:
-        data = json.loads(Path(path).read_text())
-    except FileNotFoundError:
-        raise ValueError(f"annotation file not found: {path}") from None
-    except (OSError, json.JSONDecodeError) as exc:
-        raise ValueError(f"cannot read annotation file {path}: {exc}") from None
-    if not isinstance(data, dict) or any(key not in data for key in REQUIRED_KEYS):
-        raise ValueError(f"{path} is not a COCO annotation file (needs "
-                         + ", ".join(repr(k) for k in REQUIRED_KEYS) + ")")
-    for key in REQUIRED_KEYS:
-        if not isinstance(data[key], list):
-            raise ValueError(f"{path}: {key!r} must be a list")
-    ids = set()
-    for k, entry in enumerate(data["images"]):
-        if not isinstance(entry, dict) or not isinstance(entry.get("file_name"), str) \
-                or not isinstance(entry.get("id"), int) or isinstance(entry.get("id"), bool):
-            raise ValueError(f"{path}: image entry {k} needs an integer 'id' and a "
-                             f"'file_name' string, got {str(entry)[:80]}")
-        if entry["id"] in ids:
-            raise ValueError(f"{path}: image id {entry['id']} appears twice")
-        ids.add(entry["id"])
-    _check_categories(path, data["categories"])
-    _check_people(path, data["annotations"], ids)
-    return data
-
-
-def _is_int(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _is_number(value: object) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) \
-        and math.isfinite(value)
-
-
-def _check_categories(path: Path, categories: list) -> None:
-    """The person category (id :data:`PERSON`) our results name must be there."""
-    for k, entry in enumerate(categories):
-        if not isinstance(entry, dict) or not _is_int(entry.get("id")):
-            raise ValueError(f"{path}: category {k} needs an integer 'id', got "
-                             f"{str(entry)[:80]}")
-    if PERSON not in {entry["id"] for entry in categories}:
-        raise ValueError(f"{path}: no category with id {PERSON} (person); every metric would "
-                         "be undefined")
-
-
-def _check_people(path: Path, annotations: list, image_ids: set) -> None:
-    """Every field pycocotools' keypoint evaluation reads, with its type and length.
-
-    ``id`` (int, unique), ``image_id`` (one of the images), ``category_id``
-    (int), ``iscrowd`` (0 / 1), ``area`` (number >= 0), ``bbox`` (4 numbers,
-    width and height >= 0), ``num_keypoints`` (int 0..17) and ``keypoints``
-    (17 x 3 numbers, visibility 0, 1 or 2).
-    """
-    seen = set()
-    for k, ann in enumerate(annotations):
-        where = f"{path}: annotation {k}"
-        if not isinstance(ann, dict):
-            raise ValueError(f"{where} is not an object: {str(ann)[:80]}")
-        missing = [f for f in ANNOTATION_FIELDS if f not in ann]
-        if missing:
-            raise ValueError(f"{where} lacks {', '.join(repr(f) for f in missing)}")
-        if not _is_int(ann["id"]) or ann["id"] in seen:
-            raise ValueError(f"{where}: 'id' must be an integer used once, got {ann['id']!r}")
-        seen.add(ann["id"])
-        if ann["image_id"] not in image_ids or not _is_int(ann["image_id"]):
-            raise ValueError(f"{where}: 'image_id' {ann['image_id']!r} is not an image of "
-                             "the file")
-        if not _is_int(ann["category_id"]):
-            raise ValueError(f"{where}: 'category_id' must be an integer")
-        if ann["iscrowd"] not in (0, 1):
-            raise ValueError(f"{where}: 'iscrowd' must be 0 or 1, got {ann['iscrowd']!r}")
-        if not _is_number(ann["area"]) or ann["area"] < 0:
-            raise ValueError(f"{where}: 'area' must be a number >= 0, got {ann['area']!r}")
-        box = ann["bbox"]
-        if not (isinstance(box, list) and len(box) == 4 and all(map(_is_number, box))
-                and box[2] >= 0 and box[3] >= 0):
-            raise ValueError(f"{where}: 'bbox' must be 4 numbers [x, y, w, h] with w, h >= 0")
-        if not _is_int(ann["num_keypoints"]) or not 0 <= ann["num_keypoints"] <= COCO_PARTS:
-            raise ValueError(f"{where}: 'num_keypoints' must be an integer 0..{COCO_PARTS}")
-        points = ann["keypoints"]
-        if not (isinstance(points, list) and len(points) == 3 * COCO_PARTS
-                and all(map(_is_number, points))):
-            raise ValueError(f"{where}: 'keypoints' must be {3 * COCO_PARTS} numbers "
-                             f"({COCO_PARTS} x, y, visibility), got "
-                             f"{len(points) if isinstance(points, list) else type(points).__name__}"
-                             + (" values" if isinstance(points, list) else ""))
-        if any(v not in (0, 1, 2) for v in points[2::3]):
-            raise ValueError(f"{where}: keypoint visibility must be 0, 1 or 2")
-
-
-def coco_stats(annotations: Path, results: List[dict], image_ids: Sequence[int]) -> Dict[str, float]:
-    """pycocotools' keypoint statistics of ``results`` on ``image_ids``.
-
-    Args:
-        annotations: path of the COCO ground-truth file.
-        results: COCO keypoint results (``to_coco`` output).
-        image_ids: the images evaluated (images with no detections count).
-
-    Returns:
-        ``{"AP": ..., "AP50": ..., ...}``; all zeros when ``results`` is empty.
-    """
-    from pycocotools.coco import COCO
-    from pycocotools.cocoeval import COCOeval
-
-    if not results:
-        return {name: 0.0 for name in STAT_NAMES}
-    with contextlib.redirect_stdout(io.StringIO()):
-        truth = COCO(str(annotations))
-        found = truth.loadRes(results)
-        ev = COCOeval(truth, found, "keypoints")
-        ev.params.imgIds = list(image_ids)
-        ev.evaluate()
-        ev.accumulate()
-        ev.summarize()
-    return dict(zip(STAT_NAMES, (float(v) for v in ev.stats)))
 
 
 def format_table(stats: Dict[str, float], times: Dict[str, List[float]]) -> str:
@@ -205,13 +67,24 @@ def evaluate(images: Path, annotations: Path, decoder: str = "best", model: str 
         and per-stage lists of seconds.
 
     Raises:
-        ValueError: bad annotation file, unknown decoder, or an image missing
-            or unreadable.
+        ValueError: ``limit`` not None or an integer >= 1, ``scales`` not
+            numbers within :data:`SCALE_RANGE`, bad annotation file, unknown
+            decoder, or an image missing, unreadable, too large or named
+            outside ``images`` (every image is checked before the network
+            loads: :func:`check_images`).
     """
     from tqdm import tqdm
 
-    from posekit.networks.inference import infer_multiscale, load_network, padded_size
+    from posekit.networks.inference import infer_multiscale, padded_size
+    from posekit.pipeline import load_pose_network
 
+    if limit is not None and (not is_int(limit) or limit < 1):
+        raise ValueError(f"limit must be None or an integer >= 1, got {limit!r}")
+    if isinstance(scales, (str, bytes)) or not scales or not all(
+            isinstance(s, numbers.Real) and not isinstance(s, bool)
+            and SCALE_RANGE[0] <= s <= SCALE_RANGE[1] for s in scales):
+        raise ValueError(f"scales must be numbers between {SCALE_RANGE[0]} and "
+                         f"{SCALE_RANGE[1]}, got {scales!r}")
     chosen = get_decoder(decoder)
     if handout_row_score != "printed" and not _has_row_score(decoder):
         raise ValueError("handout_row_score applies to the handout decoder only")
@@ -221,7 +94,11 @@ def evaluate(images: Path, annotations: Path, decoder: str = "best", model: str 
                                    if _has_param(decoder, "complete_people") else {}))
     data = load_annotations(annotations)
     entries = sorted(data["images"], key=lambda im: im["id"])[:limit]
-    network = load_network(model, weights, runtime=runtime)
+    paths = dict(zip((entry["id"] for entry in entries), check_images(images, entries)))
+    # The library's one way to a network; given weights are taken as they are (the
+    # default ones are hash-checked), as this command has no --skip-hash-check.
+    network = load_pose_network(model, weights, skip_hash_check=weights is not None,
+                                runtime=runtime)
     results: List[dict] = []
     times: Dict[str, List[float]] = {stage: [] for stage in STAGES}
     # Images of one padded input shape run together, so each shape sets up the TFLite
@@ -234,7 +111,7 @@ def evaluate(images: Path, annotations: Path, decoder: str = "best", model: str 
 
     order = sorted(entries, key=shape_key)
     for entry in tqdm(order, desc=f"evaluating ({decoder})", unit="img", disable=not progress):
-        image = read_image(Path(images) / entry["file_name"])
+        image = read_image(paths[entry["id"]])
         start = time.perf_counter()
         heatmaps, pafs, out_scale = infer_multiscale(network, image, scales, flip)
         times["network"].append(time.perf_counter() - start)
@@ -242,8 +119,7 @@ def evaluate(images: Path, annotations: Path, decoder: str = "best", model: str 
         coords, skeletons = chosen(heatmaps, pafs, params, timings=stage_times)
         for stage, seconds in stage_times.items():
             times[stage].append(seconds)
-        keypoints = skeleton_keypoints(coords, skeletons, scale=1.0 / out_scale)
-        results += to_coco(keypoints, skeletons[:, -2], entry["id"])
+        results += people_to_coco(coords, skeletons, entry["id"], scale=1.0 / out_scale)
     results.sort(key=lambda result: result["image_id"])  # stable: each image's people keep their order
     return results, [entry["id"] for entry in entries], times
 
@@ -278,25 +154,7 @@ def check_results_path(path: Path, annotations: Path, images: Optional[Path] = N
 
 def write_results(path: Path, results: List[dict]) -> None:
     """Write the results JSON atomically: complete or absent, never half-written."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{Path(path).name}.", suffix=".tmp",
-                               dir=Path(path).parent or ".")
-    try:
-        with os.fdopen(fd, "w") as stream:
-            json.dump(results, stream)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-
-
-class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
-    """Shows defaults, except None ones (their help says what happens)."""
-
-    def _get_help_string(self, action: argparse.Action) -> str:
-        if action.default is None:
-            return action.help or ""
-        return super()._get_help_string(action)
+    write_bytes(path, json_bytes(results))
 
 
 def _has_param(decoder: str, name: str) -> bool:
@@ -311,12 +169,13 @@ def _has_row_score(decoder: str) -> bool:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Command-line entry point; returns the exit status."""
-    from posekit.apps.common import (add_decoder_options, add_network_options, add_verbosity_options,
-                          configure_logging, quiet_native_logs)
+    from posekit.apps.common import (HelpFormatter, add_decoder_options, add_network_options,
+                                     add_verbosity_options, configure_logging,
+                                     quiet_native_logs)
 
     parser = argparse.ArgumentParser(
         prog="posekit-eval", description=__doc__.split("\n")[0],
-        formatter_class=_HelpFormatter)
+        formatter_class=HelpFormatter)
     parser.add_argument("--images", required=True, type=Path, help="folder of the images")
     parser.add_argument("--annotations", required=True, type=Path,
                         help="COCO person_keypoints JSON of those images")
@@ -348,6 +207,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     bad = [s for s in args.scales if not low <= s <= high]
     if bad:
         parser.error(f"--scales must be between {low} and {high}, got {bad[0]:g}")
+    return run_command(parser.prog, lambda: _run(args))
+
+
+def _run(args: argparse.Namespace) -> int:
+    """:func:`main` once the command line is parsed."""
     try:
         check_results_path(args.results, args.annotations, args.images)
         results, image_ids, times = evaluate(
@@ -355,12 +219,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             args.scales, args.flip, args.limit, progress=not args.quiet, runtime=args.runtime,
             handout_row_score=args.handout_row_score, complete=args.complete)
         write_results(args.results, results)
-    except (ValueError, FileNotFoundError, OSError) as exc:
-        print(f"{parser.prog}: error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print(f"{parser.prog}: interrupted", file=sys.stderr)
-        return 130
+    except (ValueError, RuntimeError, OSError) as exc:      # bad input: a usage-like error
+        raise CommandError(str(exc), EXIT_USAGE) from None
     stats = coco_stats(args.annotations, results, image_ids)
     kit = f" (row score {args.handout_row_score})" if _has_row_score(args.decoder) else ""
     print(f"{len(image_ids)} images, {len(results)} people found, decoder {args.decoder}{kit}, "

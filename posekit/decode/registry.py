@@ -97,9 +97,13 @@ class DecoderEntry:
             A validated instance of :attr:`params`.
 
         Raises:
-            ValueError: an unknown threshold name, a threshold this decoder
-                lacks, an unknown field, or a value the parameters refuse.
+            ValueError: ``overrides`` not a mapping, an unknown threshold name,
+                a threshold this decoder lacks, an unknown field, or a value the
+                parameters refuse.
         """
+        if overrides is not None and not isinstance(overrides, Mapping):
+            raise ValueError("thresholds must be a mapping of threshold name to value (e.g. "
+                             f"{{'peak_threshold': 0.1}}) or None, got {type(overrides).__name__}")
         given = {k: v for k, v in (overrides or {}).items() if v is not None}
         unknown = [k for k in (overrides or {}) if k not in THRESHOLD_NAMES]
         if unknown:
@@ -138,13 +142,30 @@ def register_decoder(name: str, decode_fn: Decoder, params: type,
         The new entry.
 
     Raises:
-        ValueError: an empty or taken name, ``params`` not a frozen
-            dataclass, or a threshold name or field that does not exist.
+        ValueError: an empty or taken name, ``decode_fn`` not callable,
+            ``params`` not a frozen dataclass whose defaults construct,
+            ``thresholds`` not a mapping, a threshold name or field that does
+            not exist, ``help`` not a string or ``replace`` not a bool (each
+            message names the argument; nothing is registered).
     """
+    if not isinstance(replace, bool):
+        raise ValueError(f"replace must be True or False, got {replace!r}")
     DECODERS.check_name(name, replace)
+    if not callable(decode_fn):
+        raise ValueError(f"decode_fn must be a callable Decoder, got {decode_fn!r}")
     if not (dataclasses.is_dataclass(params) and isinstance(params, type)
             and params.__dataclass_params__.frozen):
         raise ValueError(f"params must be a frozen dataclass, got {params!r}")
+    try:
+        params()
+    except Exception as exc:  # noqa: BLE001 - any failure means no defaults to start from
+        raise ValueError(f"params: {params.__name__}() must construct with its defaults "
+                         f"({type(exc).__name__}: {exc})") from None
+    if not isinstance(thresholds, Mapping):
+        raise ValueError("thresholds must be a mapping of threshold name to field of params, "
+                         f"got {type(thresholds).__name__}")
+    if not isinstance(help, str):
+        raise ValueError(f"help must be a string, got {type(help).__name__}")
     fields = {f.name for f in dataclasses.fields(params)}
     for key, field in thresholds.items():
         if key not in THRESHOLD_NAMES:

@@ -1,6 +1,6 @@
-"""Checks of an image file before any decoder runs: the pixel limit, truncation, file kind.
+"""Checks of an image file before any decoder runs: the pixel and memory limits, truncation, kind.
 
-The size itself is read by ``posekit.io.image_sizes``; JPEG and PNG files cut
+The size and sample layout are read by ``posekit.io.image_sizes``; JPEG and PNG files cut
 short are found here from their structure, so libjpeg / libpng never print
 about them.
 """
@@ -24,6 +24,12 @@ PathLike = Union[str, "os.PathLike[str]"]
 #: first frame is read. The measured worst case (a 16-bit RGBA PNG at the limit) is in
 #: docs/limits.md.
 MAX_IMAGE_PIXELS = 50_000_000
+#: Most memory one image's decoding may take, in bytes, as its header gives it
+#: (``posekit.io.image_sizes.Layout.decode_bytes``: pixels x channels x bytes per sample of
+#: the decoded array, plus the decoder's own buffers). 450 MB: a progressive 4:4:4 JPEG
+#: (9 bytes a pixel) or a 16-bit RGBA PNG (8) at the pixel limit fits; a float32 RGBA
+#: TIFF stops at 28 megapixels, a float64 one at 14. Measured peaks in docs/limits.md.
+MAX_DECODE_BYTES = 450_000_000
 
 
 def has_image_signature(path: PathLike) -> bool:

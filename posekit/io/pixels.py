@@ -9,14 +9,19 @@ from __future__ import annotations
 
 import numpy as np
 
-#: Rows converted at once by :func:`to_bgr8` (bounds its temporary float copies).
-CONVERT_ROWS = 256
+#: Pixels converted at once by :func:`to_bgr8`: bounds its temporary float copies (about
+#: 60 bytes a pixel for 4 channels, 16 MB) whatever the image's shape (a band of rows did
+#: not: a 1,000,000 x 50 image is one band).
+CONVERT_PIXELS = 1 << 18
 #: Value the alpha channel is composited over (all three channels).
 BACKGROUND = 128
 
 
 def to_bgr8(image: np.ndarray) -> np.ndarray:
     """Normalise a decoded image to 8-bit, 3-channel BGR (rules in the module docstring).
+
+    Converted :data:`CONVERT_PIXELS` pixels at a time, so its temporary float copies stay
+    bounded whatever the image's shape.
 
     Args:
         image: ``(H, W)`` or ``(H, W, C)`` with C in 1..4; uint8, uint16 or float.
@@ -41,15 +46,18 @@ def to_bgr8(image: np.ndarray) -> np.ndarray:
         return arr
     if arr.dtype not in (np.uint8, np.uint16) and arr.dtype.kind != "f":
         raise ValueError(f"unsupported pixel type {arr.dtype} (expected 8-bit, 16-bit or float)")
-    out = np.empty(arr.shape[:2] + (3,), np.uint8)
-    for start in range(0, arr.shape[0], CONVERT_ROWS):   # float copies of a band at a time
-        out[start:start + CONVERT_ROWS] = _band_to_bgr8(arr[start:start + CONVERT_ROWS],
-                                                        channels)
+    height, width = arr.shape[:2]
+    out = np.empty((height, width, 3), np.uint8)
+    rows, cols = max(1, CONVERT_PIXELS // width), min(width, CONVERT_PIXELS)
+    for top in range(0, height, rows):             # float copies of one block at a time
+        for left in range(0, width, cols):
+            out[top:top + rows, left:left + cols] = _band_to_bgr8(
+                arr[top:top + rows, left:left + cols], channels)
     return out
 
 
 def _band_to_bgr8(arr: np.ndarray, channels: int) -> np.ndarray:
-    """:func:`to_bgr8` on a band of rows of a validated image."""
+    """:func:`to_bgr8` on a block of a validated image."""
     if arr.dtype == np.uint8:
         unit = arr.astype(np.float32) / 255.0
     elif arr.dtype == np.uint16:

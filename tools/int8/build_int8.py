@@ -49,7 +49,8 @@ MAX_AP_DROP = 0.01
 
 def dev_ap(dev: Path, weights: Path, runtime: str, limit: int) -> float:
     """Single-scale dev AP of the best decoder with ``weights`` on ``runtime`` (first ``limit``)."""
-    from posekit.apps.evaluate import coco_stats, evaluate
+    from posekit.apps.evaluate import evaluate
+    from posekit.io.coco import coco_stats
 
     annotations = dev / "person_keypoints.json"
     results, ids, _ = evaluate(dev / "images", annotations, weights=str(weights),

@@ -201,7 +201,7 @@ def build_dataset(todo: Sequence[Item], args: argparse.Namespace, actors: int, t
     from posekit.apps.batch.ray_stages import FRAME_CHUNK, actor_class, decode_items
 
     settings = dict(model=args.model, weights=args.weights, runtime=args.runtime,
-                    threads=threads, decoder=args.decoder, max_side=args.max_side or None,
+                    threads=threads, decoder=args.decoder, max_side=args.max_side,
                     thresholds={t.dest: getattr(args, t.dest) for t in THRESHOLDS},
                     skip_hash_check=args.skip_hash_check)
     # A few items per decoding task (fewer, cheaper tasks), but enough tasks to keep
