@@ -19,10 +19,9 @@ import numpy as np
 import pytest
 
 from posekit.apps.batch import run as batch
-
 from posekit.apps import demo as cli
-
 from posekit.apps.batch import manifest
+from posekit.apps.batch.settings import item_settings
 
 from conftest import IMAGES, ROOT
 
@@ -277,3 +276,60 @@ def test_a_table_write_interrupted_in_the_workers_leaves_the_earlier_table(tree,
         write_table(kept, out, done)
     assert read_table(kept) == before
     assert not list(tree.glob(".kept.parquet*"))
+
+
+def test_a_rerun_with_other_settings_redoes_the_items_and_the_table_never_mixes(
+        tree, local_ray, tmp_path, capsys):
+    """Issue 31: a.jpg done with the lab decoder and --min-parts 18 (no one passes), then the
+    folder a.jpg is in, with the defaults and a table: a.jpg is redone (it was skipped, its
+    empty result kept and put in the table beside sub/c's default one)."""
+    src = tmp_path / "in"
+    src.mkdir()
+    shutil.copy(tree / "in" / "a.jpg", src / "a.jpg")
+    shutil.copy(tree / "in" / "sub" / "c.jpg", src / "c.jpg")
+    out, table = tmp_path / "out", tmp_path / "t.parquet"
+    assert batch.main([str(src / "a.jpg"), "-o", str(out), "-q", "--decoder", "lab",
+                       "--min-parts", "18"]) == 0
+    assert json.loads((out / "a_keypoints.json").read_text())["people"] == []
+    assert batch.main([str(src), "-o", str(out), "--table", str(table)]) == 0
+    captured = capsys.readouterr()
+    assert "2 items: 2 done, 0 skipped" in captured.out
+    assert "1 item(s) done earlier with other settings (decoder, decoder_params)" in captured.err
+    doc = json.loads((out / manifest.MANIFEST).read_text())
+    assert len(json.loads((out / "a_keypoints.json").read_text())["people"]) > 0
+    settings = [r["settings"] for r in doc["items"]]
+    assert settings[0] == settings[1] == item_settings(doc["summary"]["settings"], "image")
+    assert settings[0]["decoder"] == "best" and settings[0]["decoder_params"]["min_parts"] == 4
+    assert set(read_table(table)["source"]) == {"a", "c"}          # both with the defaults
+    # the default given explicitly is the same setting: nothing to redo
+    assert batch.main([str(src), "-o", str(out), "--min-parts", "4", "--table", str(table)]) == 0
+    assert "2 items: 0 done, 2 skipped" in capsys.readouterr().out
+
+
+def test_a_signal_while_the_run_ends_still_writes_the_manifest(tree, local_ray, tmp_path,
+                                                               monkeypatch, capsys):
+    """The killed-node cluster test once found no manifest: its SIGTERM came while the run
+    was ending by itself (Ray shutting down), and the KeyboardInterrupt left the ending half
+    done. Here a SIGINT comes while the progress bar is closed, at the same point."""
+    import signal
+
+    from posekit.apps.batch.results import Tracker
+
+    if signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        pytest.skip("SIGINT is not Python's KeyboardInterrupt here")
+    close = Tracker.close
+
+    def interrupted_close(self):
+        signal.raise_signal(signal.SIGINT)
+        close(self)
+
+    monkeypatch.setattr(Tracker, "close", interrupted_close)
+    out = tmp_path / "out"
+    status = batch.main([str(tree / "in" / "a.jpg"), "-o", str(out), "-q"])
+    assert status == 130
+    doc = json.loads((out / manifest.MANIFEST).read_text())
+    assert [r["status"] for r in doc["items"]] == ["done"]            # the work was done
+    assert not (out / manifest.JOURNAL).exists()
+    assert capsys.readouterr().err.strip().splitlines()[-1] == (
+        "posekit-batch: interrupted; rerun the same command to finish")
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler   # put back

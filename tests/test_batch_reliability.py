@@ -213,3 +213,130 @@ def test_sigterm_writes_the_manifest_and_exits_130(tmp_path, small_bus):
     doc = json.loads((out / manifest.MANIFEST).read_text())
     assert [r["status"] for r in doc["items"]] == ["interrupted"]
     assert not (out / manifest.JOURNAL).exists()
+
+
+# --- 10. --address where no Ray cluster answers (issue 31) ---------------------------------
+
+@needs_network
+@pytest.mark.parametrize("address, reason", [
+    ("127.0.0.1:1", "nothing answers there: Connection refused"),
+    ("no-such-host.invalid:6379", "the host name does not resolve"),
+])
+def test_an_address_where_no_cluster_answers_is_one_line(tmp_path, small_bus, address, reason):
+    """Before: Ray retried for 590 s (printing its warnings despite -q). The generous
+    timeout only keeps a hang from holding the suite."""
+    cv2.imwrite(str(tmp_path / "a.jpg"), small_bus)
+    out = tmp_path / "out"
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    proc = subprocess.run([sys.executable, "-m", "posekit.apps.batch.run", str(tmp_path / "a.jpg"),
+                           "-o", str(out), "--address", address, "-q"], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=240)
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == 1 and len(lines) == 1, proc.stderr
+    assert lines[0].startswith(PROG + f"error: cannot join the Ray cluster at {address}")
+    assert reason in lines[0]
+    assert not out.exists()                                  # refused before any work
+
+
+def test_a_server_that_is_not_ray_is_refused_within_the_deadline(monkeypatch):
+    """A listener on 127.0.0.1 that accepts and never answers (Ray would rewrite 127.0.0.1
+    into this machine's outward address; as in tests/test_cluster.py it is kept here)."""
+    import socket
+
+    pytest.importorskip("ray")
+    from ray._private import services
+
+    from posekit.apps.batch.ray_cluster import check_address
+
+    monkeypatch.setattr(services, "resolve_ip_for_localhost", lambda host: host)
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(4)
+        address = f"127.0.0.1:{server.getsockname()[1]}"
+        with pytest.raises(ValueError, match=r"no Ray cluster answered within 1 s"):
+            check_address(address, timeout=1.0)
+    with pytest.raises(ValueError, match="is not HOST:PORT"):
+        check_address("nonsense")
+
+
+# --- 11. signals during Ray's start-up (issue 31) ------------------------------------------
+
+def session_processes(sid: int, since: int) -> dict:
+    """Live processes of session ``sid`` started at or after ``since`` (clock ticks after
+    boot; a session id is a pid, reused once its process is gone): {pid: name}."""
+    found = {}
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            stat = (Path("/proc") / name / "stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2:].split()
+        if int(fields[3]) == sid and int(fields[19]) >= since and fields[0] != "Z":
+            found[int(name)] = stat[stat.index("(") + 1:stat.rindex(")")]
+    return found
+
+
+@needs_network
+@pytest.mark.skipif(not Path("/proc/self/stat").is_file(), reason="needs Linux /proc")
+@pytest.mark.parametrize("signum, stage", [(signal.SIGTERM, "raylet"),
+                                           (signal.SIGINT, "ray::IDLE")])
+def test_a_signal_during_rays_start_up_ends_every_process_and_writes_the_manifest(
+        tmp_path, small_bus, signum, stage):
+    """The command runs in a session of its own; the signal comes once a process named
+    ``stage`` runs in it (Ray's start-up: the raylet; the first workers, while the driver
+    connects). Before: exit 15 and no manifest, or SIGSEGV / SIGABRT at the exit, and Ray's
+    agents running 60 s later. The waits are bounds, not timings."""
+    cv2.imwrite(str(tmp_path / "a.jpg"), small_bus)
+    out = tmp_path / "out"
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    proc = subprocess.Popen([sys.executable, "-m", "posekit.apps.batch.run", str(tmp_path / "a.jpg"),
+                             "-o", str(out), "-q", "--num-cpus", "2", "--object-store-mb",
+                             "200", "--actors", "1"], cwd=tmp_path, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    since = int((Path("/proc") / str(proc.pid) / "stat").read_text().rsplit(")", 1)[1]
+                .split()[19])
+    deadline = time.monotonic() + 240
+    while stage not in session_processes(proc.pid, since).values():
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+        time.sleep(0.02)
+    proc.send_signal(signum)
+    _, err = proc.communicate(timeout=240)
+    assert proc.returncode == 130, err
+    assert err.strip().splitlines()[-1] == PROG + "interrupted; rerun the same command to finish"
+    doc = json.loads((out / manifest.MANIFEST).read_text())
+    assert [r["status"] for r in doc["items"]] in (["interrupted"], ["done"])
+    assert not (out / manifest.JOURNAL).exists()
+    # the command waits for its processes before it exits; a process that lingers (the old
+    # agents did for minutes) is given a bound of 30 s, ample on a loaded machine
+    deadline = time.monotonic() + 30
+    while session_processes(proc.pid, since) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert session_processes(proc.pid, since) == {}
+
+
+# --- 12. temporaries of killed runs (issue 31) ---------------------------------------------
+
+def test_a_rerun_removes_the_temporaries_killed_writers_left_and_nothing_else(tmp_path):
+    from posekit.apps.batch.results import remove_stale_outputs
+
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()                                        # a process id that is no process now
+    out = tmp_path / "out"
+    (out / "v").mkdir(parents=True)
+    image, video = Item(0, "/in/a.jpg", "image", "a"), Item(1, "/in/v.mp4", "video", "v")
+    stale = [out / f".a_keypoints.json.{gone.pid}-0123abcd.part.json",
+             out / "v" / f".v_000000000003_keypoints.json.{gone.pid}-0123abcd.part.json",
+             out / f".manifest.json.{gone.pid}-0123abcd.part.json"]
+    kept = [out / f".a_keypoints.json.{os.getpid()}-0123abcd.part.json",     # a live writer
+            out / f".b_keypoints.json.{gone.pid}-0123abcd.part.json",        # another item's
+            out / "v" / f".notes.json.{gone.pid}-0123abcd.part.json",        # not an output
+            out / ".a_keypoints.json.part.json", out / "v" / "v_keep.json"]
+    for path in stale + kept:
+        path.write_text("{}")
+    remove_stale_outputs(out, image)
+    remove_stale_outputs(out, video)
+    manifest.remove_stale_temporaries(out)
+    assert sorted(p for p in out.rglob("*") if p.is_file()) == sorted(kept)

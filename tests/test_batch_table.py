@@ -162,7 +162,7 @@ def test_a_failed_rename_puts_the_earlier_table_back(tmp_path, monkeypatch):
     real = os.rename
 
     def rename(src, dst):
-        if Path(src).name.startswith(".t.parquet.tmp-"):
+        if Path(src).name.startswith(".t.parquet.") and Path(src).name.endswith(".part"):
             raise OSError(28, "No space left on device")
         real(src, dst)
 
@@ -176,3 +176,86 @@ def test_a_failed_rename_puts_the_earlier_table_back(tmp_path, monkeypatch):
     assert batch_table.write_table(table, tmp_path / "out", []) == 0        # replaced now
     assert [p.name for p in table.iterdir()] == ["empty.parquet"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["t.parquet"]
+
+
+@pytest.mark.parametrize("name", ["f.csv", "t.parquet"])
+def test_a_fifo_is_refused_as_not_a_regular_file(tmp_path, name):
+    os.mkfifo(tmp_path / name)
+    with pytest.raises(ValueError, match="is not a regular file or folder"):
+        check_table_path(tmp_path / name, tmp_path / "out", [], items(tmp_path))
+
+
+def dead_pid() -> int:
+    import subprocess
+    import sys
+
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    return gone.pid
+
+
+def test_writing_a_table_removes_what_killed_runs_left_and_nothing_else(tmp_path):
+    """Runs killed while writing t.parquet left hidden folders (no Ray needed: no items)."""
+    from posekit.apps.batch.table import write_table
+
+    pid = dead_pid()
+    stale = [f".t.parquet.{pid}-0123abcd.part", f".t.parquet.{pid}-0123abcd.part.old",
+             ".t.parquet.tmp-89abcdef", ".t.parquet.old-89abcdef"]      # the last two: older
+    kept = [f".t.parquet.{os.getpid()}-0123abcd.part",                  # a live run's
+            f".u.parquet.{pid}-0123abcd.part",                          # another table's
+            ".t.parquet.tmp-mine", "t.parquet.bak"]                     # not our names
+    for name in stale + kept:
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "part-0.parquet").write_bytes(b"PAR1")
+    assert write_table(tmp_path / "t.parquet", tmp_path / "out", []) == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(kept + ["t.parquet"])
+
+
+def test_small_items_are_packed_into_few_tasks(tmp_path, monkeypatch):
+    """2,000 one-frame images and a video of 600 frames: tasks of at most 256 frames, every
+    frame once, not one Ray task per image."""
+    import ray.data
+
+    from posekit.apps.batch import table as batch_table
+
+    done = [(Item(k, f"/in/{k}.jpg", "image", f"i{k}"), 1) for k in range(2000)]
+    done.append((Item(2000, "/in/v.mp4", "video", "v"), 600))
+    seen = {}
+
+    class Stop(Exception):
+        pass
+
+    def from_items(rows, override_num_blocks=None):
+        seen.update(rows=rows, blocks=override_num_blocks)
+        raise Stop
+
+    monkeypatch.setattr(ray.data, "from_items", from_items)
+    with pytest.raises(Stop):
+        batch_table.write_table(tmp_path / "t.parquet", tmp_path / "out", done)
+    assert seen["blocks"] == len(seen["rows"]) <= (2000 + 600) // batch_table.FRAMES_PER_TASK + 2
+    frames = []
+    for row in seen["rows"]:
+        segments = json.loads(row["segments"])
+        assert sum(count for *_, count in segments) <= batch_table.FRAMES_PER_TASK
+        frames += [(name, f) for name, _, first, count in segments
+                   for f in range(first, first + count)]
+    assert sorted(frames) == sorted([(f"i{k}", 0) for k in range(2000)]
+                                    + [("v", f) for f in range(600)])
+    assert not list(tmp_path.iterdir())                    # no temporary left after a failure
+
+
+def test_a_task_row_reads_the_same_rows_as_its_segments(tmp_path):
+    from posekit.apps.batch.table import table_task
+
+    out = tmp_path / "out"
+    write_frame(out / "walk" / "walk_000000000000_keypoints.json", [person(7, 1.0)], time=0.0)
+    write_frame(out / "walk" / "walk_000000000001_keypoints.json", [person(7, 2.0)], time=0.1)
+    write_frame(out / "bus_keypoints.json", [person(-1, 5.0)])
+    segments = [["walk", "video", 0, 2], ["bus", "image", 0, 1]]
+    got = table_task({"out": np.array([str(out)], object),
+                      "segments": np.array([json.dumps(segments)], object)}).to_pydict()
+    want = table_rows({"out": np.array([str(out)] * 2, object),
+                       "name": np.array(["walk", "bus"], object),
+                       "kind": np.array(["video", "image"], object),
+                       "first": np.array([0, 0]), "count": np.array([2, 1])}).to_pydict()
+    assert json.dumps(got) == json.dumps(want) and len(got["source"]) == 3 * 18

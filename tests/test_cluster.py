@@ -35,9 +35,17 @@ pytestmark = [pytest.mark.cluster,
 NODE = dict(node_ip_address="127.0.0.1", num_cpus=2, object_store_memory=100 * 1024 * 1024)
 #: The cluster notices a killed node within a few seconds (3 health checks a second apart
 #: fail; Ray's defaults: 5 checks 3 s apart, each given 10 s), so that the killed-node
-#: test's rerun does not wait on it; lenient enough for a live node on a loaded machine.
+#: test's rerun does not wait on it. A killed node's checks fail at once (nothing listens
+#: any more), so each check may take its time: a live node on a loaded machine has 10 s to
+#: answer each (it had 1 s, which a busy raylet can miss three times in a row).
 HEALTH_CHECKS = {"health_check_initial_delay_ms": 1000, "health_check_period_ms": 1000,
-                 "health_check_timeout_ms": 1000, "health_check_failure_threshold": 3}
+                 "health_check_timeout_ms": 10000, "health_check_failure_threshold": 3}
+#: Ray Data, in the killed-node run's driver only: the actor pool starts working once both
+#: actors are up (by default the first one ready takes items at once: on a loaded machine it
+#: once did all 32 before the other's network was loaded), and an actor holds one task at a
+#: time (so the second task goes to the other actor rather than queueing on the first).
+BOTH_ACTORS = {"RAY_DATA_DEFAULT_WAIT_FOR_MIN_ACTORS_S": "600",
+               "RAY_DATA_ACTOR_DEFAULT_MAX_TASKS_IN_FLIGHT_TO_MAX_CONCURRENCY_FACTOR": "1"}
 #: Frames of the video test: 6 chunks of 4, enough for tracks to carry over chunk borders.
 FRAMES = 24
 
@@ -66,8 +74,8 @@ DRIVER = ("import sys, ray._private.services as services; "
           "from posekit.apps.batch.run import main; sys.exit(main(sys.argv[1:]))")
 
 
-def start(address: str, src: Path, out: Path, *extra: str) -> subprocess.Popen:
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
+def start(address: str, src: Path, out: Path, *extra: str, env: dict = None) -> subprocess.Popen:
+    env = dict(os.environ, PYTHONPATH=str(ROOT), **(env or {}))
     return subprocess.Popen([sys.executable, "-c", DRIVER, str(src), "-o", str(out),
                              "--address", address, "--node-ip-address", "127.0.0.1",
                              "--threads", "1", "-q", *extra],
@@ -98,6 +106,23 @@ def journal_nodes(out: Path) -> tuple:
             done += 1
             nodes.update(record["nodes"])
     return done, nodes
+
+
+def wait_for_both_nodes(proc: subprocess.Popen, out: Path) -> None:
+    """Until done items came from both nodes while the run goes on. A run that ended first
+    (its journal then is gone, its manifest says where the items ran) fails the test with
+    what it did: the node could then not be killed during the run."""
+    deadline = time.monotonic() + 240
+    while len(journal_nodes(out)[1]) < 2:
+        if proc.poll() is not None:
+            _, err = proc.communicate()
+            doc = json.loads((out / manifest.MANIFEST).read_text()) \
+                if (out / manifest.MANIFEST).exists() else {}
+            nodes = {n for r in doc.get("items", []) for n in r.get("nodes", [])}
+            pytest.fail(f"the run ended (status {proc.returncode}) before done items came from "
+                        f"both nodes; its items ran on {len(nodes)} node(s): {err[-2000:]}")
+        assert time.monotonic() < deadline, "no done items from both nodes within 240 s"
+        time.sleep(0.05)
 
 
 def test_a_video_on_the_cluster_keeps_the_demos_track_ids(cluster, tmp_path, small_bus):
@@ -140,15 +165,14 @@ def test_items_land_on_both_nodes_and_a_killed_node_loses_no_finished_item(
     # Enough items that the actor which starts last still gets some before the run ends
     # (8 were all taken by the first actor once on a loaded machine).
     images(src, 32, small_bus)
-    proc = start(head.address, src, out, "--actors", "2")
-    deadline = time.monotonic() + 240
-    while len(journal_nodes(out)[1]) < 2:
-        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
-        time.sleep(0.05)
+    proc = start(head.address, src, out, "--actors", "2", env=BOTH_ACTORS)
+    wait_for_both_nodes(proc, out)
     head.remove_node(worker, allow_graceful=False)          # the machine is gone
     # Either ending is valid: finishing, or stopped while it waits for the lost actor (Ray
     # learns of a node killed this way only once its health checks fail; in our runs the
-    # driver was still waiting 8 s after the kill, so a longer wait bought nothing).
+    # driver was still waiting 8 s after the kill, so a longer wait bought nothing). The
+    # SIGTERM may come at any moment, also while the run ends by itself (Ray shutting down:
+    # that once cost the manifest, now written whatever the moment).
     try:
         proc.wait(timeout=2)
     except subprocess.TimeoutExpired:                        # waiting for the lost actor

@@ -86,3 +86,13 @@ def test_each_field_of_a_record_is_checked(tmp_path):
     for field in ("kind", "name", "status", "frames", "sha256", "source"):
         partial = {k: v for k, v in record.items() if k != field}
         assert not manifest.is_complete(out, item, partial), field
+
+
+def test_outputs_made_with_other_settings_are_not_complete(tmp_path):
+    out, item, record = make_done(tmp_path)
+    settings = {"decoder": "best", "max_side": 640, "track": True}
+    assert not manifest.is_complete(out, item, record, settings)     # none recorded
+    record["settings"] = dict(settings)
+    assert manifest.is_complete(out, item, record, settings)
+    assert not manifest.is_complete(out, item, record, dict(settings, decoder="lab"))
+    assert manifest.is_complete(out, item, record)                  # settings not asked

@@ -79,3 +79,15 @@ def test_the_actor_writes_what_the_demo_writes(tmp_path, small_bus):
     assert out["error"][1].startswith("frame 1: ") and out["json"][1] == b""
     assert out["frame"][2] == -1 and out["total"][2] == 1 and out["json"][2] == b""
     assert json.loads(out["json"][0])["version"] == 1.3
+
+
+@pytest.mark.skipif(not WEIGHTS.is_file(), reason="weights not fetched (make setup)")
+def test_an_actor_whose_network_is_not_the_runs_fails_its_frames(tmp_path, small_bus):
+    """A node with other weights or another converted model than the driver's."""
+    cv2.imwrite(str(tmp_path / "a.png"), small_bus)
+    frame, end = decode(tmp_path / "a.png", "image")
+    batch = {k: np.concatenate([frame[k], end[k]]) for k in frame}
+    actor = ray_stages.actor_class(threads=1, network_sha256="0" * 64)()
+    out = actor(batch)
+    assert "loaded another network" in out["error"][0] and out["json"][0] == b""
+    assert out["frame"][1] == -1 and out["error"][1] == ""

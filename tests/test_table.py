@@ -2,6 +2,7 @@
 
 import csv
 import math
+import os
 
 import numpy as np
 import pyarrow.parquet as pq
@@ -70,3 +71,57 @@ def test_discard_leaves_nothing_and_bad_arguments(tmp_path):
     with pytest.raises(ValueError, match="ids"):
         writer.add(0, 0.0, [1, 2], people(1))
     writer.discard()
+
+
+def test_commit_twice_returns_the_table_and_late_calls_are_clear(tmp_path):
+    writer = TableWriter(tmp_path / "t.csv")
+    writer.add(0, 0.0, [1], people(1))
+    assert writer.commit() == tmp_path / "t.csv"
+    assert writer.commit() == tmp_path / "t.csv"           # once committed, stays so
+    with pytest.raises(RuntimeError, match="already committed"):
+        writer.add(1, 0.1, [1], people(1))
+    writer.discard()                                       # a committed table stays
+    assert [p.name for p in tmp_path.iterdir()] == ["t.csv"]
+    dropped = TableWriter(tmp_path / "u.parquet")
+    dropped.discard()
+    with pytest.raises(RuntimeError, match="already discarded"):
+        dropped.commit()
+    assert [p.name for p in tmp_path.iterdir()] == ["t.csv"]
+
+
+def test_a_second_ctrl_c_during_a_commit_leaves_no_temporary(tmp_path, monkeypatch):
+    """The first SIGINT comes while the file is closed in commit(), the second while
+    discard() closes it again: the temporary file still goes."""
+    import signal
+
+    if signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        pytest.skip("SIGINT is not Python's KeyboardInterrupt here")
+    close = table._Csv.close
+
+    def interrupted_close(self):
+        signal.raise_signal(signal.SIGINT)
+        close(self)
+
+    writer = TableWriter(tmp_path / "t.csv")
+    writer.add(0, 0.0, [1], people(1))
+    monkeypatch.setattr(table._Csv, "close", interrupted_close)
+    with pytest.raises(KeyboardInterrupt):
+        writer.commit()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_new_writer_removes_the_temporaries_of_killed_writers_only(tmp_path):
+    import subprocess
+    import sys
+
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()                                            # a pid that is no process now
+    names = [f".t.csv.{gone.pid}-0123abcd.part.csv",      # a killed writer of t.csv: removed
+             f".t.csv.{os.getpid()}-0123abcd.part.csv",   # a live writer's: kept
+             f".u.csv.{gone.pid}-0123abcd.part.csv",      # another table's: kept
+             f".t.csv.{gone.pid}-0123abcd.part.txt",      # not a table temporary: kept
+             ".t.csv.notapid-0123abcd.part.csv", "t.csv.bak"]
+    for name in names:
+        (tmp_path / name).write_text("x")
+    TableWriter(tmp_path / "t.csv").discard()
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(names[1:])

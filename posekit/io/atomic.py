@@ -11,11 +11,12 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import secrets
 import signal
 import sys
 from pathlib import Path
-from typing import Any, Iterator, List, Sequence, Tuple, Union
+from typing import Any, Callable, Iterator, List, Sequence, Tuple, Union
 
 import cv2
 import numpy as np
@@ -121,6 +122,61 @@ def temporary_name(path: Path, suffix: str = "") -> Path:
                           if room > 0 else f".{secrets.token_hex(4)}.part")
 
 
+#: A :func:`temporary_name`: ``.NAME.<pid>-<8 hex>.part<suffix>``.
+_TEMPORARY = re.compile(r"\.(?P<name>.+)\.(?P<pid>[1-9][0-9]*)-[0-9a-f]{8}\.part(?P<suffix>.*)",
+                        re.DOTALL)
+
+
+def process_alive(pid: int) -> bool:
+    """Whether process ``pid`` exists on this machine (this process counts; pid < 1: no)."""
+    if pid < 1:
+        return False
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)                 # signal 0: nothing is sent, only checked
+    except ProcessLookupError:
+        return False
+    except OSError:                     # another user's process: alive
+        return True
+    return True
+
+
+def stale_temporaries(folder: PathLike, owns: Callable[[str, bool], bool],
+                      suffixes: Sequence[str] = ("",)) -> List[Path]:
+    """The :func:`temporary_name` files and folders in ``folder`` whose process is gone.
+
+    Only names of exactly that form count, whose process id is no live process
+    on this machine (a process killed while it wrote), whose suffix is one of
+    ``suffixes`` (compared ignoring case) and whose destination ``owns``
+    accepts: ``owns(name, cut)`` gets the destination's name as the temporary
+    holds it, and whether it may have been cut to fit :data:`NAME_MAX` (then it
+    is a prefix of the destination's name). Symbolic links never count.
+
+    Args:
+        folder: where to look (a missing or unreadable folder has none).
+        owns: says whether a destination name is one of the caller's.
+        suffixes: the suffixes the caller's temporaries end with after ``.part``.
+
+    Returns:
+        The paths, sorted.
+    """
+    wanted = {s.lower() for s in suffixes}
+    found = []
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return []
+    for entry in entries:
+        match = _TEMPORARY.fullmatch(entry.name)
+        if match is None or match["suffix"].lower() not in wanted or entry.is_symlink():
+            continue
+        cut = len(os.fsencode(entry.name)) >= NAME_MAX - 4   # cut at a character boundary
+        if owns(match["name"], cut) and not process_alive(int(match["pid"])):
+            found.append(Path(entry.path))
+    return sorted(found)
+
+
 @contextlib.contextmanager
 def atomic_path(path: PathLike, keep_suffix: bool = True) -> Iterator[Path]:
     """A temporary path next to ``path``, renamed to ``path`` when the block succeeds.
@@ -219,7 +275,7 @@ def write_group(outputs: Sequence[Tuple[PathLike, bytes]], durable: bool = False
                     if durable:
                         handle.flush()
                         os.fsync(handle.fileno())
-        with _signals_held():
+        with signals_held():
             for tmp, path in staged:
                 os.replace(tmp, path)
             staged = []
@@ -237,8 +293,12 @@ def write_group(outputs: Sequence[Tuple[PathLike, bytes]], durable: bool = False
 
 
 @contextlib.contextmanager
-def _signals_held() -> Iterator[None]:
-    """Hold SIGINT and SIGTERM back for the block (main thread of a POSIX process only)."""
+def signals_held() -> Iterator[None]:
+    """SIGINT and SIGTERM held back for a ``with`` block, delivered when it ends (the main
+    thread of a POSIX process; elsewhere nothing is held). For short steps that must not be
+    cut in half, such as removing a temporary or renaming a group of files. A command's
+    handler may still run in the main thread when the kernel hands the signal to another
+    thread: commands hold their own steps with :class:`posekit.apps.command.SignalGate`."""
     import signal
     import threading
 

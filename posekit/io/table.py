@@ -23,7 +23,7 @@ import numpy as np
 
 from posekit.lab.config import NUM_PARTS, BodyPart
 
-from posekit.io.atomic import destination_kind, temporary_name
+from posekit.io.atomic import destination_kind, signals_held, stale_temporaries, temporary_name
 
 PathLike = Union[str, "os.PathLike[str]"]
 COLUMNS = ("frame", "time", "person_id", "keypoint", "x", "y", "score")
@@ -135,10 +135,16 @@ class TableWriter:
                              f"got {self.path.name}")
         if destination_kind(self.path) != "file":
             raise ValueError(f"path {self.path} must be a regular file name")
+        name = self.path.name
+        for stale in stale_temporaries(self.path.parent, suffixes=(suffix,), owns=lambda n, cut:
+                                       n == name or (cut and name.startswith(n))):
+            with contextlib.suppress(OSError):      # a killed writer's: ours, and dead
+                stale.unlink()
         self._tmp = temporary_name(self.path, suffix)
         self._sink = TABLE_FORMATS[suffix](self._tmp)
         self._blocks: List[Dict[str, np.ndarray]] = []
         self._buffered = 0
+        self._state = "open"                        # then "committed" or "discarded"
         self.rows = 0
 
     def add(self, frame: int, time: float, ids: Sequence[int], keypoints: np.ndarray) -> None:
@@ -147,6 +153,7 @@ class TableWriter:
         Raises:
             ValueError: shapes that disagree.
         """
+        self._check_open("add to")
         block = frame_rows(frame, time, ids, keypoints)
         n = len(block["frame"])
         if n == 0:
@@ -162,8 +169,24 @@ class TableWriter:
             self._sink.write({c: np.concatenate([b[c] for b in self._blocks]) for c in COLUMNS})
         self._blocks, self._buffered = [], 0
 
+    def _check_open(self, what: str) -> None:
+        if self._state != "open":
+            raise RuntimeError(f"cannot {what} the table {self.path}: it was already "
+                               f"{self._state}")
+
     def commit(self) -> Path:
-        """Write what is buffered, close and rename the file to :attr:`path`."""
+        """Write what is buffered, close and rename the file to :attr:`path`.
+
+        A second call returns :attr:`path` again (the table is committed once).
+
+        Raises:
+            RuntimeError: the table was discarded.
+            OSError: writing failed; the temporary file is removed (even when a second
+                Ctrl-C comes while it is), :attr:`path` is untouched.
+        """
+        if self._state == "committed":
+            return self.path
+        self._check_open("commit")
         try:
             self._flush()
             self._sink.close()
@@ -171,11 +194,17 @@ class TableWriter:
         except BaseException:
             self.discard()
             raise
+        self._state = "committed"
         return self.path
 
     def discard(self) -> None:
-        """Close and delete the temporary file; :attr:`path` is untouched."""
-        with contextlib.suppress(Exception):
-            self._sink.close()
-        with contextlib.suppress(OSError):
-            self._tmp.unlink()
+        """Close and delete the temporary file; :attr:`path` is untouched (a committed
+        table stays). SIGINT and SIGTERM wait until the file is gone."""
+        if self._state == "committed":
+            return
+        self._state = "discarded"
+        with signals_held():
+            with contextlib.suppress(Exception):
+                self._sink.close()
+            with contextlib.suppress(OSError):
+                self._tmp.unlink()

@@ -8,14 +8,18 @@ keeps what it did. At the end the whole picture is written atomically to
     {"path": "/data/a/bus.jpg", "name": "a/bus", "kind": "image",
      "status": "done" | "skipped" | "failed", "frames": 1, "people": 4,
      "outputs": "a/bus_keypoints.json", "sha256": "...", "error": null,
-     "source": {"bytes": 137419, "mtime_ns": 1764...}, "nodes": ["<Ray node id>"]}
+     "source": {"bytes": 137419, "mtime_ns": 1764...}, "nodes": ["<Ray node id>"],
+     "settings": {"model": "mobilenet_thin", "runtime": "tflite", ...}}
 
 ``skipped`` means found complete by a previous run; ``nodes`` (done items) are the
-Ray nodes whose actors ran the network on the item's frames. An item is complete
+Ray nodes whose actors ran the network on the item's frames; ``settings`` those
+that made its outputs (:mod:`posekit.apps.batch.settings`). An item is complete
 when a record says it was done, the source file still has the recorded size
-and modification time, and the SHA-256 of its output files, read back now,
-matches the recorded one: present but truncated, edited or missing outputs
-are redone.
+and modification time, the SHA-256 of its output files, read back now,
+matches the recorded one, and the run's settings are the recorded ones:
+present but truncated, edited or missing outputs, and outputs made otherwise
+(another decoder, threshold, size, network, runtime; a record without
+settings), are redone.
 """
 
 from __future__ import annotations
@@ -28,6 +32,8 @@ from pathlib import Path
 from typing import Dict, Iterable, List, Optional
 
 from posekit.io import images as imageio
+from posekit.io.atomic import stale_temporaries
+from posekit.apps.batch.settings import item_settings
 from posekit.io.sources import Item
 
 MANIFEST = "manifest.json"
@@ -60,15 +66,20 @@ def _file_hash(path: Path) -> Optional[bytes]:
         return None
 
 
-def is_complete(out: Path, item: Item, record: Optional[dict]) -> bool:
+def is_complete(out: Path, item: Item, record: Optional[dict],
+                settings: Optional[dict] = None) -> bool:
     """Whether a previous run's ``record`` proves ``item``'s outputs in ``out`` complete.
 
     Checks the status, name and kind, the source's size and modification
-    time, and the SHA-256 of every output file read back now.
+    time, the settings (when ``settings``, the run's, are given: the record's
+    must be the same, :func:`posekit.apps.batch.settings.item_settings`), and the
+    SHA-256 of every output file read back now.
     """
     if not record or record.get("status") not in ("done", "skipped"):
         return False
     if record.get("name") != item.name or record.get("kind") != item.kind:
+        return False
+    if settings is not None and record.get("settings") != item_settings(settings, item.kind):
         return False
     if record.get("source") != fingerprint(item.path):
         return False
@@ -181,6 +192,15 @@ class Journal:
         self._file.close()
         if remove:
             self.path.unlink(missing_ok=True)
+
+
+def remove_stale_temporaries(out: Path) -> None:
+    """Remove the temporary files of ``manifest.json`` that a killed run left in ``out``
+    (:func:`posekit.io.atomic.stale_temporaries`: their process is gone)."""
+    for path in stale_temporaries(out, lambda name, cut: name == MANIFEST,
+                                          suffixes=(".json",)):
+        if path.is_file():
+            path.unlink(missing_ok=True)
 
 
 def write_manifest(out: Path, records: List[dict], summary: dict) -> Path:

@@ -113,12 +113,19 @@ class PoseActor:
     def __init__(self, model: str = "mobilenet_thin", weights: Optional[str] = None,
                  runtime: str = "auto", threads: Optional[int] = None, decoder: str = "best",
                  thresholds: Optional[Dict[str, float]] = None,
-                 max_side: Optional[int] = None, skip_hash_check: bool = False) -> None:
+                 max_side: Optional[int] = None, skip_hash_check: bool = False,
+                 network_sha256: Optional[str] = None) -> None:
         """Load the network (see :func:`posekit.pipeline.load_pose_network`).
+
+        With ``network_sha256`` (the driver's, :mod:`posekit.apps.batch.settings`), a
+        network loaded from other files (another copy of the weights on this
+        machine) fails every frame with one error instead of mixing networks in
+        one run.
 
         Raises:
             ValueError / RuntimeError: the network cannot be loaded.
         """
+        from posekit.apps.batch.settings import network_sha256 as sha256_of
         from posekit.pipeline import PoseEstimator, load_pose_network
 
         network = load_pose_network(model, weights, skip_hash_check, runtime, num_threads=threads)
@@ -131,6 +138,14 @@ class PoseActor:
                 self.node = ray.get_runtime_context().get_node_id()
         except ImportError:
             pass
+        self.mismatch = ""              # why this actor's network is not the run's
+        if network_sha256 is not None:
+            mine = sha256_of(network, model, weights)
+            if mine != network_sha256:
+                self.mismatch = (f"node {self.node or '?'} loaded another network ({runtime} "
+                                 f"from files of SHA-256 {mine[:12]}..., the run's are "
+                                 f"{network_sha256[:12]}...): give every machine the same "
+                                 "project and weights")
 
     def __call__(self, batch: Dict[str, np.ndarray]) -> Dict[str, np.ndarray]:
         """Rows of :func:`decode_items` in; ``item``, ``frame``, ``time``, ``total``,
@@ -145,6 +160,9 @@ class PoseActor:
         for row in range(count):
             frame = int(batch["frame"][row])
             if frame < 0:
+                continue
+            if self.mismatch:
+                errors[row] = f"frame {frame}: {self.mismatch}"
                 continue
             shape = (int(batch["height"][row]), int(batch["width"][row]), 3)
             image = np.frombuffer(batch["pixels"][row], np.uint8).reshape(shape)

@@ -6,14 +6,16 @@ import contextlib
 import glob
 import hashlib
 import os
+import re
 import sys
 import time
 from pathlib import Path, PurePosixPath
 from typing import Dict, Optional, Sequence
 
 from posekit.io import images as imageio
-
 from posekit.apps.batch import manifest
+from posekit.io.atomic import stale_temporaries
+from posekit.apps.batch.settings import item_settings
 from posekit.io.sources import Item
 
 
@@ -21,10 +23,11 @@ class Tracker:
     """The driver's side: writes each frame's JSON, notices finished items, records them."""
 
     def __init__(self, items: Sequence[Item], out: Path, journal: manifest.Journal,
-                 quiet: bool, prog: str = "python -m posekit.apps.batch",
-                 video_fields: Optional[dict] = None) -> None:
+                 quiet: bool, prog: str = "posekit-batch",
+                 video_fields: Optional[dict] = None, settings: Optional[dict] = None) -> None:
         self.prog = prog
         self.video_fields = dict(video_fields or {})   # recorded with each finished video
+        self.settings = settings                        # the run's, recorded per done item
         self.items = {it.index: it for it in items}
         self.out, self.journal, self.quiet = out, journal, quiet
         self.state: Dict[int, dict] = {}
@@ -95,6 +98,8 @@ class Tracker:
                           nodes=sorted(state.get("nodes", ())))
             if item.kind == "video":
                 record.update(self.video_fields)
+            if self.settings is not None:
+                record["settings"] = item_settings(self.settings, item.kind)
         self.records[item.index] = record
         self.journal.add(record)
         if self.bar is not None:
@@ -135,19 +140,34 @@ class Tracker:
 
 
 def remove_stale_outputs(out: Path, item: Item) -> None:
-    """Delete what an unfinished earlier run left for ``item`` (only this item's file names).
+    """Delete what an unfinished earlier run left for ``item`` (only this item's file names):
+    its outputs, and the temporary files of its outputs whose writer was killed
+    (:func:`posekit.io.atomic.stale_temporaries`: ``.NAME.<pid>-<hex>.part.json`` of a
+    process that is gone).
 
     Raises:
         OSError: a file could not be removed.
     """
-    if item.kind == "image":
-        (out / item.output(0)).unlink(missing_ok=True)
-        return
-    folder = (out / item.output(0)).parent
+    target = out / item.output(0)
+    folder = target.parent
     stem = Path(item.name).name
-    if folder.is_dir() and not folder.is_symlink():
+    frame = re.compile(re.escape(f"{stem}_") + r"[0-9]{12}_keypoints\.json")
+
+    def owns(name: str, cut: bool) -> bool:
+        """Whether a temporary's destination name is one of this item's outputs."""
+        if item.kind == "image":
+            return name == target.name or (cut and target.name.startswith(name))
+        return bool(frame.fullmatch(name)) or (cut and name.startswith(f"{stem}_"))
+
+    if item.kind == "image":
+        target.unlink(missing_ok=True)
+    elif folder.is_dir() and not folder.is_symlink():
         for path in folder.glob(glob.escape(f"{stem}_") + "[0-9]" * 12 + "_keypoints.json"):
             path.unlink(missing_ok=True)
+    if folder.is_dir() and not folder.is_symlink():
+        for path in stale_temporaries(folder, owns, suffixes=(".json",)):
+            if path.is_file():
+                path.unlink(missing_ok=True)
 
 
 def unwritable(out: Path, item: Item) -> str:

@@ -20,11 +20,15 @@ actors (:mod:`posekit.apps.batch.ray_stages`); this process streams the results,
 writes every file atomically and shows the items and frames per second.
 
 A rerun with the same output folder skips the items whose outputs are
-complete (checked against their recorded SHA-256) and redoes the rest. A file
+complete (checked against their recorded SHA-256) and made with the same
+settings (network and weights, runtime, decoder and every parameter, size,
+tracking: :mod:`posekit.apps.batch.settings`), and redoes the rest. A file
 that fails (unreadable, truncated, too large) is recorded in the manifest
 with its error and the run goes on; the exit status is then 1 (130 after
-Ctrl-C or SIGTERM, with the manifest written). One run at a time may write
-into an output folder (a lock the system drops when the process ends).
+Ctrl-C or SIGTERM, with the manifest written, also during Ray's start-up, and
+every process of a local Ray ended: :mod:`posekit.apps.batch.ray_cluster`). One run at a
+time may write into an output folder (a lock the system drops when the
+process ends). ``--address`` is checked before Ray is asked to join it.
 """
 
 from __future__ import annotations
@@ -40,32 +44,30 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 from posekit.io import images as imageio
-
 from posekit.apps.batch import manifest
+from posekit.apps.batch.ray_cluster import (BLOCK_BYTES, DEFAULT_OBJECT_STORE_MB, LocalRay,  # noqa: F401
+                        RunSignals, check_address, interrupt_on_sigterm, quiet_ray_data,
+                        start_ray)
+from posekit.apps.batch.results import Tracker, remove_stale_outputs, unwritable
+from posekit.apps.batch.settings import changed, item_settings, run_settings
+from posekit.apps.batch.tracks import FrameOrder, Row
 from posekit.apps.common import (HelpFormatter, Parser, add_decoder_options, add_network_options,
                       add_verbosity_options, configure_logging, max_side, number,
-                      quiet_native_logs, worker_env)
-from posekit.pipeline import DEFAULT_MAX_SIDE, ROOT, THRESHOLDS
-from posekit.apps.batch.results import Tracker, remove_stale_outputs, unwritable
-from posekit.apps.batch.tracks import FrameOrder, Row
+                      quiet_native_logs)
+from posekit.pipeline import DEFAULT_MAX_SIDE, THRESHOLDS
 from posekit.io.sources import Item, collect
 
 PROG = "posekit-batch"
 #: TFLite threads per actor by default: 2 is where one interpreter still scales on
 #: this model; more cores are better used by more actors.
 DEFAULT_THREADS = 2
-#: Object store of a local Ray (MB): frames in flight live there; Ray Data keeps its
-#: queues within a share of it, which bounds the run's memory.
-DEFAULT_OBJECT_STORE_MB = 1024
 #: Ray's CPU accounting: an actor reserves one CPU (it runs --threads threads) and a
 #: decoding task half of one, so decoding runs beside the actors even on 2 CPUs.
 ACTOR_CPUS = 1.0
 DECODE_CPUS = 0.5
-#: Largest block of decoded frames (bytes): about one chunk of 4 frames at 720p.
-BLOCK_BYTES = 8 * 1024 * 1024
 #: Items per decoding task (when there are enough to feed the actors), and the most
 #: blocks the item list is split into.
 ITEMS_PER_TASK = 4
@@ -122,57 +124,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-# --- Ray -----------------------------------------------------------------------------------
+# --- Ray (started and stopped by posekit.apps.batch.ray_cluster) ------------------------------------------
 
-def start_ray(address: Optional[str] = None, num_cpus: Optional[int] = None,
-              object_store_mb: int = DEFAULT_OBJECT_STORE_MB,
-              node_ip_address: Optional[str] = None) -> bool:
-    """Connect to Ray unless this process already is; returns whether it connected now.
-
-    A local Ray gets ``num_cpus`` CPUs (default all) and an object store of
-    ``object_store_mb``. Workers import this project from its folder (on a
-    cluster the project must be at the same path on every machine) and start
-    with :func:`posekit.apps.common.worker_env` (OpenCV's pixel cap among it).
-    """
-    import ray
-
-    if ray.is_initialized():
-        return False
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
-    os.environ["PYTHONPATH"] = path  # a local Ray's workers inherit it
-    quiet = dict(include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR)
-    env = worker_env()                  # OpenCV's pixel cap, before a worker loads cv2
-    if address:
-        if node_ip_address:
-            quiet["_node_ip_address"] = node_ip_address
-        ray.init(address=address, runtime_env={"env_vars": {"PYTHONPATH": str(ROOT), **env}},
-                 **quiet)
-    else:
-        # at least 2 logical CPUs: one actor plus a decoding task must fit (even on 1 core);
-        # address "local": a new Ray of our own, even when another process on this machine
-        # started one (ray.init() would join it, the last one `ray start` or a test made)
-        ray.init(address="local", num_cpus=max(2, num_cpus or os.cpu_count() or 1),
-                 object_store_memory=object_store_mb * 1024 * 1024,
-                 runtime_env={"env_vars": env}, **quiet)
-    return True
-
-
-def _quiet_ray_data() -> None:
-    """No Ray Data progress bars or start-up lines: this command shows its own."""
-    import ray.data
-
-    context = ray.data.DataContext.get_current()
-    # Blocks of a few frames: a task's output is cut into blocks of this size, and
-    # Ray Data pauses a task whose unread blocks fill its buffer (2 blocks), so this
-    # bounds the frames a decoding task holds ahead of the network (default 128 MB).
-    context.target_max_block_size = BLOCK_BYTES
-    context.enable_progress_bars = False
-    context.print_on_execution_start = False
-    logger = logging.getLogger("ray.data")
-    for handler in logger.handlers:
-        if not isinstance(handler, logging.FileHandler):
-            handler.setLevel(logging.ERROR)
+_quiet_ray_data = quiet_ray_data        # the name benchmarks/ use
 
 
 def pool_size(args: argparse.Namespace, note=print) -> Dict[str, int]:
@@ -194,16 +148,22 @@ def pool_size(args: argparse.Namespace, note=print) -> Dict[str, int]:
     return {"actors": actors, "threads": threads}
 
 
-def build_dataset(todo: Sequence[Item], args: argparse.Namespace, actors: int, threads: int):
-    """The Ray Data pipeline: items -> decoded frames (tasks) -> OpenPose JSON (actor pool)."""
+def build_dataset(todo: Sequence[Item], args: argparse.Namespace, actors: int, threads: int,
+                  settings: dict):
+    """The Ray Data pipeline: items -> decoded frames (tasks) -> OpenPose JSON (actor pool).
+
+    Every actor loads the runtime the driver's ``settings`` name (``auto`` resolved
+    here) and checks its network file against their SHA-256.
+    """
     import ray.data
 
     from posekit.apps.batch.ray_stages import FRAME_CHUNK, actor_class, decode_items
 
-    settings = dict(model=args.model, weights=args.weights, runtime=args.runtime,
-                    threads=threads, decoder=args.decoder, max_side=args.max_side,
-                    thresholds={t.dest: getattr(args, t.dest) for t in THRESHOLDS},
-                    skip_hash_check=args.skip_hash_check)
+    config = dict(model=args.model, weights=args.weights, runtime=settings["runtime"],
+                  threads=threads, decoder=args.decoder, max_side=args.max_side,
+                  thresholds={t.dest: getattr(args, t.dest) for t in THRESHOLDS},
+                  skip_hash_check=args.skip_hash_check,
+                  network_sha256=settings["network_sha256"])
     # A few items per decoding task (fewer, cheaper tasks), but enough tasks to keep
     # every actor fed; at most MAX_BLOCKS blocks however long the list.
     blocks = min(len(todo), MAX_BLOCKS, max(4 * actors, -(-len(todo) // ITEMS_PER_TASK)))
@@ -212,14 +172,15 @@ def build_dataset(todo: Sequence[Item], args: argparse.Namespace, actors: int, t
     # Different CPU shares also keep Ray Data from fusing decoding into the actors.
     frames = items.map_batches(decode_items, batch_size=1, num_cpus=DECODE_CPUS)
     # SPREAD: on a cluster the actors go to different machines, not all to the first one
-    return frames.map_batches(actor_class(**settings), batch_size=FRAME_CHUNK,
+    return frames.map_batches(actor_class(**config), batch_size=FRAME_CHUNK,
                               num_cpus=ACTOR_CPUS, compute=ray.data.ActorPoolStrategy(size=actors),
                               scheduling_strategy="SPREAD")
 
 
-def _prepare(args: argparse.Namespace, out: Path) -> List[Item]:
-    """Check that Ray is installed, validate the output folder, list the items and check the
-    network loads here."""
+def _prepare(args: argparse.Namespace, out: Path) -> Tuple[List[Item], dict]:
+    """Check that Ray is installed, validate the output folder, list the items, check the
+    network loads here (its settings, ``runtime`` resolved, are the run's) and that a
+    cluster answers at ``--address``."""
     if importlib.util.find_spec("ray") is None:
         raise BatchError("the batch command needs Ray, which this Python lacks: "
                          "pip install 'posekit[batch]' (in a checkout: `make setup`)")
@@ -230,18 +191,24 @@ def _prepare(args: argparse.Namespace, out: Path) -> List[Item]:
             from posekit.apps.batch.table import check_table_path
 
             check_table_path(Path(args.table), out, args.inputs, items)
+        if args.address:
+            check_address(args.address)         # bounded: ray.init alone may retry for minutes
     except ValueError as exc:
         raise BatchError(str(exc)) from None
     from posekit.pipeline import load_pose_network
 
     try:
         manifest.check_record_files(out)
-        load_pose_network(args.model, args.weights, args.skip_hash_check, args.runtime,
-                          num_threads=1)
+        network = load_pose_network(args.model, args.weights, args.skip_hash_check,
+                                    args.runtime, num_threads=1)
+        settings = run_settings(network, args.model, args.weights, args.decoder,
+                                {t.dest: getattr(args, t.dest) for t in THRESHOLDS},
+                                args.max_side, args.track)
+        del network
         imageio.make_output_folder(out)
-    except (ValueError, RuntimeError) as exc:
+    except (ValueError, RuntimeError, OSError) as exc:
         raise BatchError(str(exc)) from None
-    return items
+    return items, settings
 
 
 def _rows(batch: Dict[str, "object"]) -> List[Row]:
@@ -273,21 +240,10 @@ def _write_table(args: argparse.Namespace, out: Path, items: List[Item],
         return None
 
 
-def _interrupt(signum: int, frame: object) -> None:
-    """SIGTERM handler: stop the run as Ctrl-C does (manifest written, status 130)."""
-    raise KeyboardInterrupt
-
-
-def _handle_sigterm() -> None:
-    """Make SIGTERM behave as Ctrl-C (again after ``ray.init``, which installs its own)."""
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, _interrupt)
-
-
 def run(args: argparse.Namespace) -> int:
     """The whole run; returns the exit status."""
     out = Path(args.output)
-    items = _prepare(args, out)
+    items, settings = _prepare(args, out)
     try:
         lock = manifest.FolderLock(out)
     except ValueError as exc:
@@ -297,19 +253,28 @@ def run(args: argparse.Namespace) -> int:
             manifest.check_record_files(out)      # again: now no other run can change them
         except ValueError as exc:
             raise BatchError(str(exc)) from None
-        return _run_locked(args, out, items)
+        return _run_locked(args, out, items, settings)
 
 
-def _run_locked(args: argparse.Namespace, out: Path, items: List[Item]) -> int:
-    """:func:`run` once the output folder is locked."""
+def _plan(args: argparse.Namespace, out: Path, items: List[Item], settings: dict,
+          note=print) -> Tuple[Dict[int, dict], Dict[int, str]]:
+    """(skipped, refused): the items complete with these settings, and those whose outputs
+    cannot be written (why); the others' earlier outputs and temporaries are removed.
+    Items done with other settings are redone, with a note naming the settings."""
+    manifest.remove_stale_temporaries(out)
     previous = {} if args.redo else manifest.load_records(out)
     skipped: Dict[int, dict] = {}
+    redone, names = 0, set()
     for item in items:
         record = previous.get(item.path)
-        # a video tracked otherwise than asked (or by a version without tracking) is redone
-        same_ids = item.kind != "video" or (record or {}).get("tracked") == args.track
-        if same_ids and manifest.is_complete(out, item, record):
+        if manifest.is_complete(out, item, record, settings):
             skipped[item.index] = dict(record, status="skipped")
+        elif record and record.get("status") in ("done", "skipped"):
+            differ = changed(record.get("settings"), item_settings(settings, item.kind))
+            redone, names = redone + bool(differ), names | set(differ)
+    if redone:
+        note(f"note: {redone} item(s) done earlier with other settings ({', '.join(sorted(names))})"
+             " are done again")
     refused: Dict[int, str] = {}
     for item in items:
         if item.index in skipped:
@@ -322,48 +287,82 @@ def _run_locked(args: argparse.Namespace, out: Path, items: List[Item]) -> int:
                 reason = f"cannot remove an earlier output: {exc.strerror or exc}"
         if reason:
             refused[item.index] = reason
+    return skipped, refused
+
+
+def _run_locked(args: argparse.Namespace, out: Path, items: List[Item], settings: dict) -> int:
+    """:func:`run` once the output folder is locked."""
+    skipped, refused = _plan(args, out, items, settings,
+                             lambda line: args.quiet or print(f"{PROG}: {line}", file=sys.stderr))
     todo = [it for it in items if it.index not in skipped and it.index not in refused]
     journal = manifest.Journal(out)
-    tracker = Tracker(todo, out, journal, args.quiet, PROG, video_fields={"tracked": args.track})
+    tracker = Tracker(todo, out, journal, args.quiet, PROG, video_fields={"tracked": args.track},
+                      settings=settings)
     for item in items:
         if item.index in refused:
             tracker.refuse(item, refused[item.index])
     started = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
     status, interrupted, pool = 0, False, {"actors": 0, "threads": 0}
-    connected = False
+    asked, local = False, None
     table_rows, table_seconds = None, 0.0
     order = FrameOrder(track=args.track)
+    signals = RunSignals()
     try:
-        if todo or args.table:
-            connected = start_ray(args.address, args.num_cpus, args.object_store_mb,
-                                  args.node_ip_address)
-            _handle_sigterm()
-            _quiet_ray_data()
-        if todo:
-            pool = pool_size(args, tracker.note)
-            dataset = build_dataset(todo, args, pool["actors"], pool["threads"])
-            for batch in dataset.iter_batches(batch_size=None, batch_format="numpy"):
-                for row in _rows(batch):
-                    for ready in order.push(row):
-                        tracker.row(ready.item, ready.frame, ready.total, ready.error,
-                                    ready.payload, ready.people, ready.node)
-        if args.table:
-            table_start = time.perf_counter()
-            table_rows = _write_table(args, out, items, skipped, tracker)
-            table_seconds = time.perf_counter() - table_start
-            if table_rows is None:
-                status = 1
+        try:
+            if todo or args.table:
+                import ray
+
+                if not ray.is_initialized():
+                    asked = True            # ours to stop, even when interrupted half-way
+                    local = None if args.address else LocalRay()
+                    start_ray(args.address, args.num_cpus, args.object_store_mb,
+                              args.node_ip_address)
+                quiet_ray_data()
+            if todo:
+                pool = pool_size(args, tracker.note)
+                dataset = build_dataset(todo, args, pool["actors"], pool["threads"], settings)
+                for batch in dataset.iter_batches(batch_size=None, batch_format="numpy"):
+                    for row in _rows(batch):
+                        for ready in order.push(row):
+                            tracker.row(ready.item, ready.frame, ready.total, ready.error,
+                                        ready.payload, ready.people, ready.node)
+            if args.table:
+                table_start = time.perf_counter()
+                table_rows = _write_table(args, out, items, skipped, tracker)
+                table_seconds = time.perf_counter() - table_start
+                if table_rows is None:
+                    status = 1
+        finally:
+            signals.live = False            # from here on a signal is noted, not raised
     except KeyboardInterrupt:
         interrupted, status = True, EXIT_INTERRUPTED
     except Exception as exc:  # noqa: BLE001 - Ray itself failed: record, report, exit 1
         tracker.note(f"error: the run stopped: {' '.join(str(exc).split())[:500]}")
         status = 1
-    finally:
+    try:
         tracker.close()
-        if connected:
+        if asked:
             import ray
 
             ray.shutdown()
+        left = local.end() if local is not None else []
+        if left:
+            tracker.note(f"warning: {len(left)} processes of the local Ray did not end: "
+                         f"{' '.join(map(str, left))}")
+        return _finish(args, out, items, skipped, tracker, journal, started, status,
+                       interrupted or bool(signals.noted), pool, order, table_rows,
+                       table_seconds, settings)
+    finally:
+        signals.restore()
+
+
+def _finish(args: argparse.Namespace, out: Path, items: List[Item], skipped: Dict[int, dict],
+            tracker: Tracker, journal: manifest.Journal, started: str, status: int,
+            interrupted: bool, pool: Dict[str, int], order: FrameOrder,
+            table_rows: Optional[int], table_seconds: float, settings: dict) -> int:
+    """Write the manifest, print the summary; returns the exit status."""
+    if interrupted:
+        status = EXIT_INTERRUPTED
     seconds = time.perf_counter() - tracker.start
     startup = (tracker.first or time.perf_counter()) - tracker.start
     records = []
@@ -386,7 +385,7 @@ def _run_locked(args: argparse.Namespace, out: Path, items: List[Item]) -> int:
                "actors": pool["actors"], "threads_per_actor": pool["threads"],
                "ray_address": args.address or "local", "tracked": args.track,
                # most frames that came before an earlier frame of their video and waited
-               "frames_waiting_at_most": order.peak}
+               "frames_waiting_at_most": order.peak, "settings": settings}
     if args.table:
         summary.update(table=str(Path(args.table).resolve()) if table_rows is not None
                        else None, table_rows=table_rows, table_seconds=round(table_seconds, 3))
@@ -420,7 +419,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     previous = signal.getsignal(signal.SIGTERM)
     quiet_native_logs()                 # before Ray starts: its workers inherit it
     try:
-        _handle_sigterm()
+        interrupt_on_sigterm()
         return run(args)
     except BatchError as exc:
         print(f"{PROG}: error: {' '.join(str(exc).split())}", file=sys.stderr)

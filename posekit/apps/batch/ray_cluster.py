@@ -1,0 +1,366 @@
+"""Ray for one batch run: a cluster's address checked first, a local Ray started, and stopped
+with every process it started, whatever signal ends the run.
+
+* :func:`check_address` (``--address``): before ``ray.init``, which otherwise
+  retries an address where nothing answers for many minutes (590 s seen)
+  printing its own warnings, one gRPC call to the cluster's GCS with a
+  deadline (:data:`ADDRESS_TIMEOUT`) says whether a Ray cluster answers
+  there; if not, one line says why (the name does not resolve, nothing
+  listens, or what listens is not Ray).
+* :func:`start_ray`: ``ray.init`` replaces the SIGTERM handler with one
+  that exits at once (status 15, nothing recorded); a SIGTERM during the
+  start-up is turned into the KeyboardInterrupt of Ctrl-C, and the handler
+  in place before is put back.
+* :class:`LocalRay`: the processes a local Ray of this run starts, found
+  under this process in ``/proc`` (Linux). Ray's own shutdown stops those it
+  knows, but the agents that the raylet starts outlive an interrupted
+  start-up (seen running 60 s later with parent 1); so this process is made
+  the "child subreaper" of its descendants while Ray runs (orphans come back
+  to it, never to init) and :meth:`LocalRay.end` ends every process that
+  appeared below it since the start, then waits until they are gone.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+from typing import Dict, Iterator, List, Optional, Set, Tuple
+
+from posekit.apps.common import worker_env
+from posekit.paths import ROOT
+
+#: Object store of a local Ray (MB): frames in flight live there; Ray Data keeps its
+#: queues within a share of it, which bounds the run's memory.
+DEFAULT_OBJECT_STORE_MB = 1024
+#: Largest block of decoded frames (bytes): about one chunk of 4 frames at 720p.
+BLOCK_BYTES = 8 * 1024 * 1024
+#: Seconds the cluster's GCS gets to answer before ``--address`` is refused.
+ADDRESS_TIMEOUT = 10.0
+#: Seconds the processes of a local Ray get to exit after Ray's shutdown, before they are
+#: killed; then as long again to be gone.
+EXIT_GRACE = 2.0
+#: prctl(2) options (Linux).
+_PR_SET_CHILD_SUBREAPER, _PR_GET_CHILD_SUBREAPER = 36, 37
+
+
+def check_address(address: str, timeout: float = ADDRESS_TIMEOUT) -> str:
+    """Make sure a Ray cluster answers at ``address`` within ``timeout`` seconds.
+
+    ``HOST:PORT`` and ``auto`` are resolved as ``ray.init`` resolves them
+    (``auto``: ``RAY_ADDRESS``, else the latest cluster started on this
+    machine); then one call to the cluster's GCS, with ``timeout`` as its
+    deadline. A ``ray://`` (Ray Client) address is not checked.
+
+    Returns:
+        The GCS address (``HOST:PORT``) that answered, or ``address`` for ``ray://``.
+
+    Raises:
+        ValueError: one line: the address is malformed, its name does not resolve,
+            nothing answers there, or what answers is not a Ray cluster.
+    """
+    if "://" in address:
+        return address
+    from ray._private import services
+
+    try:
+        gcs = services.canonicalize_bootstrap_address(address)
+    except ConnectionError as exc:          # auto: no cluster on this machine
+        raise ValueError(f"--address {address}: {' '.join(str(exc).split())[:300]}") from None
+    except Exception as exc:  # noqa: BLE001 - Ray's parsing: a malformed address
+        raise ValueError(f"--address {address} is not HOST:PORT ({exc})") from None
+    if gcs is None:
+        raise ValueError(f"--address {address} names no cluster; leave --address out to "
+                         "start a local Ray")
+    import grpc
+    from ray._private.gcs_utils import create_gcs_channel
+    from ray.core.generated import gcs_service_pb2, gcs_service_pb2_grpc
+
+    channel = create_gcs_channel(gcs)
+    try:
+        stub = gcs_service_pb2_grpc.NodeInfoGcsServiceStub(channel)
+        stub.GetClusterId(gcs_service_pb2.GetClusterIdRequest(), timeout=timeout)
+    except grpc.RpcError as exc:
+        code = exc.code()
+        # a GCS that wants a token still is a Ray cluster (ray.init brings the token)
+        if code not in (grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.PERMISSION_DENIED):
+            where = f"{address} ({gcs})" if gcs != address else address
+            if code == grpc.StatusCode.DEADLINE_EXCEEDED:
+                why = f"no Ray cluster answered within {timeout:g} s"
+            elif code == grpc.StatusCode.UNAVAILABLE and "lookup" in (exc.details() or ""):
+                why = "the host name does not resolve: " + _short(exc.details())
+            elif code == grpc.StatusCode.UNAVAILABLE:
+                why = "nothing answers there: " + _short(exc.details())
+            else:
+                why = f"what answers there is not a Ray cluster ({code.name})"
+            raise ValueError(f"cannot join the Ray cluster at {where}: {why}") from None
+    finally:
+        channel.close()
+    return gcs
+
+
+def _short(details: Optional[str]) -> str:
+    """gRPC's reason, without its address prefixes (``failed to connect ...: ipv4:...:``)."""
+    text = " ".join((details or "unavailable").split())
+    for mark in ("lookup error:", "Failed to connect to remote host:"):
+        if mark in text:
+            text = text.split(mark, 1)[1].strip().rstrip("]").strip()
+    return text[:200]
+
+
+def start_ray(address: Optional[str] = None, num_cpus: Optional[int] = None,
+              object_store_mb: int = DEFAULT_OBJECT_STORE_MB,
+              node_ip_address: Optional[str] = None) -> bool:
+    """Connect to Ray unless this process already is; returns whether it connected now.
+
+    A local Ray gets ``num_cpus`` CPUs (default all) and an object store of
+    ``object_store_mb``. Workers import this project from its folder (on a
+    cluster the project must be at the same path on every machine) and start
+    with :func:`posekit.apps.common.worker_env` (OpenCV's pixel cap among it).
+    A SIGTERM while Ray starts raises KeyboardInterrupt, as Ctrl-C does.
+
+    Raises:
+        KeyboardInterrupt: SIGINT or SIGTERM during the start-up.
+    """
+    import ray
+
+    if ray.is_initialized():
+        return False
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
+    os.environ["PYTHONPATH"] = path  # a local Ray's workers inherit it
+    quiet = dict(include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR)
+    env = worker_env()                  # OpenCV's pixel cap, before a worker loads cv2
+    with _signals_deferred():
+        _init(ray, address, num_cpus, object_store_mb, node_ip_address, quiet, env)
+    return True
+
+
+@contextlib.contextmanager
+def _signals_deferred() -> Iterator[None]:
+    """Ctrl-C and SIGTERM during ``ray.init``: noted, raised as KeyboardInterrupt once it
+    returned (a second signal at once). Ray's driver is not safe to interrupt while it is
+    built: a KeyboardInterrupt inside ``CoreWorker.__cinit__`` made the process die with
+    SIGSEGV or SIGABRT at its exit, after the manifest. ``ray.init`` would also replace the
+    SIGTERM handler by one that exits at once (``sys.exit(15)``): it is kept from doing so
+    while the handlers here are in place (the handlers before are put back after)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    noted: List[int] = []
+
+    def note(signum: int, frame: object) -> None:
+        noted.append(signum)
+        if len(noted) > 1:                  # the user insists: stop now, whatever Ray's state
+            raise KeyboardInterrupt
+
+    import ray._private.utils as ray_utils
+
+    previous = {s: signal.signal(s, note) for s in (signal.SIGINT, signal.SIGTERM)}
+    setter = getattr(ray_utils, "set_sigterm_handler", None)
+    if setter is not None:
+        ray_utils.set_sigterm_handler = lambda handler: None
+    try:
+        yield
+    except SystemExit as exc:               # Ray's own handler (a Ray that installs it anyway)
+        if exc.code == signal.SIGTERM:
+            raise KeyboardInterrupt from None
+        raise
+    finally:
+        if setter is not None:
+            ray_utils.set_sigterm_handler = setter
+        for signum, handler in previous.items():
+            signal.signal(signum, handler if handler is not None else signal.SIG_DFL)
+    if noted:
+        raise KeyboardInterrupt
+
+
+def _init(ray, address: Optional[str], num_cpus: Optional[int], object_store_mb: int,
+          node_ip_address: Optional[str], quiet: dict, env: Dict[str, str]) -> None:
+    """``ray.init``: join ``address``, or start a local Ray."""
+    if address:
+        if node_ip_address:
+            quiet["_node_ip_address"] = node_ip_address
+        ray.init(address=address, runtime_env={"env_vars": {"PYTHONPATH": str(ROOT), **env}},
+                 **quiet)
+    else:
+        # at least 2 logical CPUs: one actor plus a decoding task must fit (even on 1
+        # core); address "local": a new Ray of our own, even when another process on this
+        # machine started one (ray.init() would join it)
+        ray.init(address="local", num_cpus=max(2, num_cpus or os.cpu_count() or 1),
+                 object_store_memory=object_store_mb * 1024 * 1024,
+                 runtime_env={"env_vars": env}, **quiet)
+
+
+def quiet_ray_data() -> None:
+    """No Ray Data progress bars or start-up lines: the batch command shows its own."""
+    import ray.data
+
+    context = ray.data.DataContext.get_current()
+    # Blocks of a few frames: a task's output is cut into blocks of this size, and
+    # Ray Data pauses a task whose unread blocks fill its buffer (2 blocks), so this
+    # bounds the frames a decoding task holds ahead of the network (default 128 MB).
+    context.target_max_block_size = BLOCK_BYTES
+    context.enable_progress_bars = False
+    context.print_on_execution_start = False
+    logger = logging.getLogger("ray.data")
+    for handler in logger.handlers:
+        if not isinstance(handler, logging.FileHandler):
+            handler.setLevel(logging.ERROR)
+
+
+# --- the processes of a local Ray ----------------------------------------------------------
+
+Identity = Tuple[int, int]          # (pid, start time in clock ticks after boot)
+
+
+def _processes() -> Dict[int, Tuple[int, int, str]]:
+    """Every process: pid -> (parent pid, start time, state letter); {} without /proc."""
+    table = {}
+    try:
+        names = os.listdir("/proc")
+    except OSError:
+        return table
+    for name in names:
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat", "rb") as handle:
+                stat = handle.read().decode("ascii", "replace")
+        except OSError:
+            continue                    # gone meanwhile
+        fields = stat[stat.rindex(")") + 2:].split()
+        table[int(name)] = (int(fields[1]), int(fields[19]), fields[0])
+    return table
+
+
+def _below(root: int, table: Dict[int, Tuple[int, int, str]]) -> Dict[int, List[int]]:
+    """Children lists of the tree under ``root``."""
+    children: Dict[int, List[int]] = {}
+    for pid, (parent, _, _) in table.items():
+        children.setdefault(parent, []).append(pid)
+    return children
+
+
+class LocalRay:
+    """The processes a local Ray of this run starts, and their end (Linux; elsewhere only
+    Ray's own shutdown stops them).
+
+    Create it just before ``ray.init``: the children this process has then are
+    not its business. While it lives this process is the child subreaper of its
+    descendants (``prctl(PR_SET_CHILD_SUBREAPER)``), so that a process whose
+    parent (the raylet) dies first stays findable. Changes process-wide state:
+    for commands only, never the library.
+    """
+
+    def __init__(self) -> None:
+        self.pid = os.getpid()
+        table = _processes()
+        self._before: Set[Identity] = {(pid, start) for pid, (parent, start, _) in table.items()
+                                       if parent == self.pid}
+        self._subreaper: Optional[int] = None
+        if sys.platform.startswith("linux"):
+            try:
+                libc = ctypes.CDLL(None, use_errno=True)
+                was = ctypes.c_int(0)
+                if libc.prctl(_PR_GET_CHILD_SUBREAPER, ctypes.byref(was), 0, 0, 0) == 0 and \
+                        libc.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0:
+                    self._subreaper = was.value
+            except (OSError, AttributeError):
+                pass
+
+    def processes(self) -> List[int]:
+        """The live processes below this one that appeared since it was created."""
+        table = _processes()
+        children = _below(self.pid, table)
+        todo = [pid for pid in children.get(self.pid, [])
+                if (pid, table[pid][1]) not in self._before]
+        found = []
+        while todo:
+            pid = todo.pop()
+            found.append(pid)
+            todo.extend(children.get(pid, []))
+        zombies = [pid for pid in found if table[pid][2] == "Z"]
+        for pid in zombies:             # our own zombies (orphans that came back): reaped
+            if table[pid][0] == self.pid:
+                try:
+                    os.waitpid(pid, os.WNOHANG)
+                except OSError:
+                    pass
+        return [pid for pid in found if table[pid][2] != "Z"]
+
+    def end(self, grace: float = EXIT_GRACE) -> List[int]:
+        """Wait up to ``grace`` seconds for the processes to exit, kill those left (SIGKILL),
+        wait up to ``grace`` again; then stop being a subreaper.
+
+        Returns:
+            The pids still there at the end ([] in every run we saw).
+        """
+        try:
+            deadline = time.monotonic() + grace
+            left = self.processes()
+            while left and time.monotonic() < deadline:
+                time.sleep(0.05)
+                left = self.processes()
+            deadline = time.monotonic() + grace
+            while left and time.monotonic() < deadline:
+                for pid in left:
+                    try:
+                        os.kill(pid, signal.SIGKILL)
+                    except OSError:
+                        pass
+                time.sleep(0.05)
+                left = self.processes()
+            return left
+        finally:
+            if self._subreaper is not None:
+                try:
+                    ctypes.CDLL(None).prctl(_PR_SET_CHILD_SUBREAPER, self._subreaper, 0, 0, 0)
+                except (OSError, AttributeError):
+                    pass
+                self._subreaper = None
+
+
+# --- signals ---------------------------------------------------------------------------------
+
+def _interrupt(signum: int, frame: object) -> None:
+    """SIGTERM handler: stop as Ctrl-C does."""
+    raise KeyboardInterrupt
+
+
+def interrupt_on_sigterm() -> None:
+    """Make SIGTERM raise KeyboardInterrupt, as Ctrl-C (main thread only; a command's
+    choice, never the library's)."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _interrupt)
+
+
+class RunSignals:
+    """SIGINT and SIGTERM during a run: KeyboardInterrupt while the work goes on (``live``),
+    then only noted (``noted``), so that the ending (Ray stopped, the manifest written)
+    always completes, however many signals come. Main thread only (elsewhere nothing is
+    installed); :meth:`restore` puts the handlers in place before back."""
+
+    def __init__(self) -> None:
+        self.live = True
+        self.noted: List[int] = []
+        self._previous: Dict[int, object] = {}
+        if threading.current_thread() is threading.main_thread():
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                self._previous[signum] = signal.signal(signum, self._handle)
+
+    def _handle(self, signum: int, frame: object) -> None:
+        if self.live:
+            raise KeyboardInterrupt
+        self.noted.append(signum)
+
+    def restore(self) -> None:
+        """Put back the handlers that were in place before."""
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler if handler is not None else signal.SIG_DFL)
+        self._previous = {}
