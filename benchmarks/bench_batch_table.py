@@ -70,6 +70,7 @@ def main() -> None:
     parser.add_argument("--num-cpus", type=int, default=2)
     args = parser.parse_args()
     from posekit.apps.batch import run as batch
+    from posekit.apps.batch.ray_cluster import quiet_ray_data
     from posekit.apps.batch.table import write_table
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -77,7 +78,7 @@ def main() -> None:
         done = write_outputs(root / "out", args.videos, args.frames, args.people,
                              images=args.images)
         batch.start_ray(num_cpus=args.num_cpus, object_store_mb=200)
-        batch._quiet_ray_data()
+        quiet_ray_data()
         total = args.videos * args.frames + args.images
         for k in range(args.rounds):
             start = time.perf_counter()

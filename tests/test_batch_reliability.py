@@ -24,6 +24,7 @@ import pytest
 from posekit.apps.batch import manifest
 from posekit.io.sources import Item, check_distinct_outputs, collect, unique_names
 
+from benchmarks.batch_signals import session_processes, start_time
 from conftest import IMAGES, ROOT, wait_for_file, write_clip
 
 WEIGHTS = ROOT / "model_weights" / "mobilenet_thin" / "graph_opt.pb"
@@ -261,23 +262,6 @@ def test_a_server_that_is_not_ray_is_refused_within_the_deadline(monkeypatch):
 
 # --- 11. signals during Ray's start-up (issue 31) ------------------------------------------
 
-def session_processes(sid: int, since: int) -> dict:
-    """Live processes of session ``sid`` started at or after ``since`` (clock ticks after
-    boot; a session id is a pid, reused once its process is gone): {pid: name}."""
-    found = {}
-    for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
-        try:
-            stat = (Path("/proc") / name / "stat").read_text()
-        except OSError:
-            continue
-        fields = stat[stat.rindex(")") + 2:].split()
-        if int(fields[3]) == sid and int(fields[19]) >= since and fields[0] != "Z":
-            found[int(name)] = stat[stat.index("(") + 1:stat.rindex(")")]
-    return found
-
-
 @needs_network
 @pytest.mark.skipif(not Path("/proc/self/stat").is_file(), reason="needs Linux /proc")
 @pytest.mark.parametrize("signum, stage", [(signal.SIGTERM, "raylet"),
@@ -296,8 +280,7 @@ def test_a_signal_during_rays_start_up_ends_every_process_and_writes_the_manifes
                              "200", "--actors", "1"], cwd=tmp_path, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             start_new_session=True)
-    since = int((Path("/proc") / str(proc.pid) / "stat").read_text().rsplit(")", 1)[1]
-                .split()[19])
+    since = start_time(proc.pid)
     deadline = time.monotonic() + 240
     while stage not in session_processes(proc.pid, since).values():
         assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()

@@ -136,3 +136,12 @@ def test_a_folder_of_images_and_videos(tmp_path, clip):
     assert names == sorted(["clip.mp4", "still.png", "still_coco.json", "still_keypoints.json"]
                            + [f"clip_{k:012d}_keypoints.json" for k in range(6)])
     assert video_codec(tmp_path / "out" / "clip.mp4") == "h264"
+
+
+def test_a_table_that_is_a_fifo_is_not_a_regular_file(tmp_path, clip):
+    """Issue 31: a FIFO named f.csv was told to 'name a .csv or .parquet file'."""
+    import os
+
+    os.mkfifo(tmp_path / "f.csv")
+    assert_one_line_error(cli(str(clip), "-o", "out", "--table", "f.csv", cwd=tmp_path),
+                          "--table f.csv is not a regular file")

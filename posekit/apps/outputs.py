@@ -292,8 +292,10 @@ def check_outputs(options: OutputOptions, kind: str, source: Path,
     if options.table:
         if kind != "video":
             raise ValueError(f"--table is for a video input; a {kind} run writes JSON per image")
-        if Path(options.table).suffix.lower() not in TABLE_FORMATS \
-                or imageio.destination_kind(options.table) != "file":
+        if imageio.destination_kind(options.table) != "file":
+            raise ValueError(f"--table {options.table} is not a regular file (a FIFO, a device "
+                             "or standard output): the table is written whole, then renamed")
+        if Path(options.table).suffix.lower() not in TABLE_FORMATS:
             raise ValueError(f"--table {options.table}: name a .csv or .parquet file")
     if options.save_maps:
         check_folder(Path(options.save_maps))

@@ -239,8 +239,8 @@ def _processes() -> Dict[int, Tuple[int, int, str]]:
     return table
 
 
-def _below(root: int, table: Dict[int, Tuple[int, int, str]]) -> Dict[int, List[int]]:
-    """Children lists of the tree under ``root``."""
+def _children(table: Dict[int, Tuple[int, int, str]]) -> Dict[int, List[int]]:
+    """Each process's children."""
     children: Dict[int, List[int]] = {}
     for pid, (parent, _, _) in table.items():
         children.setdefault(parent, []).append(pid)
@@ -277,7 +277,7 @@ class LocalRay:
     def processes(self) -> List[int]:
         """The live processes below this one that appeared since it was created."""
         table = _processes()
-        children = _below(self.pid, table)
+        children = _children(table)
         todo = [pid for pid in children.get(self.pid, [])
                 if (pid, table[pid][1]) not in self._before]
         found = []
@@ -326,6 +326,55 @@ class LocalRay:
                 self._subreaper = None
 
 
+class RayForRun:
+    """Ray for one batch run: :meth:`start` joins ``address`` or starts a local Ray unless
+    this process is connected already; :meth:`stop` undoes what :meth:`start` did, also
+    after a start that was interrupted half-way (Ray's processes running, ``ray.init``
+    not returned)."""
+
+    def __init__(self, address: Optional[str] = None, num_cpus: Optional[int] = None,
+                 object_store_mb: int = DEFAULT_OBJECT_STORE_MB,
+                 node_ip_address: Optional[str] = None) -> None:
+        self.address, self.num_cpus = address, num_cpus
+        self.object_store_mb, self.node_ip_address = object_store_mb, node_ip_address
+        self.asked = False
+        self.local: Optional[LocalRay] = None
+
+    def start(self) -> None:
+        """Connect (:func:`start_ray`) and quieten Ray Data.
+
+        Raises:
+            KeyboardInterrupt: a signal during the start-up.
+        """
+        import ray
+
+        if not ray.is_initialized():
+            self.asked = True               # ours to stop, even when interrupted half-way
+            if not self.address:
+                self.local = LocalRay()
+            start_ray(self.address, self.num_cpus, self.object_store_mb, self.node_ip_address)
+        quiet_ray_data()
+
+    def stop(self, note=print) -> None:
+        """Disconnect from Ray and end every process of the local Ray started here; a
+        problem is one ``note`` line (the caller's manifest comes next)."""
+        if self.asked:
+            import ray
+
+            try:
+                ray.shutdown()
+            except Exception as exc:  # noqa: BLE001 - the manifest comes first
+                note(f"warning: Ray did not shut down cleanly: "
+                     f"{' '.join(str(exc).split())[:300]}")
+            self.asked = False
+        if self.local is not None:
+            left = self.local.end()
+            self.local = None
+            if left:
+                note(f"warning: {len(left)} processes of the local Ray did not end: "
+                     f"{' '.join(map(str, left))}")
+
+
 # --- signals ---------------------------------------------------------------------------------
 
 def _interrupt(signum: int, frame: object) -> None:
@@ -346,8 +395,8 @@ class RunSignals:
     always completes, however many signals come. Main thread only (elsewhere nothing is
     installed); :meth:`restore` puts the handlers in place before back."""
 
-    def __init__(self) -> None:
-        self.live = True
+    def __init__(self, live: bool = True) -> None:
+        self.live = live
         self.noted: List[int] = []
         self._previous: Dict[int, object] = {}
         if threading.current_thread() is threading.main_thread():

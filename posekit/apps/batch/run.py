@@ -48,9 +48,8 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 from posekit.io import images as imageio
 from posekit.apps.batch import manifest
-from posekit.apps.batch.ray_cluster import (BLOCK_BYTES, DEFAULT_OBJECT_STORE_MB, LocalRay,  # noqa: F401
-                        RunSignals, check_address, interrupt_on_sigterm, quiet_ray_data,
-                        start_ray)
+from posekit.apps.batch.ray_cluster import (BLOCK_BYTES, DEFAULT_OBJECT_STORE_MB, RayForRun,  # noqa: F401
+                        RunSignals, check_address, interrupt_on_sigterm, start_ray)
 from posekit.apps.batch.results import Tracker, remove_stale_outputs, unwritable
 from posekit.apps.batch.settings import changed, item_settings, run_settings
 from posekit.apps.batch.tracks import FrameOrder, Row
@@ -125,9 +124,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 # --- Ray (started and stopped by posekit.apps.batch.ray_cluster) ------------------------------------------
-
-_quiet_ray_data = quiet_ray_data        # the name benchmarks/ use
-
 
 def pool_size(args: argparse.Namespace, note=print) -> Dict[str, int]:
     """Actors and threads per actor: ``--actors`` or the cluster's CPUs / threads.
@@ -291,64 +287,56 @@ def _plan(args: argparse.Namespace, out: Path, items: List[Item], settings: dict
 
 
 def _run_locked(args: argparse.Namespace, out: Path, items: List[Item], settings: dict) -> int:
-    """:func:`run` once the output folder is locked."""
+    """:func:`run` once the output folder is locked. From the journal's creation on, a
+    signal ends the run with its manifest (:class:`posekit.apps.batch.ray_cluster.RunSignals`)."""
     skipped, refused = _plan(args, out, items, settings,
                              lambda line: args.quiet or print(f"{PROG}: {line}", file=sys.stderr))
     todo = [it for it in items if it.index not in skipped and it.index not in refused]
-    journal = manifest.Journal(out)
-    tracker = Tracker(todo, out, journal, args.quiet, PROG, video_fields={"tracked": args.track},
-                      settings=settings)
-    for item in items:
-        if item.index in refused:
-            tracker.refuse(item, refused[item.index])
-    started = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
-    status, interrupted, pool = 0, False, {"actors": 0, "threads": 0}
-    asked, local = False, None
-    table_rows, table_seconds = None, 0.0
-    order = FrameOrder(track=args.track)
-    signals = RunSignals()
+    signals = RunSignals(live=False)        # noted while the journal and the bar are made
     try:
+        journal = manifest.Journal(out)
+        tracker = Tracker(todo, out, journal, args.quiet, PROG,
+                          video_fields={"tracked": args.track}, settings=settings)
+        for item in items:
+            if item.index in refused:
+                tracker.refuse(item, refused[item.index])
+        started = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+        status, interrupted, pool = 0, False, {"actors": 0, "threads": 0}
+        ray_run = RayForRun(args.address, args.num_cpus, args.object_store_mb,
+                            args.node_ip_address)
+        table_rows, table_seconds = None, 0.0
+        order = FrameOrder(track=args.track)
         try:
-            if todo or args.table:
-                import ray
-
-                if not ray.is_initialized():
-                    asked = True            # ours to stop, even when interrupted half-way
-                    local = None if args.address else LocalRay()
-                    start_ray(args.address, args.num_cpus, args.object_store_mb,
-                              args.node_ip_address)
-                quiet_ray_data()
-            if todo:
-                pool = pool_size(args, tracker.note)
-                dataset = build_dataset(todo, args, pool["actors"], pool["threads"], settings)
-                for batch in dataset.iter_batches(batch_size=None, batch_format="numpy"):
-                    for row in _rows(batch):
-                        for ready in order.push(row):
-                            tracker.row(ready.item, ready.frame, ready.total, ready.error,
-                                        ready.payload, ready.people, ready.node)
-            if args.table:
-                table_start = time.perf_counter()
-                table_rows = _write_table(args, out, items, skipped, tracker)
-                table_seconds = time.perf_counter() - table_start
-                if table_rows is None:
-                    status = 1
-        finally:
-            signals.live = False            # from here on a signal is noted, not raised
-    except KeyboardInterrupt:
-        interrupted, status = True, EXIT_INTERRUPTED
-    except Exception as exc:  # noqa: BLE001 - Ray itself failed: record, report, exit 1
-        tracker.note(f"error: the run stopped: {' '.join(str(exc).split())[:500]}")
-        status = 1
-    try:
+            try:
+                signals.live = True
+                if signals.noted:
+                    raise KeyboardInterrupt
+                if todo or args.table:
+                    ray_run.start()
+                if todo:
+                    pool = pool_size(args, tracker.note)
+                    dataset = build_dataset(todo, args, pool["actors"], pool["threads"],
+                                            settings)
+                    for batch in dataset.iter_batches(batch_size=None, batch_format="numpy"):
+                        for row in _rows(batch):
+                            for ready in order.push(row):
+                                tracker.row(ready.item, ready.frame, ready.total, ready.error,
+                                            ready.payload, ready.people, ready.node)
+                if args.table:
+                    table_start = time.perf_counter()
+                    table_rows = _write_table(args, out, items, skipped, tracker)
+                    table_seconds = time.perf_counter() - table_start
+                    if table_rows is None:
+                        status = 1
+            finally:
+                signals.live = False        # from here on a signal is noted, not raised
+        except KeyboardInterrupt:
+            interrupted, status = True, EXIT_INTERRUPTED
+        except Exception as exc:  # noqa: BLE001 - Ray itself failed: record, report, exit 1
+            tracker.note(f"error: the run stopped: {' '.join(str(exc).split())[:500]}")
+            status = 1
         tracker.close()
-        if asked:
-            import ray
-
-            ray.shutdown()
-        left = local.end() if local is not None else []
-        if left:
-            tracker.note(f"warning: {len(left)} processes of the local Ray did not end: "
-                         f"{' '.join(map(str, left))}")
+        ray_run.stop(tracker.note)
         return _finish(args, out, items, skipped, tracker, journal, started, status,
                        interrupted or bool(signals.noted), pool, order, table_rows,
                        table_seconds, settings)

@@ -121,7 +121,7 @@ def run_settings(network: Any, model: str, weights: Optional[str], decoder: str,
         "network_sha256": network_sha256(network, model, weights),
         "decoder": decoder,
         "decoder_params": decoder_parameters(decoder, thresholds),
-        "max_side": max_side or None,
+        "max_side": max_side,
         "track": bool(track),
         "tracker_params": dataclasses.asdict(TrackerParams()) if track else None,
     })
