@@ -7,10 +7,11 @@ with every process it started, whatever signal ends the run.
   deadline (:data:`ADDRESS_TIMEOUT`) says whether a Ray cluster answers
   there; if not, one line says why (the name does not resolve, nothing
   listens, or what listens is not Ray).
-* :func:`start_ray`: ``ray.init`` replaces the SIGTERM handler with one
-  that exits at once (status 15, nothing recorded); a SIGTERM during the
-  start-up is turned into the KeyboardInterrupt of Ctrl-C, and the handler
-  in place before is put back.
+* :func:`start_ray`: Ctrl-C or SIGTERM while ``ray.init`` runs is acted on
+  once it returns (a second signal at once): a KeyboardInterrupt inside the
+  driver's construction (``CoreWorker.__cinit__``) made the process die at
+  its exit with SIGSEGV or SIGABRT, and ``ray.init``'s own SIGTERM handler
+  exits at once (status 15, nothing recorded); it is kept out.
 * :class:`LocalRay`: the processes a local Ray of this run starts, found
   under this process in ``/proc`` (Linux). Ray's own shutdown stops those it
   knows, but the agents that the raylet starts outlive an interrupted
@@ -18,6 +19,9 @@ with every process it started, whatever signal ends the run.
   the "child subreaper" of its descendants while Ray runs (orphans come back
   to it, never to init) and :meth:`LocalRay.end` ends every process that
   appeared below it since the start, then waits until they are gone.
+* :class:`RayForRun` puts these together for a run; :class:`RunSignals` turns
+  SIGINT and SIGTERM into KeyboardInterrupt while the run works and only
+  notes them while it ends, so the manifest is always written.
 """
 
 from __future__ import annotations
@@ -247,6 +251,38 @@ def _children(table: Dict[int, Tuple[int, int, str]]) -> Dict[int, List[int]]:
     return children
 
 
+def _kill(identity: Identity) -> None:
+    """SIGKILL to the process ``identity`` names, never to another that took its pid since
+    (a pidfd pins the process; its start time is checked once pinned)."""
+    pid, start = identity
+    try:
+        fd = os.pidfd_open(pid)
+    except (AttributeError, OSError):
+        fd = None                           # no pidfd here (or gone): check, then kill
+    try:
+        if _processes_one(pid) != start:
+            return
+        if fd is not None:
+            signal.pidfd_send_signal(fd, signal.SIGKILL)
+        else:
+            os.kill(pid, signal.SIGKILL)
+    except OSError:
+        pass                                # gone meanwhile
+    finally:
+        if fd is not None:
+            os.close(fd)
+
+
+def _processes_one(pid: int) -> Optional[int]:
+    """The start time of process ``pid`` (None when there is none)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            stat = handle.read().decode("ascii", "replace")
+    except OSError:
+        return None
+    return int(stat[stat.rindex(")") + 2:].split()[19])
+
+
 class LocalRay:
     """The processes a local Ray of this run starts, and their end (Linux; elsewhere only
     Ray's own shutdown stops them).
@@ -276,6 +312,9 @@ class LocalRay:
 
     def processes(self) -> List[int]:
         """The live processes below this one that appeared since it was created."""
+        return [pid for pid, _ in self._processes()]
+
+    def _processes(self) -> List[Identity]:
         table = _processes()
         children = _children(table)
         todo = [pid for pid in children.get(self.pid, [])
@@ -292,7 +331,7 @@ class LocalRay:
                     os.waitpid(pid, os.WNOHANG)
                 except OSError:
                     pass
-        return [pid for pid in found if table[pid][2] != "Z"]
+        return [(pid, table[pid][1]) for pid in found if table[pid][2] != "Z"]
 
     def end(self, grace: float = EXIT_GRACE) -> List[int]:
         """Wait up to ``grace`` seconds for the processes to exit, kill those left (SIGKILL),
@@ -303,20 +342,17 @@ class LocalRay:
         """
         try:
             deadline = time.monotonic() + grace
-            left = self.processes()
+            left = self._processes()
             while left and time.monotonic() < deadline:
                 time.sleep(0.05)
-                left = self.processes()
+                left = self._processes()
             deadline = time.monotonic() + grace
             while left and time.monotonic() < deadline:
-                for pid in left:
-                    try:
-                        os.kill(pid, signal.SIGKILL)
-                    except OSError:
-                        pass
+                for identity in left:
+                    _kill(identity)
                 time.sleep(0.05)
-                left = self.processes()
-            return left
+                left = self._processes()
+            return [pid for pid, _ in left]
         finally:
             if self._subreaper is not None:
                 try:

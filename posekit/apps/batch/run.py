@@ -35,9 +35,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import glob
 import importlib.util
-import logging
 import os
 import signal
 import sys
