@@ -1,4 +1,4 @@
-"""Tests of posekit.batch_ray without a Ray cluster: the processes a run starts, and signals.
+"""Tests of posekit.apps.batch.ray_cluster without a Ray cluster: the processes a run starts, and signals.
 
 The whole command (signals during a real start-up, an address where nothing
 answers) runs in tests/test_batch_reliability.py.
@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from posekit import batch_ray
+from posekit.apps.batch import ray_cluster as batch_ray
 
 linux = pytest.mark.skipif(not Path("/proc/self/stat").is_file() or
                            not sys.platform.startswith("linux"), reason="needs Linux /proc")
