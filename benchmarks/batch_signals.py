@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 from typing import Dict
 
-ROOT = Path(__file__).resolve().parents[1]
+from posekit.paths import ROOT
 
 
 def session_processes(sid: int, since: int) -> Dict[int, str]:

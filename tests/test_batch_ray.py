@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from posekit.apps.batch import processes
 from posekit.apps.batch import ray_cluster as batch_ray
 
 linux = pytest.mark.skipif(not Path("/proc/self/stat").is_file() or
@@ -28,7 +29,7 @@ def test_local_ray_ends_what_appeared_below_it_and_nothing_else():
     back to this process (child subreaper) and is ended; a child from before is not."""
     before = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
     try:
-        local = batch_ray.LocalRay()
+        local = processes.LocalRay()
         parent = subprocess.Popen(
             [sys.executable, "-c", "import subprocess, sys; p = subprocess.Popen([sys.executable,"
              " '-c', 'import time; time.sleep(120)']); print(p.pid, flush=True)"],
@@ -49,21 +50,6 @@ def test_local_ray_ends_what_appeared_below_it_and_nothing_else():
 
 
 @main_int
-def test_run_signals_raise_while_live_and_are_noted_after():
-    signals = batch_ray.RunSignals()
-    try:
-        with pytest.raises(KeyboardInterrupt):
-            signal.raise_signal(signal.SIGTERM)
-        signals.live = False
-        signal.raise_signal(signal.SIGINT)
-        signal.raise_signal(signal.SIGTERM)
-        assert signals.noted == [signal.SIGINT, signal.SIGTERM]
-    finally:
-        signals.restore()
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
-
-
-@main_int
 def test_a_signal_during_ray_init_waits_for_it_and_a_second_one_does_not():
     pytest.importorskip("ray")
     import ray._private.utils as ray_utils
@@ -71,14 +57,14 @@ def test_a_signal_during_ray_init_waits_for_it_and_a_second_one_does_not():
     setter = ray_utils.set_sigterm_handler
     steps = []
     with pytest.raises(KeyboardInterrupt):
-        with batch_ray._signals_deferred():
+        with batch_ray._init_guarded(None):
             ray_utils.set_sigterm_handler(lambda signum, frame: None)   # Ray's: kept out
             signal.raise_signal(signal.SIGTERM)
             steps.append("init went on")                 # not cut in half
     assert steps == ["init went on"] and ray_utils.set_sigterm_handler is setter
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
     with pytest.raises(KeyboardInterrupt):
-        with batch_ray._signals_deferred():
+        with batch_ray._init_guarded(None):
             signal.raise_signal(signal.SIGINT)
             signal.raise_signal(signal.SIGINT)           # the user insists: at once
             steps.append("not reached")

@@ -78,3 +78,38 @@ def test_a_signal_during_a_failed_block_lands_at_the_next_block():
 def test_the_status_of_a_clean_run_is_the_bodys():
     assert run_command("prog", lambda: 0) == 0
     assert run_command("prog", lambda: 1) == 1
+
+
+def test_a_muted_block_only_notes_and_a_live_block_inside_raises():
+    gate = SignalGate()
+    with gate.installed():
+        with gate.muted():
+            os.kill(os.getpid(), signal.SIGTERM)
+            os.kill(os.getpid(), signal.SIGINT)         # however many come: the ending goes on
+            assert gate.pending
+            with pytest.raises(KeyboardInterrupt):       # a noted one raises as the work starts
+                with gate.live():
+                    pass
+            assert not gate.pending
+            with pytest.raises(KeyboardInterrupt):
+                with gate.live():
+                    os.kill(os.getpid(), signal.SIGINT)  # the work is interrupted
+            os.kill(os.getpid(), signal.SIGTERM)         # muted again after the live block
+        assert gate.take_pending() and not gate.pending
+
+
+def test_an_insistent_hold_gives_way_to_a_second_signal():
+    gate, steps = SignalGate(), []
+    with gate.installed():
+        with pytest.raises(KeyboardInterrupt):
+            with gate.held(insistent=True):
+                os.kill(os.getpid(), signal.SIGINT)
+                steps.append("the first waits")
+                os.kill(os.getpid(), signal.SIGINT)     # the user insists: at once
+                steps.append("not reached")
+        with pytest.raises(KeyboardInterrupt):
+            with gate.held():                          # a plain hold waits for its end
+                os.kill(os.getpid(), signal.SIGINT)
+                os.kill(os.getpid(), signal.SIGINT)
+                steps.append("the block ends")
+    assert steps == ["the first waits", "the block ends"]

@@ -52,42 +52,84 @@ def one_line(message: object) -> str:
 
 
 class SignalGate:
-    """SIGINT and SIGTERM as ``KeyboardInterrupt``, except inside :meth:`held`, where the
-    signal waits for the end of the block.
+    """SIGINT and SIGTERM as ``KeyboardInterrupt``, except where a block says otherwise.
+
+    * :meth:`held`: a block that a signal does not split; it raises at the end of the block
+      (with ``insistent``, a second signal raises at once: the user insists);
+    * :meth:`muted`: a block where signals are only noted (:attr:`pending`), for endings
+      that must complete however many signals come (a manifest written);
+    * :meth:`live`: inside a muted block, signals raise again (a noted one at once).
 
     A signal mask cannot hold a signal back on its own: the kernel hands a
     process's signal to any thread that does not block it (the network's
     worker threads), and Python then runs the handler in the main thread at
     once. :meth:`installed` puts :meth:`handler` in place (main thread only);
-    without it :meth:`held` changes nothing.
+    without it the blocks change nothing.
     """
 
     def __init__(self) -> None:
         self._depth = 0
-        self._pending = False
+        self._insistent = 0
+        self._muted = 0
+        self._pending = 0
+
+    @property
+    def pending(self) -> bool:
+        """Whether a signal was noted and not raised yet."""
+        return self._pending > 0
 
     def handler(self, signum: int, frame: object) -> None:
-        """Raise ``KeyboardInterrupt``, or note the signal while a block is held."""
-        if self._depth:
-            self._pending = True
-            return
-        raise KeyboardInterrupt
+        """Raise ``KeyboardInterrupt``, or note the signal inside a held or muted block."""
+        if not (self._depth or self._muted):
+            raise KeyboardInterrupt
+        self._pending += 1
+        if self._insistent and not self._muted and self._pending > 1:
+            self._pending = 0
+            raise KeyboardInterrupt
+
+    def _raise_pending(self) -> None:
+        if self._pending and not self._depth and not self._muted:
+            self._pending = 0
+            raise KeyboardInterrupt
 
     @contextlib.contextmanager
-    def held(self) -> Iterator[None]:
+    def held(self, insistent: bool = False) -> Iterator[None]:
         """A block that Ctrl-C does not split: a signal meanwhile raises at its end (or,
-        when the block ended with an error, at the start of the next block)."""
-        if not self._depth and self._pending:
-            self._pending = False
-            raise KeyboardInterrupt
+        when the block ended with an error, at the start of the next block); with
+        ``insistent`` a second signal raises at once."""
+        self._raise_pending()
         self._depth += 1
+        self._insistent += insistent
         try:
             yield
         finally:
             self._depth -= 1
-        if not self._depth and self._pending:
-            self._pending = False
-            raise KeyboardInterrupt
+            self._insistent -= insistent
+        self._raise_pending()
+
+    @contextlib.contextmanager
+    def muted(self) -> Iterator[None]:
+        """A block where signals are only noted (:attr:`pending`), never raised."""
+        self._muted += 1
+        try:
+            yield
+        finally:
+            self._muted -= 1
+
+    @contextlib.contextmanager
+    def live(self) -> Iterator[None]:
+        """Inside :meth:`muted`: signals raise again for the block, one noted before at once."""
+        muted, self._muted = self._muted, 0
+        try:
+            self._raise_pending()
+            yield
+        finally:
+            self._muted = muted
+
+    def take_pending(self) -> bool:
+        """Whether a signal was noted (and forget it)."""
+        noted, self._pending = self._pending > 0, 0
+        return noted
 
     @contextlib.contextmanager
     def installed(self) -> Iterator[None]:
@@ -102,7 +144,7 @@ class SignalGate:
             yield
         finally:
             for sig, handler in previous.items():
-                signal.signal(sig, handler)
+                signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
 
 
 def run_command(prog: str, body: Callable[[], int], gate: Optional[SignalGate] = None,

@@ -12,30 +12,23 @@ with every process it started, whatever signal ends the run.
   driver's construction (``CoreWorker.__cinit__``) made the process die at
   its exit with SIGSEGV or SIGABRT, and ``ray.init``'s own SIGTERM handler
   exits at once (status 15, nothing recorded); it is kept out.
-* :class:`LocalRay`: the processes a local Ray of this run starts, found
-  under this process in ``/proc`` (Linux). Ray's own shutdown stops those it
-  knows, but the agents that the raylet starts outlive an interrupted
-  start-up (seen running 60 s later with parent 1); so this process is made
-  the "child subreaper" of its descendants while Ray runs (orphans come back
-  to it, never to init) and :meth:`LocalRay.end` ends every process that
-  appeared below it since the start, then waits until they are gone.
-* :class:`RayForRun` puts these together for a run; :class:`RunSignals` turns
-  SIGINT and SIGTERM into KeyboardInterrupt while the run works and only
-  notes them while it ends, so the manifest is always written.
+* :class:`RayForRun` puts these together for a run with
+  :class:`posekit.apps.batch.processes.LocalRay` (every process a local Ray
+  started is ended); the run's signals are the command's
+  :class:`posekit.apps.command.SignalGate`.
 """
 
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import logging
 import os
 import signal
 import sys
-import threading
-import time
-from typing import Dict, Iterator, List, Optional, Set, Tuple
+from typing import Dict, Iterator, Optional
 
+from posekit.apps.batch.processes import LocalRay
+from posekit.apps.command import SignalGate
 from posekit.apps.common import worker_env
 from posekit.paths import ROOT
 
@@ -46,11 +39,6 @@ DEFAULT_OBJECT_STORE_MB = 1024
 BLOCK_BYTES = 8 * 1024 * 1024
 #: Seconds the cluster's GCS gets to answer before ``--address`` is refused.
 ADDRESS_TIMEOUT = 10.0
-#: Seconds the processes of a local Ray get to exit after Ray's shutdown, before they are
-#: killed; then as long again to be gone.
-EXIT_GRACE = 2.0
-#: prctl(2) options (Linux).
-_PR_SET_CHILD_SUBREAPER, _PR_GET_CHILD_SUBREAPER = 36, 37
 
 
 def check_address(address: str, timeout: float = ADDRESS_TIMEOUT) -> str:
@@ -119,14 +107,15 @@ def _short(details: Optional[str]) -> str:
 
 def start_ray(address: Optional[str] = None, num_cpus: Optional[int] = None,
               object_store_mb: int = DEFAULT_OBJECT_STORE_MB,
-              node_ip_address: Optional[str] = None) -> bool:
+              node_ip_address: Optional[str] = None, gate: Optional[SignalGate] = None) -> bool:
     """Connect to Ray unless this process already is; returns whether it connected now.
 
     A local Ray gets ``num_cpus`` CPUs (default all) and an object store of
     ``object_store_mb``. Workers import this project from its folder (on a
     cluster the project must be at the same path on every machine) and start
     with :func:`posekit.apps.common.worker_env` (OpenCV's pixel cap among it).
-    A SIGTERM while Ray starts raises KeyboardInterrupt, as Ctrl-C does.
+    A signal while Ray starts waits for ``ray.init`` (``gate``: the command's installed
+    :class:`posekit.apps.command.SignalGate`), then raises KeyboardInterrupt.
 
     Raises:
         KeyboardInterrupt: SIGINT or SIGTERM during the start-up.
@@ -140,37 +129,29 @@ def start_ray(address: Optional[str] = None, num_cpus: Optional[int] = None,
     os.environ["PYTHONPATH"] = path  # a local Ray's workers inherit it
     quiet = dict(include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR)
     env = worker_env()                  # OpenCV's pixel cap, before a worker loads cv2
-    with _signals_deferred():
+    with _init_guarded(gate):
         _init(ray, address, num_cpus, object_store_mb, node_ip_address, quiet, env)
     return True
 
 
 @contextlib.contextmanager
-def _signals_deferred() -> Iterator[None]:
-    """Ctrl-C and SIGTERM during ``ray.init``: noted, raised as KeyboardInterrupt once it
+def _init_guarded(gate: Optional[SignalGate]) -> Iterator[None]:
+    """Ctrl-C and SIGTERM during ``ray.init``: held by the command's ``gate`` until it
     returned (a second signal at once). Ray's driver is not safe to interrupt while it is
     built: a KeyboardInterrupt inside ``CoreWorker.__cinit__`` made the process die with
     SIGSEGV or SIGABRT at its exit, after the manifest. ``ray.init`` would also replace the
     SIGTERM handler by one that exits at once (``sys.exit(15)``): it is kept from doing so
-    while the handlers here are in place (the handlers before are put back after)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    noted: List[int] = []
-
-    def note(signum: int, frame: object) -> None:
-        noted.append(signum)
-        if len(noted) > 1:                  # the user insists: stop now, whatever Ray's state
-            raise KeyboardInterrupt
-
+    for the block. Without a gate (a program of its own), one is installed for the block."""
     import ray._private.utils as ray_utils
 
-    previous = {s: signal.signal(s, note) for s in (signal.SIGINT, signal.SIGTERM)}
+    own = gate is None
+    gate = SignalGate() if own else gate
     setter = getattr(ray_utils, "set_sigterm_handler", None)
     if setter is not None:
         ray_utils.set_sigterm_handler = lambda handler: None
     try:
-        yield
+        with (gate.installed() if own else contextlib.nullcontext()), gate.held(insistent=True):
+            yield
     except SystemExit as exc:               # Ray's own handler (a Ray that installs it anyway)
         if exc.code == signal.SIGTERM:
             raise KeyboardInterrupt from None
@@ -178,10 +159,6 @@ def _signals_deferred() -> Iterator[None]:
     finally:
         if setter is not None:
             ray_utils.set_sigterm_handler = setter
-        for signum, handler in previous.items():
-            signal.signal(signum, handler if handler is not None else signal.SIG_DFL)
-    if noted:
-        raise KeyboardInterrupt
 
 
 def _init(ray, address: Optional[str], num_cpus: Optional[int], object_store_mb: int,
@@ -218,150 +195,6 @@ def quiet_ray_data() -> None:
             handler.setLevel(logging.ERROR)
 
 
-# --- the processes of a local Ray ----------------------------------------------------------
-
-Identity = Tuple[int, int]          # (pid, start time in clock ticks after boot)
-
-
-def _processes() -> Dict[int, Tuple[int, int, str]]:
-    """Every process: pid -> (parent pid, start time, state letter); {} without /proc."""
-    table = {}
-    try:
-        names = os.listdir("/proc")
-    except OSError:
-        return table
-    for name in names:
-        if not name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{name}/stat", "rb") as handle:
-                stat = handle.read().decode("ascii", "replace")
-        except OSError:
-            continue                    # gone meanwhile
-        fields = stat[stat.rindex(")") + 2:].split()
-        table[int(name)] = (int(fields[1]), int(fields[19]), fields[0])
-    return table
-
-
-def _children(table: Dict[int, Tuple[int, int, str]]) -> Dict[int, List[int]]:
-    """Each process's children."""
-    children: Dict[int, List[int]] = {}
-    for pid, (parent, _, _) in table.items():
-        children.setdefault(parent, []).append(pid)
-    return children
-
-
-def _kill(identity: Identity) -> None:
-    """SIGKILL to the process ``identity`` names, never to another that took its pid since
-    (a pidfd pins the process; its start time is checked once pinned)."""
-    pid, start = identity
-    try:
-        fd = os.pidfd_open(pid)
-    except (AttributeError, OSError):
-        fd = None                           # no pidfd here (or gone): check, then kill
-    try:
-        if _processes_one(pid) != start:
-            return
-        if fd is not None:
-            signal.pidfd_send_signal(fd, signal.SIGKILL)
-        else:
-            os.kill(pid, signal.SIGKILL)
-    except OSError:
-        pass                                # gone meanwhile
-    finally:
-        if fd is not None:
-            os.close(fd)
-
-
-def _processes_one(pid: int) -> Optional[int]:
-    """The start time of process ``pid`` (None when there is none)."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as handle:
-            stat = handle.read().decode("ascii", "replace")
-    except OSError:
-        return None
-    return int(stat[stat.rindex(")") + 2:].split()[19])
-
-
-class LocalRay:
-    """The processes a local Ray of this run starts, and their end (Linux; elsewhere only
-    Ray's own shutdown stops them).
-
-    Create it just before ``ray.init``: the children this process has then are
-    not its business. While it lives this process is the child subreaper of its
-    descendants (``prctl(PR_SET_CHILD_SUBREAPER)``), so that a process whose
-    parent (the raylet) dies first stays findable. Changes process-wide state:
-    for commands only, never the library.
-    """
-
-    def __init__(self) -> None:
-        self.pid = os.getpid()
-        table = _processes()
-        self._before: Set[Identity] = {(pid, start) for pid, (parent, start, _) in table.items()
-                                       if parent == self.pid}
-        self._subreaper: Optional[int] = None
-        if sys.platform.startswith("linux"):
-            try:
-                libc = ctypes.CDLL(None, use_errno=True)
-                was = ctypes.c_int(0)
-                if libc.prctl(_PR_GET_CHILD_SUBREAPER, ctypes.byref(was), 0, 0, 0) == 0 and \
-                        libc.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0:
-                    self._subreaper = was.value
-            except (OSError, AttributeError):
-                pass
-
-    def processes(self) -> List[int]:
-        """The live processes below this one that appeared since it was created."""
-        return [pid for pid, _ in self._processes()]
-
-    def _processes(self) -> List[Identity]:
-        table = _processes()
-        children = _children(table)
-        todo = [pid for pid in children.get(self.pid, [])
-                if (pid, table[pid][1]) not in self._before]
-        found = []
-        while todo:
-            pid = todo.pop()
-            found.append(pid)
-            todo.extend(children.get(pid, []))
-        zombies = [pid for pid in found if table[pid][2] == "Z"]
-        for pid in zombies:             # our own zombies (orphans that came back): reaped
-            if table[pid][0] == self.pid:
-                try:
-                    os.waitpid(pid, os.WNOHANG)
-                except OSError:
-                    pass
-        return [(pid, table[pid][1]) for pid in found if table[pid][2] != "Z"]
-
-    def end(self, grace: float = EXIT_GRACE) -> List[int]:
-        """Wait up to ``grace`` seconds for the processes to exit, kill those left (SIGKILL),
-        wait up to ``grace`` again; then stop being a subreaper.
-
-        Returns:
-            The pids still there at the end ([] in every run we saw).
-        """
-        try:
-            deadline = time.monotonic() + grace
-            left = self._processes()
-            while left and time.monotonic() < deadline:
-                time.sleep(0.05)
-                left = self._processes()
-            deadline = time.monotonic() + grace
-            while left and time.monotonic() < deadline:
-                for identity in left:
-                    _kill(identity)
-                time.sleep(0.05)
-                left = self._processes()
-            return [pid for pid, _ in left]
-        finally:
-            if self._subreaper is not None:
-                try:
-                    ctypes.CDLL(None).prctl(_PR_SET_CHILD_SUBREAPER, self._subreaper, 0, 0, 0)
-                except (OSError, AttributeError):
-                    pass
-                self._subreaper = None
-
-
 class RayForRun:
     """Ray for one batch run: :meth:`start` joins ``address`` or starts a local Ray unless
     this process is connected already; :meth:`stop` undoes what :meth:`start` did, also
@@ -370,8 +203,9 @@ class RayForRun:
 
     def __init__(self, address: Optional[str] = None, num_cpus: Optional[int] = None,
                  object_store_mb: int = DEFAULT_OBJECT_STORE_MB,
-                 node_ip_address: Optional[str] = None) -> None:
-        self.address, self.num_cpus = address, num_cpus
+                 node_ip_address: Optional[str] = None,
+                 gate: Optional[SignalGate] = None) -> None:
+        self.address, self.num_cpus, self.gate = address, num_cpus, gate
         self.object_store_mb, self.node_ip_address = object_store_mb, node_ip_address
         self.asked = False
         self.local: Optional[LocalRay] = None
@@ -388,7 +222,8 @@ class RayForRun:
             self.asked = True               # ours to stop, even when interrupted half-way
             if not self.address:
                 self.local = LocalRay()
-            start_ray(self.address, self.num_cpus, self.object_store_mb, self.node_ip_address)
+            start_ray(self.address, self.num_cpus, self.object_store_mb, self.node_ip_address,
+                      self.gate)
         quiet_ray_data()
 
     def stop(self, note=print) -> None:
@@ -409,43 +244,3 @@ class RayForRun:
             if left:
                 note(f"warning: {len(left)} processes of the local Ray did not end: "
                      f"{' '.join(map(str, left))}")
-
-
-# --- signals ---------------------------------------------------------------------------------
-
-def _interrupt(signum: int, frame: object) -> None:
-    """SIGTERM handler: stop as Ctrl-C does."""
-    raise KeyboardInterrupt
-
-
-def interrupt_on_sigterm() -> None:
-    """Make SIGTERM raise KeyboardInterrupt, as Ctrl-C (main thread only; a command's
-    choice, never the library's)."""
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, _interrupt)
-
-
-class RunSignals:
-    """SIGINT and SIGTERM during a run: KeyboardInterrupt while the work goes on (``live``),
-    then only noted (``noted``), so that the ending (Ray stopped, the manifest written)
-    always completes, however many signals come. Main thread only (elsewhere nothing is
-    installed); :meth:`restore` puts the handlers in place before back."""
-
-    def __init__(self, live: bool = True) -> None:
-        self.live = live
-        self.noted: List[int] = []
-        self._previous: Dict[int, object] = {}
-        if threading.current_thread() is threading.main_thread():
-            for signum in (signal.SIGINT, signal.SIGTERM):
-                self._previous[signum] = signal.signal(signum, self._handle)
-
-    def _handle(self, signum: int, frame: object) -> None:
-        if self.live:
-            raise KeyboardInterrupt
-        self.noted.append(signum)
-
-    def restore(self) -> None:
-        """Put back the handlers that were in place before."""
-        for signum, handler in self._previous.items():
-            signal.signal(signum, handler if handler is not None else signal.SIG_DFL)
-        self._previous = {}

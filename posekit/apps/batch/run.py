@@ -37,9 +37,7 @@ import argparse
 import datetime
 import importlib.util
 import os
-import signal
 import sys
-import threading
 import time
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
@@ -47,7 +45,8 @@ from typing import Dict, List, Optional, Sequence, Tuple
 from posekit.io import images as imageio
 from posekit.apps.batch import manifest
 from posekit.apps.batch.ray_cluster import (BLOCK_BYTES, DEFAULT_OBJECT_STORE_MB, RayForRun,  # noqa: F401
-                        RunSignals, check_address, interrupt_on_sigterm, start_ray)
+                                            check_address, start_ray)
+from posekit.apps.command import EXIT_INTERRUPTED, CommandError, SignalGate, run_command
 from posekit.apps.batch.results import Tracker, remove_stale_outputs, unwritable
 from posekit.apps.batch.settings import changed, item_settings, run_settings
 from posekit.apps.batch.tracks import FrameOrder, Row
@@ -69,13 +68,6 @@ DECODE_CPUS = 0.5
 #: blocks the item list is split into.
 ITEMS_PER_TASK = 4
 MAX_BLOCKS = 10_000
-EXIT_INTERRUPTED = 130
-
-
-class BatchError(Exception):
-    """A problem that stops the run before it starts; printed as one line."""
-
-
 def build_parser() -> argparse.ArgumentParser:
     """The command-line parser."""
     parser = Parser(prog=PROG, formatter_class=HelpFormatter,
@@ -176,7 +168,7 @@ def _prepare(args: argparse.Namespace, out: Path) -> Tuple[List[Item], dict]:
     network loads here (its settings, ``runtime`` resolved, are the run's) and that a
     cluster answers at ``--address``."""
     if importlib.util.find_spec("ray") is None:
-        raise BatchError("the batch command needs Ray, which this Python lacks: "
+        raise CommandError("the batch command needs Ray, which this Python lacks: "
                          "pip install 'posekit[batch]' (in a checkout: `make setup`)")
     try:
         imageio.check_output_folder(out, missing_ok=True)
@@ -188,7 +180,7 @@ def _prepare(args: argparse.Namespace, out: Path) -> Tuple[List[Item], dict]:
         if args.address:
             check_address(args.address)         # bounded: ray.init alone may retry for minutes
     except ValueError as exc:
-        raise BatchError(str(exc)) from None
+        raise CommandError(str(exc)) from None
     from posekit.pipeline import load_pose_network
 
     try:
@@ -201,7 +193,7 @@ def _prepare(args: argparse.Namespace, out: Path) -> Tuple[List[Item], dict]:
         del network
         imageio.make_output_folder(out)
     except (ValueError, RuntimeError, OSError) as exc:
-        raise BatchError(str(exc)) from None
+        raise CommandError(str(exc)) from None
     return items, settings
 
 
@@ -234,20 +226,22 @@ def _write_table(args: argparse.Namespace, out: Path, items: List[Item],
         return None
 
 
-def run(args: argparse.Namespace) -> int:
-    """The whole run; returns the exit status."""
+def run(args: argparse.Namespace, gate: Optional[SignalGate] = None) -> int:
+    """The whole run; returns the exit status. ``gate``: the command's installed
+    :class:`posekit.apps.command.SignalGate` (None: signals stay as they are)."""
+    gate = gate if gate is not None else SignalGate()
     out = Path(args.output)
     items, settings = _prepare(args, out)
     try:
         lock = manifest.FolderLock(out)
     except ValueError as exc:
-        raise BatchError(str(exc)) from None
+        raise CommandError(str(exc)) from None
     with lock:
         try:
             manifest.check_record_files(out)      # again: now no other run can change them
         except ValueError as exc:
-            raise BatchError(str(exc)) from None
-        return _run_locked(args, out, items, settings)
+            raise CommandError(str(exc)) from None
+        return _run_locked(args, out, items, settings, gate)
 
 
 def _plan(args: argparse.Namespace, out: Path, items: List[Item], settings: dict,
@@ -284,14 +278,16 @@ def _plan(args: argparse.Namespace, out: Path, items: List[Item], settings: dict
     return skipped, refused
 
 
-def _run_locked(args: argparse.Namespace, out: Path, items: List[Item], settings: dict) -> int:
+def _run_locked(args: argparse.Namespace, out: Path, items: List[Item], settings: dict,
+                gate: SignalGate) -> int:
     """:func:`run` once the output folder is locked. From the journal's creation on, a
-    signal ends the run with its manifest (:class:`posekit.apps.batch.ray_cluster.RunSignals`)."""
+    signal ends the run with its manifest: signals are only noted (``gate.muted``) but
+    while the work goes on (``gate.live``), so the ending (Ray stopped, the manifest
+    written) always completes, however many signals come."""
     skipped, refused = _plan(args, out, items, settings,
                              lambda line: args.quiet or print(f"{PROG}: {line}", file=sys.stderr))
     todo = [it for it in items if it.index not in skipped and it.index not in refused]
-    signals = RunSignals(live=False)        # noted while the journal and the bar are made
-    try:
+    with gate.muted():                      # noted while the journal and the bar are made
         journal = manifest.Journal(out)
         tracker = Tracker(todo, out, journal, args.quiet, PROG,
                           video_fields={"tracked": args.track}, settings=settings)
@@ -301,14 +297,11 @@ def _run_locked(args: argparse.Namespace, out: Path, items: List[Item], settings
         started = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
         status, interrupted, pool = 0, False, {"actors": 0, "threads": 0}
         ray_run = RayForRun(args.address, args.num_cpus, args.object_store_mb,
-                            args.node_ip_address)
+                            args.node_ip_address, gate)
         table_rows, table_seconds = None, 0.0
         order = FrameOrder(track=args.track)
         try:
-            try:
-                signals.live = True
-                if signals.noted:
-                    raise KeyboardInterrupt
+            with gate.live():               # a signal noted so far raises here
                 if todo or args.table:
                     ray_run.start()
                 if todo:
@@ -326,8 +319,6 @@ def _run_locked(args: argparse.Namespace, out: Path, items: List[Item], settings
                     table_seconds = time.perf_counter() - table_start
                     if table_rows is None:
                         status = 1
-            finally:
-                signals.live = False        # from here on a signal is noted, not raised
         except KeyboardInterrupt:
             interrupted, status = True, EXIT_INTERRUPTED
         except Exception as exc:  # noqa: BLE001 - Ray itself failed: record, report, exit 1
@@ -336,10 +327,8 @@ def _run_locked(args: argparse.Namespace, out: Path, items: List[Item], settings
         tracker.close()
         ray_run.stop(tracker.note)
         return _finish(args, out, items, skipped, tracker, journal, started, status,
-                       interrupted or bool(signals.noted), pool, order, table_rows,
+                       interrupted or gate.take_pending(), pool, order, table_rows,
                        table_seconds, settings)
-    finally:
-        signals.restore()
 
 
 def _finish(args: argparse.Namespace, out: Path, items: List[Item], skipped: Dict[int, dict],
@@ -399,23 +388,13 @@ def _finish(args: argparse.Namespace, out: Path, items: List[Item], skipped: Dic
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    """Run the command line; returns the exit status."""
+    """Run the command line; returns the exit status (Ctrl-C and SIGTERM alike: the
+    manifest written, 130)."""
     args = build_parser().parse_args(None if argv is None else list(argv))
     configure_logging(args.quiet, args.verbose)
-    previous = signal.getsignal(signal.SIGTERM)
     quiet_native_logs()                 # before Ray starts: its workers inherit it
-    try:
-        interrupt_on_sigterm()
-        return run(args)
-    except BatchError as exc:
-        print(f"{PROG}: error: {' '.join(str(exc).split())}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print(f"{PROG}: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
-    finally:
-        if threading.current_thread() is threading.main_thread():
-            signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
+    gate = SignalGate()
+    return run_command(PROG, lambda: run(args, gate), gate)
 
 
 if __name__ == "__main__":
