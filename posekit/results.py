@@ -103,6 +103,8 @@ class PoseResult:
         coords, skeletons: the decoder's lab format (map cells; (K, 20) rows),
             for the lab path.
         timings: seconds per stage (``network``, then the decoder's stages).
+        path: the file the image came from (None: an array or a PIL image).
+        frame: the frame's index in its video (None: not a video frame).
     """
 
     people: Tuple[Person, ...]
@@ -115,6 +117,8 @@ class PoseResult:
     coords: Mapping[str, list]
     skeletons: np.ndarray
     timings: Mapping[str, float] = field(default_factory=dict)
+    path: Optional[str] = None
+    frame: Optional[int] = None
 
     keypoint_names = KEYPOINT_NAMES
 
@@ -185,8 +189,10 @@ class PoseResult:
     def __repr__(self) -> str:
         h, w = self.image.shape[:2]
         seconds = sum(self.timings.values())
+        where = "" if self.path is None else f", {self.path}"
+        where += "" if self.frame is None else f" frame {self.frame}"
         return (f"PoseResult({len(self.people)} people, {w}x{h} {self.color}, "
-                f"scale {self.scale:.3g}, {seconds:.3f} s)")
+                f"scale {self.scale:.3g}, {seconds:.3f} s{where})")
 
 
 def make_result(image: np.ndarray, color: str, network_image: np.ndarray, scale: float,

@@ -92,6 +92,12 @@ def _walk(folder: Path) -> List[Path]:
     return sorted(found, key=lambda p: p.relative_to(folder).as_posix())
 
 
+def folder_files(folder: Path) -> List[Tuple[Path, str]]:
+    """The images and videos below ``folder`` (recursive, hidden ones skipped), sorted by
+    relative path, each with its kind (``"image"`` or ``"video"``, by extension)."""
+    return [(p, kind_of(p)) for p in _walk(folder) if kind_of(p)]
+
+
 def _glob(pattern: str) -> List[Path]:
     """Files matching ``pattern`` (``**`` crosses folders), sorted; link loops are cut.
 
@@ -167,7 +173,7 @@ def expand(source: str, output: Path) -> Tuple[Path, List[Tuple[Path, str]]]:
         if out == folder or folder in out.parents:
             raise ValueError(f"the output folder {output} is inside the input folder {source}; "
                              "choose one outside it")
-        return path, [(p, kind_of(p)) for p in _walk(path) if kind_of(p)]
+        return path, folder_files(path)
     if not path.is_file():
         raise ValueError(f"{source}: no such file or folder, and no file matches it")
     if path.suffix.lower() in LIST_EXTENSIONS:
