@@ -8,7 +8,6 @@ import re
 import shutil
 import sys
 import types
-from pathlib import Path
 
 import cv2
 import numpy as np

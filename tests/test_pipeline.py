@@ -11,6 +11,7 @@ from estimation.lab_decoders import LabParams
 from posekit.decode.registry import DECODERS
 from posekit.networks.inference import PoseNetwork
 from posekit import PoseEstimator, PoseResult, load_pose_network
+from posekit.pipeline import PoseEstimator as CoreEstimator
 from posekit.pipeline import THRESHOLDS, decoder_defaults, make_decoder
 
 from conftest import ROOT
@@ -47,9 +48,12 @@ def test_result_of_an_empty_scene_has_every_field():
     (np.zeros((40, 40, 3), np.float32), "float32"),
     ([[0, 0, 0]], "list"),
 ])
-def test_a_bad_image_is_a_value_error(image, fragment):
-    estimator = PoseEstimator(zero_network())
-    with pytest.raises(ValueError, match="image must be") as info:
+@pytest.mark.parametrize("kind, argument", [(CoreEstimator, r"image must be"),
+                                            (PoseEstimator, r"source(\[0\])? must be")])
+def test_a_bad_image_is_a_value_error(image, fragment, kind, argument):
+    """The core names its argument ``image``; posekit.PoseEstimator (posekit.sources) ``source``."""
+    estimator = kind(zero_network())
+    with pytest.raises(ValueError, match=argument) as info:
         estimator(image)
     assert fragment in str(info.value)
 
