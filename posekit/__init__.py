@@ -17,7 +17,7 @@ package cannot shadow ours.
 """
 
 from posekit.pipeline import load_pose_network
-from posekit.sources import PoseEstimator
+from posekit.estimator import PoseEstimator
 from posekit.results import KEYPOINT_NAMES, Person, PoseResult
 
 __all__ = ["KEYPOINT_NAMES", "Person", "PoseEstimator", "PoseResult", "load_pose_network"]

@@ -13,7 +13,7 @@ stage times). Constructed without a network it loads the default one
     result.keypoints               # (K, 18, 3) x, y, score
     result.plot()                  # a drawn copy of the image
 
-``posekit.PoseEstimator`` is :class:`posekit.sources.PoseEstimator`, this class taking
+``posekit.PoseEstimator`` is :class:`posekit.estimator.PoseEstimator`, this class taking
 paths, PIL images, lists, folders and videos too, with ``track`` (``docs/library.md``).
 
 Errors are exceptions (``ValueError`` for bad arguments, weights or images);

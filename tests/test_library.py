@@ -1,4 +1,4 @@
-"""Tests of posekit.sources: PoseEstimator on paths, arrays, PIL images, lists, folders,
+"""Tests of posekit.estimator: PoseEstimator on paths, arrays, PIL images, lists, folders,
 videos and streams; tracking; and the runnable examples of docs/library.md."""
 
 from __future__ import annotations
@@ -119,7 +119,7 @@ def test_an_unreadable_file_among_many_is_skipped_with_one_warning(tmp_path, sma
     (folder / "b.jpg").write_bytes(b"not a jpeg at all")
     cv2.imwrite(str(folder / "c.png"), small_bus)
     calls = []
-    with caplog.at_level(logging.WARNING, logger="posekit.sources"):
+    with caplog.at_level(logging.WARNING, logger="posekit.estimator"):
         paths = [r.path for r in PoseEstimator(counting_network(calls))(folder)]
     assert paths == [str(folder / "a.png"), str(folder / "c.png")]
     assert [r.getMessage() for r in caplog.records if "b.jpg" in r.getMessage()] != []

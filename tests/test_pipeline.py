@@ -51,7 +51,7 @@ def test_result_of_an_empty_scene_has_every_field():
 @pytest.mark.parametrize("kind, argument", [(CoreEstimator, r"image must be"),
                                             (PoseEstimator, r"source(\[0\])? must be")])
 def test_a_bad_image_is_a_value_error(image, fragment, kind, argument):
-    """The core names its argument ``image``; posekit.PoseEstimator (posekit.sources) ``source``."""
+    """The core names its argument ``image``; posekit.PoseEstimator (posekit.estimator) ``source``."""
     estimator = kind(zero_network())
     with pytest.raises(ValueError, match=argument) as info:
         estimator(image)

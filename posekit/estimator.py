@@ -1,4 +1,4 @@
-"""The library's front: :class:`PoseEstimator` taking what users have (paths, PIL images, lists,
+"""The library's front, posekit.PoseEstimator: taking what users have (paths, PIL images, lists,
 folders, videos, streams of frames) and tracking people across frames.
 
 ::
@@ -175,7 +175,7 @@ class PoseEstimator(CoreEstimator):
             ``path`` (None for an array or a PIL image) and ``frame`` (the
             index in its video, None otherwise). Among many images a file that
             cannot be read is skipped with one warning line on the
-            ``posekit.sources`` logger; the others are still estimated.
+            ``posekit.estimator`` logger; the others are still estimated.
 
         Raises:
             ValueError: at the call, before any image is estimated: a source of
