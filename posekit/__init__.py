@@ -14,7 +14,12 @@ names by the lab's own top-level names: a user's ``estimation`` or ``models``
 package cannot shadow ours.
 """
 
+from posekit.paths import version as _version
 from posekit.pipeline import PoseEstimator, load_pose_network
 from posekit.results import KEYPOINT_NAMES, Person, PoseResult
 
-__all__ = ["KEYPOINT_NAMES", "Person", "PoseEstimator", "PoseResult", "load_pose_network"]
+#: The installed distribution's version (a checkout: pyproject.toml's).
+__version__ = _version()
+
+__all__ = ["KEYPOINT_NAMES", "Person", "PoseEstimator", "PoseResult", "__version__",
+           "load_pose_network"]

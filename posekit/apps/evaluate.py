@@ -170,7 +170,8 @@ def _has_row_score(decoder: str) -> bool:
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Command-line entry point; returns the exit status."""
     from posekit.apps.common import (HelpFormatter, add_decoder_options, add_network_options,
-                                     add_verbosity_options, configure_logging,
+                                     add_verbosity_options, add_version_option,
+                                     configure_logging,
                                      quiet_native_logs)
 
     parser = argparse.ArgumentParser(
@@ -196,6 +197,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--results", type=Path, default=Path("coco_results.json"),
                         help="where to write the COCO results JSON")
     add_verbosity_options(parser, "no progress bar")
+    add_version_option(parser)
     args = parser.parse_args(argv)
     configure_logging(args.quiet, args.verbose)
     quiet_native_logs()
