@@ -4,8 +4,10 @@ Network (``--model``, ``--weights``, ``--runtime``, ``--skip-hash-check``),
 decoder (``--decoder`` and the common thresholds) and verbosity (``-q``,
 ``-v``) options, with their choices read from the registries
 (``posekit.networks.registry``, ``posekit.decode.registry``); :func:`configure_logging`,
-:func:`quiet_native_logs` and :func:`worker_env` (the environment of the
-processes a command starts), which only the commands call.
+:func:`quiet_native_logs`, :func:`native_stderr_filtered` (native libraries'
+start-up lines off standard error unless ``-v``) and :func:`worker_env` (the
+environment of the processes a command starts), which only the commands call;
+``--version`` (:func:`add_version_option`).
 """
 
 from __future__ import annotations
