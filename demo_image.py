@@ -36,4 +36,4 @@ except ModuleNotFoundError as exc:
              "run `make demo` (it sets up .venv), or `.venv/bin/python demo_image.py`")
 
 if __name__ == "__main__":
-    sys.exit(main(prog="demo_image.py"))
+    sys.exit(main(prog="demo_image.py", default_input="images/1.jpg"))

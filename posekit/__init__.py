@@ -8,7 +8,7 @@ Rooms, lowest first (``tests/test_layers.py`` holds them to this order):
 ``registry`` (the one registry type), ``paths`` (where the repository and the
 assets are), ``io`` (files), ``decode`` (maps to people), ``networks`` (images
 to maps), ``results`` and ``pipeline`` (the library: :class:`PoseEstimator`),
-``video`` (frames, tracking, smoothing, streams), ``sources`` (:class:`PoseEstimator`
+``video`` (frames, tracking, smoothing, streams), ``estimator`` (:class:`PoseEstimator`
 taking paths, PIL images, lists, folders and videos, and tracking: ``docs/library.md``),
 ``apps`` (the commands).
 Nothing of the lab kit, ``tools/`` or ``studies/`` imports this package's
@@ -16,8 +16,13 @@ names by the lab's own top-level names: a user's ``estimation`` or ``models``
 package cannot shadow ours.
 """
 
-from posekit.pipeline import load_pose_network
 from posekit.estimator import PoseEstimator
+from posekit.paths import version as _version
+from posekit.pipeline import load_pose_network
 from posekit.results import KEYPOINT_NAMES, Person, PoseResult
 
-__all__ = ["KEYPOINT_NAMES", "Person", "PoseEstimator", "PoseResult", "load_pose_network"]
+#: The installed distribution's version (a checkout: pyproject.toml's).
+__version__ = _version()
+
+__all__ = ["KEYPOINT_NAMES", "Person", "PoseEstimator", "PoseResult", "__version__",
+           "load_pose_network"]

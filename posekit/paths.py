@@ -16,6 +16,7 @@ Nothing here touches the disk beyond checking whether the checkout's folder exis
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 #: The folder holding ``models/``: the repository root in a checkout, site-packages when installed.
@@ -53,3 +54,22 @@ def weights_dir() -> Path:
 def images_dir() -> Path:
     """``images/`` of :func:`assets_root` (the sample photos)."""
     return assets_root() / "images"
+
+
+def version() -> str:
+    """posekit's version: the installed distribution's metadata, else (a checkout run without
+    installing) the version in the repository's ``pyproject.toml``, the one place it is
+    written; ``"0+unknown"`` when neither is found."""
+    from importlib import metadata
+
+    try:
+        return metadata.version("posekit")
+    except metadata.PackageNotFoundError:
+        pass
+    try:
+        text = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
+    except OSError:
+        return "0+unknown"
+    project = re.search(r"^\[project\]\s*$(.*?)(?=^\[|\Z)", text, re.M | re.S)
+    found = project and re.search(r'^version\s*=\s*"([^"]+)"', project.group(1), re.M)
+    return found.group(1) if found else "0+unknown"

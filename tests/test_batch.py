@@ -129,7 +129,7 @@ def test_outputs_equal_the_demo_on_the_same_inputs(tree, first_run):
 def test_bad_files_are_recorded_and_the_run_goes_on(first_run):
     status, out, doc = first_run
     assert status == 1
-    summary = doc["summary"]  # the progress bar's rate (after the first frame) is recorded too
+    summary = doc["summary"]  # the progress bar's rate (start to last frame) is recorded too
     assert summary["steady_frames_per_second"] > 0 and summary["frames_per_second"] > 0
     records = by_name(doc)
     assert "truncated or corrupt" in records["bad"]["error"]
@@ -168,7 +168,7 @@ def test_a_rerun_skips_complete_items_and_redoes_damaged_ones(tree, first_run, c
     captured = capsys.readouterr()
     assert "7 items: 2 done, 3 skipped (already complete), 2 failed" in captured.out
     bar = re.findall(r"(\d+) frames, ([\d.]+) frames/s", captured.err)[-1]
-    summary = re.search(r"; ([\d.]+) frames/s after the first frame", captured.out).group(1)
+    summary = re.search(r"; ([\d.]+) frames/s up to the last frame", captured.out).group(1)
     assert int(bar[0]) == doc["summary"]["frames"] and bar[1] == summary   # one figure
     assert float(summary) == pytest.approx(doc["summary"]["steady_frames_per_second"], abs=0.006)
     assert captured.err.count("skipped: ") == 2

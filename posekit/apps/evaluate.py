@@ -170,7 +170,8 @@ def _has_row_score(decoder: str) -> bool:
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Command-line entry point; returns the exit status."""
     from posekit.apps.common import (HelpFormatter, add_decoder_options, add_network_options,
-                                     add_verbosity_options, configure_logging,
+                                     add_verbosity_options, add_version_option,
+                                     configure_logging, native_stderr_filtered,
                                      quiet_native_logs)
 
     parser = argparse.ArgumentParser(
@@ -196,9 +197,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--results", type=Path, default=Path("coco_results.json"),
                         help="where to write the COCO results JSON")
     add_verbosity_options(parser, "no progress bar")
+    add_version_option(parser)
     args = parser.parse_args(argv)
-    configure_logging(args.quiet, args.verbose)
-    quiet_native_logs()
     if args.limit is not None and args.limit < 1:
         parser.error(f"--limit must be at least 1, got {args.limit}")
     if args.handout_row_score != "printed" and not _has_row_score(args.decoder):
@@ -207,7 +207,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     bad = [s for s in args.scales if not low <= s <= high]
     if bad:
         parser.error(f"--scales must be between {low} and {high}, got {bad[0]:g}")
-    return run_command(parser.prog, lambda: _run(args))
+    with native_stderr_filtered(args.verbose):     # TFLite's notices: only with -v
+        configure_logging(args.quiet, args.verbose)
+        quiet_native_logs()
+        return run_command(parser.prog, lambda: _run(args))
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 from posekit.apps.command import EXIT_OK, CommandError, run_command
-from posekit.paths import ROOT, assets_root
+from posekit.paths import ROOT, assets_root, version
 
 PROG = "posekit-fetch"
 
@@ -74,6 +74,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                         help="convert this frozen graph (not hash-checked, nothing downloaded) "
                              "instead of fetching the default one")
     parser.add_argument("--force", action="store_true", help="convert again even if up to date")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {version()}")
     args = parser.parse_args(argv)
     return run_command(PROG, lambda: _fetch(args))
 

@@ -280,8 +280,15 @@ def check_outputs(options: OutputOptions, kind: str, source: Path,
                              "NAME_keypoints.json files into the output folder")
         out = Path(options.output or DEFAULT_OUTPUT_FOLDER)
         as_file = kind == "video" and out.suffix.lower() in VIDEO_FORMATS and not out.is_dir()
-        if not out.exists() and out.suffix.lower() in imageio.IMAGE_EXTENSIONS:
+        suffix = out.suffix.lower()
+        if not out.exists() and suffix in imageio.IMAGE_EXTENSIONS:
             raise ValueError(f"for a {kind} input, -o names the output folder; got {out}")
+        if not out.is_dir() and suffix in VIDEO_EXTENSIONS and not as_file:
+            # never a folder named like a video (``-o drawn.avi``)
+            wanted = (f"the drawn video is written as {', '.join(VIDEO_FORMATS)} (H.264): "
+                      f"name it {out.with_suffix('.mp4').name}, or name a folder"
+                      if kind == "video" else "-o names the output folder")
+            raise ValueError(f"-o {out}: {wanted}, not a {out.suffix} file")
         if kind == "folder" and out.exists() and same_file(out, source):
             raise ValueError(f"the output folder {out} is the input folder; choose another "
                              "with -o")

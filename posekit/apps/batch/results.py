@@ -114,12 +114,14 @@ class Tracker:
         self._finish(item, {"errors": [error], "hashes": {}, "total": 0})
 
     def steady_rate(self) -> float:
-        """Frames per second from the first frame to the latest (0 before two frames): the
+        """Frames per second from the run's start to the latest frame (0 before one): the
         progress bar's figure, and the summary's after the last frame (so they agree; the
-        time after the last frame, shutting Ray down, counts only in the overall rate)."""
-        if self.first is None or self.last is None or self.frames < 2:
+        time after the last frame, shutting Ray down, counts only in the overall rate).
+        Frames come back in chunks, many at one instant, so the time between the first
+        and the last frame says nothing of the rate (2 frames of one chunk: 1000 frames/s)."""
+        if self.last is None or self.frames < 1:
             return 0.0
-        return (self.frames - 1) / max(self.last - self.first, 1e-9)
+        return self.frames / max(self.last - self.start, 1e-9)
 
     def _show(self, force: bool = False) -> None:
         if self.bar is not None and (force or self.frames % 10 == 0):

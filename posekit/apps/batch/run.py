@@ -51,8 +51,8 @@ from posekit.apps.batch.results import Tracker, remove_stale_outputs, unwritable
 from posekit.apps.batch.settings import changed, item_settings, run_settings
 from posekit.apps.batch.tracks import FrameOrder, Row
 from posekit.apps.common import (HelpFormatter, Parser, add_decoder_options, add_network_options,
-                      add_verbosity_options, configure_logging, max_side, number,
-                      quiet_native_logs)
+                      add_verbosity_options, add_version_option, configure_logging, max_side,
+                      native_stderr_filtered, number, quiet_native_logs)
 from posekit.pipeline import DEFAULT_MAX_SIDE, THRESHOLDS
 from posekit.io.sources import Item, collect
 
@@ -110,6 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--max-side", type=max_side, default=DEFAULT_MAX_SIDE, metavar="N",
                         help="downscale larger images to this longer side first (0: never)")
     add_verbosity_options(parser, "no progress bar and no summary; errors only")
+    add_version_option(parser)
     return parser
 
 
@@ -157,10 +158,11 @@ def build_dataset(todo: Sequence[Item], args: argparse.Namespace, actors: int, t
                                  for it in todo], override_num_blocks=blocks)
     # Different CPU shares also keep Ray Data from fusing decoding into the actors.
     frames = items.map_batches(decode_items, batch_size=1, num_cpus=DECODE_CPUS)
-    # SPREAD: on a cluster the actors go to different machines, not all to the first one
+    # On a cluster the actors go to different machines, not all to the first one: Ray Data
+    # creates them with its context's scheduling strategy, SPREAD unless changed. (Giving it
+    # here, as a remote argument, raised Ray's deprecation warning on every run.)
     return frames.map_batches(actor_class(**config), batch_size=FRAME_CHUNK,
-                              num_cpus=ACTOR_CPUS, compute=ray.data.ActorPoolStrategy(size=actors),
-                              scheduling_strategy="SPREAD")
+                              num_cpus=ACTOR_CPUS, compute=ray.data.ActorPoolStrategy(size=actors))
 
 
 def _prepare(args: argparse.Namespace, out: Path) -> Tuple[List[Item], dict]:
@@ -354,7 +356,7 @@ def _finish(args: argparse.Namespace, out: Path, items: List[Item], skipped: Dic
     summary = {"started": started, "seconds": round(seconds, 3), "items": len(items), **counts,
                "frames": tracker.frames,
                "frames_per_second": round(tracker.frames / seconds, 3) if seconds > 0 else 0.0,
-               # the progress bar's figure: frames per second since the first frame came back
+               # the progress bar's figure: frames per second from the start to the last frame
                "steady_frames_per_second": round(steady, 3),
                "startup_seconds": round(startup, 3),
                "actors": pool["actors"], "threads_per_actor": pool["threads"],
@@ -372,8 +374,8 @@ def _finish(args: argparse.Namespace, out: Path, items: List[Item], skipped: Dic
               + (f", {counts['interrupted']} interrupted" if interrupted else "")
               + f"; {tracker.frames} frames in {seconds:.1f} s "
               f"({summary['frames_per_second']:.2f} frames/s overall; "
-              f"{steady:.2f} frames/s after the first frame, "   # the bar's own rounding
-              f"as the progress bar, which came after {startup:.1f} s of start-up); "
+              f"{steady:.2f} frames/s up to the last frame, "   # the bar's own rounding
+              f"as the progress bar; the first came after {startup:.1f} s of start-up); "
               f"manifest {path}"
               + (f"; table {args.table} ({table_rows} rows)" if table_rows is not None else ""),
               flush=True)
@@ -391,10 +393,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     """Run the command line; returns the exit status (Ctrl-C and SIGTERM alike: the
     manifest written, 130)."""
     args = build_parser().parse_args(None if argv is None else list(argv))
-    configure_logging(args.quiet, args.verbose)
-    quiet_native_logs()                 # before Ray starts: its workers inherit it
-    gate = SignalGate()
-    return run_command(PROG, lambda: run(args, gate), gate)
+    with native_stderr_filtered(args.verbose):     # TFLite's notices: only with -v
+        configure_logging(args.quiet, args.verbose)
+        quiet_native_logs()                 # before Ray starts: its workers inherit it
+        gate = SignalGate()
+        return run_command(PROG, lambda: run(args, gate), gate)
 
 
 if __name__ == "__main__":
