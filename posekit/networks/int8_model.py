@@ -20,8 +20,8 @@ from posekit.networks import mobilenet_tflite as mtl
 #: too, 6 is 5 fine-tuned like 4, 7 and 8 are 5 and 6 without the converter's copies of
 #: the features (tools/int8/tidy.py; docs/records/int8.md).
 RECIPE = 8
-#: The recipe of a model built without training images (the sample-image fallback of
-#: ``tools/convert_model.py``): recipe 8 without the fine-tuning, current as well.
+#: The recipe of a model built without training images (``tools.int8.build.write_int8``
+#: calibrated on the sample images): recipe 8 without the fine-tuning, current as well.
 UNTRAINED_RECIPE = 7
 #: Suffix of the int8 model, replacing the frozen graph's ``.pb``.
 INT8_SUFFIX = ".int8.tflite"

@@ -1,7 +1,7 @@
 """``mobilenet_thin`` on the TensorFlow Lite interpreter (XNNPACK), the fast CPU runtime.
 
 The frozen graph ``graph_opt.pb`` is converted once, at set-up time, by
-``tools/convert_model.py`` (run by ``make setup`` / ``make assets``) into
+``posekit-fetch`` (:func:`posekit.apps.fetch.convert`; ``make setup`` runs it) into
 ``model_weights/mobilenet_thin/graph_opt.tflite`` plus a small manifest
 ``graph_opt.tflite.json`` (SHA-256 of the source graph and of the converted
 file, TensorFlow version). The conversion is plain float32 (no quantisation):
