@@ -98,6 +98,20 @@ def test_bad_drawing_options_are_value_errors_naming_them(option, value):
         result_of(one_person()).plot(**{option: value})
 
 
+def test_bad_keypoints_are_value_errors_and_far_ones_are_clipped():
+    image = np.zeros((SIZE, SIZE, 3), np.uint8)
+    points = one_person()
+    points[0, RELB, 0] = np.nan
+    with pytest.raises(ValueError, match="keypoints"):
+        draw_people(get_default_configuration(), image, points)
+    with pytest.raises(ValueError, match="keypoints"):
+        draw_people(get_default_configuration(), image, points[:, :17])
+    with pytest.raises(ValueError, match="scores"):
+        draw_people(get_default_configuration(), image, one_person(), scores=[1.0, 2.0])
+    points[0, RELB, 0] = 1e15                               # off the image: a limb to the edge
+    assert draw_people(get_default_configuration(), image, points, labels=False)[70, 190].any()
+
+
 def test_video_frames_use_the_same_drawing_with_ids():
     image = np.zeros((SIZE, SIZE, 3), np.uint8)
     points = one_person()

@@ -78,7 +78,7 @@ def draw_poses(image: np.ndarray, keypoints: np.ndarray, scores: Optional[Sequen
         A new (H, W, 3) uint8 BGR image.
 
     Raises:
-        ValueError: a bad image, keypoints not (K, 18, 3), ``scores`` / ``ids`` not
+        ValueError: a bad image, keypoints not (K, 18, 3) finite numbers, ``scores`` / ``ids`` not
             of length K, or a bad option (named).
     """
     canvas = check_image(image).copy()
@@ -88,6 +88,8 @@ def draw_poses(image: np.ndarray, keypoints: np.ndarray, scores: Optional[Sequen
         points = points.reshape(0, NUM_PARTS, 3)
     if points.ndim != 3 or points.shape[1:] != (NUM_PARTS, 3):
         raise ValueError(f"keypoints must have shape (K, {NUM_PARTS}, 3), got {points.shape}")
+    if not np.isfinite(points).all():
+        raise ValueError("keypoints must be finite numbers (got NaN or infinity)")
     for name, values in (("scores", scores), ("ids", ids)):
         if values is not None and len(values) != len(points):
             raise ValueError(f"{name} must have one value per person ({len(points)}), "
@@ -97,8 +99,16 @@ def draw_poses(image: np.ndarray, keypoints: np.ndarray, scores: Optional[Sequen
     thickness = int(line_width) if line_width is not None else default_line_width(height, width)
     shown = (points[:, :, 2] > 0) & (points[:, :, 2] >= kpt_conf)           # (K, 18)
     opacity = np.clip(points[:, :, 2] / FULL_SCORE, 0.0, 1.0).astype(np.float32)
-    pixel = np.rint(points[:, :, :2]).astype(np.int64)
-    layer, alpha = canvas.copy(), np.zeros((height, width), np.float32)
+    pixel = np.rint(np.clip(points[:, :, :2], -1e6, 1e6)).astype(np.int64)   # cv2: int32
+    # the skeletons are drawn and blended in the part of the image around them only
+    margin = thickness + 6
+    corner = pixel[shown].min(0) - margin if shown.any() else np.zeros(2, np.int64)
+    x0, y0 = np.maximum(corner, 0).tolist()
+    x1, y1 = (np.minimum(pixel[shown].max(0) + margin + 1, (width, height)).tolist()
+              if shown.any() else (0, 0))
+    pixel -= (x0, y0)
+    part = canvas[y0:max(y0, y1), x0:max(x0, x1)]       # a view: blending writes the canvas
+    layer, alpha = part.copy(), np.zeros(part.shape[:2], np.float32)
     limbs = [(config.body_parts[limb.from_body_part].slot_idx,
               config.body_parts[limb.to_body_part].slot_idx, limb.color)
              for limb in config.connection_types if not limb.redundant]
@@ -121,8 +131,8 @@ def draw_poses(image: np.ndarray, keypoints: np.ndarray, scores: Optional[Sequen
         else:
             cv2.circle(layer, ends[0], thickness + 1, color, -1, cv2.LINE_AA)
             cv2.circle(alpha, ends[0], thickness + 3, float(strength), -1)
-    weight = alpha[..., None]
-    canvas = np.rint(canvas * (1.0 - weight) + layer * weight).astype(np.uint8)
+    if part.size:                             # per pixel: layer * alpha + part * (1 - alpha)
+        part[...] = cv2.blendLinear(layer, np.ascontiguousarray(part), alpha, 1.0 - alpha)
     if labels:
         for k in range(len(points)):
             if shown[k].any():
