@@ -15,9 +15,9 @@ from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
 
 import numpy as np
 
-from posekit.lab.config import NUM_PARTS, STRIDE, BodyPart, PoseConfig, get_default_configuration
-from posekit.io.export import to_coco, to_openpose
-from posekit.lab.renderers import draw
+from posekit.lab.config import NUM_PARTS, BodyPart, PoseConfig, get_default_configuration
+from posekit.io.drawing import draw_poses
+from posekit.io.export import COCO_ORDER, to_coco, to_openpose
 
 #: The 18 keypoint names in slot order (CMU / COCO-18: ``"nose"``, ``"neck"``, ...).
 KEYPOINT_NAMES: Tuple[str, ...] = tuple(part.name for part in BodyPart)
@@ -134,6 +134,11 @@ class PoseResult:
         """(K,) person scores."""
         return np.array([p.score for p in self.people], dtype=np.float64)
 
+    def keypoints_coco17(self) -> np.ndarray:
+        """(K, 17, 3) ``x, y, score`` in COCO-17 order (nose, left_eye, right_eye, ...,
+        right_ankle; no neck), zeros where missing."""
+        return self.keypoints[:, [int(part) for part in COCO_ORDER]]
+
     def coco(self, image_id: int) -> List[dict]:
         """COCO keypoint results for this image (17 keypoints, COCO order)."""
         return to_coco(self.keypoints, self.scores, image_id)
@@ -171,19 +176,49 @@ class PoseResult:
             return rows
         return pandas.DataFrame(rows)
 
-    def drawn(self, original: np.ndarray, config: Optional[PoseConfig] = None) -> np.ndarray:
-        """The skeletons drawn over a copy of ``original`` (the full-size BGR input)."""
-        return draw(config or get_default_configuration(), original, self.coords,
-                    self.skeletons, resize_fac=STRIDE * self.scale)
+    def drawn(self, original: np.ndarray, config: Optional[PoseConfig] = None,
+              line_width: Optional[int] = None, labels: bool = True,
+              kpt_conf: float = 0.0) -> np.ndarray:
+        """Every person drawn over a copy of ``original`` (the full-size BGR input):
+        skeleton, box and label (track id when tracked, score), as
+        :func:`posekit.io.drawing.draw_poses`.
 
-    def plot(self) -> np.ndarray:
-        """A drawn copy of the input image, in its own channel order (``color``).
+        Args:
+            original: (H, W, 3) uint8 BGR.
+            config: limbs and colours (default: the default configuration).
+            line_width: limb and box width in pixels (None: the lab drawing's).
+            labels: draw each person's box and label.
+            kpt_conf: keypoints scored under it, and limbs touching them, are not drawn.
 
         Returns:
-            (H, W, 3) uint8, the skeletons over the image (the input is untouched).
+            (H, W, 3) uint8 BGR.
+
+        Raises:
+            ValueError: a bad image or option (named).
+        """
+        return draw_poses(original, self.keypoints, self.scores,
+                          [p.track_id for p in self.people]
+                          if self.people and all(p.track_id is not None for p in self.people)
+                          else None, config, line_width, labels, kpt_conf)
+
+    def plot(self, line_width: Optional[int] = None, labels: bool = True,
+             kpt_conf: float = 0.0) -> np.ndarray:
+        """A drawn copy of the input image, in its own channel order (``color``).
+
+        Args:
+            line_width: limb and box width in pixels (None: ``max(2, min(H, W) / 200)``).
+            labels: draw each person's box and label (``#track_id score``).
+            kpt_conf: keypoints scored under it, and limbs touching them, are not
+                drawn (weaker keypoints above it are drawn fainter).
+
+        Returns:
+            (H, W, 3) uint8, the people over the image (the input is untouched).
+
+        Raises:
+            ValueError: a bad option (named).
         """
         bgr = self.image if self.color == "bgr" else np.ascontiguousarray(self.image[..., ::-1])
-        out = self.drawn(bgr)
+        out = self.drawn(bgr, line_width=line_width, labels=labels, kpt_conf=kpt_conf)
         return out if self.color == "bgr" else np.ascontiguousarray(out[..., ::-1])
 
     def __repr__(self) -> str:

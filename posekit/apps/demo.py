@@ -112,6 +112,16 @@ def build_parser(prog: str = PROG,
                         metavar="N",
                         help="downscale larger images so that their longer side is N pixels "
                              "before the network (0: never); keypoints stay in original pixels")
+    drawing = parser.add_argument_group("drawing", "the drawn image or video: per person the "
+                                        "skeleton, a box and a label (track id, score)")
+    drawing.add_argument("--line-width", type=number(int, 1), default=None, metavar="N",
+                         help="limb and box width in pixels (default: max(2, shorter side / "
+                              "200))")
+    drawing.add_argument("--no-labels", dest="labels", action="store_false",
+                         help="draw the skeletons only: no boxes, ids or scores")
+    drawing.add_argument("--kpt-conf", type=number(float, 0.0), default=0.0, metavar="X",
+                         help="do not draw keypoints scored under X, nor the limbs touching "
+                              "them (keypoints scored under 0.5 are drawn fainter)")
     video = parser.add_argument_group("video", "tracking, smoothing and the keypoint table")
     video.add_argument("--no-track", dest="track", action="store_false",
                        help="do not track people across frames (person_id / track_id are "
@@ -142,7 +152,7 @@ def run_image(run: Run, source: Path, out: Path) -> int:
         result = run.estimate(image, str(source))
     except ValueError as exc:
         raise CommandError(f"{source}: {exc}") from None
-    drawn = result.drawn(image, run.config)
+    drawn = result.drawn(image, run.config, **run.drawing())
     try:
         outputs = [(out, imageio.encode_image(drawn, out.suffix))]
         if run.args.json:
@@ -181,8 +191,8 @@ def run_folder(run: Run, source: Path, out: Path, plan: Optional[FolderPlan] = N
                 coco_json, keypoints_json, picture = folder_outputs(stem, out, None)
                 outputs = [(coco_json, imageio.json_bytes(result.coco(image_id))),
                            (keypoints_json, imageio.json_bytes(result.openpose())),
-                           (picture, imageio.encode_image(result.drawn(image, run.config),
-                                                          ".png"))]
+                           (picture, imageio.encode_image(
+                               result.drawn(image, run.config, **run.drawing()), ".png"))]
                 outputs += run.maps_outputs(result, stem)
                 with run.gate.held():                  # the files and --json agree
                     imageio.write_group(outputs)

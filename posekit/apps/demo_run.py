@@ -97,6 +97,13 @@ class Run:
         self.timings.append(result.timings)
         return result
 
+    def drawing(self) -> Dict[str, object]:
+        """The drawing options of the command line (--line-width, --no-labels, --kpt-conf)
+        as keyword arguments of :func:`posekit.io.drawing.draw_poses`."""
+        return {"line_width": getattr(self.args, "line_width", None),
+                "labels": getattr(self.args, "labels", True),
+                "kpt_conf": getattr(self.args, "kpt_conf", 0.0)}
+
     def maps_outputs(self, result: PoseResult, stem: str) -> List[Tuple[Path, bytes]]:
         """The heatmap grid and PAF picture of one result, encoded (with --save-maps)."""
         if not self.args.save_maps:

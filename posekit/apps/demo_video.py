@@ -175,7 +175,8 @@ def _frame(run: Run, stream: PoseStream, sinks: _Sinks, source: Path, out: Path,
         tracked = stream.follow(result, seconds)
         ids = tracked.ids if args.track else np.full(len(tracked.ids), -1)
         drawn = draw_people(run.config, frame, tracked.keypoints,
-                            tracked.ids if args.track else None)
+                            tracked.ids if args.track else None, result.scores,
+                            **run.drawing())
         files = [] if as_file else [
             (out / f"{stem}_keypoints.json",
              imageio.json_bytes(openpose_with_ids(tracked.keypoints, ids, seconds)))]

@@ -9,7 +9,7 @@
 Each frame's people get the ids of :class:`posekit.video.tracking.PoseTracker`
 and, with ``smooth``, keypoints filtered by :class:`posekit.video.smoothing.PoseSmoother`.
 Helpers put the ids and times into the per-frame outputs (OpenPose JSON, COCO
-results) and draw the ids next to the skeletons.
+results) and draw the people with their ids.
 """
 
 from __future__ import annotations
@@ -21,9 +21,9 @@ from typing import Iterable, Iterator, List, Optional, Tuple, Union
 import cv2
 import numpy as np
 
-from posekit.lab.config import NUM_PARTS, PoseConfig
+from posekit.lab.config import PoseConfig
 from posekit.io.export import to_coco, to_openpose
-from posekit.lab.renderers import draw
+from posekit.io.drawing import draw_poses
 from posekit.video.smoothing import OneEuroParams, PoseSmoother
 from posekit.video.tracking import PoseTracker, TrackerParams
 
@@ -84,18 +84,17 @@ def coco_with_ids(keypoints: np.ndarray, scores: np.ndarray, image_id: int, ids:
 
 
 def draw_people(config: PoseConfig, image: np.ndarray, keypoints: np.ndarray,
-                ids: Optional[np.ndarray] = None) -> np.ndarray:
-    """Skeletons of (K, 18, 3) pixel ``keypoints`` drawn over a copy of ``image`` (the drawing
-    of :func:`posekit.lab.renderers.draw`), with each person's id when ``ids`` is given."""
-    coords: dict = {}
-    skeletons = np.full((len(keypoints), NUM_PARTS + 2), -1.0)
-    for k, person in enumerate(keypoints):
-        for slot in np.flatnonzero(person[:, 2] > 0):
-            part_id = k * NUM_PARTS + int(slot)
-            coords.setdefault(str(slot), []).append((*person[slot], part_id))
-            skeletons[k, slot] = part_id
-    canvas = draw(config, image, coords, skeletons, resize_fac=1)
-    return canvas if ids is None else draw_ids(canvas, keypoints, ids)
+                ids: Optional[np.ndarray] = None, scores: Optional[np.ndarray] = None,
+                line_width: Optional[int] = None, labels: bool = True,
+                kpt_conf: float = 0.0) -> np.ndarray:
+    """People of (K, 18, 3) pixel ``keypoints`` drawn over a copy of ``image``: the still
+    images' drawing (:func:`posekit.io.drawing.draw_poses`), with each person's id when
+    ``ids`` is given and its score when ``scores`` is.
+
+    Raises:
+        ValueError: a bad image, keypoints or option (named).
+    """
+    return draw_poses(image, keypoints, scores, ids, config, line_width, labels, kpt_conf)
 
 
 def draw_ids(image: np.ndarray, keypoints: np.ndarray, ids: np.ndarray) -> np.ndarray:
