@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from posekit.video.smoothing import OneEuroParams
-from posekit.video.stream import (PoseStream, coco_with_ids, draw_ids, draw_people,
+from posekit.video.stream import (PoseStream, coco_with_ids, draw_people,
                             openpose_with_ids)
 
 
@@ -16,15 +16,6 @@ def test_outputs_carry_ids_and_times():
     coco = coco_with_ids(kp, np.array([0.7, 0.6]), 3, np.array([5, 2]), 1.25)
     assert [(c["track_id"], c["time"], c["image_id"]) for c in coco] == [(5, 1.25, 3),
                                                                        (2, 1.25, 3)]
-
-
-def test_draw_ids_writes_near_the_person():
-    image = np.zeros((200, 200, 3), np.uint8)
-    kp = np.zeros((1, 18, 3))
-    kp[0, :3] = [(100, 120, 1), (100, 150, 1), (90, 160, 1)]
-    draw_ids(image, kp, [3])
-    ys, xs = np.nonzero(image.max(2))
-    assert ys.max() < 120 and ys.min() > 80 and 90 <= xs.min() < 110
 
 
 @pytest.mark.parametrize("fps", [0, -25.0, float("nan"), float("inf"), "30", True])

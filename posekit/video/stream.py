@@ -18,7 +18,6 @@ import math
 from dataclasses import dataclass
 from typing import Iterable, Iterator, List, Optional, Tuple, Union
 
-import cv2
 import numpy as np
 
 from posekit.lab.config import PoseConfig
@@ -95,31 +94,6 @@ def draw_people(config: PoseConfig, image: np.ndarray, keypoints: np.ndarray,
         ValueError: a bad image, keypoints or option (named).
     """
     return draw_poses(image, keypoints, scores, ids, config, line_width, labels, kpt_conf)
-
-
-def draw_ids(image: np.ndarray, keypoints: np.ndarray, ids: np.ndarray) -> np.ndarray:
-    """Write each person's id above its highest keypoint, in place; returns ``image``.
-
-    Args:
-        image: (H, W, 3) uint8 BGR.
-        keypoints: (K, 18, 3) in ``image``'s pixels.
-        ids: (K,) ids.
-    """
-    height, width = image.shape[:2]
-    scale = max(0.4, min(height, width) / 600)
-    thickness = max(1, int(round(2 * scale)))
-    for person, track_id in zip(keypoints, np.asarray(ids).tolist()):
-        seen = person[:, 2] > 0
-        if not seen.any():
-            continue
-        x = int(np.clip(person[seen, 0].mean(), 0, width - 1))
-        y = int(np.clip(person[seen, 1].min() - 8 * scale, 12 * scale, height - 1))
-        text = f"#{track_id}"
-        cv2.putText(image, text, (x, y), cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0),
-                    thickness + 2, cv2.LINE_AA)
-        cv2.putText(image, text, (x, y), cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255),
-                    thickness, cv2.LINE_AA)
-    return image
 
 
 class PoseStream:
