@@ -25,8 +25,7 @@ import os
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence
 
-#: Read in blocks of this many bytes when hashing.
-_BLOCK = 1 << 20
+from posekit.networks.mobilenet_thin import file_sha256
 
 
 def files_sha256(paths: Sequence[Path]) -> str:
@@ -37,11 +36,7 @@ def files_sha256(paths: Sequence[Path]) -> str:
     """
     total = hashlib.sha256()
     for path in paths:
-        digest = hashlib.sha256()
-        with open(path, "rb") as handle:
-            for block in iter(lambda: handle.read(_BLOCK), b""):
-                digest.update(block)
-        total.update(os.fsencode(Path(path).name) + b"\0" + digest.digest())
+        total.update(os.fsencode(Path(path).name) + b"\0" + bytes.fromhex(file_sha256(path)))
     return total.hexdigest()
 
 
