@@ -31,9 +31,9 @@ import numpy as np
 from posekit.io.images import is_image_name, read_image
 from posekit.io.sources import VIDEO_EXTENSIONS, folder_files
 from posekit.pipeline import PoseEstimator as CoreEstimator
-from posekit.results import COLORS, PoseResult
+from posekit.results import PoseResult, check_color
 from posekit.video.reader import VideoReader
-from posekit.video.stream import PoseStream
+from posekit.video.stream import PoseStream, check_fps
 from posekit.video.tracking import TrackerParams
 
 logger = logging.getLogger(__name__)
@@ -185,14 +185,9 @@ class PoseEstimator(CoreEstimator):
                 ``source[k]`` inside a list); an unknown ``color``; later, as the
                 iterator is consumed, a stream element of those kinds.
         """
-        if color not in COLORS:
-            raise ValueError(f"color must be one of {', '.join(COLORS)}, got {color!r}")
-        kind, value = classify(source)
-        if kind in SINGLE:
-            return next(self._estimate(_read(kind, value, color, "source", False)))
-        if kind == "video":
-            value = self._open(value)
-        return self._estimate(_read(kind, value, color, "source", False))
+        kind, items = self._items(source, color)
+        results = self._estimate(items)
+        return next(results) if kind in SINGLE else results
 
     def track(self, source: Source, color: str = "bgr", fps: Optional[float] = None,
               tracker: Optional[TrackerParams] = None) -> Iterator[PoseResult]:
@@ -219,22 +214,27 @@ class PoseEstimator(CoreEstimator):
         if tracker is not None and not isinstance(tracker, TrackerParams):
             raise ValueError(f"tracker must be a TrackerParams or None, got "
                              f"{type(tracker).__name__}")
+        if fps is not None:
+            fps = check_fps(fps)
         stream = PoseStream(self, track=True, tracker=tracker or TrackerParams())
-        stream([], fps=30.0 if fps is None else fps)            # checks fps, at the call
-        if color not in COLORS:
-            raise ValueError(f"color must be one of {', '.join(COLORS)}, got {color!r}")
-        kind, value = classify(source)
-        if kind == "video":
-            value = self._open(value)
-        items = _read(kind, value, color, "source", False)
+        _, items = self._items(source, color)
         return self._tracked(stream, self._timed(items), fps)
 
     @staticmethod
-    def _open(path: Path) -> VideoReader:
-        try:
-            return VideoReader(path)
-        except (OSError, ValueError) as exc:
-            raise ValueError(f"source: {exc}") from None
+    def _items(source: Source, color: str) -> Tuple[str, Iterator[Item]]:
+        """``(kind, images)`` of ``source``, checked at the call (a video opened now).
+
+        Raises:
+            ValueError: an unknown ``color``, or a ``source`` :meth:`__call__` refuses.
+        """
+        check_color(color)
+        kind, value = classify(source)
+        if kind == "video":
+            try:
+                value = VideoReader(value)
+            except (OSError, ValueError) as exc:
+                raise ValueError(f"source: {exc}") from None
+        return kind, _read(kind, value, color, "source", False)
 
     def _estimate(self, items: Iterable[Item]) -> Iterator[PoseResult]:
         return (result for result, _ in self._timed(items))

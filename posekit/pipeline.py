@@ -37,7 +37,7 @@ from posekit.decode.registry import THRESHOLD_NAMES, get_decoder
 from posekit.io.export import skeleton_keypoints
 
 from posekit.io import images as imageio
-from posekit.results import COLORS, PoseResult, make_result
+from posekit.results import PoseResult, check_color, make_result
 
 logger = logging.getLogger(__name__)
 
@@ -170,8 +170,7 @@ class PoseEstimator:
                 (after downscaling) smaller than 8x8; an unknown ``color``; or
                 the default network cannot be loaded.
         """
-        if color not in COLORS:
-            raise ValueError(f"color must be one of {', '.join(COLORS)}, got {color!r}")
+        check_color(color)
         if not (isinstance(image, np.ndarray) and image.ndim == 3 and image.shape[2] == 3
                 and image.dtype == np.uint8):
             shape = getattr(image, "shape", None)

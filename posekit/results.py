@@ -25,6 +25,17 @@ KEYPOINT_NAMES: Tuple[str, ...] = tuple(part.name for part in BodyPart)
 COLORS = ("bgr", "rgb")
 
 
+def check_color(color: object) -> str:
+    """``color`` when it is one of :data:`COLORS`.
+
+    Raises:
+        ValueError: naming ``color``.
+    """
+    if color not in COLORS:
+        raise ValueError(f"color must be one of {', '.join(COLORS)}, got {color!r}")
+    return color
+
+
 def _read_only(array: np.ndarray) -> np.ndarray:
     """``array`` with writing switched off (a frozen record's arrays must not change)."""
     array.flags.writeable = False

@@ -96,6 +96,18 @@ def draw_people(config: PoseConfig, image: np.ndarray, keypoints: np.ndarray,
     return draw_poses(image, keypoints, scores, ids, config, line_width, labels, kpt_conf)
 
 
+def check_fps(fps: object) -> float:
+    """``fps`` as a float when it is a finite number > 0 (not a bool).
+
+    Raises:
+        ValueError: naming ``fps``.
+    """
+    if isinstance(fps, bool) or not isinstance(fps, (int, float, np.number)) \
+            or not (math.isfinite(fps) and fps > 0):
+        raise ValueError(f"fps must be a finite number > 0, got {fps!r}")
+    return float(fps)
+
+
 class PoseStream:
     """Estimator, tracker and smoother over one stream of frames (stateful).
 
@@ -156,10 +168,7 @@ class PoseStream:
         Raises:
             ValueError: ``fps`` is not a finite number > 0 (at the call, before any frame).
         """
-        if isinstance(fps, bool) or not isinstance(fps, (int, float, np.number)) \
-                or not (math.isfinite(fps) and fps > 0):
-            raise ValueError(f"fps must be a finite number > 0, got {fps!r}")
-        return self._frames(frames, float(fps))
+        return self._frames(frames, check_fps(fps))
 
     def _frames(self, frames: Iterable[Union[np.ndarray, Tuple[float, np.ndarray]]],
                 fps: float) -> Iterator[TrackedFrame]:
