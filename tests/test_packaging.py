@@ -72,13 +72,12 @@ def test_fetch_command_reports_its_folder_and_finds_everything_present(capsys):
     from posekit.networks.mobilenet_thin import DEFAULT_WEIGHTS
     from posekit.apps import fetch
 
-    if not (DEFAULT_WEIGHTS.is_file() and DEFAULT_WEIGHTS.with_suffix(".tflite").is_file()
-            and (ROOT / "images" / "bus.jpg").is_file()):
+    if not (DEFAULT_WEIGHTS.is_file() and (ROOT / "images" / "bus.jpg").is_file()):
         pytest.skip("assets not fetched (make setup)")
     assert fetch.main([]) == 0                   # idempotent: nothing downloaded or converted
     out = capsys.readouterr().out
     assert f"assets folder {ROOT}" in out
-    assert "present and verified" in out and "up to date" in out
+    assert "present and verified" in out and "wrote" not in out
 
 
 def test_graders_plugin_gives_the_fixtures_to_any_test_file(tmp_path):
@@ -140,6 +139,6 @@ def test_batch_command_without_ray_names_the_install_command(tmp_path, monkeypat
     captured = capsys.readouterr()
     assert captured.out == ""
     assert captured.err.splitlines() == [
-        "posekit-batch: error: the batch command needs Ray, which this Python lacks: "
-        "pip install 'posekit[batch]' (in a checkout: `make setup`)"]
+        "posekit-batch: error: posekit-batch needs ray, which is not installed: "
+        "pip install 'posekit[batch]'"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.jpg"]

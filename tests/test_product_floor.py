@@ -99,6 +99,13 @@ def test_the_wheel_holds_posekit_only_with_the_lab_kit_inside(wheel):
     assert zipfile.ZipFile(wheel).read("posekit/networks/lab_vgg.py") == \
         (ROOT / "models" / "vgg.py").read_bytes()
     assert "posekit/decode/rescore_weights.json" in names
+    # the two networks ship as package data, byte for byte the checkout's, with their
+    # manifests and the licence notice of the graph they come from
+    shipped = ROOT / "posekit" / "networks" / "weights"
+    for name in ("NOTICE", "mobilenet_thin/graph_opt.tflite", "mobilenet_thin/graph_opt.tflite.json",
+                 "mobilenet_thin/graph_opt.int8.tflite", "mobilenet_thin/graph_opt.int8.tflite.json"):
+        data = zipfile.ZipFile(wheel).read(f"posekit/networks/weights/{name}")
+        assert data == (shipped / name).read_bytes(), name
     assert not [n for n in names if n.startswith(("posekit/tools", "tools/", "studies/"))]
 
 
@@ -107,9 +114,8 @@ def test_the_installed_package_works_beside_the_users_own_packages(wheel, tmp_pa
     site = tmp_path / "site"
     with zipfile.ZipFile(wheel) as archive:
         archive.extractall(site)
-    home = tmp_path / "home"                       # the per-user data folder (posekit-fetch's)
-    home.mkdir()
-    (home / "model_weights").symlink_to(ROOT / "model_weights")
+    home = tmp_path / "home"                       # an empty per-user data folder: the
+    home.mkdir()                                   # networks come from the package itself
     folder = user_folder(tmp_path)
     proc = run(["-c", "import posekit, sys; print(posekit.__file__)"], folder, str(site))
     assert proc.stdout.strip() == str(site / "posekit" / "__init__.py"), proc.stderr

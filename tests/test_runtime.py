@@ -202,11 +202,11 @@ def test_auto_takes_a_converted_model() -> None:
     from posekit.networks import mobilenet_tflite as mtl
     from posekit.networks.inference import load_network
 
-    if not mtl.is_current(mtl.converted_path(WEIGHTS), mt.WEIGHTS_SHA256):
-        pytest.skip("model_weights/mobilenet_thin/graph_opt.tflite absent (run `make assets`)")
     net = load_network()
-    int8 = cpus.int8_pays(cpus.this_cpu())[0] and m8.passed_check(m8.int8_path(WEIGHTS))
+    int8 = cpus.int8_pays(cpus.this_cpu())[0] and m8.passed_check(m8.int8_path(mt.SHIPPED_GRAPH))
     assert net.runtime == ("int8" if int8 else "tflite")
+    shipped = mt.SHIPPED_GRAPH.parent / ("graph_opt.int8.tflite" if int8 else "graph_opt.tflite")
+    assert Path(net.model.path) == shipped
     assert net.model.num_threads == mtl.default_num_threads() and net.runtime_reason
     assert load_network(runtime="tensorflow").runtime == "tensorflow"
 
@@ -316,8 +316,8 @@ def test_interpreters_kept_within_the_pixel_budget(converted: Path,
 
 @pytest.mark.parametrize("runtime", ["auto", "tflite", "tensorflow"])
 def test_loading_reads_the_graphs_hash_once(monkeypatch: pytest.MonkeyPatch, runtime: str) -> None:
-    """The weight check and the converted model's provenance share one SHA-256 of the graph
-    (no cache: the loader computes it once and passes it on)."""
+    """The tensorflow runtime hashes the graph once (no cache: the loader computes it once and
+    passes it on); the TFLite runtimes run the shipped models and never read the graph."""
     from posekit.networks import mobilenet_thin as mt
     from posekit.pipeline import load_pose_network
 
@@ -331,7 +331,7 @@ def test_loading_reads_the_graphs_hash_once(monkeypatch: pytest.MonkeyPatch, run
     monkeypatch.setattr(mt, "file_sha256", counting)
     network = load_pose_network("mobilenet_thin", None, runtime=runtime)
     assert network.runtime in ("int8", "tflite", "tensorflow")
-    assert calls.count(mt.DEFAULT_WEIGHTS) == 1, calls
+    assert calls.count(mt.DEFAULT_WEIGHTS) == (runtime == "tensorflow"), calls
 
 
 def test_a_model_and_its_manifest_appear_together(tmp_path: Path) -> None:

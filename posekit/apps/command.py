@@ -22,6 +22,8 @@ import sys
 import threading
 from typing import Callable, Iterator, Optional
 
+from posekit.extras import MissingExtra
+
 #: Exit statuses of every command.
 EXIT_OK = 0
 EXIT_ERROR = 1
@@ -168,6 +170,9 @@ def run_command(prog: str, body: Callable[[], int], gate: Optional[SignalGate] =
     except CommandError as exc:
         _report(cleanup, f"{prog}: error: {one_line(exc)}")
         return exc.status
+    except MissingExtra as exc:
+        _report(cleanup, f"{prog}: error: {one_line(exc)}")
+        return EXIT_ERROR
     except Interrupted as exc:
         _report(cleanup, f"{prog}: {one_line(exc)}")
         return EXIT_INTERRUPTED

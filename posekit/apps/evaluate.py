@@ -26,6 +26,7 @@ from typing import Dict, List, Optional, Sequence
 
 from posekit.apps.command import EXIT_USAGE, CommandError, run_command
 from posekit.decode.registry import get_decoder
+from posekit.extras import require
 from posekit.lab.handout import ROW_SCORES
 
 from posekit.io.atomic import json_bytes, write_bytes
@@ -215,6 +216,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     """:func:`main` once the command line is parsed."""
+    require("pycocotools", "posekit-eval")     # before any image is read
     try:
         check_results_path(args.results, args.annotations, args.images)
         results, image_ids, times = evaluate(

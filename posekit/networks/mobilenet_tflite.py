@@ -41,6 +41,7 @@ from typing import Any
 
 import numpy as np
 
+from posekit.extras import require
 from posekit.io.atomic import write_group
 from posekit.networks.mobilenet_thin import (
     INPUT_TENSOR,
@@ -88,6 +89,7 @@ def concrete_network(graph_def: Any) -> Any:
     Returns:
         A ``tf.function`` with one ``(None, None, None, 3)`` float32 input named ``image``.
     """
+    require("tensorflow", "converting a frozen graph to TFLite")
     import tensorflow as tf
 
     def import_graph() -> None:
@@ -120,6 +122,7 @@ def convert_frozen_graph(weights: str | os.PathLike[str],
     Raises:
         FileNotFoundError, ValueError: as ``posekit.networks.mobilenet_thin.load_graph_def``.
     """
+    require("tensorflow", "converting a frozen graph to TFLite")
     import tensorflow as tf
 
     network = concrete_network(load_graph_def(weights, expected_sha256))
@@ -159,6 +162,7 @@ def write_converted(weights: str | os.PathLike[str], dest: str | os.PathLike[str
     Returns:
         The path of the written ``.tflite``.
     """
+    require("tensorflow", "converting a frozen graph to TFLite")
     import tensorflow as tf
 
     weights = Path(weights)
@@ -231,15 +235,18 @@ def interpreter_class() -> Any:
     """The TFLite interpreter class: ``ai_edge_litert``'s if installed, else TensorFlow's.
 
     Raises:
-        ImportError: Neither is importable.
+        ImportError: Neither is importable (the message names the package to install).
     """
     try:
         from ai_edge_litert.interpreter import Interpreter
         return Interpreter
     except ImportError:
         pass
-    import tensorflow as tf
-
+    try:
+        import tensorflow as tf
+    except ImportError:
+        raise ImportError("no TFLite interpreter is installed: pip install ai-edge-litert "
+                          "(a dependency of posekit)") from None
     return tf.lite.Interpreter
 
 

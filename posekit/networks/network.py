@@ -16,6 +16,8 @@ from typing import Any, Callable
 
 import numpy as np
 
+from posekit.extras import require
+
 from posekit.lab.config import NUM_HEATMAPS, NUM_PAFS, STRIDE
 
 #: Default bucket: padded sizes are multiples of this many pixels (docs/inference.md, "Buckets").
@@ -311,6 +313,7 @@ def wrap_openpose_model(model: Any, name: str = "vgg",
     run_model: Callable[[np.ndarray], Any]
     traced = None
     if _is_keras_model(model):
+        require("tensorflow", "a Keras network")
         import tensorflow as tf
 
         @tf.function(input_signature=[tf.TensorSpec([None, None, None, 3], tf.float32)])

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Callable, Dict, Optional, Protocol, Tuple
 
 from posekit.registry import Registry
+from posekit.extras import require
 from posekit.paths import weights_dir
 
 from posekit.networks.network import DEFAULT_BUCKET, PoseNetwork, wrap_openpose_model
@@ -115,6 +116,7 @@ def load_vgg(weights: "str | os.PathLike[str] | None", bucket: int = DEFAULT_BUC
         ValueError: the checkpoint's index is missing.
     """
     check_vgg_weights(weights, verify_hash)
+    require("tensorflow", "the lab's VGG")
     from posekit.networks.lab_vgg import create_openpose
 
     model = create_openpose()

@@ -1,9 +1,9 @@
 """How mobilenet_thin loads: its weight check, the runtime ``auto`` picks, and the loader.
 
-Runtimes: ``tensorflow`` (the frozen graph in a Session), ``tflite`` (float32,
-converted at set-up), ``int8`` (quantized at set-up); ``auto`` takes int8 when
-it passed its accuracy check and pays on this CPU, else float32 TFLite when
-converted, else TensorFlow. Measurements behind the choice: docs/inference.md.
+Runtimes: ``tensorflow`` (the frozen graph in a Session), ``tflite`` (float32)
+and ``int8``, both shipped in the package for the default network (beside it
+for a graph given by path); ``auto`` takes int8 when it passed its accuracy check and pays
+on this CPU, else float32 TFLite, else TensorFlow. Measurements behind the choice: docs/inference.md.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from posekit.extras import require
 from posekit.networks.network import DEFAULT_BUCKET, PoseNetwork, mobilenet_backend
 from posekit.paths import FETCH_HINT
 
@@ -101,24 +102,32 @@ def _load_mobilenet(weights: str | os.PathLike[str] | None, runtime: str,
                              "for runtime='tensorflow'")
         used = "int8" if m8.is_int8(weights) else "tflite"
         return mtl.MobilenetThinTFLite(weights, None, num_threads), used, f"{weights} was given"
+    if runtime == "tensorflow":
+        require("tensorflow", "runtime='tensorflow'")
     graph = Path(weights) if weights is not None else mt.DEFAULT_WEIGHTS
-    if not graph.is_file():
-        raise FileNotFoundError(
-            f"mobilenet_thin weights not found at {graph}: {FETCH_HINT} to download and "
-            "convert them."
-        )
-    # The graph's one hash: the default graph must be the pinned one (and any graph when
-    # verify_hash), and a converted model must come from this very graph, so a stale
-    # conversion cannot slip through.
-    source_sha256 = mt.file_sha256(graph)
-    if weights is None or verify_hash:
-        check_mobilenet_weights(weights, digest=source_sha256)
+    if weights is None and runtime != "tensorflow":
+        # The default network: the conversions shipped in the package; the graph is not read.
+        source_sha256 = mt.WEIGHTS_SHA256
+    else:
+        if not graph.is_file():
+            raise FileNotFoundError(
+                f"mobilenet_thin weights not found at {graph}: {FETCH_HINT} to download them"
+                + (" (only runtime='tensorflow' reads the frozen graph)" if weights is None else ""))
+        # The graph's one hash: the default graph must be the pinned one (and any graph when
+        # verify_hash), and a converted model must come from this very graph, so a stale
+        # conversion cannot slip through.
+        source_sha256 = mt.file_sha256(graph)
+        if weights is None or verify_hash:
+            check_mobilenet_weights(weights, digest=source_sha256)
+    # The default network runs the conversions shipped in the package, so an install runs
+    # what a checkout runs; a graph given by path has its conversions beside it.
+    anchor = mt.SHIPPED_GRAPH if weights is None else graph
     reason = f"runtime={runtime!r} was asked for"
     if runtime == "auto":
-        runtime, reason = choose_runtime(graph)
+        runtime, reason = choose_runtime(anchor)
     if runtime == "tensorflow":
         return mt.MobilenetThin(graph, None), "tensorflow", reason
-    model_path = m8.int8_path(graph) if runtime == "int8" else mtl.converted_path(graph)
+    model_path = m8.int8_path(anchor) if runtime == "int8" else mtl.converted_path(anchor)
     return mtl.MobilenetThinTFLite(model_path, source_sha256, num_threads), runtime, reason
 
 

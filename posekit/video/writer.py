@@ -33,6 +33,7 @@ from typing import Dict, Optional, Tuple, Union
 
 import numpy as np
 
+from posekit.extras import MissingExtra, require
 from posekit.io.atomic import temporary_name
 
 log = logging.getLogger(__name__)
@@ -119,10 +120,10 @@ def ffmpeg_executable() -> str:
         ValueError: the package is not installed or has no executable for this platform.
     """
     try:
-        import imageio_ffmpeg
-    except ImportError:
-        raise ValueError("writing H.264 video needs the imageio-ffmpeg package "
-                         "(pip install -r requirements.txt)") from None
+        require("imageio_ffmpeg", "writing H.264 video")
+    except MissingExtra as exc:
+        raise ValueError(str(exc)) from None
+    import imageio_ffmpeg
     try:
         return imageio_ffmpeg.get_ffmpeg_exe()
     except RuntimeError as exc:

@@ -3,8 +3,8 @@
 Run from the project root as ``python tools/int8/build_int8.py`` (``make int8``);
 it needs the frozen graph (``make setup``) and the dev set beside the project
 (``../shared/eval/coco_val2017_dev``, read by path). It writes
-``model_weights/mobilenet_thin/graph_opt.int8.tflite`` and its manifest
-(committed to the repository, so set-up never rebuilds it):
+``posekit/networks/weights/mobilenet_thin/graph_opt.int8.tflite`` and its
+manifest (committed, shipped in the package, so set-up never rebuilds it):
 
 1. calibration inputs: every ``--every``-th dev image by id, at longer sides
    640 (and its mirror) and 368 (``tools.int8.build.dev_calibration_batches``);
@@ -47,13 +47,14 @@ DEFAULT_DEV = ROOT.parent / "shared" / "eval" / "coco_val2017_dev"
 MAX_AP_DROP = 0.01
 
 
-def dev_ap(dev: Path, weights: Path, runtime: str, limit: int) -> float:
-    """Single-scale dev AP of the best decoder with ``weights`` on ``runtime`` (first ``limit``)."""
+def dev_ap(dev: Path, weights: Optional[Path], runtime: str, limit: int) -> float:
+    """Single-scale dev AP of the best decoder with ``weights`` (None: the shipped network) on
+    ``runtime`` (first ``limit``)."""
     from posekit.apps.evaluate import evaluate
     from posekit.io.coco import coco_stats
 
     annotations = dev / "person_keypoints.json"
-    results, ids, _ = evaluate(dev / "images", annotations, weights=str(weights),
+    results, ids, _ = evaluate(dev / "images", annotations, weights=None if weights is None else str(weights),
                                runtime=runtime, limit=limit, progress=False)
     with contextlib.redirect_stdout(io.StringIO()):  # pycocotools prints its table
         return float(coco_stats(annotations, results, ids)["AP"])
@@ -67,7 +68,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     # 200: on 100 images the AP of models this close moved by +-0.007 (docs/records/int8.md)
     parser.add_argument("--check-images", type=int, default=200,
                         help="dev images of the AP check (the first N by id)")
-    parser.add_argument("--dest", type=Path, default=None, help="output (default: beside the graph)")
+    parser.add_argument("--dest", type=Path, default=None, help="output (default: the shipped model, "
+                        "posekit/networks/weights/mobilenet_thin/graph_opt.int8.tflite)")
     args = parser.parse_args(argv)
     if args.every < 1 or args.check_images < 1:
         parser.error("--every and --check-images must be at least 1")
@@ -96,7 +98,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         trained = entries[args.check_images:]
         training = {"dev_image_ids": [e["id"] for e in trained],
                     "rule": f"every dev image by id after the first {args.check_images}"}
-        float_ap = dev_ap(args.dev_dir, mt.DEFAULT_WEIGHTS, "tflite", args.check_images)
+        float_ap = dev_ap(args.dev_dir, None, "tflite", args.check_images)
 
         def accuracy(data: bytes) -> dict:
             with tempfile.TemporaryDirectory(prefix="int8_check.") as tmp:
@@ -110,7 +112,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                     "float32_ap": round(float_ap, 4), "int8_ap": round(int8_ap, 4),
                     "max_ap_drop": MAX_AP_DROP, "passed": int8_ap >= float_ap - MAX_AP_DROP}
 
-        written = m8.write_int8(mt.DEFAULT_WEIGHTS, args.dest, mt.WEIGHTS_SHA256,
+        dest = args.dest if args.dest is not None else m8.int8_path(mt.SHIPPED_GRAPH)
+        written = m8.write_int8(mt.DEFAULT_WEIGHTS, dest, mt.WEIGHTS_SHA256,
                                 batches=batches, calibration=calibration,
                                 accuracy_check=accuracy,
                                 train_images=[args.dev_dir / "images" / e["file_name"]

@@ -35,13 +35,13 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import importlib.util
 import os
 import sys
 import time
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
+from posekit.extras import require
 from posekit.io import images as imageio
 from posekit.apps.batch import manifest
 from posekit.apps.batch.ray_cluster import (BLOCK_BYTES, DEFAULT_OBJECT_STORE_MB, RayForRun,  # noqa: F401
@@ -169,9 +169,7 @@ def _prepare(args: argparse.Namespace, out: Path) -> Tuple[List[Item], dict]:
     """Check that Ray is installed, validate the output folder, list the items, check the
     network loads here (its settings, ``runtime`` resolved, are the run's) and that a
     cluster answers at ``--address``."""
-    if importlib.util.find_spec("ray") is None:
-        raise CommandError("the batch command needs Ray, which this Python lacks: "
-                         "pip install 'posekit[batch]' (in a checkout: `make setup`)")
+    require("ray", "posekit-batch")       # before any file is touched
     try:
         imageio.check_output_folder(out, missing_ok=True)
         items = collect(args.inputs, out)
