@@ -225,3 +225,38 @@ def test_the_evaluation_ranks_by_confidence_as_by_raw_score():
     assert all(0 <= r["score"] <= 1 for r in results) and len(results) > 6
     raw = [dict(r, score=r["score_raw"]) for r in results]
     assert coco_stats(annotations, results, ids) == coco_stats(annotations, raw, ids)
+
+
+# --- the posekit command --------------------------------------------------------------------
+
+def test_the_command_keeps_what_the_library_keeps(tmp_path, networks):
+    from posekit.apps.demo import main
+
+    def run(*flags):
+        coco, openpose = tmp_path / "coco.json", tmp_path / "op.json"
+        assert main([str(BUS), "-o", str(tmp_path / "out.png"), "--json", str(coco),
+                     "--openpose-json", str(openpose), "--runtime", "tflite", "-q",
+                     *flags]) == 0
+        return json.loads(coco.read_text()), json.loads(openpose.read_text())
+
+    everyone, _ = run()
+    coco, openpose = run("--conf", "0.5", "--kpt-conf", "0.3")
+    expected = PoseEstimator(networks["tflite"])(str(BUS)).filtered(0.5, 0.3)
+    assert coco == json.loads(json.dumps(expected.coco(coco[0]["image_id"])))
+    assert 0 < len(coco) < len(everyone)
+    assert all(0.5 <= c["score"] <= 1 for c in coco) and all(0 <= c["score"] <= 1
+                                                             for c in everyone)
+    scores = np.array([p["pose_keypoints_2d"][2::3] for p in openpose["people"]])
+    assert ((scores == 0) | (scores >= 0.3)).all() and (scores > 0).any()
+
+
+@pytest.mark.parametrize("flag, value", [("--conf", "1.5"), ("--conf", "nan"),
+                                         ("--kpt-conf", "-0.1"), ("--conf", "x")])
+def test_bad_thresholds_are_one_line_errors(capsys, flag, value):
+    from posekit.apps import demo
+
+    with pytest.raises(SystemExit) as exit_:
+        demo.build_parser().parse_args(["in.jpg", flag, value])
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and flag in err and len(err.strip().splitlines()) == 1
+    assert "between 0.0 and 1.0" in err or "expected a number" in err

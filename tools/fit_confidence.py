@@ -147,6 +147,13 @@ def reliability(predicted: np.ndarray, labels: np.ndarray, bins: int = BINS) -> 
             "matched": round(float(y.mean()), 4)}
 
 
+def _shipped(key: str) -> Calibration:
+    """The committed map of ``key``."""
+    from posekit.decode.confidence import calibration
+
+    return calibration(*key.split("/"))
+
+
 def _truths(annotations: dict) -> Dict[int, list]:
     """Annotated people per image: ``[(keypoints (17, 3), area)]`` (not crowd, >= 1 keypoint)."""
     out: Dict[int, list] = {image["id"]: [] for image in annotations["images"]}
@@ -237,6 +244,33 @@ def format_table(name: str, report: Dict[str, object]) -> str:
     return "\n".join(lines)
 
 
+def ap_by_threshold(data: Dict[str, np.ndarray], cal: Calibration, annotations: Path,
+                    image_ids: Sequence[int], confs: Sequence[float],
+                    kpt_confs: Sequence[float]) -> List[Tuple[float, float, float]]:
+    """COCO AP of the library's people (no completion) at each ``conf`` (with kpt_conf 0)
+    and each ``kpt_conf`` (with conf 0), as ``PoseResult.filtered`` applies them.
+
+    Returns:
+        ``[(conf, kpt_conf, AP), ...]``.
+    """
+    from posekit.decode.confidence import kept
+    from posekit.io.coco import coco_stats
+    from posekit.io.export import to_coco
+
+    scores = cal(data["raw"])
+    points = data["keypoints"].copy()
+    points[..., 2] = np.clip(points[..., 2], 0.0, 1.0)
+    out = []
+    for conf, kpt in [(c, 0.0) for c in confs] + [(0.0, k) for k in kpt_confs if k > 0]:
+        shown = points * kept(points[..., 2], kpt)[..., None]
+        results = []
+        for image_id in image_ids:
+            rows = np.flatnonzero((data["image"] == image_id) & kept(scores, conf))
+            results += to_coco(shown[rows], scores[rows], image_id)
+        out.append((conf, kpt, coco_stats(annotations, results, image_ids)["AP"]))
+    return out
+
+
 def main(argv: Sequence[str] = None) -> int:
     """Command-line entry point."""
     parser = argparse.ArgumentParser(prog="python -m tools.fit_confidence",
@@ -250,6 +284,9 @@ def main(argv: Sequence[str] = None) -> int:
     parser.add_argument("--cache", type=Path, default=None,
                         help="folder for the people found per runtime (reused when present)")
     parser.add_argument("--write", action="store_true", help=f"write {TABLE_PATH.name}")
+    parser.add_argument("--ap", nargs="*", type=float, default=None, metavar="X",
+                        help="also print the dev AP (all images, best decoder, the shipped "
+                             "maps) with conf X and with kpt_conf X, for each X")
     args = parser.parse_args(argv)
     annotations = json.loads(args.annotations.read_text())
     entries = sorted(annotations["images"], key=lambda im: im["id"])[:args.limit]
@@ -302,6 +339,14 @@ def main(argv: Sequence[str] = None) -> int:
                     maps[key][f"on_{other}"] = cross
                     print(f"  the same map on {other}'s held-out people: Brier "
                           f"{cross['brier']:.4f}, ECE {cross['ece']:.4f}")
+    for runtime, (data, facts) in runs.items() if args.ap is not None else ():
+        cal = Calibration(**{k: maps[table_key("best", facts["network"], runtime)][k]
+                             for k in ("slope", "linear", "intercept")}) if args.write \
+            else _shipped(table_key("best", facts["network"], runtime))
+        for conf, kpt, ap in ap_by_threshold(data["best"], cal, args.annotations,
+                                             [e["id"] for e in entries], [0.0] + args.ap,
+                                             args.ap):
+            print(f"{runtime}: conf {conf:g}, kpt_conf {kpt:g}: AP {ap:.4f}")
     if args.write:
         table = {"meaning": "P(the person matches a true person at COCO OKS >= 0.5); "
                             "confidence = 1 / (1 + exp(-(slope * log(r) + linear * r + "
