@@ -260,3 +260,13 @@ def test_bad_thresholds_are_one_line_errors(capsys, flag, value):
     err = capsys.readouterr().err
     assert exit_.value.code == 2 and flag in err and len(err.strip().splitlines()) == 1
     assert "between 0.0 and 1.0" in err or "expected a number" in err
+
+
+def test_which_map_a_network_gets():
+    best = cf.calibration("best", "mobilenet_thin", "tflite")
+    assert best.fitted and best.key == "best/mobilenet_thin/tflite"
+    assert cf.calibration("best", "mobilenet_thin", "tensorflow") == best     # same float32 maps
+    assert cf.calibration("best", "mobilenet_thin+accurate", "tflite") == best
+    assert cf.calibration("lab", "mobilenet_thin", "int8").key == "lab/mobilenet_thin/int8"
+    assert cf.calibration("mine", "mobilenet_thin", "int8") is cf.UNFITTED
+    assert cf.calibration("best", None, None) is cf.UNFITTED       # a duck-typed model

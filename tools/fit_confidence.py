@@ -147,13 +147,6 @@ def reliability(predicted: np.ndarray, labels: np.ndarray, bins: int = BINS) -> 
             "matched": round(float(y.mean()), 4)}
 
 
-def _shipped(key: str) -> Calibration:
-    """The committed map of ``key``."""
-    from posekit.decode.confidence import calibration
-
-    return calibration(*key.split("/"))
-
-
 def _truths(annotations: dict) -> Dict[int, list]:
     """Annotated people per image: ``[(keypoints (17, 3), area)]`` (not crowd, >= 1 keypoint)."""
     out: Dict[int, list] = {image["id"]: [] for image in annotations["images"]}
@@ -177,8 +170,9 @@ def label_people(image_of: np.ndarray, raw: np.ndarray, keypoints: np.ndarray,
 
 
 def collect(runtime: str, decoders: Sequence[str], images: Path, entries: List[dict],
-            cache: Path = None) -> Tuple[Dict[str, Dict[str, np.ndarray]], dict]:
+            accurate: bool = False) -> Tuple[Dict[str, Dict[str, np.ndarray]], dict]:
     """Run the library over ``entries`` once; decode each network output with ``decoders``.
+    With ``accurate`` the network is ``posekit.networks.accurate.accurate_network``'s.
 
     Returns:
         ``({decoder: {"image": (P,), "raw": (P,), "keypoints": (P, 18, 3)}}, facts)``,
@@ -190,10 +184,13 @@ def collect(runtime: str, decoders: Sequence[str], images: Path, entries: List[d
     from posekit.networks.mobilenet_thin import file_sha256
     from posekit.pipeline import PoseEstimator, load_pose_network, make_decoder
 
+    from posekit.networks.accurate import accurate_network
+
     network = load_pose_network("mobilenet_thin", runtime=runtime)
     if network.runtime != runtime:
         raise ValueError(f"asked for runtime {runtime}, got {network.runtime}")
     model = Path(getattr(network.model, "path", ""))
+    network = accurate_network(network) if accurate else network
     facts = {"network": network.name, "runtime": network.runtime,
              "model": model.name, "model_sha256": file_sha256(model) if model.is_file() else None}
     estimator = PoseEstimator(network)
@@ -215,7 +212,7 @@ def collect(runtime: str, decoders: Sequence[str], images: Path, entries: List[d
     found: Dict[str, Dict[str, list]] = {name: {"image": [], "raw": [], "keypoints": []}
                                          for name in decoders}
     from tqdm import tqdm
-    for entry in tqdm(entries, desc=f"people ({runtime})", unit="img"):
+    for entry in tqdm(entries, desc=f"people ({network.name}, {runtime})", unit="img"):
         for name, (raw, keypoints) in people(read_image(images / entry["file_name"])).items():
             found[name]["image"] += [entry["id"]] * len(raw)
             found[name]["raw"] += raw.tolist()
@@ -271,52 +268,43 @@ def ap_by_threshold(data: Dict[str, np.ndarray], cal: Calibration, annotations: 
     return out
 
 
-def main(argv: Sequence[str] = None) -> int:
-    """Command-line entry point."""
-    parser = argparse.ArgumentParser(prog="python -m tools.fit_confidence",
-                                     description=__doc__.split("\n")[0])
-    parser.add_argument("--images", type=Path, default=DEV / "images")
-    parser.add_argument("--annotations", type=Path, default=DEV / "person_keypoints.json")
-    parser.add_argument("--runtimes", nargs="+", default=["int8", "tflite"])
-    parser.add_argument("--decoders", nargs="+", default=["best", "lab", "handout"])
-    parser.add_argument("--limit", type=int, default=None, help="only the first N images by id")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the fit / held-out split")
-    parser.add_argument("--cache", type=Path, default=None,
-                        help="folder for the people found per runtime (reused when present)")
-    parser.add_argument("--write", action="store_true", help=f"write {TABLE_PATH.name}")
-    parser.add_argument("--ap", nargs="*", type=float, default=None, metavar="X",
-                        help="also print the dev AP (all images, best decoder, the shipped "
-                             "maps) with conf X and with kpt_conf X, for each X")
-    args = parser.parse_args(argv)
-    annotations = json.loads(args.annotations.read_text())
-    entries = sorted(annotations["images"], key=lambda im: im["id"])[:args.limit]
-    truths = _truths(annotations)
-    fit_ids, held_ids = split([e["id"] for e in entries], args.seed)
-    runs: Dict[str, Tuple[dict, dict]] = {}
-    for runtime in args.runtimes:
-        cached = args.cache / f"people_{runtime}_{len(entries)}.json" if args.cache else None
-        if cached is not None and cached.is_file():
-            saved = json.loads(cached.read_text())
-            data = {n: {k: np.array(v) for k, v in d.items()} for n, d in saved["data"].items()}
-            runs[runtime] = (data, saved["facts"])
-        else:
-            runs[runtime] = collect(runtime, args.decoders, args.images, entries)
+def load_runs(args: argparse.Namespace, entries: List[dict]
+              ) -> Dict[Tuple[str, str], Tuple[dict, dict]]:
+    """The people of every (network, runtime) asked for, from ``--cache`` when there."""
+    runs: Dict[Tuple[str, str], Tuple[dict, dict]] = {}
+    for network in args.networks:
+        for runtime in args.runtimes:
+            name = f"people_{network}_{runtime}_{len(entries)}.json"
+            cached = args.cache / name if args.cache else None
+            if cached is not None and cached.is_file():
+                saved = json.loads(cached.read_text())
+                data = {n: {k: np.array(v) for k, v in d.items()}
+                        for n, d in saved["data"].items()}
+                runs[network, runtime] = (data, saved["facts"])
+                continue
+            runs[network, runtime] = collect(runtime, args.decoders, args.images, entries,
+                                             accurate=network.endswith("+accurate"))
             if cached is not None:
                 cached.parent.mkdir(parents=True, exist_ok=True)
+                data, facts = runs[network, runtime]
                 cached.write_text(json.dumps({"data": {n: {k: v.tolist() for k, v in d.items()}
-                                                       for n, d in runs[runtime][0].items()},
-                                              "facts": runs[runtime][1]}))
+                                                       for n, d in data.items()},
+                                              "facts": facts}))
+    return runs
+
+
+def fit_maps(runs: Dict[Tuple[str, str], Tuple[dict, dict]], decoders: Sequence[str],
+             truths: Dict[int, list], held_ids: Sequence[int]) -> Dict[str, dict]:
+    """Fit every (decoder, network, runtime) map on the fit images; report each on the
+    held-out images, and on the other runtime's held-out people of the same network."""
     maps: Dict[str, dict] = {}
     held = np.array(held_ids)
-    for runtime, (data, _) in runs.items():             # keypoint scores: heatmap values
-        found = data["best"]["keypoints"][..., 2]
-        found = found[found > 0]
-        print(f"{runtime}: {found.size} keypoints, scores {found.min():.4f}..{found.max():.4f}, "
-              f"{(found > 1).mean():.2%} above 1")
-    for runtime, (data, facts) in runs.items():
-        for name in args.decoders:
-            d = data[name]
-            labels = label_people(d["image"], d["raw"], d["keypoints"], truths)
+    labelled = {(key, name): label_people(d[name]["image"], d[name]["raw"],
+                                          d[name]["keypoints"], truths)
+                for key, (d, _) in runs.items() for name in decoders}
+    for (network, runtime), (data, facts) in runs.items():
+        for name in decoders:
+            d, labels = data[name], labelled[(network, runtime), name]
             fit_rows = ~np.isin(d["image"], held)
             cal = fit_logistic(d["raw"][fit_rows], labels[fit_rows])
             cal = Calibration(round(cal.slope, 6), round(cal.intercept, 6),   # as shipped
@@ -330,23 +318,58 @@ def main(argv: Sequence[str] = None) -> int:
                          "people_fitted": int(fit_rows.sum()), "held_out": report,
                          "model": facts["model"], "model_sha256": facts["model_sha256"],
                          "check": {"image": CHECK_IMAGE, "raw_scores": facts["check"][name]}}
-            for other, (odata, _) in runs.items():      # this map on the other runtime's people
-                if other != runtime:
+            for (o_network, other), (odata, _) in runs.items():
+                if o_network == network and other != runtime:
                     o = odata[name]
-                    olabels = label_people(o["image"], o["raw"], o["keypoints"], truths)
                     rows = np.isin(o["image"], held)
-                    cross = reliability(cal(o["raw"][rows]), olabels[rows])
+                    cross = reliability(cal(o["raw"][rows]),
+                                        labelled[(o_network, other), name][rows])
                     maps[key][f"on_{other}"] = cross
                     print(f"  the same map on {other}'s held-out people: Brier "
                           f"{cross['brier']:.4f}, ECE {cross['ece']:.4f}")
-    for runtime, (data, facts) in runs.items() if args.ap is not None else ():
-        cal = Calibration(**{k: maps[table_key("best", facts["network"], runtime)][k]
-                             for k in ("slope", "linear", "intercept")}) if args.write \
-            else _shipped(table_key("best", facts["network"], runtime))
-        for conf, kpt, ap in ap_by_threshold(data["best"], cal, args.annotations,
-                                             [e["id"] for e in entries], [0.0] + args.ap,
-                                             args.ap):
-            print(f"{runtime}: conf {conf:g}, kpt_conf {kpt:g}: AP {ap:.4f}")
+    return maps
+
+
+def main(argv: Sequence[str] = None) -> int:
+    """Command-line entry point."""
+    parser = argparse.ArgumentParser(prog="python -m tools.fit_confidence",
+                                     description=__doc__.split("\n")[0])
+    parser.add_argument("--images", type=Path, default=DEV / "images")
+    parser.add_argument("--annotations", type=Path, default=DEV / "person_keypoints.json")
+    parser.add_argument("--runtimes", nargs="+", default=["int8", "tflite"])
+    parser.add_argument("--networks", nargs="+", default=["mobilenet_thin",
+                                                          "mobilenet_thin+accurate"],
+                        help="mobilenet_thin, and the same averaged over scales and a "
+                             "mirror (posekit --accurate)")
+    parser.add_argument("--decoders", nargs="+", default=["best", "lab", "handout"])
+    parser.add_argument("--limit", type=int, default=None, help="only the first N images by id")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the fit / held-out split")
+    parser.add_argument("--cache", type=Path, default=None,
+                        help="folder for the people found per runtime (reused when present)")
+    parser.add_argument("--write", action="store_true", help=f"write {TABLE_PATH.name}")
+    parser.add_argument("--ap", nargs="*", type=float, default=None, metavar="X",
+                        help="also print the dev AP (all images, best decoder, mobilenet_thin, "
+                             "the maps fitted) with conf X and with kpt_conf X, for each X")
+    args = parser.parse_args(argv)
+    annotations = json.loads(args.annotations.read_text())
+    entries = sorted(annotations["images"], key=lambda im: im["id"])[:args.limit]
+    truths = _truths(annotations)
+    fit_ids, held_ids = split([e["id"] for e in entries], args.seed)
+    runs = load_runs(args, entries)
+    for (network, runtime), (data, _) in runs.items():   # keypoint scores: heatmap values
+        found = data["best"]["keypoints"][..., 2]
+        found = found[found > 0]
+        print(f"{network} {runtime}: {found.size} keypoints, scores {found.min():.4f}.."
+              f"{found.max():.4f}, {(found > 1).mean():.2%} above 1")
+    maps = fit_maps(runs, args.decoders, truths, held_ids)
+    for (network, runtime), (data, facts) in runs.items() if args.ap is not None else ():
+        if network == "mobilenet_thin":
+            entry = maps[table_key("best", network, runtime)]
+            cal = Calibration(entry["slope"], entry["intercept"], entry["linear"])
+            for conf, kpt, ap in ap_by_threshold(data["best"], cal, args.annotations,
+                                                 [e["id"] for e in entries],
+                                                 [0.0] + args.ap, args.ap):
+                print(f"{runtime}: conf {conf:g}, kpt_conf {kpt:g}: AP {ap:.4f}")
     if args.write:
         table = {"meaning": "P(the person matches a true person at COCO OKS >= 0.5); "
                             "confidence = 1 / (1 + exp(-(slope * log(r) + linear * r + "

@@ -16,9 +16,9 @@ raw scores the decoder gave on ``images/bus.jpg`` when fitted); refit them
 with ``python -m tools.fit_confidence --write``. Their reliability on held-out
 dev images is in ``docs/records/confidence.md``.
 
-This module also holds the one rule for the ``conf`` and ``kpt_conf``
-thresholds (:func:`check_conf`, :func:`kept`), which results, drawings and
-commands all use.
+The one check and rule of the ``conf`` and ``kpt_conf`` thresholds, which
+results, drawings and commands all use, are :mod:`posekit.io.thresholds`'
+(re-exported here).
 """
 
 from __future__ import annotations
@@ -32,6 +32,11 @@ from typing import Dict, Optional
 
 import numpy as np
 
+from posekit.io.thresholds import check_conf, kept
+
+__all__ = ["AVERAGED", "FLOOR", "SAME_MAPS", "TABLE_PATH", "UNFITTED", "Calibration", "calibration",
+           "check_conf", "kept", "load_table", "table_key"]
+
 #: The committed maps and their provenance.
 TABLE_PATH = Path(__file__).with_name("confidence.json")
 #: Raw scores below this are taken as this (a log must be defined).
@@ -39,37 +44,9 @@ FLOOR = 1e-6
 #: Runtimes whose maps equal another runtime's (TensorFlow runs the float32 graph
 #: that the float32 TFLite model was converted from).
 SAME_MAPS = {"tensorflow": "tflite"}
-
-
-def check_conf(value: object, name: str = "conf") -> float:
-    """``value`` as a float when it is a number in [0, 1] (not a bool, not NaN).
-
-    Args:
-        value: the threshold.
-        name: the argument's name in the message.
-
-    Raises:
-        ValueError: naming ``name``.
-    """
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.number)) \
-            or not (math.isfinite(value) and 0.0 <= value <= 1.0):
-        raise ValueError(f"{name} must be a number in [0, 1], got {value!r}")
-    return float(value)
-
-
-def kept(scores: np.ndarray, threshold: float) -> np.ndarray:
-    """Which scores pass a ``conf`` / ``kpt_conf`` threshold: found (> 0) and at least the
-    threshold (a score equal to it is kept).
-
-    Args:
-        scores: any shape, float.
-        threshold: in [0, 1].
-
-    Returns:
-        bool array of the shape of ``scores``.
-    """
-    scores = np.asarray(scores, dtype=np.float64)
-    return (scores > 0) & (scores >= threshold)
+#: A network averaged over scales and a mirror (``posekit.networks.accurate``) is named
+#: its network's name and this; without a map of its own it takes its network's.
+AVERAGED = "+accurate"
 
 
 def table_key(decoder: str, network: Optional[str], runtime: Optional[str]) -> str:
@@ -145,11 +122,16 @@ def calibration(decoder: str, network: Optional[str], runtime: Optional[str]) ->
         runtime: ``"int8"``, ``"tflite"``, ``"tensorflow"``, or None.
 
     Returns:
-        The fitted :class:`Calibration`, or :data:`UNFITTED` where none was fitted
-        (a custom decoder or network).
+        The fitted :class:`Calibration` (for ``"<network>+accurate"`` without a map
+        of its own: ``<network>``'s, fitted on single-scale maps), or
+        :data:`UNFITTED` where none was fitted (a custom decoder or network).
     """
+    maps = load_table()["maps"]
     key = table_key(decoder, network, runtime)
-    entry = load_table()["maps"].get(key)
+    entry = maps.get(key)
+    if entry is None and network is not None and network.endswith(AVERAGED):
+        key = table_key(decoder, network[:-len(AVERAGED)], runtime)
+        entry = maps.get(key)
     if entry is None:
         return UNFITTED
     return Calibration(float(entry["slope"]), float(entry["intercept"]),

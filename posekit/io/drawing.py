@@ -16,7 +16,7 @@ from typing import Optional, Sequence
 import cv2
 import numpy as np
 
-from posekit.decode.confidence import check_conf, kept
+from posekit.io.thresholds import check_conf, kept
 from posekit.lab.config import NUM_PARTS, PoseConfig, get_default_configuration
 from posekit.lab.renderers import check_image
 
@@ -70,7 +70,7 @@ def draw_poses(image: np.ndarray, keypoints: np.ndarray, scores: Optional[Sequen
             ``max(2, min(H, W) / 200)``); joints are circles of radius ``line_width + 1``.
         labels: draw a box and a label (``#id score``) per person.
         kpt_conf: in [0, 1]; keypoints scored under it (and limbs touching them) are
-            not drawn (:func:`posekit.decode.confidence.kept`, the rule of
+            not drawn (:func:`posekit.io.thresholds.kept`, the rule of
             ``PoseResult.filtered``); the box spans the drawn keypoints.
 
     Returns:
