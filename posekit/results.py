@@ -238,7 +238,8 @@ class PoseResult:
         return [person.to_json() for person in self.people]
 
     def table(self) -> Union["Any", List[Dict[str, Any]]]:
-        """One row per person: ``person, score, x0, y0, x1, y1, track_id``, then
+        """One row per person: ``person, score, x0, y0, x1, y1, track_id, score_raw``
+        (``score`` the confidence, ``score_raw`` the decoder's), then
         ``<name>_x, <name>_y, <name>_score`` per keypoint (NaN when missing).
 
         Returns:
@@ -249,7 +250,8 @@ class PoseResult:
         for k, person in enumerate(self.people):
             row: Dict[str, Any] = {"person": k, "score": person.score,
                                    **dict(zip(("x0", "y0", "x1", "y1"), person.box)),
-                                   "track_id": person.track_id}
+                                   "track_id": person.track_id,
+                                   "score_raw": person.raw_score}
             for name, (x, y, s) in zip(KEYPOINT_NAMES, person.keypoints.tolist()):
                 found = s > 0
                 row.update({f"{name}_x": x if found else float("nan"),

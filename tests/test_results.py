@@ -101,5 +101,7 @@ def test_the_table_is_a_list_of_records_without_pandas(scene, monkeypatch):
     monkeypatch.setitem(__import__("sys").modules, "pandas", None)     # import fails
     rows = result.table()
     assert isinstance(rows, list) and len(rows) == len(result.people)
-    assert list(rows[0])[:7] == ["person", "score", "x0", "y0", "x1", "y1", "track_id"]
-    assert len(rows[0]) == 7 + 3 * NUM_PARTS
+    assert list(rows[0])[:8] == ["person", "score", "x0", "y0", "x1", "y1", "track_id",
+                                 "score_raw"]
+    assert len(rows[0]) == 8 + 3 * NUM_PARTS
+    assert [row["score_raw"] for row in rows] == [p.raw_score for p in result.people]
