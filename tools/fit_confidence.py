@@ -1,9 +1,10 @@
-"""Fit the person confidence maps (posekit/decode/confidence.json) and check them on held-out images.
+"""Fit the person confidence maps (posekit/decode/confidence.json), checked on held-out images.
 
 Run from the project root (one command refits everything, e.g. after a decoder change)::
 
     python -m tools.fit_confidence [--runtimes int8 tflite] [--decoders best lab handout]
-        [--images DIR] [--annotations FILE] [--limit N] [--cache DIR] [--write]
+        [--networks mobilenet_thin [mobilenet_thin+accurate]] [--images DIR]
+        [--annotations FILE] [--limit N] [--cache DIR] [--write] [--ap X ...]
 
 Each dev image (``../shared/eval/coco_val2017_dev`` by default) goes through
 the library (``posekit.pipeline.PoseEstimator`` on ``mobilenet_thin`` with the
@@ -36,7 +37,8 @@ from typing import Dict, List, Sequence, Tuple
 
 import numpy as np
 
-from posekit.decode.confidence import FLOOR, TABLE_PATH, Calibration, table_key
+from posekit.decode.confidence import (AVERAGED, FLOOR, TABLE_PATH, Calibration, calibration,
+                                      table_key)
 from posekit.io.export import COCO_ORDER
 from posekit.paths import ROOT
 from tools.fit_rescore import oks_matrix
@@ -318,6 +320,12 @@ def fit_maps(runs: Dict[Tuple[str, str], Tuple[dict, dict]], decoders: Sequence[
                          "people_fitted": int(fit_rows.sum()), "held_out": report,
                          "model": facts["model"], "model_sha256": facts["model_sha256"],
                          "check": {"image": CHECK_IMAGE, "raw_scores": facts["check"][name]}}
+            if network.endswith(AVERAGED):              # what it gets without a map of its own
+                rows = ~fit_rows
+                base = calibration(name, network[:-len(AVERAGED)], runtime)
+                report = reliability(base(d["raw"][rows]), labels[rows])
+                maps[key][f"by_{base.key}"] = report
+                print(format_table(f"  {base.key}'s map on these held-out people", report))
             for (o_network, other), (odata, _) in runs.items():
                 if o_network == network and other != runtime:
                     o = odata[name]

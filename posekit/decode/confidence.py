@@ -5,12 +5,13 @@ person at COCO's OKS >= 0.5 (detections taken by score, each true person
 matched once, as COCO's evaluation matches them). The map is a logistic
 function of the raw score and its log (Platt scaling on two terms)::
 
-    confidence = 1 / (1 + exp(-(slope * log(r) + linear * r + intercept))),  r = max(raw, floor)
+    confidence = 1 / (1 + exp(-(slope * log(r) + linear * r + intercept)))
+    r = max(raw, floor)
 
 with ``slope > 0`` and ``linear >= 0``, so it is strictly increasing in the
-raw score above ``floor``: ranking people by confidence is ranking them by raw score, and
-COCO's AP is unchanged. The slope and intercept of each (decoder, network,
-runtime) live in ``confidence.json`` next to this file, with their provenance
+raw score above ``floor``: ranking people by confidence is ranking them by
+raw score, and COCO's AP is unchanged. The three numbers of each (decoder,
+network, runtime) live in ``confidence.json`` next to this file, with their provenance
 (the dev images fitted and held out, the fit date, the models' hashes, the
 raw scores the decoder gave on ``images/bus.jpg`` when fitted); refit them
 with ``python -m tools.fit_confidence --write``. Their reliability on held-out
@@ -34,8 +35,8 @@ import numpy as np
 
 from posekit.io.thresholds import check_conf, kept
 
-__all__ = ["AVERAGED", "FLOOR", "SAME_MAPS", "TABLE_PATH", "UNFITTED", "Calibration", "calibration",
-           "check_conf", "kept", "load_table", "table_key"]
+__all__ = ["AVERAGED", "FLOOR", "SAME_MAPS", "TABLE_PATH", "UNFITTED", "Calibration",
+           "calibration", "check_conf", "kept", "load_table", "table_key"]
 
 #: The committed maps and their provenance.
 TABLE_PATH = Path(__file__).with_name("confidence.json")
