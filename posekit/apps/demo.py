@@ -120,12 +120,12 @@ def build_parser(prog: str = PROG,
     kept.add_argument("--conf", type=number(float, 0.0, 1.0), default=DEFAULT_CONF, metavar="X",
                       help="leave out people whose confidence is under X (a person's "
                            "confidence, 0..1: the predicted probability that it matches a true "
-                           f"person at COCO OKS >= 0.5; default {DEFAULT_CONF:g})")
+                           "person at COCO OKS >= 0.5)")
     kept.add_argument("--kpt-conf", type=number(float, 0.0, 1.0), default=DEFAULT_KPT_CONF,
                       metavar="X",
                       help="hide keypoints scored under X (a keypoint's score, 0..1: the "
                            "network's heatmap value there) and the limbs touching them; "
-                           f"keypoints under 0.5 are drawn fainter (default {DEFAULT_KPT_CONF:g})")
+                           "keypoints under 0.5 are drawn fainter")
     drawing = parser.add_argument_group("drawing", "the drawn image or video: per person the "
                                         "skeleton, a box and a label (track id, confidence)")
     drawing.add_argument("--line-width", type=number(int, 1), default=None, metavar="N",
