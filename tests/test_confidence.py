@@ -212,7 +212,11 @@ def test_the_shipped_maps_were_fitted_for_this_decoder_and_these_models(networks
             raw = result.raw_scores
         else:
             raw = make_decoder(decoder)(result.heatmaps, result.pafs, {})[1][:, NUM_PARTS]
-        np.testing.assert_allclose(raw, entry["check"]["raw_scores"], rtol=1e-4, atol=2e-5,
+        # int8 kernels round differently on other CPUs (docs/records/int8.md): looser there;
+        # the float32 check pins the decoder
+        assert len(raw) == len(entry["check"]["raw_scores"]), key
+        np.testing.assert_allclose(raw, entry["check"]["raw_scores"],
+                                   rtol=1e-2 if runtime == "int8" else 1e-4, atol=2e-5,
                                    err_msg=f"{key}: refit (python -m tools.fit_confidence)")
         assert cf.calibration(decoder, name, runtime).slope == entry["slope"] > 0
 
