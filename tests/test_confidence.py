@@ -269,11 +269,19 @@ def test_bad_thresholds_are_one_line_errors(capsys, flag, value):
     assert "between 0.0 and 1.0" in err or "expected a number" in err
 
 
-def test_which_map_a_network_gets():
+def test_which_map_a_network_gets(monkeypatch):
     best = cf.calibration("best", "mobilenet_thin", "tflite")
     assert best.fitted and best.key == "best/mobilenet_thin/tflite"
     assert cf.calibration("best", "mobilenet_thin", "tensorflow") == best     # same float32 maps
-    assert cf.calibration("best", "mobilenet_thin+accurate", "tflite") == best
+    assert cf.calibration("best", "mobilenet_thin+accurate", "int8").key \
+        == "best/mobilenet_thin+accurate/int8"                    # averaged maps: their own
     assert cf.calibration("lab", "mobilenet_thin", "int8").key == "lab/mobilenet_thin/int8"
     assert cf.calibration("mine", "mobilenet_thin", "int8") is cf.UNFITTED
     assert cf.calibration("best", None, None) is cf.UNFITTED       # a duck-typed model
+    table = {"maps": {"best/net/int8": {"slope": 2.0, "linear": 0.0, "intercept": 1.0},
+                      "best/net+accurate/int8": {"slope": 3.0, "linear": 0.5, "intercept": 0.0}}}
+    monkeypatch.setattr(cf, "load_table", lambda: table)
+    assert cf.calibration("best", "net", "tflite") == Calibration(2.0, 1.0, 0.0,
+                                                                  "best/net/int8")
+    assert cf.calibration("best", "net+accurate", "tflite").slope == 3.0   # not net's map
+    assert cf.calibration("lab", "net+accurate", "int8") is cf.UNFITTED

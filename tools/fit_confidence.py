@@ -317,6 +317,7 @@ def fit_maps(runs: Dict[Tuple[str, str], Tuple[dict, dict]], decoders: Sequence[
                                f"intercept {cal.intercept:.4f}; {int(fit_rows.sum())} people "
                                "fitted, held-out images)", report))
             maps[key] = {"slope": cal.slope, "linear": cal.linear, "intercept": cal.intercept,
+                         "fitted": datetime.date.today().isoformat(),
                          "people_fitted": int(fit_rows.sum()), "held_out": report,
                          "model": facts["model"], "model_sha256": facts["model_sha256"],
                          "check": {"image": CHECK_IMAGE, "raw_scores": facts["check"][name]}}
@@ -354,7 +355,9 @@ def main(argv: Sequence[str] = None) -> int:
     parser.add_argument("--seed", type=int, default=0, help="seed of the fit / held-out split")
     parser.add_argument("--cache", type=Path, default=None,
                         help="folder for the people found per runtime (reused when present)")
-    parser.add_argument("--write", action="store_true", help=f"write {TABLE_PATH.name}")
+    parser.add_argument("--write", action="store_true",
+                        help=f"write {TABLE_PATH.name} (its maps not refit now are kept when "
+                             "they were fitted on the same images)")
     parser.add_argument("--ap", nargs="*", type=float, default=None, metavar="X",
                         help="also print the dev AP (all images, best decoder, mobilenet_thin, "
                              "the maps fitted) with conf X and with kpt_conf X, for each X")
@@ -379,10 +382,13 @@ def main(argv: Sequence[str] = None) -> int:
                                                  [0.0] + args.ap, args.ap):
                 print(f"{runtime}: conf {conf:g}, kpt_conf {kpt:g}: AP {ap:.4f}")
     if args.write:
+        old = json.loads(TABLE_PATH.read_text()) if TABLE_PATH.is_file() else {}
+        if (old.get("fit_image_ids"), old.get("held_out_image_ids")) == (fit_ids, held_ids):
+            maps = {**old["maps"], **maps}           # the same split: keep the maps not refit
         table = {"meaning": "P(the person matches a true person at COCO OKS >= 0.5); "
                             "confidence = 1 / (1 + exp(-(slope * log(r) + linear * r + "
                             "intercept))), r = max(raw, 1e-6)",
-                 "fitted": datetime.date.today().isoformat(),
+                 "written": datetime.date.today().isoformat(),
                  "command": "python -m tools.fit_confidence --write",
                  "annotations": f"{args.annotations.parent.name}/{args.annotations.name}",
                  "seed": args.seed,

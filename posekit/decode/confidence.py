@@ -46,7 +46,8 @@ FLOOR = 1e-6
 #: that the float32 TFLite model was converted from).
 SAME_MAPS = {"tensorflow": "tflite"}
 #: A network averaged over scales and a mirror (``posekit.networks.accurate``) is named
-#: its network's name and this; without a map of its own it takes its network's.
+#: its network's name and this. Its raw scores are lower for better people: it needs
+#: maps of its own (its network's map on its people: ECE 0.157, docs/records/confidence.md).
 AVERAGED = "+accurate"
 
 
@@ -123,16 +124,17 @@ def calibration(decoder: str, network: Optional[str], runtime: Optional[str]) ->
         runtime: ``"int8"``, ``"tflite"``, ``"tensorflow"``, or None.
 
     Returns:
-        The fitted :class:`Calibration` (for ``"<network>+accurate"`` without a map
-        of its own: ``<network>``'s, fitted on single-scale maps), or
-        :data:`UNFITTED` where none was fitted (a custom decoder or network).
+        The fitted :class:`Calibration`; where this runtime has none, the same
+        decoder and network's map on another runtime (int8 and float32 maps were
+        interchangeable within the noise where both were measured); else
+        :data:`UNFITTED` (a custom decoder or network).
     """
     maps = load_table()["maps"]
     key = table_key(decoder, network, runtime)
+    if key not in maps:
+        others = sorted(k for k in maps if k.rsplit("/", 1)[0] == f"{decoder}/{network}")
+        key = others[0] if others else key
     entry = maps.get(key)
-    if entry is None and network is not None and network.endswith(AVERAGED):
-        key = table_key(decoder, network[:-len(AVERAGED)], runtime)
-        entry = maps.get(key)
     if entry is None:
         return UNFITTED
     return Calibration(float(entry["slope"]), float(entry["intercept"]),
