@@ -54,6 +54,10 @@ def test_the_map_by_hand():
     np.testing.assert_allclose(cal(np.array([1.0, math.e ** 1.0, 10.0])),
                                [0.2689414213699951, 0.7310585786300049, 0.9735365333213166],
                                rtol=1e-12)
+    # with the raw term: log(2) + 0.5 * 2 - 1 = log(2), and sigmoid(log 2) = 2 / (2 + 1)
+    assert Calibration(1.0, -1.0, 0.5)(np.array([2.0]))[0] == pytest.approx(2 / 3, rel=1e-12)
+    with pytest.raises(ValueError, match="linear"):
+        Calibration(1.0, 0.0, -0.1)                       # would bend down for large scores
     raw = np.array([-5.0, 0.0, 1e-9, 0.3, 2.0, 55.12, 1e300])
     out = cal(raw)
     assert ((out >= 0) & (out <= 1)).all() and np.isfinite(out).all()
