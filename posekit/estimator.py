@@ -6,6 +6,7 @@ folders, videos, streams of frames) and tracking people across frames.
     from posekit import PoseEstimator
     estimator = PoseEstimator()
     result = estimator("images/bus.jpg")           # one image: one PoseResult
+    result = estimator("images/bus.jpg", conf=0.5) # people of confidence >= 0.5 only
     for result in estimator("clip.mp4"):          # a video: an iterator, frame by frame
         print(result.frame, len(result.people))
     for result in estimator.track("clip.mp4"):    # people with their track_id
@@ -152,7 +153,8 @@ class PoseEstimator(CoreEstimator):
     """:class:`posekit.pipeline.PoseEstimator` taking paths, PIL images, lists, folders,
     videos and streams of frames, with :meth:`track`. Its settings are the core's."""
 
-    def __call__(self, source: Source, color: str = "bgr"
+    def __call__(self, source: Source, color: str = "bgr", conf: Optional[float] = None,
+                 kpt_conf: Optional[float] = None
                  ) -> Union[PoseResult, Iterator[PoseResult]]:
         """Find the people in one image, or in each image of many.
 
@@ -169,6 +171,10 @@ class PoseEstimator(CoreEstimator):
             color: channel order of arrays: ``"bgr"`` (OpenCV's, the default) or
                 ``"rgb"`` (Pillow's, matplotlib's). Files and PIL images are
                 read in their own order.
+            conf: people whose confidence (``Person.score``, in [0, 1]) is under
+                it are left out; None: the estimator's ``conf``.
+            kpt_conf: keypoints scored under it are hidden (zeros); None: the
+                estimator's ``kpt_conf``.
 
         Returns:
             A result, or an iterator of results. Each says where it came from:
@@ -182,15 +188,18 @@ class PoseEstimator(CoreEstimator):
                 another type, an array not (H, W, 3) uint8, a missing path, a file
                 that is neither an image nor a video by extension, an unreadable
                 single image or video (each message names ``source``, or
-                ``source[k]`` inside a list); an unknown ``color``; later, as the
-                iterator is consumed, a stream element of those kinds.
+                ``source[k]`` inside a list); an unknown ``color``; ``conf`` or
+                ``kpt_conf`` not in [0, 1] (named); later, as the iterator is
+                consumed, a stream element of those kinds.
         """
+        thresholds = self.thresholds_of(conf, kpt_conf)
         kind, items = self._items(source, color)
-        results = self._estimate(items)
+        results = self._estimate(items, thresholds)
         return next(results) if kind in SINGLE else results
 
     def track(self, source: Source, color: str = "bgr", fps: Optional[float] = None,
-              tracker: Optional[TrackerParams] = None) -> Iterator[PoseResult]:
+              tracker: Optional[TrackerParams] = None, conf: Optional[float] = None,
+              kpt_conf: Optional[float] = None) -> Iterator[PoseResult]:
         """Find and track the people through a video or a sequence of frames.
 
         Args:
@@ -201,6 +210,9 @@ class PoseEstimator(CoreEstimator):
             fps: frames per second giving the frames' times; None: a video's own
                 timestamps, 30 frames per second for other frames.
             tracker: the tracker's settings (None: the defaults).
+            conf: people under this confidence are left out before tracking
+                (None: the estimator's ``conf``).
+            kpt_conf: keypoints scored under it are hidden (None: the estimator's).
 
         Returns:
             An iterator of results, one per frame, lazily: each person's
@@ -211,6 +223,7 @@ class PoseEstimator(CoreEstimator):
             ValueError: as :meth:`__call__`; ``fps`` not a finite number > 0;
                 ``tracker`` not a ``TrackerParams``.
         """
+        thresholds = self.thresholds_of(conf, kpt_conf)
         if tracker is not None and not isinstance(tracker, TrackerParams):
             raise ValueError(f"tracker must be a TrackerParams or None, got "
                              f"{type(tracker).__name__}")
@@ -218,7 +231,7 @@ class PoseEstimator(CoreEstimator):
             fps = check_fps(fps)
         stream = PoseStream(self, track=True, tracker=tracker or TrackerParams())
         _, items = self._items(source, color)
-        return self._tracked(stream, self._timed(items), fps)
+        return self._tracked(stream, self._timed(items, thresholds), fps)
 
     @staticmethod
     def _items(source: Source, color: str) -> Tuple[str, Iterator[Item]]:
@@ -236,13 +249,16 @@ class PoseEstimator(CoreEstimator):
                 raise ValueError(f"source: {exc}") from None
         return kind, _read(kind, value, color, "source", False)
 
-    def _estimate(self, items: Iterable[Item]) -> Iterator[PoseResult]:
-        return (result for result, _ in self._timed(items))
+    def _estimate(self, items: Iterable[Item], thresholds: Tuple[float, float]
+                  ) -> Iterator[PoseResult]:
+        return (result for result, _ in self._timed(items, thresholds))
 
-    def _timed(self, items: Iterable[Item]) -> Iterator[Tuple[PoseResult, Optional[float]]]:
-        """``(result, seconds)`` per image, the result saying its path and frame."""
+    def _timed(self, items: Iterable[Item], thresholds: Tuple[float, float]
+               ) -> Iterator[Tuple[PoseResult, Optional[float]]]:
+        """``(result, seconds)`` per image, the result saying its path and frame; people
+        and keypoints filtered by ``thresholds`` (``conf``, ``kpt_conf``)."""
         for image, color, path, frame, seconds in items:
-            result = CoreEstimator.__call__(self, image, color)
+            result = CoreEstimator.__call__(self, image, color, *thresholds)
             yield dataclasses.replace(result, path=path, frame=frame), seconds
 
     @staticmethod

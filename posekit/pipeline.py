@@ -10,6 +10,7 @@ stage times). Constructed without a network it loads the default one
     from posekit import PoseEstimator
     result = PoseEstimator()(image)
     result.people[0].to_json()     # {"keypoints": {"nose": [x, y, score], ...}, "score", ...}
+    result.scores                  # (K,) confidences in [0, 1]; conf=0.5 keeps those >= 0.5
     result.keypoints               # (K, 18, 3) x, y, score
     result.plot()                  # a drawn copy of the image
 
@@ -32,6 +33,7 @@ from typing import Callable, Dict, Optional, Tuple
 
 import numpy as np
 
+from posekit.decode.confidence import calibration, check_conf
 from posekit.lab.config import STRIDE, PoseConfig, get_default_configuration
 from posekit.decode.registry import THRESHOLD_NAMES, get_decoder
 from posekit.io.export import skeleton_keypoints
@@ -48,6 +50,13 @@ from posekit.extras import MissingExtra  # noqa: E402
 #: (~800 px tall) fall apart into 14 fragments, at 640 px they are 4 whole people.
 DEFAULT_MAX_SIDE = 640
 STAGES = ("network", "peaks", "connections", "grouping")
+#: Default ``conf``: people with a lower confidence are left out. 0: every person the
+#: decoder keeps (its own pruning, ``min_person_score``, already drops the weakest); any
+#: higher value lowered dev AP (docs/records/confidence.md).
+DEFAULT_CONF = 0.0
+#: Default ``kpt_conf``: keypoints scored lower are hidden. 0: every keypoint found
+#: (hiding any lowered dev AP: a guess near the truth still counts in COCO's OKS).
+DEFAULT_KPT_CONF = 0.0
 #: Smallest side the network takes (one stride-8 cell).
 MIN_SIDE = STRIDE
 
@@ -121,7 +130,8 @@ class PoseEstimator:
     def __init__(self, network: Optional[object] = None, decoder: str = "best",
                  thresholds: Optional[Dict[str, float]] = None,
                  max_side: Optional[int] = DEFAULT_MAX_SIDE,
-                 config: Optional[PoseConfig] = None) -> None:
+                 config: Optional[PoseConfig] = None, conf: float = DEFAULT_CONF,
+                 kpt_conf: float = DEFAULT_KPT_CONF) -> None:
         """Set up.
 
         Args:
@@ -136,15 +146,23 @@ class PoseEstimator:
                 (never) or an integer >= 32 (``posekit.io.images.check_max_side``;
                 numpy integers too).
             config: pose configuration (None: COCO-18).
+            conf: default of each call's ``conf``: people whose confidence
+                (``Person.score``, in [0, 1]) is under it are left out.
+            kpt_conf: default of each call's ``kpt_conf``: keypoints scored under
+                it are hidden (``PoseResult.filtered``).
 
         Raises:
             ValueError: a ``network`` that is none of those, an unknown decoder,
                 ``thresholds`` not a mapping or with an unknown name or bad
-                value, a bad ``max_side`` or a ``config`` that is not a
-                ``PoseConfig`` (each message names the argument).
+                value, a bad ``max_side``, a ``config`` that is not a
+                ``PoseConfig``, ``conf`` or ``kpt_conf`` not in [0, 1] (each
+                message names the argument).
         """
         check_network(network)
         self.network = network
+        self.conf = check_conf(conf, "conf")
+        self.kpt_conf = check_conf(kpt_conf, "kpt_conf")
+        self.decoder = decoder
         self.decode = make_decoder(decoder, thresholds)
         self.max_side = imageio.check_max_side(max_side)
         if config is not None and not isinstance(config, PoseConfig):
@@ -153,25 +171,32 @@ class PoseEstimator:
         self.config = config or get_default_configuration()
         self._lock = threading.Lock()
 
-    def __call__(self, image: np.ndarray, color: str = "bgr") -> PoseResult:
+    def __call__(self, image: np.ndarray, color: str = "bgr", conf: Optional[float] = None,
+                 kpt_conf: Optional[float] = None) -> PoseResult:
         """Find the people in an image.
 
         Args:
             image: (H, W, 3) uint8, channels in ``color`` order.
             color: ``"bgr"`` (OpenCV's order, the default) or ``"rgb"``
                 (Pillow's, matplotlib's).
+            conf: people with a confidence under it are left out (None: the
+                estimator's ``conf``); one equal to it is kept.
+            kpt_conf: keypoints scored under it are hidden (None: the
+                estimator's ``kpt_conf``).
 
         Returns:
             A :class:`posekit.results.PoseResult`: ``people`` (K records,
-            keypoints (18, 3) in image pixels), ``keypoints`` (K, 18, 3),
-            ``plot()`` and the maps.
+            keypoints (18, 3) in image pixels, ``score`` the confidence in
+            [0, 1]), ``keypoints`` (K, 18, 3), ``plot()`` and the maps.
 
         Raises:
             ValueError: ``image`` is not a (H, W, 3) uint8 array, or it is
-                (after downscaling) smaller than 8x8; an unknown ``color``; or
-                the default network cannot be loaded.
+                (after downscaling) smaller than 8x8; an unknown ``color``;
+                ``conf`` or ``kpt_conf`` not in [0, 1]; or the default network
+                cannot be loaded.
         """
         check_color(color)
+        conf, kpt_conf = self.thresholds_of(conf, kpt_conf)
         if not (isinstance(image, np.ndarray) and image.ndim == 3 and image.shape[2] == 3
                 and image.dtype == np.uint8):
             shape = getattr(image, "shape", None)
@@ -200,8 +225,20 @@ class PoseEstimator:
             timings["network"] = time.perf_counter() - start
         coords, skeletons = self.decode(heatmaps, pafs, timings)
         keypoints = skeleton_keypoints(coords, skeletons, STRIDE, scale)
+        confidence = calibration(self.decoder, getattr(self.network, "name", None),
+                                 getattr(self.network, "runtime", None))
         return make_result(image, color, small, scale, heatmaps, pafs, coords, skeletons,
-                           keypoints, timings)
+                           keypoints, timings, confidence).filtered(conf, kpt_conf)
+
+    def thresholds_of(self, conf: Optional[float], kpt_conf: Optional[float]
+                      ) -> Tuple[float, float]:
+        """``(conf, kpt_conf)`` of a call: the given ones checked, the estimator's for None.
+
+        Raises:
+            ValueError: ``conf`` or ``kpt_conf`` not in [0, 1] (NaN included), named.
+        """
+        return (self.conf if conf is None else check_conf(conf, "conf"),
+                self.kpt_conf if kpt_conf is None else check_conf(kpt_conf, "kpt_conf"))
 
 
 # --- network -------------------------------------------------------------------------------

@@ -5,16 +5,25 @@ are :class:`Person` records (keypoints in image pixels with their names,
 score, box, optional track id) with ``to_json()``. The lab's own format (map
 cells in ``coords``, (K, 20) rows in ``skeletons``) stays on the result for
 the lab path (drawing, export, the batch's OpenPose JSON).
+
+Scores are in [0, 1]: a person's ``score`` is its confidence, the predicted
+probability that it matches a true person at COCO's OKS >= 0.5
+(:mod:`posekit.decode.confidence`; the decoder's own score is ``raw_score``);
+a keypoint's score is the network's heatmap value at it, clipped to [0, 1].
+:meth:`PoseResult.filtered` is the one place the ``conf`` and ``kpt_conf``
+thresholds are applied.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import types
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
+from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple, Union
 
 import numpy as np
 
+from posekit.decode.confidence import UNFITTED, check_conf, kept
 from posekit.lab.config import NUM_PARTS, BodyPart, PoseConfig, get_default_configuration
 from posekit.io.drawing import draw_poses
 from posekit.io.export import COCO_ORDER, to_coco, to_openpose
@@ -49,34 +58,65 @@ class Person:
     Attributes:
         keypoints: (18, 3) float64 ``x, y, score`` in image pixels, slot order
             of :data:`KEYPOINT_NAMES`; a missing keypoint is all zeros. Read-only.
-        score: the decoder's person score (higher ranks first).
+            A score is the heatmap value at the keypoint, clipped to [0, 1].
+        score: the confidence in [0, 1]: the predicted probability that the
+            person matches a true person at COCO's OKS >= 0.5
+            (:mod:`posekit.decode.confidence`; higher ranks first).
         box: ``(x0, y0, x1, y1)`` of the found keypoints, in pixels.
         track_id: the person's track across frames, None for a single image.
+        raw_score: the decoder's own person score (unbounded; the confidence
+            is an increasing function of it), None when not given.
     """
 
     keypoints: np.ndarray
     score: float
     box: Tuple[float, float, float, float]
     track_id: Optional[int] = None
+    raw_score: Optional[float] = None
 
     names = KEYPOINT_NAMES
 
     @classmethod
     def from_keypoints(cls, keypoints: np.ndarray, score: float,
-                       track_id: Optional[int] = None) -> "Person":
+                       track_id: Optional[int] = None,
+                       raw_score: Optional[float] = None) -> "Person":
         """A record from (18, 3) ``x, y, score`` keypoints (rows of zeros are missing).
 
         The box spans the keypoints with a score > 0 (all zeros when none has).
 
+        Args:
+            keypoints: (18, 3) ``x, y, score``, scores in [0, 1].
+            score: the person's confidence, in [0, 1].
+            track_id: its track, None when not tracked.
+            raw_score: the decoder's own score, None when unknown.
+
         Raises:
-            ValueError: ``keypoints`` is not (18, 3).
+            ValueError: ``keypoints`` is not (18, 3) or has a score outside [0, 1],
+                ``score`` is not in [0, 1] (NaN included).
         """
         points = np.array(keypoints, dtype=np.float64)
         if points.shape != (NUM_PARTS, 3):
             raise ValueError(f"keypoints must have shape ({NUM_PARTS}, 3), got {points.shape}")
+        if not ((points[:, 2] >= 0) & (points[:, 2] <= 1)).all():
+            raise ValueError("keypoints' scores must be in [0, 1], got "
+                             f"{points[:, 2].min():.4g}..{points[:, 2].max():.4g}")
         found = points[points[:, 2] > 0, :2]
         box = (*found.min(0).tolist(), *found.max(0).tolist()) if len(found) else (0.0,) * 4
-        return cls(_read_only(points), float(score), tuple(box), track_id)
+        return cls(_read_only(points), check_conf(score, "score"), tuple(box), track_id,
+                   None if raw_score is None else float(raw_score))
+
+    def hiding(self, kpt_conf: float) -> "Person":
+        """This person with the keypoints scored under ``kpt_conf`` made missing (zeros) and
+        the box around the others; itself when none is.
+
+        Raises:
+            ValueError: ``kpt_conf`` not in [0, 1] (NaN included).
+        """
+        shown = kept(self.keypoints[:, 2], check_conf(kpt_conf, "kpt_conf"))
+        if shown.sum() == (self.keypoints[:, 2] > 0).sum():
+            return self
+        return Person.from_keypoints(self.keypoints * shown[:, None], self.score,
+                                     self.track_id, self.raw_score)
 
     def keypoint(self, name: str) -> Optional[Tuple[float, float, float]]:
         """``(x, y, score)`` of the keypoint ``name``, None when it was not found.
@@ -91,12 +131,13 @@ class Person:
 
     def to_json(self) -> Dict[str, Any]:
         """A JSON-ready dict: ``keypoints`` ({name: [x, y, score]}, found ones only),
-        ``score``, ``box`` ([x0, y0, x1, y1]) and ``track_id`` (null for an image)."""
+        ``score`` (the confidence, 0..1), ``score_raw`` (the decoder's score, null when
+        unknown), ``box`` ([x0, y0, x1, y1]) and ``track_id`` (null for an image)."""
         return {"keypoints": {name: [round(v, 3) for v in row]
                               for name, row in zip(KEYPOINT_NAMES, self.keypoints.tolist())
                               if row[2] > 0},
-                "score": self.score, "box": [round(v, 3) for v in self.box],
-                "track_id": self.track_id}
+                "score": self.score, "score_raw": self.raw_score,
+                "box": [round(v, 3) for v in self.box], "track_id": self.track_id}
 
 
 @dataclass(frozen=True, repr=False)
@@ -142,8 +183,41 @@ class PoseResult:
 
     @property
     def scores(self) -> np.ndarray:
-        """(K,) person scores."""
+        """(K,) person confidences in [0, 1] (:attr:`Person.score`)."""
         return np.array([p.score for p in self.people], dtype=np.float64)
+
+    @property
+    def raw_scores(self) -> np.ndarray:
+        """(K,) the decoder's person scores (:attr:`Person.raw_score`; NaN where unknown)."""
+        return np.array([np.nan if p.raw_score is None else p.raw_score for p in self.people],
+                        dtype=np.float64)
+
+    def filtered(self, conf: float = 0.0, kpt_conf: float = 0.0) -> "PoseResult":
+        """This result with weak people left out and weak keypoints hidden.
+
+        The one place the thresholds apply (the estimator's ``conf`` / ``kpt_conf``,
+        the ``posekit`` command's ``--conf`` / ``--kpt-conf``, the drawing's ``kpt_conf``).
+
+        Args:
+            conf: people with a confidence (:attr:`Person.score`) under it are left
+                out; one equal to it is kept.
+            kpt_conf: keypoints scored under it become missing (zeros; each box
+                spans the others); one equal to it is kept. A person keeps its
+                confidence whatever keypoints are hidden.
+
+        Returns:
+            A new result (``coords``, ``skeletons`` and the maps stay the decoder's,
+            unfiltered); this one when nothing is left out or hidden.
+
+        Raises:
+            ValueError: ``conf`` or ``kpt_conf`` not a number in [0, 1] (NaN included),
+                naming it.
+        """
+        conf, kpt_conf = check_conf(conf, "conf"), check_conf(kpt_conf, "kpt_conf")
+        people = tuple(p.hiding(kpt_conf) for p in self.people if p.score >= conf)
+        if len(people) == len(self.people) and all(a is b for a, b in zip(people, self.people)):
+            return self
+        return dataclasses.replace(self, people=people)
 
     def keypoints_coco17(self) -> np.ndarray:
         """(K, 17, 3) ``x, y, score`` in COCO-17 order (nose, left_eye, right_eye, ...,
@@ -151,7 +225,8 @@ class PoseResult:
         return self.keypoints[:, [int(part) for part in COCO_ORDER]]
 
     def coco(self, image_id: int) -> List[dict]:
-        """COCO keypoint results for this image (17 keypoints, COCO order)."""
+        """COCO keypoint results for this image (17 keypoints, COCO order; ``score``: the
+        confidence, 0..1)."""
         return to_coco(self.keypoints, self.scores, image_id)
 
     def openpose(self) -> dict:
@@ -163,7 +238,8 @@ class PoseResult:
         return [person.to_json() for person in self.people]
 
     def table(self) -> Union["Any", List[Dict[str, Any]]]:
-        """One row per person: ``person, score, x0, y0, x1, y1, track_id``, then
+        """One row per person: ``person, score, x0, y0, x1, y1, track_id, score_raw``
+        (``score`` the confidence, ``score_raw`` the decoder's), then
         ``<name>_x, <name>_y, <name>_score`` per keypoint (NaN when missing).
 
         Returns:
@@ -174,7 +250,8 @@ class PoseResult:
         for k, person in enumerate(self.people):
             row: Dict[str, Any] = {"person": k, "score": person.score,
                                    **dict(zip(("x0", "y0", "x1", "y1"), person.box)),
-                                   "track_id": person.track_id}
+                                   "track_id": person.track_id,
+                                   "score_raw": person.raw_score}
             for name, (x, y, s) in zip(KEYPOINT_NAMES, person.keypoints.tolist()):
                 found = s > 0
                 row.update({f"{name}_x": x if found else float("nan"),
@@ -199,7 +276,8 @@ class PoseResult:
             config: limbs and colours (default: the default configuration).
             line_width: limb and box width in pixels (None: the lab drawing's).
             labels: draw each person's box and label.
-            kpt_conf: keypoints scored under it, and limbs touching them, are not drawn.
+            kpt_conf: keypoints scored under it, and limbs touching them, are not drawn
+                (:meth:`filtered`'s rule).
 
         Returns:
             (H, W, 3) uint8 BGR.
@@ -207,10 +285,11 @@ class PoseResult:
         Raises:
             ValueError: a bad image or option (named).
         """
-        return draw_poses(original, self.keypoints, self.scores,
-                          [p.track_id for p in self.people]
-                          if self.people and all(p.track_id is not None for p in self.people)
-                          else None, config, line_width, labels, kpt_conf)
+        shown = self.filtered(kpt_conf=kpt_conf)
+        return draw_poses(original, shown.keypoints, shown.scores,
+                          [p.track_id for p in shown.people]
+                          if shown.people and all(p.track_id is not None for p in shown.people)
+                          else None, config, line_width, labels)
 
     def plot(self, line_width: Optional[int] = None, labels: bool = True,
              kpt_conf: float = 0.0) -> np.ndarray:
@@ -244,10 +323,20 @@ class PoseResult:
 def make_result(image: np.ndarray, color: str, network_image: np.ndarray, scale: float,
                 heatmaps: np.ndarray, pafs: np.ndarray, coords: Mapping[str, list],
                 skeletons: np.ndarray, keypoints: np.ndarray,
-                timings: Dict[str, float]) -> PoseResult:
-    """A :class:`PoseResult` from the decoder's output and its (K, 18, 3) pixel keypoints."""
-    people = tuple(Person.from_keypoints(points, float(row[NUM_PARTS]))
-                   for points, row in zip(keypoints, skeletons))
+                timings: Dict[str, float],
+                confidence: Callable[[np.ndarray], np.ndarray] = UNFITTED) -> PoseResult:
+    """A :class:`PoseResult` from the decoder's output and its (K, 18, 3) pixel keypoints.
+
+    ``confidence`` maps the skeletons' raw scores (K,) to confidences in [0, 1]
+    (:func:`posekit.decode.confidence.calibration`); keypoint scores are clipped to [0, 1].
+    """
+    raw = np.asarray(skeletons, np.float64).reshape(-1, NUM_PARTS + 2)[:, NUM_PARTS]
+    conf = np.clip(confidence(raw), 0.0, 1.0) if len(raw) else raw
+    points = np.asarray(keypoints, np.float64).copy()
+    if len(points):
+        points[..., 2] = np.clip(points[..., 2], 0.0, 1.0)
+    people = tuple(Person.from_keypoints(p, float(c), raw_score=float(r))
+                   for p, c, r in zip(points, conf, raw))
     return PoseResult(people, image, color, network_image, scale, heatmaps, pafs,
                       types.MappingProxyType(dict(coords)), _read_only(skeletons),
                       types.MappingProxyType(dict(timings)))

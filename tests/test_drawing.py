@@ -30,7 +30,7 @@ def one_person(elbow_score: float = 0.9) -> np.ndarray:
     return points
 
 
-def result_of(points: np.ndarray, score: float = 5.0, track_id=None,
+def result_of(points: np.ndarray, score: float = 0.5, track_id=None,
               image: np.ndarray = None) -> PoseResult:
     """A PoseResult of one person over a black image (no maps: drawing needs none)."""
     image = np.zeros((SIZE, SIZE, 3), np.uint8) if image is None else image
@@ -71,13 +71,13 @@ def test_a_weak_keypoint_is_drawn_fainter():
 
 
 def test_labels_on_and_off_change_the_label_area_only():
-    result = result_of(one_person(), score=114.8, track_id=7)
+    result = result_of(one_person(), score=0.97, track_id=7)
     on, off = result.plot(), result.plot(labels=False)
     label_area = (slice(0, 56), slice(60, SIZE))            # above the box's top edge
     assert (on[label_area] != off[label_area]).any(axis=2).sum() > 50
     assert not off[label_area].any()
-    other_score = result_of(one_person(), score=5.4, track_id=7).plot()
-    untracked = result_of(one_person(), score=114.8).plot()
+    other_score = result_of(one_person(), score=0.54, track_id=7).plot()
+    untracked = result_of(one_person(), score=0.97).plot()
     assert (other_score[label_area] != on[label_area]).any()   # the score is written
     assert (untracked[label_area] != on[label_area]).any()     # so is the track id
 
@@ -115,9 +115,9 @@ def test_bad_keypoints_are_value_errors_and_far_ones_are_clipped():
 def test_video_frames_use_the_same_drawing_with_ids():
     image = np.zeros((SIZE, SIZE, 3), np.uint8)
     points = one_person()
-    result = result_of(points, score=5.0, track_id=3)
+    result = result_of(points, score=0.5, track_id=3)
     frame = draw_people(get_default_configuration(), image, points, np.array([3]),
-                        np.array([5.0]))
+                        np.array([0.5]))
     assert np.array_equal(frame, result.plot())
     assert np.array_equal(draw_people(get_default_configuration(), image, points, labels=False),
                           result.plot(labels=False))
@@ -175,7 +175,7 @@ def test_drawing_flags_reach_the_drawn_image(tmp_path, monkeypatch):
     """--line-width, --no-labels and --kpt-conf change the written image as plot() does."""
     image = np.zeros((SIZE, SIZE, 3), np.uint8)
     cv2.imwrite(str(tmp_path / "in.png"), image)
-    result = result_of(one_person(elbow_score=0.2), score=5.0)
+    result = result_of(one_person(elbow_score=0.2), score=0.5)
     monkeypatch.setattr(cli, "load_pose_network",
                         lambda *a, **k: PoseNetwork("fake", lambda batch: None))
     monkeypatch.setattr(Run, "estimate", lambda self, image, name: result)

@@ -20,13 +20,14 @@ def test_a_person_from_keypoints_has_names_a_box_and_json():
     points = np.zeros((NUM_PARTS, 3))
     points[0] = 10.0, 20.0, 0.9          # nose
     points[10] = 30.0, 80.0, 0.5         # right ankle
-    person = Person.from_keypoints(points, 2.5)
+    person = Person.from_keypoints(points, 0.25, raw_score=2.5)
     assert KEYPOINT_NAMES[0] == "nose" and KEYPOINT_NAMES[10] == "right_ankle"
     assert person.box == (10.0, 20.0, 30.0, 80.0)
     assert person.keypoint("nose") == (10.0, 20.0, 0.9) and person.keypoint("neck") is None
     assert person.to_json() == {"keypoints": {"nose": [10.0, 20.0, 0.9],
                                               "right_ankle": [30.0, 80.0, 0.5]},
-                                "score": 2.5, "box": [10.0, 20.0, 30.0, 80.0], "track_id": None}
+                                "score": 0.25, "score_raw": 2.5, "box": [10.0, 20.0, 30.0, 80.0],
+                                "track_id": None}
     json.dumps(person.to_json())
     with pytest.raises(dataclasses.FrozenInstanceError):
         person.score = 3.0
@@ -100,5 +101,7 @@ def test_the_table_is_a_list_of_records_without_pandas(scene, monkeypatch):
     monkeypatch.setitem(__import__("sys").modules, "pandas", None)     # import fails
     rows = result.table()
     assert isinstance(rows, list) and len(rows) == len(result.people)
-    assert list(rows[0])[:7] == ["person", "score", "x0", "y0", "x1", "y1", "track_id"]
-    assert len(rows[0]) == 7 + 3 * NUM_PARTS
+    assert list(rows[0])[:8] == ["person", "score", "x0", "y0", "x1", "y1", "track_id",
+                                 "score_raw"]
+    assert len(rows[0]) == 8 + 3 * NUM_PARTS
+    assert [row["score_raw"] for row in rows] == [p.raw_score for p in result.people]

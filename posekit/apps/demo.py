@@ -39,7 +39,8 @@ from posekit.apps.common import (
 from posekit.apps.outputs import (
     DEFAULT_OUTPUT_FOLDER, DEFAULT_OUTPUT_IMAGE, FolderPlan, OutputOptions, check_outputs,
     folder_outputs, image_id_for, plan_folder)
-from posekit.pipeline import DEFAULT_MAX_SIDE, THRESHOLDS, PoseEstimator, load_pose_network
+from posekit.pipeline import (DEFAULT_CONF, DEFAULT_KPT_CONF, DEFAULT_MAX_SIDE, THRESHOLDS,
+                              PoseEstimator, load_pose_network)
 
 #: The command's name in its messages; ``demo_image.py`` passes its own.
 PROG = "posekit"
@@ -64,6 +65,7 @@ inputs:
 JSON formats (pixel coordinates of the original image):
   --json: COCO keypoint results, a list of
     {{"image_id", "category_id": 1, "keypoints": [x, y, v] * 17 (COCO order), "score"}}
+    ("score": the confidence, 0..1, with --conf / --kpt-conf applied)
   --openpose-json / *_keypoints.json: OpenPose's
     {{"version": 1.3, "people": [{{"person_id": [-1],
                                  "pose_keypoints_2d": [x, y, score] * 18 (COCO-18 order)}}]}}
@@ -112,16 +114,25 @@ def build_parser(prog: str = PROG,
                         metavar="N",
                         help="downscale larger images so that their longer side is N pixels "
                              "before the network (0: never); keypoints stay in original pixels")
+    kept = parser.add_argument_group(
+        "thresholds", "what every output (drawing, JSON, table) keeps; a value equal to the "
+        "threshold is kept")
+    kept.add_argument("--conf", type=number(float, 0.0, 1.0), default=DEFAULT_CONF, metavar="X",
+                      help="leave out people whose confidence is under X (a person's "
+                           "confidence, 0..1: the predicted probability that it matches a true "
+                           "person at COCO OKS >= 0.5)")
+    kept.add_argument("--kpt-conf", type=number(float, 0.0, 1.0), default=DEFAULT_KPT_CONF,
+                      metavar="X",
+                      help="hide keypoints scored under X (a keypoint's score, 0..1: the "
+                           "network's heatmap value there) and the limbs touching them; "
+                           "keypoints under 0.5 are drawn fainter")
     drawing = parser.add_argument_group("drawing", "the drawn image or video: per person the "
-                                        "skeleton, a box and a label (track id, score)")
+                                        "skeleton, a box and a label (track id, confidence)")
     drawing.add_argument("--line-width", type=number(int, 1), default=None, metavar="N",
                          help="limb and box width in pixels (default: max(2, shorter side / "
                               "200))")
     drawing.add_argument("--no-labels", dest="labels", action="store_false",
                          help="draw the skeletons only: no boxes, ids or scores")
-    drawing.add_argument("--kpt-conf", type=number(float, 0.0), default=0.0, metavar="X",
-                         help="do not draw keypoints scored under X, nor the limbs touching "
-                              "them (keypoints scored under 0.5 are drawn fainter)")
     video = parser.add_argument_group("video", "tracking, smoothing and the keypoint table")
     video.add_argument("--no-track", dest="track", action="store_false",
                        help="do not track people across frames (person_id / track_id are "
@@ -167,7 +178,7 @@ def run_image(run: Run, source: Path, out: Path) -> int:
         raise CommandError(f"cannot write the output: {exc}") from None
     for stage, seconds in result.timings.items():     # the stages the decoder timed
         run.say(f"{stage + ':':<13}{seconds:.4f} s")
-    run.say(f"people: {len(result.skeletons)}, written to {out}")
+    run.say(f"people: {len(result.people)}, written to {out}")
     return 0
 
 
@@ -275,7 +286,7 @@ def _load(run: Run, out_folder: Optional[Path] = None) -> PoseEstimator:
     network = accurate_network(network) if args.accurate else network
     thresholds = {t.dest: getattr(args, t.dest) for t in THRESHOLDS}
     estimator = PoseEstimator(network, args.decoder, thresholds, args.max_side,
-                              run.config)
+                              run.config, conf=args.conf, kpt_conf=args.kpt_conf)
     try:
         for folder in (out_folder, args.save_maps):
             if folder:

@@ -6,7 +6,9 @@ Usage::
         [--decoder best|lab|handout] [--handout-row-score printed|cmu]
         [--scales 1.0 1.5] [--flip] [--limit N] [--results out.json]
 
-Writes the COCO results JSON, prints pycocotools' keypoint table (AP, AP50,
+Writes the COCO results JSON (each person's ``score``: its confidence in
+[0, 1], :mod:`posekit.decode.confidence`, an increasing function of the
+decoder's score, so the AP is the raw score's), prints pycocotools' keypoint table (AP, AP50,
 AP75, APm, APl, AR, ...) and the median time of each stage per image. The
 network is imported only when this command runs. The annotation file, its
 images and the AP itself are :mod:`posekit.io.coco`'s.
@@ -25,6 +27,7 @@ from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
 from posekit.apps.command import EXIT_USAGE, CommandError, run_command
+from posekit.decode.confidence import calibration
 from posekit.decode.registry import get_decoder
 from posekit.extras import require
 from posekit.lab.handout import ROW_SCORES
@@ -100,6 +103,8 @@ def evaluate(images: Path, annotations: Path, decoder: str = "best", model: str 
     # default ones are hash-checked), as this command has no --skip-hash-check.
     network = load_pose_network(model, weights, skip_hash_check=weights is not None,
                                 runtime=runtime)
+    confidence = calibration(decoder, getattr(network, "name", None),
+                             getattr(network, "runtime", None))
     results: List[dict] = []
     times: Dict[str, List[float]] = {stage: [] for stage in STAGES}
     # Images of one padded input shape run together, so each shape sets up the TFLite
@@ -120,7 +125,8 @@ def evaluate(images: Path, annotations: Path, decoder: str = "best", model: str 
         coords, skeletons = chosen(heatmaps, pafs, params, timings=stage_times)
         for stage, seconds in stage_times.items():
             times[stage].append(seconds)
-        results += people_to_coco(coords, skeletons, entry["id"], scale=1.0 / out_scale)
+        results += people_to_coco(coords, skeletons, entry["id"], scale=1.0 / out_scale,
+                                  confidence=confidence)
     results.sort(key=lambda result: result["image_id"])  # stable: each image's people keep their order
     return results, [entry["id"] for entry in entries], times
 

@@ -11,12 +11,12 @@ scored under ``kpt_conf`` are not drawn, nor are the limbs that touch them.
 
 from __future__ import annotations
 
-import math
 from typing import Optional, Sequence
 
 import cv2
 import numpy as np
 
+from posekit.io.thresholds import check_conf, kept
 from posekit.lab.config import NUM_PARTS, PoseConfig, get_default_configuration
 from posekit.lab.renderers import check_image
 
@@ -45,9 +45,7 @@ def check_options(line_width: Optional[int], labels: bool, kpt_conf: float) -> N
         raise ValueError(f"line_width must be None or an integer >= 1, got {line_width!r}")
     if not isinstance(labels, (bool, np.bool_)):
         raise ValueError(f"labels must be True or False, got {labels!r}")
-    if isinstance(kpt_conf, bool) or not isinstance(kpt_conf, (int, float, np.number)) \
-            or not (math.isfinite(kpt_conf) and kpt_conf >= 0):
-        raise ValueError(f"kpt_conf must be a finite number >= 0, got {kpt_conf!r}")
+    check_conf(kpt_conf, "kpt_conf")
 
 
 def format_score(score: float) -> str:
@@ -71,8 +69,9 @@ def draw_poses(image: np.ndarray, keypoints: np.ndarray, scores: Optional[Sequen
         line_width: limb and box width in pixels (None: the lab drawing's,
             ``max(2, min(H, W) / 200)``); joints are circles of radius ``line_width + 1``.
         labels: draw a box and a label (``#id score``) per person.
-        kpt_conf: keypoints scored under it (and limbs touching them) are not drawn;
-            the box spans the drawn keypoints.
+        kpt_conf: in [0, 1]; keypoints scored under it (and limbs touching them) are
+            not drawn (:func:`posekit.io.thresholds.kept`, the rule of
+            ``PoseResult.filtered``); the box spans the drawn keypoints.
 
     Returns:
         A new (H, W, 3) uint8 BGR image.
@@ -97,7 +96,7 @@ def draw_poses(image: np.ndarray, keypoints: np.ndarray, scores: Optional[Sequen
     config = config or get_default_configuration()
     height, width = canvas.shape[:2]
     thickness = int(line_width) if line_width is not None else default_line_width(height, width)
-    shown = (points[:, :, 2] > 0) & (points[:, :, 2] >= kpt_conf)           # (K, 18)
+    shown = kept(points[:, :, 2], kpt_conf)             # (K, 18): PoseResult.filtered's rule
     opacity = np.clip(points[:, :, 2] / FULL_SCORE, 0.0, 1.0).astype(np.float32)
     pixel = np.rint(np.clip(points[:, :, :2], -1e6, 1e6)).astype(np.int64)   # cv2: int32
     # the skeletons are drawn and blended in the part of the image around them only

@@ -9,7 +9,7 @@ resize geometry: ``p = (q + 0.5) * scale - 0.5``).
 
 from __future__ import annotations
 
-from typing import Dict, List, Sequence
+from typing import Callable, Dict, List, Optional, Sequence
 
 import numpy as np
 
@@ -59,20 +59,25 @@ def skeleton_keypoints(coords: Dict[str, Sequence], skeletons: np.ndarray,
     return out
 
 
-def to_coco(keypoints: np.ndarray, scores: Sequence[float], image_id: int) -> List[dict]:
+def to_coco(keypoints: np.ndarray, scores: Sequence[float], image_id: int,
+            raw_scores: Optional[Sequence[float]] = None) -> List[dict]:
     """COCO keypoint results (one dict per person, 17 keypoints in COCO order).
 
     Args:
         keypoints: (K, 18, 3) from :func:`skeleton_keypoints`.
-        scores: (K,) person scores.
+        scores: (K,) person scores (the library's: confidences in [0, 1]).
         image_id: the COCO image id.
+        raw_scores: (K,) the decoder's scores, written as ``score_raw`` (rounded to
+            5 decimals); None: not written.
 
     Returns:
         ``[{"image_id", "category_id": 1, "keypoints": [x, y, v] * 17, "score"}]``
-        where ``v`` is 1 for a found keypoint and 0 (with x = y = 0) otherwise.
+        where ``v`` is 1 for a found keypoint and 0 (with x = y = 0) otherwise;
+        ``score`` rounded to 12 decimals (confidences near 1 must not tie where
+        the raw scores did not: COCO's AP ranks by them).
     """
     results = []
-    for person, score in zip(keypoints, scores):
+    for k, (person, score) in enumerate(zip(keypoints, scores)):
         flat = []
         for part in COCO_ORDER:
             x, y, s = person[int(part)]
@@ -80,12 +85,16 @@ def to_coco(keypoints: np.ndarray, scores: Sequence[float], image_id: int) -> Li
             flat += [round(float(x), 2), round(float(y), 2), 1 if found else 0] if found \
                 else [0, 0, 0]
         results.append({"image_id": int(image_id), "category_id": 1,
-                        "keypoints": flat, "score": round(float(score), 5)})
+                        "keypoints": flat, "score": round(float(score), 12)})
+        if raw_scores is not None:
+            results[-1]["score_raw"] = round(float(raw_scores[k]), 5)
     return results
 
 
 def people_to_coco(coords: Dict[str, Sequence], skeletons: np.ndarray, image_id: int,
-                   scale: float = 1.0, stride: float = STRIDE) -> List[dict]:
+                   scale: float = 1.0, stride: float = STRIDE,
+                   confidence: Optional[Callable[[np.ndarray], np.ndarray]] = None
+                   ) -> List[dict]:
     """COCO keypoint results straight from a decoder's output (maps -> people -> COCO, once).
 
     Args:
@@ -94,6 +103,10 @@ def people_to_coco(coords: Dict[str, Sequence], skeletons: np.ndarray, image_id:
         image_id: the COCO image id.
         scale: original image size / network input size (1 when not resized).
         stride: image pixels per map cell.
+        confidence: maps the rows' raw scores (K,) to the ``score`` written
+            (``posekit.decode.confidence.calibration``; increasing, so the ranking
+            is kept), the raw ones then written as ``score_raw``; None: the raw
+            scores as ``score``.
 
     Returns:
         :func:`to_coco` of :func:`skeleton_keypoints`, scored by the rows' scores.
@@ -102,7 +115,10 @@ def people_to_coco(coords: Dict[str, Sequence], skeletons: np.ndarray, image_id:
         ValueError: a skeleton id is not in ``coords``.
     """
     rows = np.asarray(skeletons, dtype=np.float64).reshape(-1, NUM_PARTS + 2)
-    return to_coco(skeleton_keypoints(coords, rows, stride, scale), rows[:, -2], image_id)
+    raw = rows[:, -2]
+    return to_coco(skeleton_keypoints(coords, rows, stride, scale),
+                   raw if confidence is None else confidence(raw), image_id,
+                   None if confidence is None else raw)
 
 
 def to_openpose(keypoints: np.ndarray) -> dict:

@@ -55,8 +55,9 @@ class TrackedFrame:
     @property
     def people(self) -> List[Person]:
         """The frame's people, each with its ``track_id`` (the keypoints as :attr:`keypoints`)."""
-        return [Person.from_keypoints(points, score, int(track))
-                for points, score, track in zip(self.keypoints, self.result.scores, self.ids)]
+        return [Person.from_keypoints(np.clip(points, None, (np.inf, np.inf, 1.0)), person.score,
+                                      int(track), person.raw_score)
+                for points, person, track in zip(self.keypoints, self.result.people, self.ids)]
 
     def coco(self, image_id: int) -> List[dict]:
         """COCO results with ``track_id`` and ``time`` per person."""
