@@ -2,10 +2,13 @@
 
 Each replica builds the FastAPI app of :func:`posekit.serve.app.create_app` at its start
 (``__serve_build_asgi_app__``) around its own network, so the API, the page, the stream and
-the limits are the same as ``posekit serve``'s; Ray Serve's own bound on requests per
-replica (``max_ongoing_requests``) and its queue (``max_queued_requests``, 503 beyond) are
-set from the same settings. The HTTP proxy runs on the head node only and binds the given
-host and port. Ray is imported only when this module's functions run.
+the limits are the same as ``posekit serve``'s. Ray Serve's own bounds come from the same
+settings: a replica holds its workers' requests, one more and its streams
+(``max_ongoing_requests``), the rest wait in Ray's queue (``max_queued_requests`` =
+``queue``; 503 beyond). Keeping the replica's share small matters: the HTTP proxy (on the
+head node only, binding the given host and port) sends requests to replicas of its own node
+until they are full (Ray's locality routing), so a replica that took many would leave the
+other nodes idle. Ray is imported only when this module's functions run.
 """
 
 from __future__ import annotations
@@ -58,7 +61,7 @@ def deployment_options(settings: ServeSettings, replicas: int,
     if not replica_cpus > 0:
         raise ValueError(f"replica_cpus must be > 0, got {replica_cpus!r}")
     return {"name": "PoseReplica", "num_replicas": replicas,
-            "max_ongoing_requests": settings.workers + settings.queue + settings.max_streams,
+            "max_ongoing_requests": settings.workers + 1 + settings.max_streams,
             "max_queued_requests": max(1, settings.queue),
             "ray_actor_options": {"num_cpus": replica_cpus}}
 
