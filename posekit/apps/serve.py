@@ -58,7 +58,8 @@ def build_parser(prog: str = PROG) -> Parser:
                         help="WebSocket streams at once")
     ray = parser.add_argument_group("Ray Serve")
     ray.add_argument("--ray", action="store_true", help="run on Ray Serve")
-    ray.add_argument("--address", help="a Ray cluster's address (default: start a local Ray)")
+    ray.add_argument("--address",
+                     help="a Ray cluster's address (default: start a local Ray, never join one)")
     ray.add_argument("--replicas", type=number(int, 1, 1000), default=1,
                      help="replicas, one network each")
     add_verbosity_options(parser, "only errors")
@@ -171,7 +172,8 @@ def _serve_ray(args, settings, prog: str) -> int:
         raise CommandError(f"--ray needs Ray Serve: {exc} (pip install 'posekit[serve]')"
                            ) from None
     try:
-        run_ray(settings, args.host, args.port, int(args.replicas), address=args.address)
+        run_ray(settings, args.host, args.port, int(args.replicas),
+                address=args.address or "local")
     except (ValueError, RuntimeError, ConnectionError) as exc:
         raise CommandError(f"Ray Serve did not start: {exc}") from None
     print(f"{prog}: Ray Serve, {int(args.replicas)} replicas, listening on "
