@@ -24,7 +24,8 @@ from typing import Iterable, Optional
 from posekit.apps.command import CommandError, Interrupted, SignalGate, run_command
 from posekit.apps.common import (HelpFormatter, Parser, add_network_options,
                                  add_verbosity_options, add_version_option, configure_logging,
-                                 max_side, number, quiet_native_logs)
+                                 max_side, native_stderr_filtered, number,
+                                 quiet_native_logs)
 from posekit.pipeline import DEFAULT_MAX_SIDE
 
 PROG = "posekit-serve"
@@ -110,10 +111,11 @@ def bind(host: str, port: int) -> socket.socket:
 def main(argv: Optional[Iterable[str]] = None, prog: str = PROG) -> int:
     """Run ``posekit serve``; returns the exit status."""
     args = build_parser(prog).parse_args(None if argv is None else list(argv))
-    configure_logging(args.quiet, args.verbose)
-    quiet_native_logs()
-    gate = SignalGate()
-    return run_command(prog, lambda: _serve(args, prog, gate), gate)
+    with native_stderr_filtered(args.verbose):      # TFLite's notices: only with -v
+        configure_logging(args.quiet, args.verbose)
+        quiet_native_logs()
+        gate = SignalGate()
+        return run_command(prog, lambda: _serve(args, prog, gate), gate)
 
 
 def _settings(args):
