@@ -22,7 +22,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from posekit.lab.config import get_default_configuration
 from posekit.results import KEYPOINT_NAMES
 from posekit.serve.engine import Engine, filtered, result_json
-from posekit.serve.limits import CLIENT_CLOSED, Admission, BodyError, Overloaded, read_body
+from posekit.serve.limits import Admission, BodyError, Overloaded, read_body
 from posekit.serve.metrics import Metrics, route_of
 from posekit.serve.settings import ServeSettings
 from posekit.serve.stream import run_stream
@@ -207,5 +207,4 @@ def create_app(settings: ServeSettings, engine: Optional[Engine] = None,
 
     if start:
         engine.start()
-    app.state.client_closed = CLIENT_CLOSED
     return app

@@ -24,8 +24,9 @@ class Overloaded(Exception):
     """Every worker is busy and the queue is full: answer 503 with ``Retry-After``."""
 
 
-class BodyError(Exception):
-    """A body refused: too large (413), too slow (408) or the client left (no answer)."""
+class BodyError(ValueError):
+    """A body refused: too large (413), too slow (408), a bad length (400) or the client left
+    (:data:`CLIENT_CLOSED`)."""
 
     def __init__(self, message: str, status: int) -> None:
         super().__init__(message)
