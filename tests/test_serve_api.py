@@ -239,6 +239,25 @@ def test_a_client_that_leaves_mid_upload_blocks_nobody():
         assert answer.status_code == 200, answer.text         # queue 0: the place is free
 
 
+def test_a_slow_client_holds_no_place_and_is_cut_off():
+    """Its body is read before it takes a place: with one worker and no queue another client
+    is served meanwhile; past ``body_seconds`` the slow one gets 408."""
+    blocked = Blocked()
+    blocked.release.set()
+    engine = Engine(ServeSettings(), loader=lambda s: blocked)
+    with serving(ServeSettings(workers=1, queue=0, body_seconds=2), engine) as (url, app):
+        port = int(url.rsplit(":", 1)[1])
+        with socket.create_connection(("127.0.0.1", port)) as raw:
+            raw.sendall(b"POST /v1/pose HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n"
+                        + b"\xff\xd8\xff" + b"\0" * 1000)
+            answer = httpx.post(f"{url}/v1/pose", content=tiny_jpeg(), timeout=60)
+            assert answer.status_code == 200, answer.text
+            raw.settimeout(60)
+            reply = raw.recv(4096).decode("latin-1")
+        assert reply.startswith("HTTP/1.1 408"), reply
+        assert "did not arrive within 2 s" in reply
+
+
 # --- token, health, metrics, docs ------------------------------------------------------------
 
 def test_the_token_guards_the_api_not_the_page_or_health():

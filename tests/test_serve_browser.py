@@ -1,8 +1,8 @@
 """The service's page in a real browser: Debian's chromium, headless, driven by Selenium through
 chromedriver, with chromium's fake camera playing a clip made of images/bus.jpg.
 
-The webcam shows the right number of people with stable ids; a photo upload draws them. A
-screenshot of each is kept in ``test-artefacts/serve/`` (ignored by git; the folder is
+The webcam shows the right number of people with stable ids; a photo upload draws them; a
+video file (WebM) streams them. A screenshot of each is kept in ``test-artefacts/serve/`` (ignored by git; the folder is
 printed). Without chromium only these tests skip, with one line saying how to get it.
 """
 
@@ -53,6 +53,20 @@ def clip(tmp_path_factory) -> Path:
                     "-i", str(BUS), "-t", "2", "-r", "15", "-vf",
                     f"scale={CLIP_SIZE[0]}:{CLIP_SIZE[1]}", "-pix_fmt", "yuv420p", str(path)],
                    check=True, timeout=120)
+    return path
+
+
+@pytest.fixture(scope="module")
+def webm(tmp_path_factory) -> Path:
+    """A 2-second WebM (lossless VP9) of bus.jpg at 480x640: a video file to pick on the page
+    (lossless: a lossy encoding moves the people at the picture's edges in and out)."""
+    import imageio_ffmpeg
+
+    path = tmp_path_factory.mktemp("video") / "bus.webm"
+    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-y", "-loop", "1",
+                    "-i", str(BUS), "-t", "2", "-r", "10", "-vf",
+                    f"scale={CLIP_SIZE[0]}:{CLIP_SIZE[1]}", "-c:v", "libvpx-vp9", "-lossless", "1",
+                    "-pix_fmt", "yuv420p", str(path)], check=True, timeout=120)
     return path
 
 
@@ -170,3 +184,19 @@ def test_a_photo_upload_draws_its_people(service, browser):
         "const a = document.getElementById('download');"
         "return fetch(a.href).then(r => r.json()).then(j => j.people.length);")
     assert download == expected
+
+
+def test_a_video_file_streams_its_people(service, browser, webm):
+    expected = expected_people(first_frame(webm))
+    browser.get(service[0] + "/")
+    browser.find_element("id", "file").send_keys(str(webm))
+    wait_for(browser, lambda s: s["frames"] >= 8 or s["errors"], 180, "8 answered video frames")
+    seen = state(browser)
+    path = ARTEFACTS / "video.png"
+    browser.save_screenshot(str(path))
+    counts = Counter(seen["counts"])
+    print(f"\nscreenshot: {path}; people per frame {dict(counts)}, ids {seen['ids']}, "
+          f"library {expected}")
+    assert seen["mode"] == "video" and seen["errors"] == []
+    assert counts.most_common(1)[0][0] == expected >= 3, counts
+    assert len(seen["ids"]) <= expected + 1, seen["ids"]
