@@ -182,7 +182,7 @@ def test_posekit_serve_on_ray_serve_answers_from_both_nodes(cluster, small_bus, 
     monkeypatch.setattr(services, "resolve_ip_for_localhost", lambda host: host)
     port = free_port()
     try:
-        run_ray(ServeSettings(queue=8), "127.0.0.1", port, replicas=2, replica_cpus=2,
+        run_ray(ServeSettings(queue=16), "127.0.0.1", port, replicas=2, replica_cpus=2,
                 address=head.address, init={"_node_ip_address": "127.0.0.1"})
         url = f"http://127.0.0.1:{port}"
         assert httpx.get(f"{url}/readyz", timeout=60).json()["status"] == "ready"
@@ -194,12 +194,15 @@ def test_posekit_serve_on_ray_serve_answers_from_both_nodes(cluster, small_bus, 
 
         # 12 at once: more than a replica holds (workers + 1 + streams = 6), so that the
         # proxy, which prefers its own node's replica, sends some to the other node.
+        # A 503 (Ray's queue full, on a loaded machine) is the service's answer to overload,
+        # not an error: such a request is simply not counted.
         with concurrent.futures.ThreadPoolExecutor(12) as pool:
-            for _ in range(5):
+            for _ in range(8):
                 for answer in pool.map(post, range(12)):
-                    assert answer.status_code == 200, answer.text
-                    nodes.add(answer.headers["x-posekit-server"].split(":")[0])
-                    counts.add(len(answer.json()["people"]))
+                    assert answer.status_code in (200, 503), answer.text
+                    if answer.status_code == 200:
+                        nodes.add(answer.headers["x-posekit-server"].split(":")[0])
+                        counts.add(len(answer.json()["people"]))
                 if len(nodes) == 2:
                     break
         assert nodes == {head.head_node.node_id[:12], worker.node_id[:12]}
