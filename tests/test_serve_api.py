@@ -266,7 +266,8 @@ def test_a_slow_client_holds_no_place_and_is_cut_off():
 # --- token, health, metrics, docs ------------------------------------------------------------
 
 def test_the_token_guards_the_api_not_the_page_or_health():
-    engine = Engine(ServeSettings(), loader=lambda s: Blocked())
+    blocked = Blocked()
+    engine = Engine(ServeSettings(), loader=lambda s: blocked)
     with serving(ServeSettings(token="s3cret"), engine) as (url, _):
         for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": "s3cre"}):
             answer = httpx.post(f"{url}/v1/pose", content=tiny_jpeg(), headers=headers)
@@ -275,7 +276,7 @@ def test_the_token_guards_the_api_not_the_page_or_health():
         assert httpx.get(f"{url}/metrics").status_code == 401
         for path in ("/", "/page/page.js", "/healthz", "/readyz", "/openapi.json"):
             assert httpx.get(f"{url}{path}").status_code == 200, path
-        engine._estimator.release.set()
+        blocked.release.set()
         answer = httpx.post(f"{url}/v1/pose", content=tiny_jpeg(),
                             headers={"Authorization": "Bearer s3cret"}, timeout=60)
         assert answer.status_code == 200, answer.text

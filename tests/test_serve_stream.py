@@ -16,7 +16,7 @@ websockets_sync = pytest.importorskip("websockets.sync.client")
 from posekit.serve.settings import ServeSettings  # noqa: E402
 
 from conftest import IMAGES, ROOT  # noqa: E402
-from serve_server import serving  # noqa: E402
+from serve_server import serving, wait_until  # noqa: E402
 
 WEIGHTS = ROOT / "model_weights" / "mobilenet_thin" / "graph_opt.pb"
 pytestmark = pytest.mark.skipif(not (WEIGHTS.is_file() and (IMAGES / "bus.jpg").is_file()),
@@ -98,14 +98,17 @@ def test_a_bad_frame_is_answered_and_the_stream_goes_on(service, frames):
 
 
 def test_the_stream_needs_the_token_and_has_a_limit(service, frames):
-    url, _ = service
+    url, app = service
+    wait_until(lambda: app.state.streams["open"] == 0, 60, "the earlier tests' streams closed")
     with pytest.raises(Exception) as info:
         with connect(url, "wrong") as ws:
             ws.recv(timeout=30)
     assert "1008" in str(info.value) or "403" in str(info.value)
-    with connect(url) as one, connect(url) as two, connect(url) as three:
-        with pytest.raises(Exception) as info:
-            three.recv(timeout=30)
+    with connect(url) as one, connect(url) as two:
+        wait_until(lambda: app.state.streams["open"] == 2, 60, "two streams open")
+        with connect(url) as three:
+            with pytest.raises(Exception) as info:
+                three.recv(timeout=30)
         assert "1013" in str(info.value)
         one.send(frames[0])
         assert json.loads(one.recv(timeout=60))["frame"] == 0
