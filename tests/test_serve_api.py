@@ -365,6 +365,10 @@ def test_beyond_loopback_the_command_asks_for_a_token(capsys, monkeypatch):
     for host in ("127.0.0.1", "localhost", "::1", "127.1.2.3"):
         command.check_bind(host, None)
     command.check_bind("0.0.0.0", "tok")
+    monkeypatch.setenv(command.TOKEN_ENV, "from-the-environment")
+    with pytest.raises(SystemExit):
+        command.main(["--help"])
+    assert "from-the-environment" not in capsys.readouterr().out      # never shown
 
 
 def test_posekit_serve_is_the_service_unless_a_file_named_serve_is_here(tmp_path, monkeypatch,

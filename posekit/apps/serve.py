@@ -43,7 +43,7 @@ def build_parser(prog: str = PROG) -> Parser:
     parser.add_argument("--host", default="127.0.0.1",
                         help="address to bind; any but loopback needs --token")
     parser.add_argument("--port", type=int, default=8000, help="port (0: any free one)")
-    parser.add_argument("--token", default=os.environ.get(TOKEN_ENV) or None,
+    parser.add_argument("--token", default=None,          # never shown: read at the start
                         help=f"bearer token every API call must carry (default: ${TOKEN_ENV})")
     add_network_options(parser)
     parser.add_argument("--max-side", type=max_side, default=DEFAULT_MAX_SIDE,
@@ -133,6 +133,7 @@ def _settings(args):
 
 
 def _serve(args, prog: str, gate: SignalGate) -> int:
+    args.token = args.token or os.environ.get(TOKEN_ENV) or None
     check_bind(args.host, args.token)
     settings = _settings(args)
     if args.ray:
