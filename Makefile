@@ -7,7 +7,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.requirements-installed
 
-.PHONY: setup demo test assets int8 clean mutation
+.PHONY: setup demo test assets int8 clean mutation browser
 
 setup: $(STAMP) assets
 
@@ -33,11 +33,21 @@ demo: setup
 # share the local Ray or the replica checkpoint on one worker (tests/conftest.py). A plain
 # `.venv/bin/python -m pytest` runs the same tests in one process.
 TEST_WORKERS ?= 2
-test: setup
+test: setup browser
 	$(BIN)/python -m pytest -n $(TEST_WORKERS)
 
+# The page's browser tests (tests/test_serve_browser.py) drive Debian's chromium through
+# chromedriver: installed here when missing and run as root (a fresh CI machine); otherwise
+# only those tests skip, saying how to get it.
+browser:
+	@if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; \
+	  else echo "chromium or chromedriver missing: the browser tests will skip (apt-get install chromium chromium-driver)"; fi; \
+	fi
+
 clean:
-	rm -rf $(VENV) .pytest_cache .hypothesis output.png
+	rm -rf $(VENV) .pytest_cache .hypothesis output.png test-artefacts
 
 # Mutation testing of estimation/ (not in CI; CPU-heavy, about half an hour on 2 cores):
 # mutmut (requirements-dev.txt) in its own small venv, modules and tests set in

@@ -27,7 +27,7 @@ command that brings it.
 from __future__ import annotations
 
 import importlib.util
-from typing import Dict
+from typing import Dict, Optional
 
 #: Top-level module -> the extra that installs it (pyproject.toml's optional dependencies).
 EXTRA_OF: Dict[str, str] = {
@@ -51,7 +51,7 @@ def install_hint(extra: str) -> str:
     return f"pip install 'posekit[{extra}]'"
 
 
-def require(package: str, purpose: str) -> None:
+def require(package: str, purpose: str, extra: Optional[str] = None) -> None:
     """Check that the top-level ``package`` is installed, or say in one line which extra brings it.
 
     The caller imports the package itself afterwards (a plain import statement).
@@ -59,6 +59,8 @@ def require(package: str, purpose: str) -> None:
     Args:
         package: a key of :data:`EXTRA_OF`, e.g. ``"pycocotools"``.
         purpose: what needs it, the start of the message, e.g. ``"COCO evaluation"``.
+        extra: the extra to name when not the package's own (``ray`` for Ray Serve,
+            which the ``ray`` extra brings; :data:`EXTRA_OF` says ``batch``).
 
     Raises:
         MissingExtra: the package is not installed (or blocked in ``sys.modules``).
@@ -68,4 +70,4 @@ def require(package: str, purpose: str) -> None:
         raise ValueError(f"package must be one of {', '.join(EXTRA_OF)}, got {package!r}")
     if importlib.util.find_spec(package) is None:
         raise MissingExtra(f"{purpose} needs {package}, which is not installed: "
-                           f"{install_hint(EXTRA_OF[package])}")
+                           f"{install_hint(extra or EXTRA_OF[package])}")

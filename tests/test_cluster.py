@@ -3,15 +3,19 @@
 One cluster (``ray.cluster_utils.Cluster``: a head and a worker node, 2 CPUs
 each) serves the module; the command runs in a subprocess with ``--address``,
 as on a real cluster. A video run on the cluster keeps the demo's track ids and gets
-its table; a run of images lands items on both nodes, then its worker node is killed:
-no finished item is lost, and a rerun completes the rest.
+its table; ``posekit serve --ray``'s application answers from replicas on both nodes
+(issue 34; this process is its driver); a run of images lands items on both nodes, then its
+worker node is killed: no finished item is lost, and a rerun completes the rest.
 """
 
 from __future__ import annotations
 
+import concurrent.futures
+import contextlib
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -151,6 +155,64 @@ def test_a_video_on_the_cluster_keeps_the_demos_track_ids(cluster, tmp_path, sma
     import pyarrow.parquet as pq
 
     assert pq.read_table(str(tmp_path / "walk.parquet")).num_rows == 18 * tracked
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_posekit_serve_on_ray_serve_answers_from_both_nodes(cluster, small_bus, monkeypatch):
+    """``posekit serve --ray``'s application (posekit.serve.ray_app) on the module's cluster:
+    2 replicas of 2 CPUs each, so one per node; its HTTP proxy on 127.0.0.1 (head node only).
+    The same API as one process (the people of bus.jpg, JSON errors), and under concurrent
+    requests answers come from both nodes (the ``X-Posekit-Server`` header names the node). Before the killed-node
+    test: it needs both nodes. This process is the driver (Ray's loopback rewrite patched
+    away, as DRIVER does for the commands)."""
+    import ray
+    import ray._private.services as services
+
+    httpx = pytest.importorskip("httpx")
+    pytest.importorskip("ray.serve")
+    from posekit.serve.ray_app import run_ray, stop_ray
+    from posekit.serve.settings import ServeSettings
+
+    head, worker = cluster
+    monkeypatch.setattr(services, "resolve_ip_for_localhost", lambda host: host)
+    port = free_port()
+    try:
+        run_ray(ServeSettings(queue=16), "127.0.0.1", port, replicas=2, replica_cpus=2,
+                address=head.address, init={"_node_ip_address": "127.0.0.1"})
+        url = f"http://127.0.0.1:{port}"
+        assert httpx.get(f"{url}/readyz", timeout=60).json()["status"] == "ready"
+        body = cv2.imencode(".jpg", small_bus)[1].tobytes()
+        nodes, counts = set(), set()
+
+        def post(_):
+            return httpx.post(f"{url}/v1/pose", content=body, timeout=120)
+
+        # 12 at once: more than a replica holds (workers + 1 + streams = 6), so that the
+        # proxy, which prefers its own node's replica, sends some to the other node.
+        # A 503 (Ray's queue full, on a loaded machine) is the service's answer to overload,
+        # not an error: such a request is simply not counted.
+        with concurrent.futures.ThreadPoolExecutor(12) as pool:
+            for _ in range(8):
+                for answer in pool.map(post, range(12)):
+                    assert answer.status_code in (200, 503), answer.text
+                    if answer.status_code == 200:
+                        nodes.add(answer.headers["x-posekit-server"].split(":")[0])
+                        counts.add(len(answer.json()["people"]))
+                if len(nodes) == 2:
+                    break
+        assert nodes == {head.head_node.node_id[:12], worker.node_id[:12]}
+        assert len(counts) == 1                           # the same answer from both nodes
+        bad = httpx.post(f"{url}/v1/pose", content=b"text", timeout=60)
+        assert bad.status_code == 415 and "JPEG" in bad.json()["error"]
+    finally:
+        with contextlib.suppress(Exception):
+            stop_ray()
+        ray.shutdown()
 
 
 def test_items_land_on_both_nodes_and_a_killed_node_loses_no_finished_item(

@@ -31,7 +31,8 @@ needs_network = pytest.mark.skipif(
 
 #: The console scripts of pyproject.toml: program name -> the module whose main() runs.
 COMMANDS = {"posekit": "posekit.apps.demo", "posekit-batch": "posekit.apps.batch.run",
-            "posekit-eval": "posekit.apps.evaluate", "posekit-fetch": "posekit.apps.fetch"}
+            "posekit-eval": "posekit.apps.evaluate", "posekit-fetch": "posekit.apps.fetch",
+            "posekit-serve": "posekit.apps.serve"}
 
 
 def command(module: str, *args, cwd: Path, timeout: float = 300) -> subprocess.CompletedProcess:

@@ -33,7 +33,7 @@ ALLOWED = {
 #: posekit's rooms, lowest first; a room imports only rooms before it (and itself).
 ROOMS = ("posekit.lab", "posekit.registry", "posekit.paths", "posekit.extras", "posekit.io", "posekit.decode",
          "posekit.networks", "posekit.results", "posekit.pipeline", "posekit.video",
-         "posekit.estimator", "posekit.apps", "posekit.pytest_plugin", "posekit")
+         "posekit.estimator", "posekit.serve", "posekit.apps", "posekit.pytest_plugin", "posekit")
 #: Longest module, in lines (the style guide's "two modules waiting to be split").
 MAX_LINES = 450
 

@@ -61,7 +61,8 @@ def test_console_commands_and_plugin_point_at_real_functions():
 
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     entries = dict(project["scripts"], **project["entry-points"]["pytest11"])
-    assert set(project["scripts"]) == {"posekit", "posekit-batch", "posekit-eval", "posekit-fetch"}
+    assert set(project["scripts"]) == {"posekit", "posekit-batch", "posekit-eval", "posekit-fetch",
+                                       "posekit-serve"}
     for target in entries.values():
         module, _, attr = target.partition(":")
         loaded = importlib.import_module(module)

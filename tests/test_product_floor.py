@@ -61,7 +61,8 @@ def test_the_library_and_the_demo_work_beside_the_users_own_packages(tmp_path):
 def test_every_command_starts_beside_the_users_own_packages(tmp_path):
     folder = user_folder(tmp_path)
     commands = {"posekit.apps.demo": "posekit", "posekit.apps.batch": "posekit-batch",
-                "posekit.apps.evaluate": "posekit-eval", "posekit.apps.fetch": "posekit-fetch"}
+                "posekit.apps.evaluate": "posekit-eval", "posekit.apps.fetch": "posekit-fetch",
+                "posekit.apps.serve": "posekit-serve"}
     for module, name in commands.items():
         proc = run(["-m", module, "--help"], folder, str(ROOT))
         assert proc.returncode == 0, (module, proc.stderr)
@@ -106,6 +107,8 @@ def test_the_wheel_holds_posekit_only_with_the_lab_kit_inside(wheel):
                  "mobilenet_thin/graph_opt.int8.tflite", "mobilenet_thin/graph_opt.int8.tflite.json"):
         data = zipfile.ZipFile(wheel).read(f"posekit/networks/weights/{name}")
         assert data == (shipped / name).read_bytes(), name
+    # the service's page is package data (issue 34)
+    assert {f"posekit/serve/page/{n}" for n in ("index.html", "page.js", "page.css")} <= set(names)
     assert not [n for n in names if n.startswith(("posekit/tools", "tools/", "studies/"))]
 
 

@@ -18,10 +18,11 @@ temporary name in its destination folder and renamed when complete.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
-from typing import Iterable, Optional
+from typing import Iterable, List, Optional
 
 from posekit.lab.config import get_default_configuration
 from posekit.video.smoothing import OneEuroParams
@@ -301,8 +302,11 @@ def main(argv: Optional[Iterable[str]] = None, prog: str = PROG,
     """Run the command line (``prog``: the name in its messages; ``default_input``: the
     input when none is given, ``demo_image.py``'s :data:`DEFAULT_INPUT`; None: usage and
     status 2 without one); returns the exit status."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["serve"] and default_input is None:
+        return _serve(argv[1:], prog)
     parser = build_parser(prog, default_input)
-    args = parser.parse_args(None if argv is None else list(argv))
+    args = parser.parse_args(argv)
     if args.input is None:
         parser.print_usage(sys.stderr)
         parser.error("no input: give an image, a folder of images or a video file")
@@ -313,6 +317,18 @@ def main(argv: Optional[Iterable[str]] = None, prog: str = PROG,
         # Ctrl-C and SIGTERM alike: finished outputs are kept, partial ones removed, and one
         # image's or frame's outputs are never split (run.gate).
         return run_command(prog, lambda: _main(run, args), run.gate, run.close_progress)
+
+
+def _serve(argv: List[str], prog: str) -> int:
+    """``posekit serve ...``: the service (``posekit.apps.serve``), unless a file or folder
+    named ``serve`` is here (then which is meant is unclear: one line, status 2)."""
+    if os.path.lexists("serve"):
+        print(f"{prog}: error: 'serve' is both the service and a file or folder here: write "
+              "./serve for the file, or posekit-serve for the service", file=sys.stderr)
+        return 2
+    from posekit.apps.serve import main as serve_main
+
+    return serve_main(argv, prog=f"{prog} serve")
 
 
 def _main(run: Run, args: argparse.Namespace) -> int:

@@ -60,31 +60,37 @@ def truncation(path: PathLike) -> str:
     """
 
     with open(path, "rb") as handle:
-        head = handle.read(8)
-        if head[:8] == b"\x89PNG\r\n\x1a\n":
-            total = os.fstat(handle.fileno()).st_size
-            position = 8
-            while position + 8 <= total:
-                handle.seek(position)
-                length, tag = struct.unpack(">I4s", handle.read(8))
-                position += 12 + length
-                if tag == b"IEND":
-                    return "" if position <= total else "its IEND chunk is cut"
-            return "it ends before its IEND chunk"
-        if head[:2] != b"\xff\xd8":
+        return handle_truncation(handle, os.fstat(handle.fileno()).st_size)
+
+
+def handle_truncation(handle: Any, total: int) -> str:
+    """:func:`truncation` of an open binary file or an ``io.BytesIO`` of ``total`` bytes
+    (an upload held in memory), read from its start."""
+    handle.seek(0)
+    head = handle.read(8)
+    if head[:8] == b"\x89PNG\r\n\x1a\n":
+        position = 8
+        while position + 8 <= total:
+            handle.seek(position)
+            length, tag = struct.unpack(">I4s", handle.read(8))
+            position += 12 + length
+            if tag == b"IEND":
+                return "" if position <= total else "its IEND chunk is cut"
+        return "it ends before its IEND chunk"
+    if head[:2] != b"\xff\xd8":
+        return ""
+    start = _jpeg_scan_start(handle)
+    if start is None:
+        return "it ends before its image data"
+    handle.seek(start)
+    tail = b""
+    while True:
+        block = handle.read(_SCAN_BLOCK)
+        if not block:
+            return "no end marker after its image data"
+        if b"\xff\xd9" in tail[-1:] + block:
             return ""
-        start = _jpeg_scan_start(handle)
-        if start is None:
-            return "it ends before its image data"
-        handle.seek(start)
-        tail = b""
-        while True:
-            block = handle.read(_SCAN_BLOCK)
-            if not block:
-                return "no end marker after its image data"
-            if b"\xff\xd9" in tail[-1:] + block:
-                return ""
-            tail = block
+        tail = block
 
 
 def check_readable_file(path: Path) -> None:

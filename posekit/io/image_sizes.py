@@ -67,16 +67,23 @@ def header_layout(path: PathLike) -> Optional[Layout]:
         or malformed (for JPEG 2000 and AVIF the largest image the file declares).
     """
     with open(path, "rb") as handle:
-        head = handle.read(64)
-        for offset, magic, parse in _FORMATS:
-            if head[offset:offset + len(magic)] == magic:
-                try:
-                    layout = parse(head, handle)
-                except (struct.error, ValueError, IndexError, KeyError, OverflowError, OSError):
-                    return None
-                if layout is None or min(layout) < 0:
-                    return None
-                return layout
+        return handle_layout(handle)
+
+
+def handle_layout(handle: BinaryIO) -> Optional[Layout]:
+    """:func:`header_layout` of an open binary file or an ``io.BytesIO`` (an upload held in
+    memory: nothing reaches the file system), read from its start."""
+    handle.seek(0)
+    head = handle.read(64)
+    for offset, magic, parse in _FORMATS:
+        if head[offset:offset + len(magic)] == magic:
+            try:
+                layout = parse(head, handle)
+            except (struct.error, ValueError, IndexError, KeyError, OverflowError, OSError):
+                return None
+            if layout is None or min(layout) < 0:
+                return None
+            return layout
     return None
 
 

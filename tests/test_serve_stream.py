@@ -1,0 +1,115 @@
+"""posekit serve's WebSocket ``/v1/stream`` on a real uvicorn: tracked people with stable ids,
+the newest frame first with the dropped ones listed, a bad frame answered and skipped, the
+token, the stream limit."""
+
+from __future__ import annotations
+
+import json
+
+import cv2
+import numpy as np
+import pytest
+
+pytest.importorskip("uvicorn")
+websockets_sync = pytest.importorskip("websockets.sync.client")
+
+from posekit.serve.settings import ServeSettings  # noqa: E402
+
+from conftest import IMAGES, ROOT  # noqa: E402
+from serve_server import serving, wait_until  # noqa: E402
+
+WEIGHTS = ROOT / "model_weights" / "mobilenet_thin" / "graph_opt.pb"
+pytestmark = pytest.mark.skipif(not (WEIGHTS.is_file() and (IMAGES / "bus.jpg").is_file()),
+                                reason="weights or sample images missing (make setup)")
+
+
+@pytest.fixture(scope="module")
+def service():
+    with serving(ServeSettings(token="tok", max_streams=2)) as (url, app):
+        assert app.state.engine.ready, app.state.engine.error
+        yield url.replace("http://", "ws://"), app
+
+
+@pytest.fixture(scope="module")
+def frames():
+    """bus.jpg at 480x640 from a still camera: 8 frames, each encoded with its own JPEG
+    quality (the pixels differ a little, the people do not move)."""
+    bus = cv2.resize(cv2.imread(str(IMAGES / "bus.jpg")), (480, 640))
+    return [cv2.imencode(".jpg", bus, [cv2.IMWRITE_JPEG_QUALITY, 95 - k])[1].tobytes()
+            for k in range(8)]
+
+
+def connect(url: str, token: str = "tok"):
+    return websockets_sync.connect(f"{url}/v1/stream?token={token}", max_size=None,
+                                   open_timeout=60)
+
+
+def test_frames_in_lockstep_give_stable_ids(service, frames):
+    url, _ = service
+    with connect(url) as ws:
+        answers = []
+        for data in frames:
+            ws.send(data)
+            answers.append(json.loads(ws.recv(timeout=60)))
+    assert [a["frame"] for a in answers] == list(range(len(frames)))
+    assert all(a["dropped"] == [] for a in answers)
+    counts = [len(a["people"]) for a in answers]
+    assert min(counts) >= 3
+    ids = [{p["track_id"] for p in a["people"]} for a in answers]
+    assert len(set.intersection(*ids)) >= 3, ids              # the three in every frame
+    where = {}                           # id -> its neck's x (the people stand side by side)
+    for answer in answers:
+        for person in answer["people"]:
+            if "neck" in person["keypoints"]:
+                where.setdefault(person["track_id"], []).append(person["keypoints"]["neck"][0])
+    for track, middles in where.items():                      # one id, one person
+        assert np.ptp(middles) < 20, (track, middles)
+    assert answers[0]["width"] == 480 and "network" in answers[0]["timings_ms"]
+
+
+def test_a_client_faster_than_the_server_gets_the_newest_frame_and_the_dropped_list(service,
+                                                                                   frames):
+    url, app = service
+    with connect(url) as ws:
+        for data in frames * 3:                                # 24 frames at once
+            ws.send(data)
+        seen, dropped = [], []
+        while len(seen) + len(dropped) < 24:
+            answer = json.loads(ws.recv(timeout=60))
+            seen.append(answer["frame"])
+            dropped += answer["dropped"]
+    assert seen == sorted(seen) and seen[-1] == 23            # the last frame is always done
+    assert sorted(seen + dropped) == list(range(24))          # each frame done or said dropped
+    assert dropped                                            # 24 at once: some were dropped
+
+
+def test_a_bad_frame_is_answered_and_the_stream_goes_on(service, frames):
+    url, _ = service
+    with connect(url) as ws:
+        ws.send(b"not an image")
+        bad = json.loads(ws.recv(timeout=60))
+        ws.send('{"conf": "x"}')
+        option = json.loads(ws.recv(timeout=60))
+        ws.send(frames[0])
+        good = json.loads(ws.recv(timeout=60))
+    assert bad["frame"] == 0 and "not a JPEG, PNG or WebP" in bad["error"]
+    assert "conf must be a number" in option["error"]
+    assert good["frame"] == 1 and len(good["people"]) >= 3
+
+
+def test_the_stream_needs_the_token_and_has_a_limit(service, frames):
+    url, app = service
+    wait_until(lambda: app.state.streams["open"] == 0, 60, "the earlier tests' streams closed")
+    with pytest.raises(Exception) as info:
+        with connect(url, "wrong") as ws:
+            ws.recv(timeout=30)
+    assert "1008" in str(info.value) or "403" in str(info.value)
+    with connect(url) as one, connect(url) as two:
+        wait_until(lambda: app.state.streams["open"] == 2, 60, "two streams open")
+        with connect(url) as three:
+            with pytest.raises(Exception) as info:
+                three.recv(timeout=30)
+        assert "1013" in str(info.value)
+        one.send(frames[0])
+        assert json.loads(one.recv(timeout=60))["frame"] == 0
+        two.close()
