@@ -24,7 +24,7 @@ pytest.importorskip("fastapi")
 pytest.importorskip("uvicorn")
 
 from posekit.results import KEYPOINT_NAMES  # noqa: E402
-from posekit.serve.engine import Engine, filtered  # noqa: E402
+from posekit.serve.engine import Engine  # noqa: E402
 from posekit.serve.settings import ServeSettings  # noqa: E402
 from posekit.serve.uploads import UploadError, decode_upload  # noqa: E402
 
@@ -123,11 +123,12 @@ def test_conf_and_max_side_apply(service, expected):
     (b"\xff\xd8\xff\xe0" + b"\x00" * 40, {}, 400, "no size"),
     ("bus", {"conf": "abc"}, 400, "conf"),
     ("bus", {"conf": "-1"}, 400, "conf"),
+    ("bus", {"conf": "1.5"}, 400, "conf"),
     ("bus", {"kpt_conf": "2"}, 400, "kpt_conf"),
     ("bus", {"max_side": "5"}, 400, "max_side"),
     ("bus", {"draw": "maybe"}, 400, "draw"),
 ], ids=["empty", "text", "cut-jpeg", "huge-png", "cut-png", "jpeg-no-frame", "conf-text",
-        "conf-negative", "kpt-conf-2", "max-side-5", "draw-maybe"])
+        "conf-negative", "conf-over-1", "kpt-conf-2", "max-side-5", "draw-maybe"])
 def test_each_bad_input_is_one_json_line_with_a_4xx(service, body, params, status, words):
     url, app = service
     if body is None:
@@ -331,26 +332,6 @@ def test_the_openapi_description_shows_the_api(service):
 
 
 # --- the one filter helper -------------------------------------------------------------------
-
-def test_the_filter_calls_the_librarys_filtered_when_there_is_one():
-    from posekit.results import Person, PoseResult
-
-    points = np.zeros((18, 3))
-    points[:3] = [[10, 10, 0.9], [20, 20, 0.2], [30, 30, 0.6]]
-    people = (Person.from_keypoints(points, 0.8), Person.from_keypoints(points, 0.3))
-    image = np.zeros((40, 40, 3), np.uint8)
-    result = PoseResult(people, image, "bgr", image, 1.0, np.zeros((5, 5, 19), np.float32),
-                        np.zeros((5, 5, 38), np.float32), {}, np.zeros((2, 20)))
-    kept = filtered(result, 0.5, 0.5)
-    assert [p.score for p in kept.people] == [0.8]
-    assert kept.people[0].keypoints[:3, 2].tolist() == [0.9, 0.0, 0.6]
-
-    class WithFiltered:
-        def filtered(self, conf, kpt_conf):
-            return ("library", conf, kpt_conf)
-
-    assert filtered(WithFiltered(), 0.25, 0.1) == ("library", 0.25, 0.1)
-
 
 # --- the command: the bind rule, start and stop ----------------------------------------------
 

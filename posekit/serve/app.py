@@ -8,7 +8,6 @@ and that :mod:`posekit.serve.ray_app` hands to Ray Serve. Every error is JSON
 from __future__ import annotations
 
 import hmac
-import math
 import time
 from importlib import resources
 from typing import Any, Callable, Dict, Optional
@@ -21,7 +20,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from posekit.lab.config import get_default_configuration
 from posekit.results import KEYPOINT_NAMES
-from posekit.serve.engine import Engine, filtered, result_json
+from posekit.serve.engine import Engine, result_json
 from posekit.serve.limits import Admission, BodyError, Overloaded, read_body
 from posekit.serve.metrics import Metrics, route_of
 from posekit.serve.settings import ServeSettings
@@ -162,13 +161,12 @@ def create_app(settings: ServeSettings, engine: Optional[Engine] = None,
                                         "image with draw=1 or Accept: image/jpeg"}})
     async def pose(request: Request,
                    draw: bool = Query(False, description="answer the drawn image (JPEG)"),
-                   conf: float = Query(0.0, ge=0.0, description="smallest person score kept"),
+                   conf: float = Query(0.0, ge=0.0, le=1.0,
+                                       description="smallest person confidence kept (0..1)"),
                    kpt_conf: float = Query(0.0, ge=0.0, le=1.0,
                                            description="smallest keypoint score kept"),
                    max_side: Optional[int] = Query(None, ge=32, le=4096, description=(
                        "longest side fed to the network (default: the server's)"))) -> Response:
-        if not math.isfinite(conf):
-            return error(400, f"conf must be a finite number >= 0, got {conf}")
         try:
             data = await read_body(request.stream(), request.headers.get("content-length"),
                                    settings.max_body, settings.body_seconds)
@@ -185,7 +183,7 @@ def create_app(settings: ServeSettings, engine: Optional[Engine] = None,
             return error(exc.status, str(exc))
         except ValueError as exc:
             return error(400, str(exc))
-        result = filtered(result, conf, kpt_conf)
+        result = result.filtered(conf, kpt_conf)
         accept = request.headers.get("accept", "")
         if draw or (accept.startswith("image/jpeg") or
                     ("image/jpeg" in accept and "application/json" not in accept)):

@@ -1,10 +1,9 @@
 """The service's network, loaded once at start (in the background: ``/readyz`` says when),
-the estimation of one uploaded image, and the one ``conf`` / ``kpt_conf`` filter."""
+and the estimation of one uploaded image (``conf`` / ``kpt_conf``: ``PoseResult.filtered``)."""
 
 from __future__ import annotations
 
 import copy
-import dataclasses
 import os
 import socket
 import threading
@@ -16,44 +15,12 @@ import numpy as np
 from posekit.estimator import PoseEstimator
 from posekit.io.images import check_max_side
 from posekit.pipeline import load_pose_network
-from posekit.results import Person, PoseResult
+from posekit.results import PoseResult
 from posekit.serve.settings import ServeSettings
 from posekit.serve.uploads import decode_upload
 
 #: Distinct per-request ``max_side`` values kept (each a shallow copy sharing the network).
 MAX_VARIANTS = 8
-
-
-def filtered(result: PoseResult, conf: float, kpt_conf: float) -> PoseResult:
-    """``result`` without the people scored under ``conf`` (and keypoints under ``kpt_conf``).
-
-    The one place the service applies both: ``result.filtered(conf, kpt_conf)`` where the
-    library has it; otherwise people are kept by ``person.score >= conf`` and their
-    keypoints scored under ``kpt_conf`` are dropped (their boxes follow).
-
-    Args:
-        result: the estimator's result.
-        conf: smallest person score kept.
-        kpt_conf: smallest keypoint score kept.
-
-    Returns:
-        The filtered result (``result`` itself when both are 0).
-    """
-    method = getattr(result, "filtered", None)
-    if callable(method):
-        return method(conf, kpt_conf)
-    if conf <= 0 and kpt_conf <= 0:
-        return result
-    people = []
-    for person in result.people:
-        if person.score < conf:
-            continue
-        if kpt_conf > 0:
-            points = np.array(person.keypoints)
-            points[points[:, 2] < kpt_conf] = 0.0
-            person = Person.from_keypoints(points, person.score, person.track_id)
-        people.append(person)
-    return dataclasses.replace(result, people=tuple(people))
 
 
 def server_name() -> str:

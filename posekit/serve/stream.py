@@ -26,7 +26,7 @@ from typing import Dict, List, Optional, Tuple
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from posekit.serve.engine import Engine, filtered, result_json
+from posekit.serve.engine import Engine, result_json
 from posekit.serve.limits import Admission
 from posekit.serve.metrics import Metrics
 from posekit.serve.settings import ServeSettings
@@ -58,8 +58,8 @@ def parse_options(text: str, options: Dict[str, float]) -> Optional[str]:
         return "a text message takes only the keys conf and kpt_conf"
     for key, value in given.items():
         if isinstance(value, bool) or not isinstance(value, (int, float)) \
-                or not math.isfinite(value) or value < 0 or (key == "kpt_conf" and value > 1):
-            return f"{key} must be a number >= 0{' and <= 1' if key == 'kpt_conf' else ''}"
+                or not math.isfinite(value) or not 0 <= value <= 1:
+            return f"{key} must be a number between 0 and 1"
     options.update({k: float(v) for k, v in given.items()})
     return None
 
@@ -129,7 +129,7 @@ async def run_stream(websocket: WebSocket, engine: Engine, admission: Admission,
                 last = max(arrived, last + 1e-6)
                 tracked = tracker.follow(result, last)
                 result = dataclasses.replace(result, people=tuple(tracked.people))
-                result = filtered(result, state.options["conf"], state.options["kpt_conf"])
+                result = result.filtered(state.options["conf"], state.options["kpt_conf"])
                 answer.update(result_json(result, timings))
                 metrics.frame("done")
             except ValueError as exc:               # UploadError too: one line, go on
