@@ -61,10 +61,11 @@ class Run:
 
     def say(self, text: str) -> None:
         """A line on stdout (not with --quiet), above the progress bar if one is shown;
-        on stderr when a JSON output goes to stdout (``-``)."""
+        on stderr when a JSON output goes to stdout (``-``, ``--jsonl -``)."""
         if self.args.quiet:
             return
-        stream = sys.stderr if imageio.STDOUT in (self.args.json, self.args.openpose_json) \
+        stream = sys.stderr if imageio.STDOUT in (self.args.json, self.args.openpose_json,
+                                                  getattr(self.args, "jsonl", None)) \
             else sys.stdout
         if self.progress is not None:
             self.progress.write(text, file=stream)

@@ -14,9 +14,12 @@ frames it has).
 
 from __future__ import annotations
 
+import contextlib
+import json
+import sys
 import time
 from pathlib import Path
-from typing import List, Optional, Tuple
+from typing import Callable, Dict, Iterator, List, Optional, TextIO, Tuple
 
 import numpy as np
 
@@ -38,9 +41,12 @@ def _one_line(exc: BaseException) -> str:
 
 
 class _Sinks:
-    """The drawn video and the table of one run; each frame goes to both or to neither."""
+    """The drawn video, the table and the JSON lines (``--jsonl -``) of one run; each frame
+    goes to all of them or to none."""
 
-    def __init__(self, target: Path, info: VideoInfo, table: Optional[str]) -> None:
+    def __init__(self, target: Path, info: VideoInfo, table: Optional[str],
+                 jsonl: Optional[str] = None) -> None:
+        self.lines: Optional[TextIO] = sys.stdout if jsonl == imageio.STDOUT else None
         try:
             self.video = H264Writer(target, info.fps, (info.width, info.height))
         except (OSError, ValueError) as exc:
@@ -109,11 +115,14 @@ def run_video(run: Run, source: Path, out: Path, name: Optional[str] = None) -> 
         smooth = OneEuroParams(min_cutoff=args.min_cutoff, beta=args.beta) \
             if args.smooth else None
         stream = PoseStream(run.estimator, track=args.track, smooth=smooth)
-        sinks = _Sinks(target, info, args.table)
-        first_id, frames, skipped = run.next_image_id, 0, 0
-        run.progress = run.progress_bar(info.frame_count, "frame")
+        sinks = _Sinks(target, info, args.table, getattr(args, "jsonl", None))
+        first_id, frames, skipped, stopped = run.next_image_id, 0, 0, False
+        total = info.frame_count
+        if total and getattr(args, "max_frames", None):
+            total = min(total, args.max_frames)
+        run.progress = run.progress_bar(total, "frame")
         start = time.perf_counter()
-        try:
+        with failing_sinks(run, sinks, out, as_file):
             for frame_index, (seconds, frame) in enumerate(reader.timed()):
                 frames = frame_index + 1
                 if _frame(run, stream, sinks, source, out, as_file, name, frame_index,
@@ -122,26 +131,14 @@ def run_video(run: Run, source: Path, out: Path, name: Optional[str] = None) -> 
                 run.next_image_id = first_id + frames     # the next video's ids follow
                 if run.progress is not None:
                     run.progress.update(1)
-        except KeyboardInterrupt:
-            run.close_progress()
-            path, failed = sinks.commit()
-            failed += _json_failure(run)
-            kept = f"kept {path}" + ("" if as_file else f" and their JSON files in {out}") \
-                if path else f"their JSON files are in {out}"
-            raise Interrupted(f"interrupted after {sinks.video.frames} frames; {kept}"
-                              + "".join(f"; could not write {f}" for f in failed)) from None
-        except OSError as exc:               # the encoder or the table's disk failed
-            sinks.discard()
-            run.close_progress()
-            raise CommandError(f"cannot write the output: {_one_line(exc)}") from None
-        except BaseException:
-            sinks.discard()
-            run.close_progress()
-            raise
+                if limit_reached(args, frames, time.perf_counter() - start):
+                    stopped = True
+                    break
         elapsed = time.perf_counter() - start       # the frames' time, as the bar measures it
         run.close_progress()
         try:
-            reader.check_complete(frames)
+            if not stopped:
+                reader.check_complete(frames)
             truncated = ""
         except ValueError as exc:
             truncated = _one_line(exc)
@@ -159,27 +156,71 @@ def run_video(run: Run, source: Path, out: Path, name: Optional[str] = None) -> 
     return 0
 
 
-def _frame(run: Run, stream: PoseStream, sinks: _Sinks, source: Path, out: Path,
+def limit_reached(args: object, frames: int, seconds: float) -> bool:
+    """Whether ``--max-frames`` or ``--duration`` ends the run after ``frames`` frames and
+    ``seconds`` seconds."""
+    most, duration = getattr(args, "max_frames", None), getattr(args, "duration", None)
+    return bool((most and frames >= most) or (duration and seconds >= duration))
+
+
+@contextlib.contextmanager
+def failing_sinks(run: Run, sinks: _Sinks, out: Path, as_file: bool,
+                  figures: Callable[[], str] = str) -> Iterator[None]:
+    """The frames' loop of a run: Ctrl-C / SIGTERM commits what was done and raises
+    :class:`Interrupted` (``figures()``: a live run's rate, drops and latency, said on its
+    line); a write error or any other failure discards the outputs.
+
+    Raises:
+        Interrupted: after a signal, the finished frames kept.
+        CommandError: the encoder, the table or ``--jsonl`` failed (outputs discarded).
+    """
+    try:
+        yield
+    except KeyboardInterrupt:
+        run.close_progress()
+        path, failed = sinks.commit()
+        failed += _json_failure(run)
+        kept = f"kept {path}" + ("" if as_file else f" and their JSON files in {out}") \
+            if path else f"their JSON files are in {out}"
+        said = figures()
+        raise Interrupted(f"interrupted after {sinks.video.frames} frames"
+                          + (f" ({said})" if said else "") + f"; {kept}"
+                          + "".join(f"; could not write {f}" for f in failed)) from None
+    except OSError as exc:               # the encoder, the table's disk or --jsonl failed
+        sinks.discard()
+        run.close_progress()
+        raise CommandError(f"cannot write the output: {_one_line(exc)}") from None
+    except BaseException:
+        sinks.discard()
+        run.close_progress()
+        raise
+
+
+def _frame(run: Run, stream: PoseStream, sinks: _Sinks, source: object, out: Path,
            as_file: bool, name: str, index: int, image_id: int, seconds: float,
-           frame: np.ndarray) -> bool:
+           frame: np.ndarray, stamp: Optional[Callable[[], Dict[str, object]]] = None) -> bool:
     """One frame: estimate, track, then every output of the frame at once (signals held).
 
+    ``stamp`` (a live run's) is called once the frame's result is ready; what it returns
+    goes into the frame's OpenPose JSON and its ``--jsonl`` line as ``"live"``.
     Returns whether the frame was skipped (one line said why; the video shows it
-    undrawn). Raises OSError when the video or the table cannot be written.
+    undrawn). Raises OSError when the video, the table or ``--jsonl`` cannot be written.
     """
     args = run.args
     stem = f"{name}_{index:012d}"
-    drawn, files, tracked, result = frame, [], None, None
+    drawn, files, tracked, result, openpose = frame, [], None, None, {}
     try:
         result = run.estimate(frame, f"{source} frame {index}")
         tracked = stream.follow(result, seconds)
         ids = tracked.ids if args.track else np.full(len(tracked.ids), -1)
+        openpose = openpose_with_ids(tracked.keypoints, ids, seconds)
+        if stamp is not None:
+            openpose["live"] = stamp()
         drawn = draw_people(run.config, frame, tracked.keypoints,
                             tracked.ids if args.track else None, result.scores,
                             **run.drawing())
         files = [] if as_file else [
-            (out / f"{stem}_keypoints.json",
-             imageio.json_bytes(openpose_with_ids(tracked.keypoints, ids, seconds)))]
+            (out / f"{stem}_keypoints.json", imageio.json_bytes(openpose))]
         files += run.maps_outputs(result, stem)
     except (ValueError, OSError, MemoryError) as exc:
         problem = exc
@@ -196,6 +237,10 @@ def _frame(run: Run, stream: PoseStream, sinks: _Sinks, source: Path, out: Path,
             run.coco += coco_with_ids(tracked.keypoints, result.scores, image_id, ids, seconds)
             if sinks.table is not None:
                 sinks.table.add(index, seconds, tracked.ids, tracked.keypoints)
+            if sinks.lines is not None:
+                sinks.lines.write(json.dumps({"frame": index, **openpose},
+                                             separators=(",", ":")) + "\n")
+                sinks.lines.flush()
         sinks.video.write(picture, seconds)
     if problem is not None:
         run.note(f"skipped: {source} frame {index} ({frame.shape[1]}x{frame.shape[0]}): "
