@@ -204,7 +204,7 @@ def test_a_stream_that_never_opens_fails_in_one_line_within_its_timeout(quick_ba
     with pytest.raises(LiveSourceError) as info:
         LiveReader("rtsp://user:pw@127.0.0.1:9/x", open_timeout=0.05, opener=opener)
     message = str(info.value)
-    assert "\n" not in message and "within 0.05 s" in message and "pw" not in message
+    assert "\n" not in message and "gave up after 0.05 s" in message and "pw" not in message
     assert len(tries) >= 1 and all(t <= 0.1 for t in tries)
 
 
@@ -215,7 +215,7 @@ def test_a_missing_camera_fails_at_once():
         tries.append(1)
         raise OSError("cannot open camera 3")
 
-    with pytest.raises(LiveSourceError, match="cannot open camera 3 within"):
+    with pytest.raises(LiveSourceError, match="^cannot open camera 3$"):
         LiveReader(3, opener=opener)
     assert tries == [1]
 

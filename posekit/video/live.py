@@ -146,7 +146,7 @@ class LiveReader:
     def _first_open(self):
         """Open the source and read its first frame, retrying until ``open_timeout``."""
         deadline = time.monotonic() + self.open_timeout
-        attempt, why = 0, "no frame"
+        attempt, why = 0, f"cannot open {self.source.label}: it gave no frame"
         while True:
             attempt += 1
             remaining = deadline - time.monotonic()
@@ -164,9 +164,10 @@ class LiveReader:
                 why = str(exc)
             _release(cap)
             wait = min(backoff(attempt), deadline - time.monotonic())
-            if self.source.kind != "stream" or wait <= 0:
-                raise LiveSourceError(f"cannot open {self.source.label} within "
-                                      f"{self.open_timeout:g} s: {why}")
+            if self.source.kind != "stream":
+                raise LiveSourceError(why)
+            if wait <= 0:
+                raise LiveSourceError(f"{why}; gave up after {self.open_timeout:g} s")
             time.sleep(wait)
 
     def _read(self, cap: Any, index: int) -> Optional[LiveFrame]:

@@ -125,5 +125,7 @@ def open_capture(source: LiveSource, timeout: float) -> Any:
     cap = cv2.VideoCapture(source.target, backend, params)
     if not cap.isOpened():
         cap.release()
-        raise OSError(f"cannot open {source.label}")
+        raise OSError(f"cannot open {source.label}: " + (
+            "refused, timed out or not a video (OpenCV's FFmpeg backend)"
+            if source.kind == "stream" else "no such camera, or busy"))
     return cap
