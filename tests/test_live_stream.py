@@ -252,3 +252,25 @@ def test_live_usage_errors_are_one_line(args, fragment):
     proc = cli(*args, cwd=root, timeout=60)
     assert proc.returncode == 1 and proc.stderr.count("\n") == 1, proc.stderr
     assert fragment in proc.stderr
+
+
+def test_the_library_tracks_a_camera_on_its_capture_times(monkeypatch):
+    from posekit import PoseEstimator
+
+    cameras = []
+    monkeypatch.setattr(live_module, "open_capture",
+                        lambda source, timeout: cameras.append(FakeCamera()) or cameras[-1])
+    results = PoseEstimator().track(0)
+    taken = [next(results) for _ in range(3)]
+    results.close()                                 # the camera is let go
+    assert [r.path for r in taken] == ["camera 0"] * 3
+    frames = [r.frame for r in taken]
+    assert frames[0] < frames[1] < frames[2]           # newest first: numbers may skip
+    ids = [{p.track_id for p in r.people if (p.keypoints[:, 2] > 0).sum() >= 10} for r in taken]
+    assert len(ids[0]) == 2 and ids[1] == ids[0] == ids[2]
+    deadline = time.monotonic() + 30
+    while not cameras[0].released and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert cameras[0].released
+    with pytest.raises(ValueError, match=r"source\[1\]: a camera or stream"):
+        PoseEstimator()(["images/bus.jpg", "rtsp://127.0.0.1/x"])
