@@ -274,3 +274,30 @@ def test_the_library_tracks_a_camera_on_its_capture_times(monkeypatch):
     assert cameras[0].released
     with pytest.raises(ValueError, match=r"source\[1\]: a camera or stream"):
         PoseEstimator()(["images/bus.jpg", "rtsp://127.0.0.1/x"])
+
+
+def test_segments_are_complete_files_cut_on_the_capture_clock(tmp_path, monkeypatch):
+    monkeypatch.setattr(live_module, "open_capture", lambda source, timeout: FakeCamera())
+    proc = cli_here("/dev/video7", "-o", "cam.mp4", "--table", "t.csv", "--segment", "1",
+                    "--duration", "4", "--jsonl", "-", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    lines = [json.loads(line) for line in proc.stdout.splitlines()]
+    videos = sorted(tmp_path.glob("cam_*.mp4"))
+    tables = sorted(tmp_path.glob("t_*.csv"))
+    assert len(videos) == len(tables) >= 2
+    assert [v.name for v in videos] == [f"cam_{k:05d}.mp4" for k in range(len(videos))]
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        [v.name for v in videos] + [t.name for t in tables])
+    assert sum(frame_count(v) for v in videos) == len(lines)
+    segments = [table_frames(t) for t in tables]
+    assert [f for rows in segments for f, _ in rows] == list(range(len(lines)))
+    starts = [rows[0][1] for rows in segments]
+    for rows, start in zip(segments, starts):        # each segment holds up to 1 s of capture
+        assert all(start <= t < start + 1 for _, t in rows)
+    assert all(b - a >= 1 for a, b in zip(starts, starts[1:]))
+    assert f"written to {videos[-1].name}" in proc.stdout + proc.stderr
+
+
+def test_segment_is_refused_for_a_file(tmp_path, still_clip):
+    proc = cli(still_clip, "--segment", "5", cwd=tmp_path, timeout=60)
+    assert proc.returncode == 1 and "--segment is for a live input" in proc.stderr

@@ -163,6 +163,10 @@ def build_parser(prog: str = PROG,
     live.add_argument("--open-timeout", type=number(float, 0.1), default=DEFAULT_OPEN_TIMEOUT,
                       metavar="S", help="a source that gives no frame within S seconds fails "
                                         "(also the longest wait of one read)")
+    live.add_argument("--segment", type=number(float, 1.0), default=None, metavar="S",
+                      help="a live source's video and table in pieces of S seconds: "
+                           "NAME_00000.mp4, TABLE_00000.csv... each complete once the next "
+                           "begins (a crash loses only the last)")
     live.add_argument("--jsonl", metavar="-", choices=["-"],
                       help="write one JSON line per frame on standard output as it is done "
                            "(frame, time, people with person_id and pose_keypoints_2d, and "
@@ -354,6 +358,8 @@ def _main(run: Run, args: argparse.Namespace) -> int:
         return run_live(run, live, out)
     source = Path(args.input)
     kind = classify_input(source, DEFAULT_INPUT)
+    if args.segment:
+        raise CommandError("--segment is for a live input (a camera or a stream)")
     if args.jsonl and kind != "video":
         raise CommandError(f"--jsonl is for a video or live input, not a {kind}")
     if args.smooth and kind == "image":

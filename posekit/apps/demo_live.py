@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Dict, Optional
+from typing import Dict, List, Optional, Tuple
 
 from posekit.apps.command import CommandError, one_line
 from posekit.apps.demo_inputs import check_size
@@ -26,6 +26,7 @@ from posekit.apps.demo_video import _frame, _Sinks, failing_sinks, limit_reached
 from posekit.apps.outputs import video_output_is_file
 from posekit.video.latency import LatencyStats
 from posekit.video.live import LiveFrame, LiveReader
+from posekit.video.reader import VideoInfo
 from posekit.video.smoothing import OneEuroParams
 from posekit.video.sources import LiveSource
 from posekit.video.stream import PoseStream
@@ -73,6 +74,69 @@ class LiveFigures:
                 f"{p50 * 1000:.0f} ms, p95 {p95 * 1000:.0f} ms")
 
 
+class Segments:
+    """A live run's video and table, cut every ``seconds`` of capture time (None: never).
+
+    Segment ``k`` of ``-o cam.mp4 --table t.csv`` is ``cam_0000k.mp4`` and ``t_0000k.csv``;
+    its video starts at 0 s, its table keeps the run's frame numbers and times. A segment
+    is committed (complete under its name) when the next one begins, so a crash loses
+    only the segment in progress. The per-frame JSON files and ``--jsonl`` are not cut.
+    Has :class:`posekit.apps.demo_video._Sinks`'s interface: :attr:`current` is the
+    segment being written.
+    """
+
+    def __init__(self, target: Path, info: VideoInfo, table: Optional[str],
+                 jsonl: Optional[str], seconds: Optional[float]) -> None:
+        self.target, self.info, self.table_name = target, info, table
+        self.jsonl, self.seconds = jsonl, seconds
+        self.number, self.done = 0, 0
+        self.kept: List[Path] = []
+        self.current = self._open(0.0)
+
+    def _name(self, path: Path) -> Path:
+        if self.seconds is None:
+            return path
+        return path.with_name(f"{path.stem}_{self.number:05d}{path.suffix}")
+
+    def _open(self, start: float) -> _Sinks:
+        table = str(self._name(Path(self.table_name))) if self.table_name else None
+        sinks = _Sinks(self._name(self.target), self.info, table, self.jsonl)
+        sinks.offset = start
+        return sinks
+
+    def roll(self, seconds: float) -> None:
+        """Before a frame at ``seconds``: when the segment is full, commit it and begin the
+        next at ``seconds``.
+
+        Raises:
+            OSError: the finished segment could not be written (it is discarded).
+        """
+        current = self.current
+        if self.seconds is None or not current.frames_written() \
+                or seconds - current.offset < self.seconds:
+            return
+        path, failed = current.commit()
+        if failed:
+            current.discard()
+            raise OSError(f"could not write {failed[0]}")
+        self.kept.append(path)
+        self.done += current.frames_written()
+        self.number += 1
+        self.current = self._open(seconds)
+
+    def frames_written(self) -> int:
+        """Frames in every segment so far."""
+        return self.done + self.current.frames_written()
+
+    def commit(self) -> Tuple[Optional[Path], List[str]]:
+        """Finish the segment in progress (see ``_Sinks.commit``)."""
+        return self.current.commit()
+
+    def discard(self) -> None:
+        """Drop the segment in progress (the finished ones stay)."""
+        self.current.discard()
+
+
 def run_live(run: Run, source: LiveSource, out: Path) -> int:
     """A live source until ``--max-frames``, ``--duration``, a signal or its end.
 
@@ -106,7 +170,7 @@ def run_live(run: Run, source: LiveSource, out: Path) -> int:
         smooth = OneEuroParams(min_cutoff=args.min_cutoff, beta=args.beta) \
             if args.smooth else None
         stream = PoseStream(run.estimator, track=args.track, smooth=smooth)
-        sinks = _Sinks(target, info, args.table, args.jsonl)
+        sinks = Segments(target, info, args.table, args.jsonl, args.segment)
         figures = LiveFigures(reader)
         first_id, frames, skipped = run.next_image_id, 0, 0
         run.progress = run.progress_bar(args.max_frames, "frame")
@@ -126,7 +190,9 @@ def run_live(run: Run, source: LiveSource, out: Path) -> int:
                     first_clock = live.clock
                 seconds = max(live.clock - first_clock, last + MIN_STEP)  # capture time
                 last = seconds
-                if _frame(run, stream, sinks, source.label, out, as_file, source.name, frames,
+                with run.gate.held():
+                    sinks.roll(seconds)
+                if _frame(run, stream, sinks.current, source.label, out, as_file, source.name, frames,
                           first_id + frames, seconds, live.image,
                           lambda live=live: figures.stamp(live)):
                     skipped += 1
@@ -143,8 +209,10 @@ def run_live(run: Run, source: LiveSource, out: Path) -> int:
         error = reader.error
     run.finish_json()
     run.say(f"live: {figures.line()} (capture to result), {reader.reconnects} reconnects")
-    run.summary(sinks.video.frames, "frames", elapsed, path)
+    run.summary(sinks.frames_written(), "frames", elapsed, path)
     kept = f"the video and the outputs of its {frames} frames are in {path.parent}"
+    if sinks.kept:
+        kept = f"the last of {len(sinks.kept) + 1} segments is {path}"
     if error is not None:
         raise CommandError(f"{error}; {kept}")
     if skipped:

@@ -47,6 +47,8 @@ class _Sinks:
     def __init__(self, target: Path, info: VideoInfo, table: Optional[str],
                  jsonl: Optional[str] = None) -> None:
         self.lines: Optional[TextIO] = sys.stdout if jsonl == imageio.STDOUT else None
+        #: Seconds subtracted from the frames' times in the video (a live segment's start).
+        self.offset = 0.0
         try:
             self.video = H264Writer(target, info.fps, (info.width, info.height))
         except (OSError, ValueError) as exc:
@@ -56,6 +58,10 @@ class _Sinks:
         except (OSError, ValueError) as exc:
             self.video.discard()
             raise CommandError(f"cannot write the output: {_one_line(exc)}") from None
+
+    def frames_written(self) -> int:
+        """Frames in the video so far."""
+        return self.video.frames
 
     def discard(self) -> None:
         """Drop both (nothing at their destinations)."""
@@ -147,7 +153,7 @@ def run_video(run: Run, source: Path, out: Path, name: Optional[str] = None) -> 
             sinks.discard()
             raise CommandError(f"cannot write {failed[0]}")
     run.finish_json()
-    run.summary(sinks.video.frames, "frames", elapsed, path)
+    run.summary(sinks.frames_written(), "frames", elapsed, path)
     kept = f"the video and the outputs of its {frames} frames are in {path.parent}"
     if truncated:
         raise CommandError(f"{truncated}; {kept}")
@@ -180,10 +186,12 @@ def failing_sinks(run: Run, sinks: _Sinks, out: Path, as_file: bool,
         run.close_progress()
         path, failed = sinks.commit()
         failed += _json_failure(run)
-        kept = f"kept {path}" + ("" if as_file else f" and their JSON files in {out}") \
+        earlier = len(getattr(sinks, "kept", ()))
+        kept = f"kept {path}" + (f" and the {earlier} segments before it" if earlier else "") \
+            + ("" if as_file else f" and their JSON files in {out}") \
             if path else f"their JSON files are in {out}"
         said = figures()
-        raise Interrupted(f"interrupted after {sinks.video.frames} frames"
+        raise Interrupted(f"interrupted after {sinks.frames_written()} frames"
                           + (f" ({said})" if said else "") + f"; {kept}"
                           + "".join(f"; could not write {f}" for f in failed)) from None
     except OSError as exc:               # the encoder, the table's disk or --jsonl failed
@@ -241,7 +249,7 @@ def _frame(run: Run, stream: PoseStream, sinks: _Sinks, source: object, out: Pat
                 sinks.lines.write(json.dumps({"frame": index, **openpose},
                                              separators=(",", ":")) + "\n")
                 sinks.lines.flush()
-        sinks.video.write(picture, seconds)
+        sinks.video.write(picture, seconds - sinks.offset)
     if problem is not None:
         run.note(f"skipped: {source} frame {index} ({frame.shape[1]}x{frame.shape[0]}): "
                  f"{_one_line(problem)}", always=True)
