@@ -14,8 +14,9 @@ the drawn H.264 video (``-o live.mp4``) and the table written, JSON lines on std
 
 Printed (markdown), per runtime, from the run's own figures (its last JSON line):
 processed frames/s, frames dropped (and their share of the frames the source sent
-meanwhile), latency p50 / p95 from capture to result, the CPU the command used (cores,
-user + system time over wall time), and its resident memory (sampled every 0.5 s from
+meanwhile), latency p50 / p95 from capture to result, the CPU the command used (cores:
+user + system time over wall time; and CPU ms per processed frame, the figure that
+depends least on other load), and its resident memory (sampled every 0.5 s from
 /proc): at 10 % of the run, at its end and at its peak. A long run (``--seconds 600``)
 shows whether memory stays flat. The CPU is named from /proc/cpuinfo with the load
 average at the start, since these figures depend on what else runs.
@@ -137,7 +138,7 @@ def main() -> None:
           f"-re); {args.seconds:g} s of processing per runtime; tracking, drawing, H.264 and "
           "the table included\n")
     print("| runtime | processed frames/s | dropped (share) | latency p50 / p95 ms "
-          "| CPU cores | RSS MB at 10 % / end / peak |")
+          "| CPU cores (ms per frame) | RSS MB at 10 % / end / peak |")
     print("|---|---|---|---|---|---|")
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
@@ -147,7 +148,8 @@ def main() -> None:
                 row = run_one(server.url, runtime, args.seconds, folder)
             print(f"| {row['runtime']} | {row['fps']:.2f} | {row['dropped']} "
                   f"({row['dropped_share']:.0%}) | {row['p50']:.0f} / {row['p95']:.0f} "
-                  f"| {row['cores']:.2f} | {row['rss_early']:.0f} / {row['rss_end']:.0f} / "
+                  f"| {row['cores']:.2f} ({1000 * row['cores'] / row['fps']:.0f}) "
+                  f"| {row['rss_early']:.0f} / {row['rss_end']:.0f} / "
                   f"{row['rss_peak']:.0f} |", flush=True)
 
 
