@@ -243,7 +243,6 @@ def test_max_frames_also_ends_a_video_file_without_calling_it_truncated(tmp_path
 
 @pytest.mark.parametrize("args, fragment", [
     (["rtsp://", "-o", "x.mp4"], "input: the stream URL rtsp:// names no host"),
-    (["-1"], "-1: no such file"),
     (["images/bus.jpg", "--jsonl", "-"], "--jsonl is for a video or live input"),
     (["0", "--jsonl", "-", "--json", "-"], "both write to standard output"),
 ])
