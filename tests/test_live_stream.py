@@ -170,6 +170,31 @@ def test_a_stream_killed_and_restarted_is_reconnected_and_sigterm_keeps_complete
     assert all(b > a for a, b in zip(times, times[1:]))
 
 
+def test_a_jsonl_reader_that_goes_away_ends_the_run_with_its_outputs_complete(tmp_path,
+                                                                           still_clip):
+    with LoopbackStream(still_clip) as server:
+        process = subprocess.Popen(
+            [sys.executable, str(DEMO), server.url, "-o", "s.mp4", "--table", "t.csv",
+             "--jsonl", "-", "--max-frames", "100000", "-q"], cwd=tmp_path,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            first = json.loads(process.stdout.readline())     # like `| head -n 1`
+            process.stdout.close()
+            status = process.wait(timeout=LIMIT)
+            errors = process.stderr.read()
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+    assert first["frame"] == 0 and status == 1, errors
+    lines = errors.splitlines()
+    assert len(lines) == 1 and "Traceback" not in errors and "Exception ignored" not in errors
+    assert lines[0].startswith("demo_image.py: error: standard output was closed (the --jsonl "
+                               "reader went away) after "), lines[0]
+    done = int(lines[0].split(" after ")[1].split()[0])
+    assert done >= 1 and frame_count(tmp_path / "s.mp4") == done
+    assert [f for f, _ in table_frames(tmp_path / "t.csv")] == list(range(done))
+
 def test_a_stream_that_never_opens_fails_in_one_line_before_the_network_loads(tmp_path):
     url = f"http://127.0.0.1:{free_port()}/live"           # nothing listens there
     proc = cli(url, "-o", "out.mp4", "--open-timeout", "1", cwd=tmp_path, timeout=60)

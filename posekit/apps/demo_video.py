@@ -15,7 +15,9 @@ frames it has).
 from __future__ import annotations
 
 import contextlib
+import io
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -178,11 +180,15 @@ def failing_sinks(run: Run, sinks: _Sinks, out: Path, as_file: bool,
 
     Raises:
         Interrupted: after a signal, the finished frames kept.
-        CommandError: the encoder, the table or ``--jsonl`` failed (outputs discarded).
+        CommandError: the encoder or the table failed (outputs discarded); standard output
+            closed under ``--jsonl -`` (the frames done kept, as after a signal).
     """
     try:
         yield
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, BrokenPipeError) as exc:
+        closed = isinstance(exc, BrokenPipeError)       # the --jsonl reader went away
+        if closed:
+            _stdout_to_null()
         run.close_progress()
         path, failed = sinks.commit()
         failed += _json_failure(run)
@@ -191,9 +197,12 @@ def failing_sinks(run: Run, sinks: _Sinks, out: Path, as_file: bool,
             + ("" if as_file else f" and their JSON files in {out}") \
             if path else f"their JSON files are in {out}"
         said = figures()
-        raise Interrupted(f"interrupted after {sinks.frames_written()} frames"
-                          + (f" ({said})" if said else "") + f"; {kept}"
-                          + "".join(f"; could not write {f}" for f in failed)) from None
+        line = (f"after {sinks.frames_written()} frames" + (f" ({said})" if said else "")
+                + f"; {kept}" + "".join(f"; could not write {f}" for f in failed))
+        if closed:
+            raise CommandError(f"standard output was closed (the --jsonl reader went away) "
+                               f"{line}") from None
+        raise Interrupted(f"interrupted {line}") from None
     except OSError as exc:               # the encoder, the table's disk or --jsonl failed
         sinks.discard()
         run.close_progress()
@@ -245,15 +254,26 @@ def _frame(run: Run, stream: PoseStream, sinks: _Sinks, source: object, out: Pat
             run.coco += coco_with_ids(tracked.keypoints, result.scores, image_id, ids, seconds)
             if sinks.table is not None:
                 sinks.table.add(index, seconds, tracked.ids, tracked.keypoints)
-            if sinks.lines is not None:
-                sinks.lines.write(json.dumps({"frame": index, **openpose},
-                                             separators=(",", ":")) + "\n")
-                sinks.lines.flush()
         sinks.video.write(picture, seconds - sinks.offset)
+        if problem is None and sinks.lines is not None:     # last: a closed pipe loses no frame
+            sinks.lines.write(json.dumps({"frame": index, **openpose},
+                                         separators=(",", ":")) + "\n")
+            sinks.lines.flush()
     if problem is not None:
         run.note(f"skipped: {source} frame {index} ({frame.shape[1]}x{frame.shape[0]}): "
                  f"{_one_line(problem)}", always=True)
     return problem is not None
+
+
+def _stdout_to_null() -> None:
+    """Standard output (a closed pipe) pointed at /dev/null, so that nothing fails on it
+    again, at exit included (the command's choice: descriptor 1 is process-wide)."""
+    try:
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, sys.stdout.fileno())
+        os.close(null)
+    except (OSError, ValueError, AttributeError, io.UnsupportedOperation):
+        pass                                 # not a real descriptor (a test's buffer)
 
 
 def _json_failure(run: Run) -> List[str]:
