@@ -109,13 +109,13 @@ def test_a_loopback_stream_is_read_live_newest_first_with_ids_times_and_latency(
     lines = [json.loads(line) for line in proc.stdout.splitlines()]
     assert [line["frame"] for line in lines] == list(range(12))
     live = [line["live"] for line in lines]
-    # newest first: the source is 30 frames/s and we are slower, so frames were dropped,
-    # and every frame we took is newer than the one before
+    # newest first: every frame taken is newer than the one before, and every source frame
+    # skipped since the first was counted dropped (when we are slower than 30 frames/s, as
+    # on the 2-core machines, that is most of them; on a faster machine maybe none)
     numbers = [f["source_frame"] for f in live]
     assert all(b > a for a, b in zip(numbers, numbers[1:]))
-    assert live[-1]["dropped"] > 0
+    assert all(f["dropped"] >= n - numbers[0] - k for k, (f, n) in enumerate(zip(live, numbers)))
     assert all(b["dropped"] >= a["dropped"] for a, b in zip(live, live[1:]))
-    assert live[-1]["dropped"] <= numbers[-1] - numbers[0]
     for f in live:
         assert f["latency"] == pytest.approx(f["result_time"] - f["capture_time"], abs=2e-3)
         assert 0 <= f["latency_p50"] <= f["latency_p95"] and f["fps"] > 0
