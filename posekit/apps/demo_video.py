@@ -6,7 +6,10 @@ JSON (and map pictures), its COCO results (``--json``), its table rows
 (``--table``) and its drawn picture into the video, at the source's own time
 (a variable frame rate is kept). SIGINT and SIGTERM wait while one frame's
 outputs go out (``Run.gate``), so after Ctrl-C the video, the JSON files, the table
-and ``--json`` all end at the same frame. Problems end as one
+and ``--json`` all end at the same frame. ``--jsonl -`` writes each frame's JSON line
+last; ``--max-frames`` and ``--duration`` stop the run (then not called truncated);
+:func:`failing_sinks` and :func:`_frame` serve the live run too
+(``posekit.apps.demo_live``). Problems end as one
 :class:`CommandError` line: a frame size the encoder refuses (before any work), a
 full disk, a truncated video (the check the batch command makes, after the
 frames it has).
