@@ -1,4 +1,4 @@
-"""The demo's live run: a camera or a network stream, newest frame first, with its latency measured.
+"""The demo's live run: a camera or a network stream, newest frame first, its latency measured.
 
 :func:`run_live` reads a live source through :class:`posekit.video.live.LiveReader`
 (a thread keeping only the newest frame; the frames that arrive while the network
@@ -192,8 +192,8 @@ def run_live(run: Run, source: LiveSource, out: Path) -> int:
                 last = seconds
                 with run.gate.held():
                     sinks.roll(seconds)
-                if _frame(run, stream, sinks.current, source.label, out, as_file, source.name, frames,
-                          first_id + frames, seconds, live.image,
+                if _frame(run, stream, sinks.current, source.label, out, as_file, source.name,
+                          frames, first_id + frames, seconds, live.image,
                           lambda live=live: figures.stamp(live)):
                     skipped += 1
                 frames += 1
@@ -202,6 +202,9 @@ def run_live(run: Run, source: LiveSource, out: Path) -> int:
                     run.progress.update(1)
         elapsed = time.monotonic() - start
         run.close_progress()
+        if not frames and reader.error is not None:       # nothing to keep
+            sinks.discard()
+            raise CommandError(reader.error)
         path, failed = sinks.commit()
         if failed:
             sinks.discard()

@@ -1,4 +1,4 @@
-"""Live sources: telling a camera, a capture device or a network stream from a file, and opening one.
+"""Live sources: telling a camera, a capture device or a network stream from a file; opening one.
 
 A live source is
 
