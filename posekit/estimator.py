@@ -1,5 +1,6 @@
 """The library's front, posekit.PoseEstimator: taking what users have (paths, PIL images, lists,
-folders, videos, streams of frames) and tracking people across frames.
+folders, videos, cameras and network streams, iterators of frames) and tracking people across
+frames.
 
 ::
 
@@ -11,6 +12,8 @@ folders, videos, streams of frames) and tracking people across frames.
         print(result.frame, len(result.people))
     for result in estimator.track("clip.mp4"):    # people with their track_id
         print([person.track_id for person in result.people])
+    for result in estimator.track(0):             # a camera (or "rtsp://...", "/dev/video0")
+        print(result.frame, len(result.people))   # newest frame first: frame numbers skip
 
 The arrays themselves go to :class:`posekit.pipeline.PoseEstimator` (the core, which this
 class extends); files are read by :func:`posekit.io.images.read_image` and
@@ -33,7 +36,9 @@ from posekit.io.images import is_image_name, read_image
 from posekit.io.sources import VIDEO_EXTENSIONS, folder_files
 from posekit.pipeline import PoseEstimator as CoreEstimator
 from posekit.results import PoseResult, check_color
+from posekit.video.live import LiveReader
 from posekit.video.reader import VideoReader
+from posekit.video.sources import live_source
 from posekit.video.stream import PoseStream, check_fps
 from posekit.video.tracking import TrackerParams
 
@@ -46,7 +51,7 @@ Item = Tuple[np.ndarray, str, Optional[str], Optional[int], Optional[float]]
 #: Kinds that give one result; the others give an iterator.
 SINGLE = ("array", "pil", "image")
 WANTED = ("a path (str or pathlib.Path) of an image, a video or a folder, a (H, W, 3) uint8 "
-          "array, a PIL image, or a list or iterator of those")
+          "array, a PIL image, a list or iterator of those, or a camera index or stream URL")
 
 
 def _is_pil(value: object) -> bool:
@@ -70,12 +75,14 @@ def classify(source: object, name: str = "source", nested: bool = True) -> Tuple
 
     Returns:
         ``(kind, value)``: ``("array", ndarray)``, ``("pil", image)``, ``("image", Path)``,
-        ``("video", Path)``, ``("folder", Path)``, ``("list", [(kind, value), ...])`` or
-        ``("stream", iterator)``.
+        ``("video", Path)``, ``("folder", Path)``, ``("list", [(kind, value), ...])``,
+        ``("stream", iterator)`` or ``("live", LiveSource)`` (a camera index, ``/dev/videoN``
+        or a stream URL: :func:`posekit.video.sources.live_source`).
 
     Raises:
         ValueError: naming ``name``: an array not (H, W, 3) uint8, a missing path, a file
             that is neither an image nor a video by its extension, a list inside a list,
+            a live source inside a list, a negative camera index, a URL without a host,
             or any other type.
     """
     if isinstance(source, np.ndarray):
@@ -85,6 +92,12 @@ def classify(source: object, name: str = "source", nested: bool = True) -> Tuple
         return "array", source
     if _is_pil(source):
         return "pil", source
+    live = live_source(source, name)
+    if live is not None:
+        if not nested:
+            raise ValueError(f"{name}: a camera or stream ({live.label}) cannot be one item "
+                             "of many; pass it alone")
+        return "live", live
     if isinstance(source, (str, os.PathLike)) and not isinstance(source, bytes):
         path = Path(os.fspath(source))
         if path.is_dir():
@@ -137,6 +150,12 @@ def _read(kind: str, value: Any, color: str, name: str, many: bool) -> Iterator[
                 reader.check_complete(count)
             except ValueError as exc:
                 logger.warning("%s", exc)
+    elif kind == "live":                                   # opened by _items
+        with value:
+            first: Optional[float] = None
+            for frame in value:
+                first = frame.clock if first is None else first
+                yield frame.image, "bgr", value.source.label, frame.index, frame.clock - first
     elif kind == "folder":
         for path, file_kind in folder_files(value):
             yield from _read(file_kind, path, color, name, True)
@@ -166,8 +185,13 @@ class PoseEstimator(CoreEstimator):
                 Many images, giving an **iterator** of results in order: a video
                 file's path (frame by frame: never decoded whole), a folder's path
                 (its images and videos, recursive, sorted, hidden files skipped),
-                a list or tuple of single images or videos, or an iterator of them
-                (a stream, read as it is consumed).
+                a list or tuple of single images or videos, an iterator of them
+                (a stream, read as it is consumed), or a live source: a camera index
+                (``0``), ``"/dev/video0"`` or a stream URL (``"rtsp://..."``,
+                ``"http://..."``, ``"udp://..."``...), read newest frame first (frames
+                that arrive while the network is busy are dropped: ``frame`` numbers
+                skip), endless until the iterator is closed or the stream stops and
+                does not come back (:class:`posekit.video.live.LiveReader`).
             color: channel order of arrays: ``"bgr"`` (OpenCV's, the default) or
                 ``"rgb"`` (Pillow's, matplotlib's). Files and PIL images are
                 read in their own order.
@@ -188,8 +212,9 @@ class PoseEstimator(CoreEstimator):
                 another type, an array not (H, W, 3) uint8, a missing path, a file
                 that is neither an image nor a video by extension, an unreadable
                 single image or video (each message names ``source``, or
-                ``source[k]`` inside a list); an unknown ``color``; ``conf`` or
-                ``kpt_conf`` not in [0, 1] (named); later, as the iterator is
+                ``source[k]`` inside a list), a camera or stream that gives no frame
+                within 10 s; an unknown ``color``; ``conf`` or ``kpt_conf`` not in
+                [0, 1] (named); later, as the iterator is
                 consumed, a stream element of those kinds.
         """
         thresholds = self.thresholds_of(conf, kpt_conf)
@@ -208,7 +233,8 @@ class PoseEstimator(CoreEstimator):
                 one-frame sequence).
             color: channel order of arrays (see :meth:`__call__`).
             fps: frames per second giving the frames' times; None: a video's own
-                timestamps, 30 frames per second for other frames.
+                timestamps, a live source's capture times (dropped frames leave
+                gaps), 30 frames per second for other frames.
             tracker: the tracker's settings (None: the defaults).
             conf: people under this confidence are left out before tracking
                 (None: the estimator's ``conf``).
@@ -246,6 +272,11 @@ class PoseEstimator(CoreEstimator):
             try:
                 value = VideoReader(value)
             except (OSError, ValueError) as exc:
+                raise ValueError(f"source: {exc}") from None
+        elif kind == "live":
+            try:
+                value = LiveReader(value)
+            except OSError as exc:
                 raise ValueError(f"source: {exc}") from None
         return kind, _read(kind, value, color, "source", False)
 

@@ -128,7 +128,10 @@ def test_an_unreadable_file_among_many_is_skipped_with_one_warning(tmp_path, sma
 
 
 @pytest.mark.parametrize("make, message", [
-    (lambda d: 3, r"^source must be a path .* got int"),
+    (lambda d: 3.0, r"^source must be a path .* got float"),    # an int is a camera index
+    (lambda d: -1, r"^source: a camera index must be >= 0, got -1"),
+    (lambda d: "rtsp://", r"^source: the stream URL rtsp:// names no host"),
+    (lambda d: [str(BUS), 0], r"^source\[1\]: a camera or stream \(camera 0\) cannot be one"),
     (lambda d: b"bus.jpg", r"^source must be .* got bytes"),
     (lambda d: d / "missing.jpg", r"^source: no such file or folder"),
     (lambda d: [str(BUS), d / "missing.png"], r"^source\[1\]: no such file or folder"),

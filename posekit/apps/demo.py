@@ -32,6 +32,7 @@ from posekit.io import images as imageio
 from posekit.apps.command import CommandError, Interrupted, run_command
 from posekit.apps.demo_inputs import classify_input, load_checked_image
 from posekit.apps.demo_run import Run
+from posekit.apps.demo_live import run_live
 from posekit.apps.demo_video import run_video
 from posekit.apps.common import (
     HelpFormatter, Parser, add_decoder_options, add_network_options, add_verbosity_options,
@@ -42,6 +43,8 @@ from posekit.apps.outputs import (
     folder_outputs, image_id_for, plan_folder)
 from posekit.pipeline import (DEFAULT_CONF, DEFAULT_KPT_CONF, DEFAULT_MAX_SIDE, THRESHOLDS,
                               PoseEstimator, load_pose_network)
+from posekit.video.live import DEFAULT_OPEN_TIMEOUT, DEFAULT_RECONNECT
+from posekit.video.sources import live_source
 
 #: The command's name in its messages; ``demo_image.py`` passes its own.
 PROG = "posekit"
@@ -62,6 +65,11 @@ inputs:
                           "time") per frame; or -o NAME.mp4: that video only. People are
                           tracked (ids drawn, person_id / track_id in the JSON) unless
                           --no-track
+  a camera or stream   -> the same, live: 0 (camera index), /dev/video0, rtsp://...,
+                          rtmp://, http(s):// (MJPEG, MPEG-TS, HLS), udp://, tcp://;
+                          newest frame first (late frames dropped and counted), until
+                          --max-frames, --duration or Ctrl-C; NAME is camera0 / video0 /
+                          stream
 
 JSON formats (pixel coordinates of the original image):
   --json: COCO keypoint results, a list of
@@ -78,6 +86,8 @@ examples:
   %(prog)s photos/ -o results/ --save-maps results/maps
   %(prog)s clip.mp4 -o clip_out/ --decoder lab --min-parts 5
   %(prog)s clip.mp4 -o drawn.mp4 --smooth --table poses.parquet
+  %(prog)s 0 -o webcam.mp4 --duration 60 --jsonl -
+  %(prog)s rtsp://192.168.1.10:554/stream -o cam.mp4 --table cam.csv
 """
 
 
@@ -89,7 +99,8 @@ def build_parser(prog: str = PROG,
                     description="Find people and their 18 keypoints in an image, a folder of\n"
                                 "images or a video; draw them and write them as JSON.")
     parser.add_argument("input", nargs="?", default=default_input,
-                        help="an image, a folder of images, or a video file")
+                        help="an image, a folder of images, a video file, a camera index "
+                             "(0), a device (/dev/video0) or a stream URL (rtsp://...)")
     parser.add_argument("-o", "--output", metavar="PATH",
                         help=f"output image for an image input (default {DEFAULT_OUTPUT_IMAGE}; "
                              "an existing folder receives NAME.png); output folder for a folder "
@@ -151,6 +162,27 @@ def build_parser(prog: str = PROG,
                        help="also write every keypoint as one table (.csv or .parquet): a row "
                             "per frame x person x keypoint: frame, time (s), person_id, "
                             "keypoint, x, y, score")
+    live = parser.add_argument_group("live", "cameras and network streams (--max-frames "
+                                     "and --duration also end a video file's run)")
+    live.add_argument("--max-frames", type=number(int, 1), default=None, metavar="N",
+                      help="stop after N processed frames")
+    live.add_argument("--duration", type=number(float, 0.001), default=None, metavar="S",
+                      help="stop after S seconds of processing")
+    live.add_argument("--reconnect", type=number(int, 0), default=DEFAULT_RECONNECT,
+                      metavar="N", help="reopen a stream that stops or stalls, N attempts in "
+                                        "a row (waiting 0.5, 1, 2, 4, 8, 8... s); 0: end "
+                                        "with the stream")
+    live.add_argument("--open-timeout", type=number(float, 0.1), default=DEFAULT_OPEN_TIMEOUT,
+                      metavar="S", help="a source that gives no frame within S seconds fails "
+                                        "(also the longest wait of one read)")
+    live.add_argument("--segment", type=number(float, 1.0), default=None, metavar="S",
+                      help="a live source's video and table in pieces of S seconds: "
+                           "NAME_00000.mp4, TABLE_00000.csv... each complete once the next "
+                           "begins (a crash loses only the last)")
+    live.add_argument("--jsonl", metavar="-", choices=["-"],
+                      help="write one JSON line per frame on standard output as it is done "
+                           "(frame, time, people with person_id and pose_keypoints_2d, and "
+                           "for a live source its capture time and latency)")
     add_verbosity_options(parser, "print nothing but errors (no timings, no progress bar)")
     add_version_option(parser)
     return parser
@@ -336,8 +368,27 @@ def _main(run: Run, args: argparse.Namespace) -> int:
     if args.smooth and not args.track:
         raise CommandError("--smooth needs tracking (each person's keypoints are filtered "
                        "along its track); drop --no-track or --smooth")
+    if args.jsonl and args.json == imageio.STDOUT:
+        raise CommandError("--jsonl - and --json - both write to standard output; "
+                           "choose one")
+    try:
+        live = live_source(args.input, "input")
+    except ValueError as exc:
+        raise CommandError(str(exc)) from None
+    if live is not None:
+        try:
+            out = check_outputs(OutputOptions(args.output, args.json, args.openpose_json,
+                                              args.save_maps, args.table), "video",
+                                Path(live.name))
+        except (OSError, ValueError) as exc:
+            raise CommandError(str(exc)) from None
+        return run_live(run, live, out)
     source = Path(args.input)
     kind = classify_input(source, DEFAULT_INPUT)
+    if args.segment:
+        raise CommandError("--segment is for a live input (a camera or a stream)")
+    if args.jsonl and kind != "video":
+        raise CommandError(f"--jsonl is for a video or live input, not a {kind}")
     if args.smooth and kind == "image":
         raise CommandError("--smooth is for a video input (it filters keypoints over time)")
     try:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import collections
 import statistics
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Dict, List, Optional, Tuple
+from typing import Callable, Deque, Dict, List, Optional, Tuple
 
 import numpy as np
 
@@ -18,6 +19,9 @@ from posekit.io import images as imageio
 from posekit.apps.command import CommandError, SignalGate
 from posekit.pipeline import PoseEstimator
 from posekit.results import PoseResult
+
+#: Stage times kept for the summary's medians.
+KEPT_TIMINGS = 10_000
 
 
 @dataclass
@@ -34,7 +38,10 @@ class Run:
     args: argparse.Namespace
     config: PoseConfig
     estimator: Optional[PoseEstimator] = None
-    timings: List[Dict[str, float]] = field(default_factory=list)
+    #: Stage times of the last :data:`KEPT_TIMINGS` images or frames (an endless live run
+    #: keeps its memory bounded; the summary's medians are over these).
+    timings: Deque[Dict[str, float]] = field(
+        default_factory=lambda: collections.deque(maxlen=KEPT_TIMINGS))
     coco: List[dict] = field(default_factory=list)
     downscale_noted: bool = False
     progress: object = None
@@ -61,10 +68,11 @@ class Run:
 
     def say(self, text: str) -> None:
         """A line on stdout (not with --quiet), above the progress bar if one is shown;
-        on stderr when a JSON output goes to stdout (``-``)."""
+        on stderr when a JSON output goes to stdout (``-``, ``--jsonl -``)."""
         if self.args.quiet:
             return
-        stream = sys.stderr if imageio.STDOUT in (self.args.json, self.args.openpose_json) \
+        stream = sys.stderr if imageio.STDOUT in (self.args.json, self.args.openpose_json,
+                                                  getattr(self.args, "jsonl", None)) \
             else sys.stdout
         if self.progress is not None:
             self.progress.write(text, file=stream)

@@ -6,7 +6,10 @@ JSON (and map pictures), its COCO results (``--json``), its table rows
 (``--table``) and its drawn picture into the video, at the source's own time
 (a variable frame rate is kept). SIGINT and SIGTERM wait while one frame's
 outputs go out (``Run.gate``), so after Ctrl-C the video, the JSON files, the table
-and ``--json`` all end at the same frame. Problems end as one
+and ``--json`` all end at the same frame. ``--jsonl -`` writes each frame's JSON line
+last; ``--max-frames`` and ``--duration`` stop the run (then not called truncated);
+:func:`failing_sinks` and :func:`_frame` serve the live run too
+(``posekit.apps.demo_live``). Problems end as one
 :class:`CommandError` line: a frame size the encoder refuses (before any work), a
 full disk, a truncated video (the check the batch command makes, after the
 frames it has).
@@ -14,9 +17,14 @@ frames it has).
 
 from __future__ import annotations
 
+import contextlib
+import io
+import json
+import os
+import sys
 import time
 from pathlib import Path
-from typing import List, Optional, Tuple
+from typing import Callable, Dict, Iterator, List, Optional, TextIO, Tuple
 
 import numpy as np
 
@@ -38,9 +46,14 @@ def _one_line(exc: BaseException) -> str:
 
 
 class _Sinks:
-    """The drawn video and the table of one run; each frame goes to both or to neither."""
+    """The drawn video, the table and the JSON lines (``--jsonl -``) of one run; each frame
+    goes to all of them or to none."""
 
-    def __init__(self, target: Path, info: VideoInfo, table: Optional[str]) -> None:
+    def __init__(self, target: Path, info: VideoInfo, table: Optional[str],
+                 jsonl: Optional[str] = None) -> None:
+        self.lines: Optional[TextIO] = sys.stdout if jsonl == imageio.STDOUT else None
+        #: Seconds subtracted from the frames' times in the video (a live segment's start).
+        self.offset = 0.0
         try:
             self.video = H264Writer(target, info.fps, (info.width, info.height))
         except (OSError, ValueError) as exc:
@@ -50,6 +63,10 @@ class _Sinks:
         except (OSError, ValueError) as exc:
             self.video.discard()
             raise CommandError(f"cannot write the output: {_one_line(exc)}") from None
+
+    def frames_written(self) -> int:
+        """Frames in the video so far."""
+        return self.video.frames
 
     def discard(self) -> None:
         """Drop both (nothing at their destinations)."""
@@ -109,11 +126,14 @@ def run_video(run: Run, source: Path, out: Path, name: Optional[str] = None) -> 
         smooth = OneEuroParams(min_cutoff=args.min_cutoff, beta=args.beta) \
             if args.smooth else None
         stream = PoseStream(run.estimator, track=args.track, smooth=smooth)
-        sinks = _Sinks(target, info, args.table)
-        first_id, frames, skipped = run.next_image_id, 0, 0
-        run.progress = run.progress_bar(info.frame_count, "frame")
+        sinks = _Sinks(target, info, args.table, getattr(args, "jsonl", None))
+        first_id, frames, skipped, stopped = run.next_image_id, 0, 0, False
+        total = info.frame_count
+        if total and getattr(args, "max_frames", None):
+            total = min(total, args.max_frames)
+        run.progress = run.progress_bar(total, "frame")
         start = time.perf_counter()
-        try:
+        with failing_sinks(run, sinks, out, as_file):
             for frame_index, (seconds, frame) in enumerate(reader.timed()):
                 frames = frame_index + 1
                 if _frame(run, stream, sinks, source, out, as_file, name, frame_index,
@@ -122,26 +142,14 @@ def run_video(run: Run, source: Path, out: Path, name: Optional[str] = None) -> 
                 run.next_image_id = first_id + frames     # the next video's ids follow
                 if run.progress is not None:
                     run.progress.update(1)
-        except KeyboardInterrupt:
-            run.close_progress()
-            path, failed = sinks.commit()
-            failed += _json_failure(run)
-            kept = f"kept {path}" + ("" if as_file else f" and their JSON files in {out}") \
-                if path else f"their JSON files are in {out}"
-            raise Interrupted(f"interrupted after {sinks.video.frames} frames; {kept}"
-                              + "".join(f"; could not write {f}" for f in failed)) from None
-        except OSError as exc:               # the encoder or the table's disk failed
-            sinks.discard()
-            run.close_progress()
-            raise CommandError(f"cannot write the output: {_one_line(exc)}") from None
-        except BaseException:
-            sinks.discard()
-            run.close_progress()
-            raise
+                if limit_reached(args, frames, time.perf_counter() - start):
+                    stopped = True
+                    break
         elapsed = time.perf_counter() - start       # the frames' time, as the bar measures it
         run.close_progress()
         try:
-            reader.check_complete(frames)
+            if not stopped:
+                reader.check_complete(frames)
             truncated = ""
         except ValueError as exc:
             truncated = _one_line(exc)
@@ -150,7 +158,7 @@ def run_video(run: Run, source: Path, out: Path, name: Optional[str] = None) -> 
             sinks.discard()
             raise CommandError(f"cannot write {failed[0]}")
     run.finish_json()
-    run.summary(sinks.video.frames, "frames", elapsed, path)
+    run.summary(sinks.frames_written(), "frames", elapsed, path)
     kept = f"the video and the outputs of its {frames} frames are in {path.parent}"
     if truncated:
         raise CommandError(f"{truncated}; {kept}")
@@ -159,27 +167,80 @@ def run_video(run: Run, source: Path, out: Path, name: Optional[str] = None) -> 
     return 0
 
 
-def _frame(run: Run, stream: PoseStream, sinks: _Sinks, source: Path, out: Path,
+def limit_reached(args: object, frames: int, seconds: float) -> bool:
+    """Whether ``--max-frames`` or ``--duration`` ends the run after ``frames`` frames and
+    ``seconds`` seconds."""
+    most, duration = getattr(args, "max_frames", None), getattr(args, "duration", None)
+    return bool((most and frames >= most) or (duration and seconds >= duration))
+
+
+@contextlib.contextmanager
+def failing_sinks(run: Run, sinks: _Sinks, out: Path, as_file: bool,
+                  figures: Callable[[], str] = str) -> Iterator[None]:
+    """The frames' loop of a run: Ctrl-C / SIGTERM commits what was done and raises
+    :class:`Interrupted` (``figures()``: a live run's rate, drops and latency, said on its
+    line); a write error or any other failure discards the outputs.
+
+    Raises:
+        Interrupted: after a signal, the finished frames kept.
+        CommandError: the encoder or the table failed (outputs discarded); standard output
+            closed under ``--jsonl -`` (the frames done kept, as after a signal).
+    """
+    try:
+        yield
+    except (KeyboardInterrupt, BrokenPipeError) as exc:
+        closed = isinstance(exc, BrokenPipeError)       # the --jsonl reader went away
+        if closed:
+            _stdout_to_null()
+        run.close_progress()
+        path, failed = sinks.commit()
+        failed += _json_failure(run)
+        earlier = len(getattr(sinks, "kept", ()))
+        kept = f"kept {path}" + (f" and the {earlier} segments before it" if earlier else "") \
+            + ("" if as_file else f" and their JSON files in {out}") \
+            if path else f"their JSON files are in {out}"
+        said = figures()
+        line = (f"after {sinks.frames_written()} frames" + (f" ({said})" if said else "")
+                + f"; {kept}" + "".join(f"; could not write {f}" for f in failed))
+        if closed:
+            raise CommandError(f"standard output was closed (the --jsonl reader went away) "
+                               f"{line}") from None
+        raise Interrupted(f"interrupted {line}") from None
+    except OSError as exc:               # the encoder, the table's disk or --jsonl failed
+        sinks.discard()
+        run.close_progress()
+        raise CommandError(f"cannot write the output: {_one_line(exc)}") from None
+    except BaseException:
+        sinks.discard()
+        run.close_progress()
+        raise
+
+
+def _frame(run: Run, stream: PoseStream, sinks: _Sinks, source: object, out: Path,
            as_file: bool, name: str, index: int, image_id: int, seconds: float,
-           frame: np.ndarray) -> bool:
+           frame: np.ndarray, stamp: Optional[Callable[[], Dict[str, object]]] = None) -> bool:
     """One frame: estimate, track, then every output of the frame at once (signals held).
 
+    ``stamp`` (a live run's) is called once the frame's result is ready; what it returns
+    goes into the frame's OpenPose JSON and its ``--jsonl`` line as ``"live"``.
     Returns whether the frame was skipped (one line said why; the video shows it
-    undrawn). Raises OSError when the video or the table cannot be written.
+    undrawn). Raises OSError when the video, the table or ``--jsonl`` cannot be written.
     """
     args = run.args
     stem = f"{name}_{index:012d}"
-    drawn, files, tracked, result = frame, [], None, None
+    drawn, files, tracked, result, openpose = frame, [], None, None, {}
     try:
         result = run.estimate(frame, f"{source} frame {index}")
         tracked = stream.follow(result, seconds)
         ids = tracked.ids if args.track else np.full(len(tracked.ids), -1)
+        openpose = openpose_with_ids(tracked.keypoints, ids, seconds)
+        if stamp is not None:
+            openpose["live"] = stamp()
         drawn = draw_people(run.config, frame, tracked.keypoints,
                             tracked.ids if args.track else None, result.scores,
                             **run.drawing())
         files = [] if as_file else [
-            (out / f"{stem}_keypoints.json",
-             imageio.json_bytes(openpose_with_ids(tracked.keypoints, ids, seconds)))]
+            (out / f"{stem}_keypoints.json", imageio.json_bytes(openpose))]
         files += run.maps_outputs(result, stem)
     except (ValueError, OSError, MemoryError) as exc:
         problem = exc
@@ -196,11 +257,26 @@ def _frame(run: Run, stream: PoseStream, sinks: _Sinks, source: Path, out: Path,
             run.coco += coco_with_ids(tracked.keypoints, result.scores, image_id, ids, seconds)
             if sinks.table is not None:
                 sinks.table.add(index, seconds, tracked.ids, tracked.keypoints)
-        sinks.video.write(picture, seconds)
+        sinks.video.write(picture, seconds - sinks.offset)
+        if problem is None and sinks.lines is not None:     # last: a closed pipe loses no frame
+            sinks.lines.write(json.dumps({"frame": index, **openpose},
+                                         separators=(",", ":")) + "\n")
+            sinks.lines.flush()
     if problem is not None:
         run.note(f"skipped: {source} frame {index} ({frame.shape[1]}x{frame.shape[0]}): "
                  f"{_one_line(problem)}", always=True)
     return problem is not None
+
+
+def _stdout_to_null() -> None:
+    """Standard output (a closed pipe) pointed at /dev/null, so that nothing fails on it
+    again, at exit included (the command's choice: descriptor 1 is process-wide)."""
+    try:
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, sys.stdout.fileno())
+        os.close(null)
+    except (OSError, ValueError, AttributeError, io.UnsupportedOperation):
+        pass                                 # not a real descriptor (a test's buffer)
 
 
 def _json_failure(run: Run) -> List[str]:
