@@ -153,7 +153,9 @@ class PoseEstimator:
         self.network = network
         self.decode = make_decoder(decoder, thresholds)
         self.scale_aware = bool(scale_aware) and decoder == "best"
-        self._params = get_decoder(decoder).make_params(thresholds) if self.scale_aware else None
+        #: The decoder's parameters the scale-aware path decodes with (``self.decode`` has
+        #: its own copy: replace both to change them).
+        self.params = get_decoder(decoder).make_params(thresholds)
         self.max_side = imageio.check_max_side(max_side)
         if config is not None and not isinstance(config, PoseConfig):
             raise ValueError(f"config must be an posekit.lab.config.PoseConfig or None, got "
@@ -232,7 +234,7 @@ class PoseEstimator:
             return maps
 
         stages: Dict[str, float] = {}
-        out = decode_passes(heatmaps, pafs, small_pass, self._params, config=self.config,
+        out = decode_passes(heatmaps, pafs, small_pass, self.params, config=self.config,
                             timings=stages)
         timings.update((k, v) for k, v in stages.items() if k in STAGES)
         return out

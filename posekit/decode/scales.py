@@ -1,21 +1,23 @@
-"""Scale-aware decoding: each person taken from the pass (full size or half size) that sees them best.
+"""Scale-aware decoding: each person taken from the maps that see them best (full size, or a half-size pass added).
 
 The network sees people up to about 400 px tall well; taller ones (a person
 filling a webcam frame) fall apart into fragments or lose their limbs.
 Averaging the maps of a half-size pass with the full-size ones everywhere
-helps the large people and hurts the small ones (dev set: APl 0.43 -> 0.51,
-APm 0.32 -> 0.31). Here both passes are decoded separately, and a person of
-the half-size pass replaces the full-size people it covers only where it is
-large (its keypoints' box at least :attr:`ScaleParams.large_height` of the
-image's height) and better supported (its score, corrected for its scale,
-beats theirs); a large half-size person the full-size pass missed is added.
-Small half-size people are dropped: the full-size pass sees them better.
+helps the large people and hurts the others (dev set: APl 0.428 -> 0.504,
+APm 0.321 -> 0.314). Here the full-size maps and the averaged maps are
+decoded separately, and a person of the averaged maps replaces the
+full-size people it covers only where it is large (its keypoints' box at
+least :attr:`ScaleParams.large_height` of the map height) and better
+supported (its score times :attr:`ScaleParams.score_gain` beats theirs); a
+large person the full-size pass missed is added. The other people of the
+averaged maps are dropped: the full-size pass sees them better.
 
-The half-size pass costs about a quarter of the full one (a quarter of the
-pixels) and runs only when the full-size pass suggests a large person
-(:func:`wants_small_pass`). Geometry: cell ``c`` of a pass at scale ``s``
-is centred on original pixel ``(8c + 4) / s - 0.5`` (``posekit.decode.multiscale``),
-so it lies at cell ``c / s + (1 / s - 1) / 2`` of the full-size grid.
+The half-size pass costs about a quarter of the full one and runs only when
+the full-size pass suggests a large person or found only fragments
+(:func:`wants_small_pass`). The second maps may lie on another grid (a pass
+at scale ``s``, whose cell ``c`` is centred on original pixel
+``(8c + 4) / s - 0.5``, ``posekit.decode.multiscale``): their people are
+moved to cell ``c / s + (1 / s - 1) / 2`` of the full-size grid.
 Measured on the COCO dev set: ``docs/records/accuracy_scales.md``.
 """
 
@@ -32,10 +34,14 @@ from posekit.decode.completion import complete
 from posekit.decode.decoder import decode
 from posekit.decode.params import DecoderParams
 from posekit.decode.types import Coords
-from posekit.lab.config import NUM_PARTS, ROW_WIDTH, PoseConfig, get_default_configuration
+from posekit.decode.multiscale import mirror_name
+from posekit.lab.config import (NUM_PARTS, ROW_WIDTH, BodyPart, PoseConfig,
+                                get_default_configuration)
 
 #: Scale of the cheap pass, relative to the full-size input (a quarter of the work).
 SMALL_SCALE = 0.5
+#: Each slot's left/right mirror (``left_knee`` <-> ``right_knee``; the others themselves).
+MIRROR_SLOTS = np.array([BodyPart[mirror_name(BodyPart(s).name)].value for s in range(NUM_PARTS)])
 #: The half-size pass, run on demand: ``() -> (heatmaps, pafs, (fx, fy))`` or None.
 SmallPass = Callable[[], Optional[Tuple[np.ndarray, np.ndarray, Tuple[float, float]]]]
 
@@ -49,13 +55,12 @@ class ScaleParams:
             keypoint box is at least this fraction of the map height, or when
             the full-size pass found nobody with ``trigger_parts`` parts.
         trigger_parts: see ``trigger_height``.
-        large_height: a half-size person is used only when its keypoint box is
-            at least this fraction of the map height.
-        score_gain: a half-size person's score is multiplied by this before
-            it is compared with (and ranked among) full-size people (scores
-            grow with a person's size in cells).
-        cover_distance: a full-size person is covered by a half-size one when
-            most of its keypoints lie within this fraction of the half-size
+        large_height: a person of the second maps is used only when its
+            keypoint box is at least this fraction of the map height.
+        score_gain: a second-maps person's score is multiplied by this before
+            it is compared with (and ranked among) full-size people.
+        cover_distance: a full-size person is covered by a second-maps one
+            when most of its keypoints lie within this fraction of that
             person's box diagonal of the same keypoint there.
         cover_share: ... "most": at least this share of its found keypoints.
     """
@@ -192,13 +197,15 @@ def covers(big: np.ndarray, people: np.ndarray, params: ScaleParams = ScaleParam
 
     ``b`` covers ``p`` when at least ``params.cover_share`` of ``p``'s found
     keypoints (and at least one) lie within ``params.cover_distance`` times
-    ``b``'s box diagonal of ``b``'s keypoint of the same slot.
+    ``b``'s box diagonal of ``b``'s keypoint of the same slot or of its
+    left/right mirror (one of the two often has a person's legs crossed).
     """
     found_big, found = np.isfinite(big[..., 0]), np.isfinite(people[..., 0])
     low = np.where(found_big[..., None], big, np.inf).min(1)
     high = np.where(found_big[..., None], big, -np.inf).max(1)
     diag = np.hypot(*np.where(np.isfinite(high - low), high - low, 0.0).T)      # (M,)
-    dist = np.linalg.norm(big[:, None] - people[None], axis=3)                  # (M, K, 18)
+    dist = np.fmin(np.linalg.norm(big[:, None] - people[None], axis=3),          # (M, K, 18)
+                   np.linalg.norm(big[:, None, MIRROR_SLOTS] - people[None], axis=3))
     close = np.nan_to_num(dist, nan=np.inf) <= params.cover_distance * diag[:, None, None]
     count = found.sum(1)
     return (close.sum(2) >= np.maximum(1, params.cover_share * count)[None]) & (count > 0)[None]
