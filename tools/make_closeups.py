@@ -91,7 +91,8 @@ def move_person(ann: dict, x0: float, y0: float, zoom: float,
     right, bottom = min((x + w - x0) * zoom, frame[0]), min((y + h - y0) * zoom, frame[1])
     box_w, box_h = max(right - left, 0.0), max(bottom - top, 0.0)
     kept = box_w * box_h / max(w * h * zoom * zoom, 1e-9)
-    return {**ann, "keypoints": [round(float(v), 2) for v in kp.reshape(-1)],
+    flat = [v for x, y, vis in kp.tolist() for v in (round(x, 2), round(y, 2), int(vis))]
+    return {**ann, "keypoints": flat,
             "num_keypoints": int(inside.sum()), "bbox": [round(v, 2) for v in
                                                          (left, top, box_w, box_h)],
             "area": round(float(ann["area"]) * zoom * zoom * kept, 2)}
@@ -114,10 +115,11 @@ def make_closeups(images: Path, annotations: Path, limit: Optional[int] = None,
     """
     data = load_annotations(annotations)
     by_image: Dict[int, List[dict]] = {}
-    for ann in data["annotations"]:
+    people = [a for a in data["annotations"] if a["category_id"] == 1]
+    for ann in people:
         by_image.setdefault(ann["image_id"], []).append(ann)
     entries = {im["id"]: im for im in data["images"]}
-    subjects = sorted((a for a in data["annotations"] if not a.get("iscrowd")
+    subjects = sorted((a for a in people if not a.get("iscrowd")
                        and a.get("num_keypoints", 0) >= MIN_KEYPOINTS), key=lambda a: a["id"])
     out_images, out_anns, pictures = [], [], []
     turn = 0
