@@ -91,3 +91,35 @@ def test_the_inside_share_counts_points_in_the_grown_box():
 def test_fragment_params_out_of_range_are_value_errors(field, value):
     with pytest.raises(ValueError, match=field):
         TrackerParams(**{field: value})
+
+
+ZIDANE = pytest.importorskip("conftest").IMAGES / "zidane.jpg"
+
+
+@pytest.mark.skipif(not ZIDANE.is_file(), reason="images/zidane.jpg missing (make setup)")
+@pytest.mark.parametrize("runtime, frames", [("int8", 10), ("tflite", 9)])
+def test_zidane_split_in_a_real_pan_keeps_one_id_and_every_output_aligned(runtime, frames):
+    """zidane.jpg at 640x360 panned 3 px per frame (benchmarks/bench_fragments.py's clip):
+    the decoder splits Zidane into his body and a 5-9 keypoint piece on some frames
+    (4 and 9 on int8, 8 on float32 TFLite). The piece is joined to him: the clip has
+    no id after the first frame's, and each frame's ids, keypoints and people stay aligned."""
+    import cv2
+
+    from benchmarks.bench_tracking import _affine, _warp, load
+    from posekit import PoseEstimator
+    from posekit.networks.inference import load_network
+    from posekit.video.stream import PoseStream
+
+    stream = PoseStream(PoseEstimator(load_network(runtime=runtime)))
+    base = load("zidane.jpg", 0.5)
+    assert base.shape == (360, 640, 3) and cv2 is not None
+    clip = [_warp(base, _affine(dx=3.0 * (f - 45))) for f in range(frames)]
+    out, joined = [], 0
+    for tracked in stream(clip, fps=30.0):
+        out.append(tracked)
+        joined += len(stream.tracker.fragments)
+    assert joined >= 1
+    assert {i for t in out[1:] for i in t.ids.tolist()} <= set(out[0].ids.tolist())
+    for t in out:
+        assert len(t.ids) == len(t.keypoints) == len(t.result.people) == len(t.people)
+        np.testing.assert_array_equal(t.result.scores, [p.score for p in t.people])
