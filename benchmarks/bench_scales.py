@@ -12,6 +12,12 @@ tuning half ``A``: even positions of the images sorted by id; ``B``: odd)::
 Prints one line per mode and subset: AP, APm, APl, the median network time
 per image and the network work relative to the first mode (sum of network
 seconds), and the median post-processing time (peaks + connections + grouping).
+
+``--cost N`` instead times, on the first N images, the full-size pass, the
+second pass (the half-size run and the averaging) and the decoding of both
+modes, interleaved image by image so that a busy machine slows all alike;
+prints the network work of the scale-aware mode relative to the single
+pass (second pass counted only where it runs) and the post-processing medians.
 """
 
 from __future__ import annotations
@@ -41,7 +47,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--modes", nargs="+", choices=tuple(MODES), default=list(MODES))
     parser.add_argument("--limit", type=int, default=None)
     parser.add_argument("--runtime", default="auto")
+    parser.add_argument("--cost", type=int, default=None, metavar="N",
+                        help="time the passes and decoders on the first N images instead")
     args = parser.parse_args(argv)
+    if args.cost:
+        return cost(args.images, args.annotations, args.cost, args.runtime)
     base = None
     for mode in args.modes:
         results, ids, times = evaluate(args.images, args.annotations, progress=False,
@@ -62,6 +72,49 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                       f"work {network / base:.2f}x, post median "
                       f"{1000 * statistics.median(post):.1f} ms", end="")
             print(flush=True)
+    return 0
+
+
+def cost(images: Path, annotations: Path, limit: int, runtime: str) -> int:
+    """The ``--cost`` measurement (see the module's docstring)."""
+    import time
+
+    from posekit.decode.decoder import DecoderParams, decode
+    from posekit.decode.scales import decode_passes
+    from posekit.io.coco import load_annotations
+    from posekit.io.images import read_image
+    from posekit.networks.accurate import small_pass_maps
+    from posekit.networks.inference import infer, load_network
+
+    network = load_network(runtime=runtime)
+    entries = sorted(load_annotations(annotations)["images"], key=lambda e: e["id"])[:limit]
+    params = DecoderParams(complete_people=True)
+    full_s, second_s, ran, single_post, aware_post = [], [], [], [], []
+    for entry in entries:
+        image = read_image(Path(images) / entry["file_name"])
+        start = time.perf_counter()
+        heatmaps, pafs = infer(network, image)
+        full_s.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        second = small_pass_maps(network, image, heatmaps, pafs)
+        second_s.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        decode(heatmaps, pafs, params)
+        single_post.append(time.perf_counter() - start)
+        timings: dict = {}
+        start = time.perf_counter()
+        decode_passes(heatmaps, pafs, lambda: second, params, timings=timings)
+        aware_post.append(time.perf_counter() - start)
+        ran.append(timings["small_pass"])
+    work = (sum(full_s) + sum(s * r for s, r in zip(second_s, ran))) / sum(full_s)
+    print(f"{len(entries)} images, runtime {network.runtime}: full pass median "
+          f"{1000 * statistics.median(full_s):.1f} ms, second pass median "
+          f"{1000 * statistics.median(second_s):.1f} ms ({sum(second_s) / sum(full_s):.2f}x "
+          f"of the full pass), run on {sum(ran):.0f} images; scale-aware network work "
+          f"{work:.2f}x; post-processing median single {1000 * statistics.median(single_post):.2f}"
+          f" ms, scale-aware {1000 * statistics.median(aware_post):.2f} ms "
+          f"(mean {1000 * statistics.mean(single_post):.2f} / "
+          f"{1000 * statistics.mean(aware_post):.2f})")
     return 0
 
 
