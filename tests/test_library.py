@@ -105,9 +105,7 @@ def test_a_video_is_read_lazily_frame_by_frame(tmp_path, small_bus):
     clip = tmp_path / "clip.avi"
     write_clip(clip, small_bus, 5)
     calls = []
-    # one network run per frame: without the scale-aware second pass (which an empty
-    # frame would get: posekit.decode.scales)
-    results = PoseEstimator(counting_network(calls), scale_aware=False)(clip)
+    results = PoseEstimator(counting_network(calls))(clip)
     assert calls == []                                   # nothing estimated at the call
     first = next(results)
     assert (first.path, first.frame, len(calls)) == (str(clip), 0, 1)

@@ -40,15 +40,7 @@ def test_result_of_an_empty_scene_has_every_field():
     assert result.keypoints.shape == (0, NUM_PARTS, 3) and result.scores.shape == (0,)
     assert set(result.timings) == {"network", "peaks", "connections", "grouping"}
     assert result.coco(3) == [] and result.openpose()["people"] == []
-    # Nobody found: the scale-aware mode looks again at half size (posekit.decode.scales).
-    assert calls == [(1, 64, 64, 3), (1, 32, 32, 3)]
-
-
-def test_without_scale_awareness_the_network_runs_once():
-    calls = []
-    PoseEstimator(zero_network(calls), max_side=64, scale_aware=False)(
-        np.zeros((96, 128, 3), np.uint8))
-    assert len(calls) == 1
+    assert len(calls) == 1     # nobody found: no second, half-size pass (posekit.decode.scales)
 
 
 @pytest.mark.parametrize("image, fragment", [

@@ -107,9 +107,9 @@ def test_the_small_pass_runs_for_a_large_person_or_when_only_fragments_were_foun
     assert wants_small_pass(coords, rows, 100) is expected
 
 
-def test_the_small_pass_runs_when_nobody_was_found_and_map_height_is_checked():
+def test_the_small_pass_does_not_run_when_nobody_was_found_and_map_height_is_checked():
     coords, rows = rows_of([])
-    assert wants_small_pass(coords, rows, 100)
+    assert not wants_small_pass(coords, rows, 100)
     with pytest.raises(ValueError, match="map_height"):
         wants_small_pass(coords, rows, 0)
 

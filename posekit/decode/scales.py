@@ -53,7 +53,8 @@ class ScaleParams:
     Attributes:
         trigger_height: the half-size pass runs when a full-size person's
             keypoint box is at least this fraction of the map height, or when
-            the full-size pass found nobody with ``trigger_parts`` parts.
+            the full-size pass found people but none with ``trigger_parts``
+            parts (nobody at all: no second pass).
         trigger_parts: see ``trigger_height``.
         large_height: a person of the second maps is used only when its
             keypoint box is at least this fraction of the map height.
@@ -136,8 +137,9 @@ def wants_small_pass(coords: Coords, skeletons: np.ndarray, map_height: int,
 
     Returns:
         True when a person's keypoint box is at least
-        ``params.trigger_height * map_height`` tall, or when no person has
-        ``params.trigger_parts`` parts (only fragments, or nobody).
+        ``params.trigger_height * map_height`` tall, or when people were
+        found but none has ``params.trigger_parts`` parts (only fragments);
+        False when nobody was found.
 
     Raises:
         ValueError: ``map_height`` not a positive integer.
@@ -146,7 +148,9 @@ def wants_small_pass(coords: Coords, skeletons: np.ndarray, map_height: int,
             or map_height < 1:
         raise ValueError(f"map_height must be a positive integer, got {map_height!r}")
     rows = np.asarray(skeletons, np.float64).reshape(-1, ROW_WIDTH)
-    if not len(rows) or (rows[:, NUM_PARTS + 1] < params.trigger_parts).all():
+    if not len(rows):
+        return False      # nobody at all: dev AP the same, and an empty frame costs one pass
+    if (rows[:, NUM_PARTS + 1] < params.trigger_parts).all():
         return True
     return bool((person_heights(row_points(coords, rows)) >= params.trigger_height
                  * map_height).any())
