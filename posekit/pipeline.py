@@ -130,8 +130,8 @@ class PoseEstimator:
     def __init__(self, network: Optional[object] = None, decoder: str = "best",
                  thresholds: Optional[Dict[str, float]] = None,
                  max_side: Optional[int] = DEFAULT_MAX_SIDE,
-                 config: Optional[PoseConfig] = None, conf: float = DEFAULT_CONF,
-                 kpt_conf: float = DEFAULT_KPT_CONF) -> None:
+                 config: Optional[PoseConfig] = None, scale_aware: bool = True,
+                 conf: float = DEFAULT_CONF, kpt_conf: float = DEFAULT_KPT_CONF) -> None:
         """Set up.
 
         Args:
@@ -146,6 +146,11 @@ class PoseEstimator:
                 (never) or an integer >= 32 (``posekit.io.images.check_max_side``;
                 numpy integers too).
             config: pose configuration (None: COCO-18).
+            scale_aware: with the ``"best"`` decoder, run a second, half-size
+                pass when the full-size one suggests a large person (a quarter
+                of its work) and take large people from it
+                (``posekit.decode.scales``); ignored by the other decoders and
+                for a network that already averages scales (``accurate_network``).
             conf: default of each call's ``conf``: people whose confidence
                 (``Person.score``, in [0, 1]) is under it are left out.
             kpt_conf: default of each call's ``kpt_conf``: keypoints scored under
@@ -155,15 +160,24 @@ class PoseEstimator:
             ValueError: a ``network`` that is none of those, an unknown decoder,
                 ``thresholds`` not a mapping or with an unknown name or bad
                 value, a bad ``max_side``, a ``config`` that is not a
-                ``PoseConfig``, ``conf`` or ``kpt_conf`` not in [0, 1] (each
-                message names the argument).
+                ``PoseConfig``, a ``scale_aware`` that is not a bool, ``conf`` or
+                ``kpt_conf`` not in [0, 1] (each message names the argument).
         """
         check_network(network)
+        if not isinstance(scale_aware, (bool, np.bool_)):
+            raise ValueError(f"scale_aware must be a bool, got {scale_aware!r}")
         self.network = network
         self.conf = check_conf(conf, "conf")
         self.kpt_conf = check_conf(kpt_conf, "kpt_conf")
         self.decoder = decoder
         self.decode = make_decoder(decoder, thresholds)
+        # A network that already averages several scales (accurate_network, which keeps the
+        # one it wraps as ``base``) gets no second pass: --accurate stays as measured.
+        self.scale_aware = (bool(scale_aware) and decoder == "best"
+                            and getattr(network, "base", None) is None)
+        #: The decoder's parameters the scale-aware path decodes with (``self.decode`` has
+        #: its own copy: replace both to change them).
+        self.params = get_decoder(decoder).make_params(thresholds)
         self.max_side = imageio.check_max_side(max_side)
         if config is not None and not isinstance(config, PoseConfig):
             raise ValueError(f"config must be an posekit.lab.config.PoseConfig or None, got "
@@ -223,7 +237,10 @@ class PoseEstimator:
             start = time.perf_counter()
             heatmaps, pafs = infer(self.network, small)
             timings["network"] = time.perf_counter() - start
-        coords, skeletons = self.decode(heatmaps, pafs, timings)
+        if self.scale_aware:
+            coords, skeletons = self._decode_scales(small, heatmaps, pafs, timings)
+        else:
+            coords, skeletons = self.decode(heatmaps, pafs, timings)
         keypoints = skeleton_keypoints(coords, skeletons, STRIDE, scale)
         confidence = calibration(self.decoder, getattr(self.network, "name", None),
                                  getattr(self.network, "runtime", None))
@@ -239,6 +256,29 @@ class PoseEstimator:
         """
         return (self.conf if conf is None else check_conf(conf, "conf"),
                 self.kpt_conf if kpt_conf is None else check_conf(kpt_conf, "kpt_conf"))
+
+
+    def _decode_scales(self, bgr: np.ndarray, heatmaps: np.ndarray, pafs: np.ndarray,
+                       timings: Dict[str, float]) -> Tuple[dict, np.ndarray]:
+        """:func:`posekit.decode.scales.decode_passes` with the half-size pass
+        on this network (its seconds join ``timings["network"]``)."""
+        from posekit.decode.scales import SMALL_SCALE, decode_passes
+        from posekit.networks.accurate import small_pass_maps
+
+        def small_pass():
+            if min(bgr.shape[:2]) * SMALL_SCALE < 2 * MIN_SIDE:
+                return None
+            with self._lock:
+                start = time.perf_counter()
+                maps = small_pass_maps(self.network, bgr, heatmaps, pafs, SMALL_SCALE)
+                timings["network"] += time.perf_counter() - start
+            return maps
+
+        stages: Dict[str, float] = {}
+        out = decode_passes(heatmaps, pafs, small_pass, self.params, config=self.config,
+                            timings=stages)
+        timings.update((k, v) for k, v in stages.items() if k in STAGES)
+        return out
 
 
 # --- network -------------------------------------------------------------------------------

@@ -92,6 +92,7 @@ def grouping_only(estimator):
 
     params = DecoderParams(complete_people=False)
     estimator.decode = lambda hm, pf, timings: decode(hm, pf, params, timings=timings)
+    estimator.params = params          # what the scale-aware path decodes with
     return estimator
 
 
@@ -117,6 +118,7 @@ def test_completion_only_adds_keypoints(network, detections, photo):
     estimator = PoseEstimator(network, "best")
     params = DecoderParams(complete_people=True)
     estimator.decode = lambda hm, pf, timings: decode(hm, pf, params, timings=timings)
+    estimator.params = params
     completed = found_keypoints(estimator, photo)
     assert len(completed) == len(detections[photo])
     for full, found in zip(completed, detections[photo]):

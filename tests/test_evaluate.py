@@ -95,6 +95,9 @@ RUNTIME = "tflite"
 #: best: 0.2950 -> 0.3364 when the best decoder began completing people
 #: (posekit.decode.completion, issue 18).
 PINNED_AP = {"best": 0.3364, "lab": 0.1258, "handout": 0.1259}
+#: The evaluation command's default (best decoder, scale-aware: posekit.decode.scales,
+#: issue 35) on the same images, as printed (3 decimals); ``--no-scale-aware`` gives PINNED_AP.
+PINNED_SCALE_AWARE_AP = 0.353
 AP_TOLERANCE = 0.002
 #: COCO-17 keypoint indices of each left/right pair (left first).
 MIRRORED = {"eyes": (1, 2), "ears": (3, 4), "shoulders": (5, 6), "elbows": (7, 8),
@@ -206,15 +209,20 @@ def test_coco_keypoint_order_against_hand_labelled_people(dev_subset, dev_maps):
 
 
 @needs_dev
-def test_evaluation_command_on_real_dev_images_prints_the_pinned_ap(tmp_path, dev_subset):
+@pytest.mark.parametrize("flags, pinned, mode", [
+    ((), PINNED_SCALE_AWARE_AP, " (scale-aware)"),
+    (("--no-scale-aware",), PINNED_AP["best"], "")])
+def test_evaluation_command_on_real_dev_images_prints_the_pinned_ap(tmp_path, dev_subset, flags,
+                                                                    pinned, mode):
     out = tmp_path / "results.json"
     result = run_cli("--images", str(DEV / "images"), "--annotations", str(dev_subset[0]),
-                     "--results", str(out), "--runtime", RUNTIME)
+                     "--results", str(out), "--runtime", RUNTIME, *flags)
     assert result.returncode == 0, result.stderr
     assert f"{DEV_IMAGES} images" in result.stdout and "median time per image" in result.stdout
+    assert f"scales [1.0]{mode};" in result.stdout
     header, values = result.stdout.strip().splitlines()[-3:-1]
     stats = dict(zip(header.split(), map(float, values.split())))
-    assert stats["AP"] == pytest.approx(PINNED_AP["best"], abs=AP_TOLERANCE)
+    assert stats["AP"] == pytest.approx(pinned, abs=AP_TOLERANCE)
     found = json.loads(out.read_text())
     assert {r["image_id"] for r in found} <= {im["id"] for im in dev_subset[1]["images"]}
     assert all(len(r["keypoints"]) == 51 for r in found)

@@ -40,7 +40,7 @@ def test_result_of_an_empty_scene_has_every_field():
     assert result.keypoints.shape == (0, NUM_PARTS, 3) and result.scores.shape == (0,)
     assert set(result.timings) == {"network", "peaks", "connections", "grouping"}
     assert result.coco(3) == [] and result.openpose()["people"] == []
-    assert len(calls) == 1
+    assert len(calls) == 1     # nobody found: no second, half-size pass (posekit.decode.scales)
 
 
 @pytest.mark.parametrize("image, fragment", [

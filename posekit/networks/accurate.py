@@ -107,3 +107,54 @@ def infer_multiscale(network: PoseNetwork | Any, bgr_image: np.ndarray,
     shape = output_size(round(height * output_scale), round(width * output_scale))
     heatmaps, pafs = fuse_maps(runs, output_scale, shape)
     return heatmaps, pafs, output_scale
+
+
+def small_pass_maps(network: PoseNetwork | Any, bgr_image: np.ndarray, heatmaps: np.ndarray,
+                    pafs: np.ndarray, scale: float = 0.5,
+                    ) -> tuple[np.ndarray, np.ndarray, tuple[float, float]]:
+    """The scale-aware mode's second pass: the image at ``scale``, averaged with the full-size maps.
+
+    The half-size pass sees large people whole (a quarter of the full pass's
+    work); its maps are resampled onto the full-size grid and averaged with
+    the full-size ones, which keeps their localisation
+    (``posekit.decode.scales`` decodes these and picks people from them
+    only where they are large).
+
+    Args:
+        network: as for :func:`infer`.
+        bgr_image: the uint8 ``(H, W, 3)`` BGR image the full pass saw.
+        heatmaps: its ``(h, w, 19)`` full-size heatmaps.
+        pafs: its ``(h, w, 38)`` full-size PAFs.
+        scale: resize factor of the second pass, in (0, 1).
+
+    Returns:
+        ``(heatmaps (h, w, 19), pafs (h, w, 38), (1.0, 1.0))``: averaged maps
+        on the full-size grid (the last item: their grid's size relative to
+        the full-size one, as ``posekit.decode.scales.SmallPass`` returns).
+
+    Raises:
+        ValueError: bad image or maps, ``scale`` not in (0, 1), or an image
+            that ``scale`` makes smaller than 8x8.
+    """
+    from posekit.decode.multiscale import fuse_maps
+
+    if isinstance(scale, bool) or not isinstance(scale, (int, float, np.number)) \
+            or not 0 < scale < 1:
+        raise ValueError(f"scale must be a number in (0, 1), got {scale!r}")
+    validate_image(bgr_image)
+    height, width = bgr_image.shape[:2]
+    if heatmaps.shape[:2] != output_size(height, width):
+        raise ValueError(f"heatmaps of shape {heatmaps.shape} are not the maps of a "
+                         f"{width}x{height} image")
+    import cv2
+
+    size = (round(width * scale), round(height * scale))
+    if min(size) < STRIDE:
+        raise ValueError(f"scale {scale} makes the {width}x{height} image smaller than "
+                         f"{STRIDE}x{STRIDE}")
+    small_heatmaps, small_pafs = infer(network, cv2.resize(bgr_image, size,
+                                                           interpolation=cv2.INTER_AREA))
+    fused = fuse_maps([(heatmaps, pafs, (1.0, 1.0), 0),
+                       (small_heatmaps, small_pafs, (size[0] / width, size[1] / height), 0)],
+                      1.0, heatmaps.shape[:2])
+    return fused[0], fused[1], (1.0, 1.0)

@@ -14,6 +14,8 @@ results) and draw the people with their ids.
 
 from __future__ import annotations
 
+import dataclasses
+
 import math
 from dataclasses import dataclass
 from typing import Iterable, Iterator, List, Optional, Tuple, Union
@@ -39,7 +41,9 @@ class TrackedFrame:
         time: its time, seconds.
         ids: (K,) int64 track ids (without tracking: 0..K-1, the index in the frame).
         keypoints: (K, 18, 3) ``x, y, score`` in pixels (smoothed with ``smooth``).
-        result: the estimator's full result (maps, raw keypoints, timings).
+        result: the estimator's full result (maps, raw keypoints, timings); with
+            tracking, without the fragments the tracker joined to their people
+            (``posekit.video.tracking``), so its people align with ``ids``.
     """
 
     index: int
@@ -149,7 +153,11 @@ class PoseStream:
         """Track and smooth the people of an already estimated frame."""
         people = result.keypoints
         if self.tracker is not None:
-            ids = self.tracker.update(people, time)
+            people, ids, kept = self.tracker.update_people(people, time)
+            if len(kept) < len(result.people):     # fragments joined to their people
+                result = dataclasses.replace(
+                    result, people=tuple(result.people[k] for k in kept.tolist()),
+                    skeletons=result.skeletons[kept])
         else:
             ids = np.arange(len(people), dtype=np.int64)
         if self.smoother is not None:

@@ -8,7 +8,12 @@ track's box area as the scale) against each track's predicted position
 (constant velocity of its centre); the assignment is greedy on the similarity
 matrix, best pair first, which never gives one track to two people. A track
 that finds no person is kept ``max_missed`` frames, so a short occlusion
-keeps the id; an unmatched person gets a new id (ids are never reused).
+keeps the id; an unmatched person gets a new id (ids are never reused),
+unless it is a fragment of a person matched in the same frame: few
+keypoints, lying on that track's predicted keypoints (the decoder sometimes
+splits a large person into a body and a 4-9 keypoint piece for a frame or
+two). A fragment gets no track: :meth:`PoseTracker.update` answers -1 for it
+and :meth:`PoseTracker.update_people` joins it to its person.
 
 Works on any stream of frames: the tracker holds only its tracks, no frames.
 """
@@ -60,6 +65,16 @@ class TrackerParams:
     # Weight of the newest velocity measurement (median keypoint step) in the track's
     # velocity, an exponential average; 0.3-0.8 behave alike on the benchmark clips.
     velocity_weight: float = 0.5
+    # An unmatched person is a fragment of a track matched in the same frame when its
+    # similarity to that track's prediction is at least this (0 disables), ...
+    fragment_similarity: float = 0.3
+    # ... this share of its keypoints lies in the prediction's box (10 % margin), ...
+    fragment_inside: float = 0.8
+    # ... and it has at most this many keypoints. Set on the clips of
+    # benchmarks/bench_fragments.py (docs/records/accuracy_scales.md): zidane.jpg's split
+    # Zidane scores 0.6-0.96 with all inside; the person cut by the close-up's left
+    # edge 0.2-0.6 with 14-62 % inside (once 0.36 with all inside).
+    fragment_parts: int = 9
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.min_similarity <= 1.0:
@@ -72,6 +87,15 @@ class TrackerParams:
             raise ValueError(f"min_box_side must be > 0, got {self.min_box_side}")
         if not 0.0 <= self.velocity_weight <= 1.0:
             raise ValueError(f"velocity_weight must be in [0, 1], got {self.velocity_weight}")
+        if not 0.0 <= self.fragment_inside <= 1.0:
+            raise ValueError(f"fragment_inside must be in [0, 1], got {self.fragment_inside}")
+        if not 0.0 <= self.fragment_similarity <= 1.0:
+            raise ValueError(f"fragment_similarity must be in [0, 1], got "
+                             f"{self.fragment_similarity}")
+        if int(self.fragment_parts) != self.fragment_parts or not \
+                0 <= self.fragment_parts <= NUM_PARTS:
+            raise ValueError(f"fragment_parts must be an integer in [0, {NUM_PARTS}], got "
+                             f"{self.fragment_parts}")
 
 
 def check_keypoints(keypoints: np.ndarray, name: str = "keypoints") -> np.ndarray:
@@ -139,6 +163,17 @@ def similarity(tracks: np.ndarray, people: np.ndarray, min_common: int = 2,
     return np.where(count >= min_common, oks, 0.0)
 
 
+def inside_share(points: np.ndarray, person: np.ndarray, margin: float = 0.1) -> float:
+    """Share of ``points`` (n, 2) inside ``person``'s (18, 3) keypoint box, grown by
+    ``margin`` of its width and height on each side (0 when either has no points)."""
+    seen = person[:, 2] > 0
+    if not len(points) or not seen.any():
+        return 0.0
+    low, high = person[seen, :2].min(0), person[seen, :2].max(0)
+    pad = margin * (high - low)
+    return float(((points >= low - pad) & (points <= high + pad)).all(1).mean())
+
+
 def greedy_assignment(scores: np.ndarray, threshold: float) -> List[tuple]:
     """Pairs (row, column) taken best score first, each row and column once.
 
@@ -197,6 +232,8 @@ class PoseTracker:
         self._next_id = 0
         self._frame = 0
         self._last_time: Optional[float] = None
+        #: Of the last update: fragment index -> index of the person it belongs to.
+        self.fragments: Dict[int, int] = {}
 
     @property
     def live_ids(self) -> List[int]:
@@ -227,7 +264,9 @@ class PoseTracker:
                 (0, 1, 2, ...), which must then be used for the whole stream.
 
         Returns:
-            (K,) int64 ids, in the order of ``keypoints``.
+            (K,) int64 ids, in the order of ``keypoints``; -1 for a fragment of
+            another person of the frame (:attr:`fragments` says whose;
+            :meth:`update_people` joins them).
 
         Raises:
             ValueError: if ``keypoints`` is malformed or ``time`` is not after the last one.
@@ -242,7 +281,8 @@ class PoseTracker:
         self._last_time = now
         p = self.params
         track_ids = list(self._tracks)
-        scores = similarity(self._predicted(now), people, p.min_common, p.min_box_side)
+        predicted = self._predicted(now)
+        scores = similarity(predicted, people, p.min_common, p.min_box_side)
         ids = np.full(len(people), -1, dtype=np.int64)
         for row, col in greedy_assignment(scores, p.min_similarity):
             track_id = track_ids[row]
@@ -254,11 +294,62 @@ class PoseTracker:
                 track.missed += 1
                 if track.missed > p.max_missed:
                     del self._tracks[track_id]
+        self.fragments = self._find_fragments(scores, ids, people, track_ids, predicted)
         for col in np.flatnonzero(ids < 0):
+            if col in self.fragments:
+                continue
             ids[col] = self._next_id
             self._tracks[self._next_id] = _Track(people[col].copy(), now)
             self._next_id += 1
         return ids
+
+    def update_people(self, keypoints: np.ndarray, time: Optional[float] = None
+                      ) -> "tuple[np.ndarray, np.ndarray, np.ndarray]":
+        """:meth:`update`, with each fragment joined to its person.
+
+        Args:
+            keypoints: (K, 18, 3) as for :meth:`update`.
+            time: as for :meth:`update`.
+
+        Returns:
+            ``(people (K', 18, 3), ids (K',), kept (K',))``: the people
+            without their fragments, each fragment's keypoints filling the
+            slots its person lacks; their ids as :meth:`update` gives them
+            (none -1); the index in ``keypoints`` of each.
+
+        Raises:
+            ValueError: as :meth:`update`.
+        """
+        ids = self.update(keypoints, time)
+        people = check_keypoints(keypoints).copy()
+        for col, owner in self.fragments.items():
+            empty = people[owner, :, 2] <= 0
+            people[owner, empty] = people[col, empty]
+        kept = np.flatnonzero(ids >= 0)
+        return people[kept], ids[kept], kept
+
+    def _find_fragments(self, scores: np.ndarray, ids: np.ndarray, people: np.ndarray,
+                        track_ids: List[int], predicted: np.ndarray) -> Dict[int, int]:
+        """Unmatched people that are fragments of a person matched this frame:
+        ``{fragment index: person index}``."""
+        p = self.params
+        out: Dict[int, int] = {}
+        if p.fragment_similarity <= 0 or not len(track_ids):
+            return out
+        matched = {track_ids.index(int(t)): col for col, t in enumerate(ids.tolist()) if t >= 0}
+        counts = (people[:, :, 2] > 0).sum(1)
+        for col in np.flatnonzero(ids < 0).tolist():
+            if counts[col] > p.fragment_parts:
+                continue
+            best, owner = p.fragment_similarity, None
+            found = people[col, people[col, :, 2] > 0, :2]
+            for row, person in matched.items():
+                if scores[row, col] >= best and inside_share(
+                        found, predicted[row]) >= p.fragment_inside:
+                    best, owner = scores[row, col], person
+            if owner is not None:
+                out[col] = owner
+        return out
 
     def _follow(self, track: _Track, person: np.ndarray, now: float) -> None:
         both = (track.keypoints[:, 2] > 0) & (person[:, 2] > 0)
