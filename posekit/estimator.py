@@ -305,4 +305,4 @@ class PoseEstimator(CoreEstimator):
                 seconds = 0.0 if last is None else last + 1.0 / 30.0
             last = seconds
             tracked = stream.follow(result, seconds)
-            yield dataclasses.replace(result, people=tuple(tracked.people))
+            yield dataclasses.replace(tracked.result, people=tuple(tracked.people))

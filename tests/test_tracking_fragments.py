@@ -123,3 +123,35 @@ def test_zidane_split_in_a_real_pan_keeps_one_id_and_every_output_aligned(runtim
     for t in out:
         assert len(t.ids) == len(t.keypoints) == len(t.result.people) == len(t.people)
         np.testing.assert_array_equal(t.result.scores, [p.score for p in t.people])
+
+
+@pytest.mark.skipif(not ZIDANE.is_file(), reason="images/zidane.jpg missing (make setup)")
+def test_frames_with_a_joined_fragment_stay_whole_in_the_library_and_the_command(tmp_path,
+                                                                               capsys):
+    """The same pan (int8: a piece joined on frames 4 and 9): ``estimator.track`` gives
+    results whose people, skeletons and scores agree, and the demo command draws, writes
+    and tables every frame (a result whose people kept the fragment while the tracker
+    dropped it made each such frame a 'scores must have one value per person' skip)."""
+    import cv2
+
+    from benchmarks.bench_tracking import _affine, _warp, load
+    from posekit import PoseEstimator
+    from posekit.apps import demo
+    from posekit.networks.inference import load_network
+
+    base = load("zidane.jpg", 0.5)
+    clip = [_warp(base, _affine(dx=3.0 * (f - 45))) for f in range(10)]
+    estimator = PoseEstimator(load_network(runtime="int8"))
+    for result in estimator.track(clip, fps=30.0):
+        assert len(result.people) == len(result.skeletons) == len(result.scores)
+        assert all(p.track_id is not None for p in result.people)
+    video = tmp_path / "pan.avi"
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 30, (640, 360))
+    for image in clip:
+        writer.write(image)
+    writer.release()
+    status = demo.main([str(video), "-o", str(tmp_path / "drawn.mp4"), "--runtime", "int8",
+                        "--table", str(tmp_path / "poses.csv"), "-q"])
+    err = capsys.readouterr().err
+    assert status == 0, err
+    assert "skipped" not in err

@@ -232,6 +232,7 @@ def _frame(run: Run, stream: PoseStream, sinks: _Sinks, source: object, out: Pat
     try:
         result = run.estimate(frame, f"{source} frame {index}")
         tracked = stream.follow(result, seconds)
+        result = tracked.result             # without the fragments joined to their people
         ids = tracked.ids if args.track else np.full(len(tracked.ids), -1)
         openpose = openpose_with_ids(tracked.keypoints, ids, seconds)
         if stamp is not None:

@@ -128,7 +128,7 @@ async def run_stream(websocket: WebSocket, engine: Engine, admission: Admission,
                                                       refuse=False)
                 last = max(arrived, last + 1e-6)
                 tracked = tracker.follow(result, last)
-                result = dataclasses.replace(result, people=tuple(tracked.people))
+                result = dataclasses.replace(tracked.result, people=tuple(tracked.people))
                 result = result.filtered(state.options["conf"], state.options["kpt_conf"])
                 answer.update(result_json(result, timings))
                 metrics.frame("done")
