@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import sys
 from pathlib import Path
 
 import cv2
@@ -333,3 +334,26 @@ def test_a_signal_while_the_run_ends_still_writes_the_manifest(tree, local_ray, 
     assert capsys.readouterr().err.strip().splitlines()[-1] == (
         "posekit-batch: interrupted; rerun the same command to finish")
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler   # put back
+
+
+def test_the_process_entry_flushes_and_ends_with_mains_status(monkeypatch, capsys):
+    """``posekit-batch`` ends with ``os._exit(main())`` after flushing (Ray's core worker can
+    abort in the interpreter's teardown after a SIGTERM: status -6 instead of 130)."""
+    ended = []
+
+    class Ended(Exception):
+        pass
+
+    def fake_exit(status):
+        ended.append((status, capsys.readouterr().err))
+        raise Ended
+
+    def fake_main():
+        print("posekit-batch: interrupted; rerun the same command to finish", file=sys.stderr)
+        return 130
+
+    monkeypatch.setattr(batch, "main", fake_main)
+    monkeypatch.setattr(batch.os, "_exit", fake_exit)
+    with pytest.raises(Ended):
+        batch.entry()
+    assert ended == [(130, "posekit-batch: interrupted; rerun the same command to finish\n")]

@@ -1,7 +1,5 @@
 """``python -m posekit.apps.batch``: the same as ``posekit-batch``."""
 
-import sys
+from posekit.apps.batch.run import entry
 
-from posekit.apps.batch.run import main
-
-sys.exit(main())
+entry()

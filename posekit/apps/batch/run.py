@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import logging
 import os
 import sys
 import time
@@ -398,5 +399,25 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return run_command(PROG, lambda: run(args, gate), gate)
 
 
+def entry() -> None:
+    """The ``posekit-batch`` process: :func:`main`, then the process ends at once.
+
+    After a run that started Ray in this process, the interpreter's own teardown can
+    abort in Ray's native core worker (exit status -6 instead of 130 after a SIGTERM:
+    ray-project/ray#37288, seen here on a loaded 2-core machine); Ray's own workers end
+    with ``os._exit`` for that reason. Every output is complete before :func:`main`
+    returns (the manifest written, Ray stopped, its processes ended), so the streams are
+    flushed and the process exits with :func:`main`'s status, skipping that teardown.
+    """
+    status = main()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):       # a closed pipe: nothing more to say
+            pass
+    logging.shutdown()
+    os._exit(status)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()
