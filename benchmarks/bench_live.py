@@ -2,7 +2,7 @@
 
 Run from the project root::
 
-    python -m benchmarks.bench_live [--seconds 30] [--runtimes int8 tflite] [--still]
+    python -m benchmarks.bench_live [--seconds 30] [--runtimes int8 tflite] [--still] [--full-size]
 
 A 640x360 clip made from ``images/zidane.jpg`` (panning 2 px per frame there and back;
 ``--still``: still) is served live at 30 frames/s on 127.0.0.1 by the bundled ffmpeg
@@ -80,11 +80,14 @@ def cpu_seconds(pid: int) -> float:
         return 0.0
 
 
-def run_one(url: str, runtime: str, seconds: float, folder: Path) -> Dict[str, object]:
-    """One live run of the demo command; its figures."""
+def run_one(url: str, runtime: str, seconds: float, folder: Path,
+            full_size: bool = False) -> Dict[str, object]:
+    """One live run of the demo command (with ``--full-size`` when ``full_size``); its
+    figures."""
     command = [sys.executable, str(ROOT / "demo_image.py"), url, "-o",
                str(folder / f"live_{runtime}.mp4"), "--table", str(folder / f"live_{runtime}.csv"),
-               "--jsonl", "-", "--duration", str(seconds), "--runtime", runtime, "-q"]
+               "--jsonl", "-", "--duration", str(seconds), "--runtime", runtime, "-q",
+               *(["--full-size"] if full_size else [])]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                text=True)
     last: List[str] = []
@@ -116,7 +119,8 @@ def run_one(url: str, runtime: str, seconds: float, folder: Path) -> Dict[str, o
         if cpu_at_first and len(samples) > 1 else float("nan")
     early = [mb for t, mb in samples if t >= 0.1 * seconds][:1] or [samples[0][1]]
     sent = live["source_frame"] + 1
-    return {"runtime": runtime, "fps": live["fps"], "dropped": live["dropped"],
+    return {"runtime": runtime + (" --full-size" if full_size else ""), "fps": live["fps"],
+            "dropped": live["dropped"],
             "dropped_share": live["dropped"] / sent if sent else 0.0,
             "p50": live["latency_p50"] * 1000, "p95": live["latency_p95"] * 1000,
             "cores": cores, "rss_early": early[0], "rss_end": samples[-1][1],
@@ -130,6 +134,9 @@ def main() -> None:
     parser.add_argument("--runtimes", nargs="+", default=["int8", "tflite"],
                         help="--runtime values to run (default: int8 tflite)")
     parser.add_argument("--still", action="store_true", help="a still clip, no pan")
+    parser.add_argument("--full-size", action="store_true",
+                        help="also run each runtime with --full-size (every frame at full "
+                             "size), alternating with the default")
     args = parser.parse_args()
     load = os.getloadavg()
     print(f"CPU: {cpu_name()}; load average at start {load[0]:.2f} {load[1]:.2f} "
@@ -143,9 +150,11 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         clip = make_clip(folder / "clip.mkv", frames=120, step=0 if args.still else 2.0)
-        for runtime in args.runtimes:
+        runs = [(runtime, full) for runtime in args.runtimes
+                for full in ((False, True) if args.full_size else (False,))]
+        for runtime, full in runs:
             with LoopbackStream(clip) as server:
-                row = run_one(server.url, runtime, args.seconds, folder)
+                row = run_one(server.url, runtime, args.seconds, folder, full)
             print(f"| {row['runtime']} | {row['fps']:.2f} | {row['dropped']} "
                   f"({row['dropped_share']:.0%}) | {row['p50']:.0f} / {row['p95']:.0f} "
                   f"| {row['cores']:.2f} ({1000 * row['cores'] / row['fps']:.0f}) "

@@ -186,7 +186,7 @@ class PoseEstimator:
         self._lock = threading.Lock()
 
     def __call__(self, image: np.ndarray, color: str = "bgr", conf: Optional[float] = None,
-                 kpt_conf: Optional[float] = None) -> PoseResult:
+                 kpt_conf: Optional[float] = None, *, half_size: bool = False) -> PoseResult:
         """Find the people in an image.
 
         Args:
@@ -197,6 +197,10 @@ class PoseEstimator:
                 estimator's ``conf``); one equal to it is kept.
             kpt_conf: keypoints scored under it are hidden (None: the
                 estimator's ``kpt_conf``).
+            half_size: run the network once, on the image at half the size it would
+                otherwise see (a quarter of the pixels, no second pass): for frames
+                whose people are all large (``posekit.video.adaptive``); an image
+                whose half would be under the network's minimum runs as usual.
 
         Returns:
             A :class:`posekit.results.PoseResult`: ``people`` (K records,
@@ -206,10 +210,12 @@ class PoseEstimator:
         Raises:
             ValueError: ``image`` is not a (H, W, 3) uint8 array, or it is
                 (after downscaling) smaller than 8x8; an unknown ``color``;
-                ``conf`` or ``kpt_conf`` not in [0, 1]; or the default network
-                cannot be loaded.
+                ``conf`` or ``kpt_conf`` not in [0, 1]; ``half_size`` not a bool; or
+                the default network cannot be loaded.
         """
         check_color(color)
+        if not isinstance(half_size, (bool, np.bool_)):
+            raise ValueError(f"half_size must be a bool, got {half_size!r}")
         conf, kpt_conf = self.thresholds_of(conf, kpt_conf)
         if not (isinstance(image, np.ndarray) and image.ndim == 3 and image.shape[2] == 3
                 and image.dtype == np.uint8):
@@ -226,6 +232,12 @@ class PoseEstimator:
                              f"{image.shape[0]} image to {small.shape[1]}x{small.shape[0]}, "
                              f"below the network's {MIN_SIDE}x{MIN_SIDE} minimum; raise "
                              "max_side or pass None (never shrink)")
+        if half_size and min(small.shape[:2]) >= 2 * MIN_SIDE \
+                and max(small.shape[:2]) >= 2 * imageio.MIN_MAX_SIDE:
+            small, extra = imageio.fit_max_side(small, max(small.shape[:2]) // 2)
+            scale *= extra
+        else:
+            half_size = False
         if small is not bgr:
             logger.debug("%dx%d image downscaled to %dx%d (max_side %s)", image.shape[1],
                          image.shape[0], small.shape[1], small.shape[0], self.max_side)
@@ -237,7 +249,7 @@ class PoseEstimator:
             start = time.perf_counter()
             heatmaps, pafs = infer(self.network, small)
             timings["network"] = time.perf_counter() - start
-        if self.scale_aware:
+        if self.scale_aware and not half_size:
             coords, skeletons = self._decode_scales(small, heatmaps, pafs, timings)
         else:
             coords, skeletons = self.decode(heatmaps, pafs, timings)

@@ -256,6 +256,30 @@ def test_a_fake_camera_runs_through_the_command(tmp_path, monkeypatch):
     assert cameras[0].released
 
 
+@pytest.mark.parametrize("flags, half", [((), 2), (("--full-size",), 0)])
+def test_live_frames_run_at_half_size_while_everyone_is_large(tmp_path, monkeypatch, flags,
+                                                               half):
+    """zidane.jpg's two men are large: after the first (full) frame the others run at half
+    size (``full_every`` raised so that no full check falls in this short run, however slow
+    the machine); ``--full-size`` keeps every frame full. The ids hold either way."""
+    from posekit.apps import demo_live
+    from posekit.video.adaptive import FrameSizer, HalfSizeParams
+
+    monkeypatch.setattr(live_module, "open_capture", lambda source, timeout: FakeCamera())
+    monkeypatch.setattr(demo_live, "FrameSizer",
+                        lambda: FrameSizer(HalfSizeParams(full_every=1e6)))
+    proc = cli_here("0", "-o", "out.mp4", "--max-frames", "3", "--jsonl", "-", *flags,
+                    cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    lines = [json.loads(line) for line in proc.stdout.splitlines()]
+    ids = main_ids(lines[0])
+    assert len(ids) == 2 and all(main_ids(line) == ids for line in lines)
+    summary = [line for line in proc.stderr.splitlines() if line.startswith("live: ")]
+    assert len(summary) == 1, proc.stderr
+    assert (f", {half} of 3 frames at half size" in summary[0]) == (half > 0), summary
+    assert ("at half size" in summary[0]) == (half > 0), summary
+
+
 def test_max_frames_also_ends_a_video_file_without_calling_it_truncated(tmp_path, still_clip):
     proc = cli(still_clip, "-o", "drawn.mp4", "--max-frames", "2", "--jsonl", "-",
                cwd=tmp_path, timeout=LIMIT)

@@ -179,6 +179,10 @@ def build_parser(prog: str = PROG,
                       help="a live source's video and table in pieces of S seconds: "
                            "NAME_00000.mp4, TABLE_00000.csv... each complete once the next "
                            "begins (a crash loses only the last)")
+    live.add_argument("--full-size", dest="half_size", action="store_false",
+                      help="run every live frame at full size (default: at half size while "
+                           "every person in view is large, a quarter of the work; a full "
+                           "frame at least every 0.5 s and whenever someone is not large)")
     live.add_argument("--jsonl", metavar="-", choices=["-"],
                       help="write one JSON line per frame on standard output as it is done "
                            "(frame, time, people with person_id and pose_keypoints_2d, and "

@@ -24,6 +24,7 @@ from posekit.apps.demo_inputs import check_size
 from posekit.apps.demo_run import Run
 from posekit.apps.demo_video import _frame, _Sinks, failing_sinks, limit_reached
 from posekit.apps.outputs import video_output_is_file
+from posekit.video.adaptive import FrameSizer
 from posekit.video.latency import LatencyStats
 from posekit.video.live import LiveFrame, LiveReader
 from posekit.video.reader import VideoInfo
@@ -167,6 +168,8 @@ def run_live(run: Run, source: LiveSource, out: Path) -> int:
         except ValueError as exc:
             raise CommandError(f"{source.label}: {exc}") from None
         run.load(None if as_file else out)
+        # half-size frames while everyone is large; --accurate keeps every frame as asked
+        run.sizer = FrameSizer() if args.half_size and not args.accurate else None
         smooth = OneEuroParams(min_cutoff=args.min_cutoff, beta=args.beta) \
             if args.smooth else None
         stream = PoseStream(run.estimator, track=args.track, smooth=smooth)
@@ -211,7 +214,10 @@ def run_live(run: Run, source: LiveSource, out: Path) -> int:
             raise CommandError(f"cannot write {failed[0]}")
         error = reader.error
     run.finish_json()
-    run.say(f"live: {figures.line()} (capture to result), {reader.reconnects} reconnects")
+    sized = "" if run.sizer is None else \
+        f", {run.sizer.half_frames} of {frames} frames at half size"
+    run.say(f"live: {figures.line()} (capture to result), {reader.reconnects} reconnects"
+            f"{sized}")
     run.summary(sinks.frames_written(), "frames", elapsed, path)
     kept = f"the video and the outputs of its {frames} frames are in {path.parent}"
     if sinks.kept:

@@ -19,6 +19,7 @@ from posekit.io import images as imageio
 from posekit.apps.command import CommandError, SignalGate
 from posekit.pipeline import PoseEstimator
 from posekit.results import PoseResult
+from posekit.video.adaptive import FrameSizer
 
 #: Stage times kept for the summary's medians.
 KEPT_TIMINGS = 10_000
@@ -50,6 +51,9 @@ class Run:
     next_image_id: int = 0
     hold_json: bool = False
     gate: SignalGate = field(default_factory=SignalGate)
+    #: A live run's frame sizes (``posekit.video.adaptive``): frames at half size while
+    #: every person in view is large; None: every frame at full size.
+    sizer: Optional[FrameSizer] = None
 
     def load(self, out_folder: Optional[Path] = None) -> PoseEstimator:
         """The estimator, loaded by ``loader`` on the first call (which also creates
@@ -89,8 +93,10 @@ class Run:
         else:
             print(line, file=sys.stderr, flush=True)
 
-    def estimate(self, image: np.ndarray, name: str) -> PoseResult:
-        """Run the estimator on an image, with the downscale notice on the first large one."""
+    def estimate(self, image: np.ndarray, name: str, seconds: Optional[float] = None
+                 ) -> PoseResult:
+        """Run the estimator on an image, with the downscale notice on the first large one;
+        a live frame (captured at ``seconds``) at the size :attr:`sizer` chooses."""
         height, width = image.shape[:2]
         max_side = self.args.max_side
         if max_side and max(height, width) > max_side:
@@ -101,7 +107,11 @@ class Run:
                           f"to {small_w}x{small_h} (--max-side {max_side}); keypoints are in "
                           "original pixels")
                 self.downscale_noted = True
-        result = self.estimator(image)
+        sizer = self.sizer if seconds is not None else None
+        half = sizer is not None and sizer.half(seconds)
+        result = self.estimator(image, half_size=half)
+        if sizer is not None:
+            sizer.update(result.keypoints, image.shape[0], seconds, half)
         self.timings.append(result.timings)
         return result
 

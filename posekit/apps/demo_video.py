@@ -230,7 +230,7 @@ def _frame(run: Run, stream: PoseStream, sinks: _Sinks, source: object, out: Pat
     stem = f"{name}_{index:012d}"
     drawn, files, tracked, result, openpose = frame, [], None, None, {}
     try:
-        result = run.estimate(frame, f"{source} frame {index}")
+        result = run.estimate(frame, f"{source} frame {index}", seconds)
         tracked = stream.follow(result, seconds)
         result = tracked.result             # without the fragments joined to their people
         ids = tracked.ids if args.track else np.full(len(tracked.ids), -1)
