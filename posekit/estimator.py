@@ -173,7 +173,7 @@ class PoseEstimator(CoreEstimator):
     videos and streams of frames, with :meth:`track`. Its settings are the core's."""
 
     def __call__(self, source: Source, color: str = "bgr", conf: Optional[float] = None,
-                 kpt_conf: Optional[float] = None
+                 kpt_conf: Optional[float] = None, *, half_size: bool = False
                  ) -> Union[PoseResult, Iterator[PoseResult]]:
         """Find the people in one image, or in each image of many.
 
@@ -199,6 +199,9 @@ class PoseEstimator(CoreEstimator):
                 it are left out; None: the estimator's ``conf``.
             kpt_conf: keypoints scored under it are hidden (zeros); None: the
                 estimator's ``kpt_conf``.
+            half_size: the network sees each image once, at half the size it would
+                otherwise see (for people who are all large; see
+                :meth:`posekit.pipeline.PoseEstimator.__call__`).
 
         Returns:
             A result, or an iterator of results. Each says where it came from:
@@ -214,12 +217,14 @@ class PoseEstimator(CoreEstimator):
                 single image or video (each message names ``source``, or
                 ``source[k]`` inside a list), a camera or stream that gives no frame
                 within 10 s; an unknown ``color``; ``conf`` or ``kpt_conf`` not in
-                [0, 1] (named); later, as the iterator is
+                [0, 1] (named); ``half_size`` not a bool; later, as the iterator is
                 consumed, a stream element of those kinds.
         """
         thresholds = self.thresholds_of(conf, kpt_conf)
+        if not isinstance(half_size, (bool, np.bool_)):
+            raise ValueError(f"half_size must be a bool, got {half_size!r}")
         kind, items = self._items(source, color)
-        results = self._estimate(items, thresholds)
+        results = self._estimate(items, thresholds, bool(half_size))
         return next(results) if kind in SINGLE else results
 
     def track(self, source: Source, color: str = "bgr", fps: Optional[float] = None,
@@ -280,16 +285,18 @@ class PoseEstimator(CoreEstimator):
                 raise ValueError(f"source: {exc}") from None
         return kind, _read(kind, value, color, "source", False)
 
-    def _estimate(self, items: Iterable[Item], thresholds: Tuple[float, float]
-                  ) -> Iterator[PoseResult]:
-        return (result for result, _ in self._timed(items, thresholds))
+    def _estimate(self, items: Iterable[Item], thresholds: Tuple[float, float],
+                  half_size: bool = False) -> Iterator[PoseResult]:
+        return (result for result, _ in self._timed(items, thresholds, half_size))
 
-    def _timed(self, items: Iterable[Item], thresholds: Tuple[float, float]
-               ) -> Iterator[Tuple[PoseResult, Optional[float]]]:
+    def _timed(self, items: Iterable[Item], thresholds: Tuple[float, float],
+               half_size: bool = False) -> Iterator[Tuple[PoseResult, Optional[float]]]:
         """``(result, seconds)`` per image, the result saying its path and frame; people
-        and keypoints filtered by ``thresholds`` (``conf``, ``kpt_conf``)."""
+        and keypoints filtered by ``thresholds`` (``conf``, ``kpt_conf``); each image at
+        half size with ``half_size``."""
         for image, color, path, frame, seconds in items:
-            result = CoreEstimator.__call__(self, image, color, *thresholds)
+            result = CoreEstimator.__call__(self, image, color, *thresholds,
+                                            half_size=half_size)
             yield dataclasses.replace(result, path=path, frame=frame), seconds
 
     @staticmethod

@@ -126,3 +126,16 @@ def test_a_half_size_call_runs_the_network_once_at_half_size_in_original_pixels(
     assert estimator(tiny, half_size=True).network_image.shape == (30, 60, 3)
     with pytest.raises(ValueError, match="half_size"):
         estimator(image, half_size="yes")
+
+
+@needs_zidane
+def test_the_library_estimator_takes_half_size_for_any_source():
+    import posekit
+
+    image = cv2.resize(cv2.imread(str(IMAGES / "zidane.jpg")), (640, 360))
+    estimator = posekit.PoseEstimator()
+    assert estimator(image, half_size=True).network_image.shape == (180, 320, 3)
+    results = list(estimator([image, image], half_size=True))
+    assert [r.network_image.shape for r in results] == [(180, 320, 3)] * 2
+    with pytest.raises(ValueError, match="half_size"):
+        estimator(image, half_size=1)

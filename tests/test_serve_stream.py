@@ -53,6 +53,7 @@ def test_frames_in_lockstep_give_stable_ids(service, frames):
             answers.append(json.loads(ws.recv(timeout=60)))
     assert [a["frame"] for a in answers] == list(range(len(frames)))
     assert all(a["dropped"] == [] for a in answers)
+    assert [a["half_size"] for a in answers] == [False] * len(frames)   # not all large
     counts = [len(a["people"]) for a in answers]
     assert min(counts) >= 3
     ids = [{p["track_id"] for p in a["people"]} for a in answers]
@@ -65,6 +66,27 @@ def test_frames_in_lockstep_give_stable_ids(service, frames):
     for track, middles in where.items():                      # one id, one person
         assert np.ptp(middles) < 20, (track, middles)
     assert answers[0]["width"] == 480 and "network" in answers[0]["timings_ms"]
+
+
+def test_frames_of_large_people_run_at_half_size_with_the_same_ids(service, monkeypatch):
+    """zidane.jpg's two men fill the frame: after the first (full) frame the stream runs at
+    half size (``full_every`` raised: no full check falls in this short stream however
+    slow the machine), and the ids hold."""
+    from posekit.serve import stream
+    from posekit.video.adaptive import FrameSizer, HalfSizeParams
+
+    monkeypatch.setattr(stream, "FrameSizer", lambda: FrameSizer(HalfSizeParams(full_every=1e6)))
+    url, _ = service
+    zidane = cv2.resize(cv2.imread(str(IMAGES / "zidane.jpg")), (640, 360))
+    data = cv2.imencode(".jpg", zidane)[1].tobytes()
+    with connect(url) as ws:
+        answers = []
+        for _ in range(4):
+            ws.send(data)
+            answers.append(json.loads(ws.recv(timeout=60)))
+    assert [a["half_size"] for a in answers] == [False, True, True, True]
+    ids = [{p["track_id"] for p in a["people"]} for a in answers]
+    assert len(ids[0]) == 2 and all(i == ids[0] for i in ids), ids
 
 
 def test_a_client_faster_than_the_server_gets_the_newest_frame_and_the_dropped_list(service,

@@ -88,13 +88,15 @@ class Engine:
                 self._variants[max_side] = variant
             return variant
 
-    def estimate(self, data: bytes, max_side: Optional[int] = None
+    def estimate(self, data: bytes, max_side: Optional[int] = None, half_size: bool = False
                  ) -> Tuple[PoseResult, Dict[str, float]]:
         """Decode an upload and find its people (blocking: run it in a worker thread).
 
         Args:
             data: the image's bytes.
             max_side: the longest side fed to the network (None: the settings').
+            half_size: the network sees the image at half that size, once (a stream's
+                frame whose people were all large: ``posekit.video.adaptive``).
 
         Returns:
             ``(result, timings)``: timings in seconds, ``decode`` then the stages.
@@ -107,7 +109,8 @@ class Engine:
         start = time.perf_counter()
         image = decode_upload(data)
         decoded = time.perf_counter()
-        result = self.estimator(max_side)(image)
+        estimator = self.estimator(max_side)
+        result = estimator(image, half_size=True) if half_size else estimator(image)
         return result, {"decode": decoded - start, **result.timings}
 
 

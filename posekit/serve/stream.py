@@ -7,12 +7,14 @@ answer lists it (``dropped``). Each answer is one JSON text message::
 
     {"frame": 7, "dropped": [5, 6], "width": 640, "height": 480,
      "people": [{"keypoints": {...}, "score": ..., "box": [...], "track_id": 1}, ...],
-     "timings_ms": {...}, "server_ms": 151.2}
+     "timings_ms": {...}, "half_size": false, "server_ms": 151.2}
 
 or ``{"frame": 7, "dropped": [], "error": "one line"}`` for a frame that cannot be read (the
 stream goes on). A text message ``{"conf": 0.2, "kpt_conf": 0.1}`` sets the filters. Each
 connection has its own tracker (``posekit.video.stream.PoseStream``), so ids are stable
-within it; the frame's time is its arrival time on the server.
+within it; the frame's time is its arrival time on the server. While every person of the
+last frame was large, the next runs at half size (``half_size``: true; a quarter of the
+work; ``posekit.video.adaptive``, as the demo's live runs).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from posekit.serve.engine import Engine, result_json
 from posekit.serve.limits import Admission
 from posekit.serve.metrics import Metrics
 from posekit.serve.settings import ServeSettings
+from posekit.video.adaptive import FrameSizer
 from posekit.video.stream import PoseStream
 
 #: WebSocket close codes: too many streams (try again later), message too big.
@@ -111,6 +114,7 @@ async def run_stream(websocket: WebSocket, engine: Engine, admission: Admission,
     state, wake = Newest(), asyncio.Event()
     receiver = asyncio.ensure_future(_receive(websocket, state, wake, settings, metrics))
     tracker = PoseStream(engine.estimator(None), track=True)
+    sizer = FrameSizer()                 # half-size frames while everyone is large
     last = -math.inf
     try:
         while True:
@@ -124,9 +128,13 @@ async def run_stream(websocket: WebSocket, engine: Engine, admission: Admission,
             dropped, state.dropped = state.dropped, []
             answer: Dict[str, object] = {"frame": index, "dropped": dropped}
             try:
-                result, timings = await admission.run(engine.estimate, data, None,
+                now = max(arrived, last + 1e-6)
+                half = sizer.half(now)
+                result, timings = await admission.run(engine.estimate, data, None, half,
                                                       refuse=False)
-                last = max(arrived, last + 1e-6)
+                last = now
+                sizer.update(result.keypoints, result.image.shape[0], now, half)
+                answer["half_size"] = half
                 tracked = tracker.follow(result, last)
                 result = dataclasses.replace(tracked.result, people=tuple(tracked.people))
                 result = result.filtered(state.options["conf"], state.options["kpt_conf"])
