@@ -410,12 +410,12 @@ def entry() -> None:
     flushed and the process exits with :func:`main`'s status, skipping that teardown.
     """
     status = main()
-    for stream in (sys.stdout, sys.stderr):
+    flushes = [handler.flush for handler in logging.getLogger().handlers]
+    for flush in [*flushes, sys.stdout.flush, sys.stderr.flush]:
         try:
-            stream.flush()
+            flush()
         except (OSError, ValueError):       # a closed pipe: nothing more to say
             pass
-    logging.shutdown()
     os._exit(status)
 
 
