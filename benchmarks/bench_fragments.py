@@ -15,11 +15,13 @@ makes them):
   the man in the fur coat fills ~93 % of the height), zoomed 1.0 -> 1.2.
 
 Each frame goes through ``posekit.PoseEstimator`` (default network) with and
-without the scale-aware decoding, then through ``PoseTracker`` with and
-without fragment joining (``TrackerParams.fragment_similarity = 0`` is the
-tracker before issue 35). Printed: per clip and setting, the ids and how
-many lived at most 5 frames (short-lived), and the similarity of every
-person the tracker took for a fragment. No timing is asserted anywhere.
+without the scale-aware decoding, then through ``PoseTracker`` with three
+settings: ``before`` (``fragment_similarity = 0``, ``confirm_frames = 1``: the
+tracker before issue 35), ``fragments joined`` (``confirm_frames = 1``) and
+the default (fragments joined, a new track confirmed after 3 frames).
+Printed: per clip and setting, the ids and how many lived at most 5 frames
+(short-lived), the fragments joined, and the person-frames returned without an
+id (-1: on a track not confirmed yet). No timing is asserted anywhere.
 """
 
 from __future__ import annotations
@@ -59,17 +61,26 @@ def clips(n: int) -> Dict[str, List[np.ndarray]]:
     return out
 
 
+#: The tracker settings compared, by label.
+SETTINGS = {"before": TrackerParams(fragment_similarity=0.0, confirm_frames=1),
+            "fragments joined": TrackerParams(confirm_frames=1),
+            "default": TrackerParams()}
+
+
 def short_lived(detections: List[np.ndarray], fps: float, params: TrackerParams):
-    """(ids, short-lived ids, similarities of the fragments) of one tracked clip."""
+    """(ids, short-lived ids, fragments joined, person-frames without an id) of one
+    tracked clip."""
     tracker = PoseTracker(params)
     frames: Dict[int, int] = {}
-    joined: List[float] = []
+    joined = unnamed = 0
     for f, people in enumerate(detections):
         _, ids, _ = tracker.update_people(people, f / fps)
         for i in ids.tolist():
-            frames[i] = frames.get(i, 0) + 1
-        joined += [1.0 for _ in tracker.fragments]
-    return len(frames), sum(1 for c in frames.values() if c <= SHORT), len(joined)
+            if i >= 0:
+                frames[i] = frames.get(i, 0) + 1
+        joined += len(tracker.fragments)
+        unnamed += int((ids < 0).sum())
+    return len(frames), sum(1 for c in frames.values() if c <= SHORT), joined, unnamed
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -83,17 +94,17 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parser.parse_args(argv)
     network = load_network()
     print(f"runtime {network.runtime}, {args.frames} frames per clip at {args.fps:g} fps")
-    print("| clip | decoding | tracker | ids | short-lived (<= 5 frames) | fragments joined |")
-    print("|---|---|---|---|---|---|")
+    print("| clip | decoding | tracker | ids | short-lived (<= 5 frames) | fragments joined | "
+          "person-frames without id |")
+    print("|---|---|---|---|---|---|---|")
     for name, frames in clips(args.frames).items():
         for aware in (False, True):
             estimator = PoseEstimator(network, scale_aware=aware)
             detections = [estimator(frame).keypoints for frame in frames]
-            for label, params in (("before", TrackerParams(fragment_similarity=0.0)),
-                                  ("fragments joined", TrackerParams())):
-                total, short, joined = short_lived(detections, args.fps, params)
+            for label, params in SETTINGS.items():
+                total, short, joined, unnamed = short_lived(detections, args.fps, params)
                 print(f"| {name} | {'scale-aware' if aware else 'single scale'} | {label} | "
-                      f"{total} | {short} | {joined} |", flush=True)
+                      f"{total} | {short} | {joined} | {unnamed} |", flush=True)
     return 0
 
 
