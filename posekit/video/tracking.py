@@ -82,8 +82,8 @@ class TrackerParams:
     # edge 0.2-0.6 with 14-62 % inside (once 0.36 with all inside).
     fragment_parts: int = 9
     # Frames in a row a new track must be matched before it gets its id (1: at once, the
-    # tracker before; DeepSORT's n_init is 3). Set on benchmarks/bench_fragments.py's clips
-    # (docs/records/accuracy_scales.md): 3 halves the short-lived ids, 2 does not.
+    # tracker before): DeepSORT's n_init; on benchmarks/bench_fragments.py's clips
+    # (docs/records/accuracy_scales.md) short-lived ids 13 -> 1 (2: 13 -> 3).
     confirm_frames: int = 3
 
     def __post_init__(self) -> None:
