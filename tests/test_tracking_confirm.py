@@ -100,7 +100,7 @@ def test_outputs_and_drawing_of_a_person_without_an_id(cfg):
     assert [p["person_id"] for p in openpose_with_ids(kp, np.array([4, -1]), 0.5)["people"]] \
         == [[4], [-1]]                                         # OpenPose's own "no id"
     coco = coco_with_ids(kp, np.array([0.7, 0.6]), 3, np.array([4, -1]), 0.5)
-    assert [c["track_id"] for c in coco] == [4, None]
+    assert [c["track_id"] for c in coco] == [4, -1]              # as --no-track writes it
     image = np.zeros((480, 640, 3), np.uint8)
     drawn = draw_people(cfg, image, kp[1:], np.array([-1]))    # no "#-1" label
     assert np.array_equal(drawn, draw_people(cfg, image, kp[1:]))

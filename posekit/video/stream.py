@@ -82,11 +82,11 @@ def openpose_with_ids(keypoints: np.ndarray, ids: np.ndarray, time: float) -> di
 
 def coco_with_ids(keypoints: np.ndarray, scores: np.ndarray, image_id: int, ids: np.ndarray,
                   time: float) -> List[dict]:
-    """COCO results of (K, 18, 3) ``keypoints`` with ``track_id`` (null for an id of -1:
-    none yet) and ``time`` per person."""
+    """COCO results of (K, 18, 3) ``keypoints`` with ``track_id`` (-1: no id, as in the
+    OpenPose JSON) and ``time`` per person."""
     out = to_coco(keypoints, scores, image_id)
     for person, track_id in zip(out, np.asarray(ids).tolist()):
-        person["track_id"] = int(track_id) if track_id >= 0 else None
+        person["track_id"] = int(track_id)
         person["time"] = round(float(time), 6)
     return out
 
