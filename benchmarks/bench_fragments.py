@@ -15,11 +15,15 @@ makes them):
   the man in the fur coat fills ~93 % of the height), zoomed 1.0 -> 1.2.
 
 Each frame goes through ``posekit.PoseEstimator`` (default network) with and
-without the scale-aware decoding, then through ``PoseTracker`` with and
-without fragment joining (``TrackerParams.fragment_similarity = 0`` is the
-tracker before issue 35). Printed: per clip and setting, the ids and how
-many lived at most 5 frames (short-lived), and the similarity of every
-person the tracker took for a fragment. No timing is asserted anywhere.
+without the scale-aware decoding, then through ``PoseTracker`` with three
+settings: ``before`` (``fragment_similarity = 0``, ``confirm_frames = 1``: the
+tracker before issue 35), ``fragments joined`` (``confirm_frames = 1``) and
+the default (fragments joined, a new track confirmed after 3 frames).
+Printed: per clip and setting, the ids and how many lived at most 5 frames
+(short-lived), the fragments joined, and the person-frames returned without an
+id (-1: on a track not confirmed yet) out of all returned. ``--sweep`` adds the
+totals over the clips (scale-aware) for ``confirm_frames`` 1 to 5 and for 3
+without fragment joining. No timing is asserted anywhere.
 """
 
 from __future__ import annotations
@@ -59,17 +63,27 @@ def clips(n: int) -> Dict[str, List[np.ndarray]]:
     return out
 
 
+#: The tracker settings compared, by label.
+SETTINGS = {"before": TrackerParams(fragment_similarity=0.0, confirm_frames=1),
+            "fragments joined": TrackerParams(confirm_frames=1),
+            "default": TrackerParams()}
+
+
 def short_lived(detections: List[np.ndarray], fps: float, params: TrackerParams):
-    """(ids, short-lived ids, similarities of the fragments) of one tracked clip."""
+    """(ids, short-lived ids, fragments joined, person-frames without an id, person-frames)
+    of one tracked clip."""
     tracker = PoseTracker(params)
     frames: Dict[int, int] = {}
-    joined: List[float] = []
+    joined = unnamed = returned = 0
     for f, people in enumerate(detections):
         _, ids, _ = tracker.update_people(people, f / fps)
         for i in ids.tolist():
-            frames[i] = frames.get(i, 0) + 1
-        joined += [1.0 for _ in tracker.fragments]
-    return len(frames), sum(1 for c in frames.values() if c <= SHORT), len(joined)
+            if i >= 0:
+                frames[i] = frames.get(i, 0) + 1
+        joined += len(tracker.fragments)
+        unnamed += int((ids < 0).sum())
+        returned += len(ids)
+    return len(frames), sum(1 for c in frames.values() if c <= SHORT), joined, unnamed, returned
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -80,20 +94,33 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--frames", type=int, default=90)
     parser.add_argument("--fps", type=float, default=30.0)
+    parser.add_argument("--sweep", action="store_true")
     args = parser.parse_args(argv)
     network = load_network()
     print(f"runtime {network.runtime}, {args.frames} frames per clip at {args.fps:g} fps")
-    print("| clip | decoding | tracker | ids | short-lived (<= 5 frames) | fragments joined |")
-    print("|---|---|---|---|---|---|")
+    print("| clip | decoding | tracker | ids | short-lived (<= 5 frames) | fragments joined | "
+          "person-frames without id / all |")
+    print("|---|---|---|---|---|---|---|")
+    aware_detections = []
     for name, frames in clips(args.frames).items():
         for aware in (False, True):
             estimator = PoseEstimator(network, scale_aware=aware)
             detections = [estimator(frame).keypoints for frame in frames]
-            for label, params in (("before", TrackerParams(fragment_similarity=0.0)),
-                                  ("fragments joined", TrackerParams())):
-                total, short, joined = short_lived(detections, args.fps, params)
+            if aware:
+                aware_detections.append(detections)
+            for label, params in SETTINGS.items():
+                total, short, joined, unnamed, returned = short_lived(detections, args.fps,
+                                                                      params)
                 print(f"| {name} | {'scale-aware' if aware else 'single scale'} | {label} | "
-                      f"{total} | {short} | {joined} |", flush=True)
+                      f"{total} | {short} | {joined} | {unnamed} / {returned} |", flush=True)
+    if args.sweep:
+        print("\n| tracker (scale-aware, all clips) | ids | short-lived | without id / all |")
+        print("|---|---|---|---|")
+        sweep = {f"confirm_frames {n}": TrackerParams(confirm_frames=n) for n in range(1, 6)}
+        sweep["confirm_frames 3, no joining"] = TrackerParams(fragment_similarity=0.0)
+        for label, params in sweep.items():
+            sums = np.sum([short_lived(d, args.fps, params) for d in aware_detections], axis=0)
+            print(f"| {label} | {sums[0]} | {sums[1]} | {sums[3]} / {sums[4]} |")
     return 0
 
 

@@ -32,7 +32,8 @@ centre is nearest (within half its box diagonal). Printed (markdown):
   and on the real clips (tracker + smoother, per frame).
 
 ``--sweep`` adds the jitter / lag table over One Euro parameters used to pick
-the defaults. No timing is asserted anywhere.
+the defaults; ``--confirm-frames N`` sets ``TrackerParams.confirm_frames`` (1:
+the tracker before tentative tracks, issue 35). No timing is asserted anywhere.
 """
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
 from posekit.video.smoothing import OneEuroParams, PoseSmoother  # noqa: E402
-from posekit.video.tracking import PoseTracker  # noqa: E402
+from posekit.video.tracking import PoseTracker, TrackerParams  # noqa: E402
 
 from posekit.paths import ROOT  # noqa: E402
 Clip = Tuple[List[np.ndarray], List[np.ndarray]]  # frames, per-frame (N, 2, 3) affines
@@ -186,8 +187,12 @@ def match_truth(people: np.ndarray, truth: np.ndarray, radius: np.ndarray) -> Li
     return out
 
 
+#: The tracker's settings (``--confirm-frames`` changes them).
+PARAMS = [TrackerParams()]
+
+
 def track(detections: List[np.ndarray], fps: float, smooth: Optional[OneEuroParams]):
-    tracker = PoseTracker()
+    tracker = PoseTracker(PARAMS[0])
     smoother = PoseSmoother(smooth) if smooth else None
     ids, outs, times = [], [], []
     for f, people in enumerate(detections):
@@ -256,7 +261,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--frames", type=int, default=30)
     parser.add_argument("--fps", type=float, default=30.0)
     parser.add_argument("--sweep", action="store_true")
+    parser.add_argument("--confirm-frames", type=int, default=TrackerParams().confirm_frames)
     args = parser.parse_args(argv)
+    PARAMS[0] = TrackerParams(confirm_frames=args.confirm_frames)
     from posekit import PoseEstimator
 
     estimator = PoseEstimator()
@@ -274,8 +281,10 @@ def main(argv: Optional[List[str]] = None) -> int:
           f"({total / network_s:.2f} frames/s)\n")
 
     smooth = OneEuroParams()
-    print("| clip | frames | people | identity switches | ids per true person |")
-    print("|---|---|---|---|---|")
+    print(f"tracker: confirm_frames {PARAMS[0].confirm_frames}\n")
+    print("| clip | frames | people | identity switches | ids per true person | ids given | "
+          "people without an id (person-frames) |")
+    print("|---|---|---|---|---|---|---|")
     results = {}
     for name, (frames, ms) in clips.items():
         first_people = true_people(estimator, frames[0])
@@ -287,8 +296,10 @@ def main(argv: Optional[List[str]] = None) -> int:
         ids, _, times = track(detections[name], args.fps, None)
         count, per_person = switches(detections[name], ids, truth, radius)
         results[name] = (ids, per_person, times)
+        given = {i for frame_ids in ids for i in frame_ids.tolist() if i >= 0}
+        unnamed = sum(int((frame_ids < 0).sum()) for frame_ids in ids)
         print(f"| {name} | {len(frames)} | {len(first_people)} | {count} | "
-              f"{[sorted(set(p)) for p in per_person]} |")
+              f"{[sorted(set(p)) for p in per_person]} | {len(given)} | {unnamed} |")
     ids, per_person, _ = results["hide"]
     # the hidden person: its ids before and after the gap
     print(f"\nhide: the covered person's ids over the clip: {per_person[hidden]} "
@@ -314,7 +325,7 @@ def main(argv: Optional[List[str]] = None) -> int:
                 print(f"| {mc} | {beta} | {j / raw_jitter:.2f} | {lg:.2f} |")
 
     synthetic = walkers()
-    tracker = PoseTracker()
+    tracker = PoseTracker(PARAMS[0])
     times = []
     for f, people in enumerate(synthetic):
         start = time.perf_counter()

@@ -247,8 +247,10 @@ class PoseEstimator(CoreEstimator):
 
         Returns:
             An iterator of results, one per frame, lazily: each person's
-            ``track_id`` is set, the same id for the same person across frames
-            (``posekit.video.tracking.PoseTracker``).
+            ``track_id`` is the same id for the same person across frames
+            (``posekit.video.tracking.PoseTracker``); None for a person first
+            seen after the first frame until seen ``tracker.confirm_frames``
+            frames in a row (3).
 
         Raises:
             ValueError: as :meth:`__call__`; ``fps`` not a finite number > 0;

@@ -288,7 +288,7 @@ class PoseResult:
         shown = self.filtered(kpt_conf=kpt_conf)
         return draw_poses(original, shown.keypoints, shown.scores,
                           [p.track_id for p in shown.people]
-                          if shown.people and all(p.track_id is not None for p in shown.people)
+                          if any(p.track_id is not None for p in shown.people)
                           else None, config, line_width, labels)
 
     def plot(self, line_width: Optional[int] = None, labels: bool = True,

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from posekit.apps.batch.table import check_table_path, table_rows, table_schema
+from posekit.apps.batch.table import check_table_path, table_rows, table_schema, table_task
 from posekit.io.sources import Item
 from posekit.io.table import COLUMNS
 
@@ -236,8 +236,9 @@ def test_small_items_are_packed_into_few_tasks(tmp_path, monkeypatch):
     frames = []
     for row in seen["rows"]:
         segments = json.loads(row["segments"])
-        assert sum(count for *_, count in segments) <= batch_table.FRAMES_PER_TASK
-        frames += [(name, f) for name, _, first, count in segments
+        assert sum(count for _, _, _, count, _ in segments) <= batch_table.FRAMES_PER_TASK
+        assert not any(tracked for *_, tracked in segments)    # write_table's default
+        frames += [(name, f) for name, _, first, count, _ in segments
                    for f in range(first, first + count)]
     assert sorted(frames) == sorted([(f"i{k}", 0) for k in range(2000)]
                                     + [("v", f) for f in range(600)])
@@ -259,3 +260,23 @@ def test_a_task_row_reads_the_same_rows_as_its_segments(tmp_path):
                        "kind": np.array(["video", "image"], object),
                        "first": np.array([0, 0]), "count": np.array([2, 1])}).to_pydict()
     assert json.dumps(got) == json.dumps(want) and len(got["source"]) == 3 * 18
+
+
+def test_a_tracked_videos_person_without_an_id_keeps_minus_1(tmp_path):
+    """A tracked video: person_id -1 is a person not confirmed yet (the demo's table writes
+    -1 too), not an index that could clash with track 0; untracked, -1 is the index."""
+    out = tmp_path / "out"
+    write_frame(out / "walk" / "walk_000000000000_keypoints.json",
+                [person(0, 100.0), person(-1, 300.0)], time=0.0)
+    batch = {"out": np.array([str(out)], object), "name": np.array(["walk"], object),
+             "kind": np.array(["video"], object), "first": np.array([0]),
+             "count": np.array([1]), "tracked": np.array([True])}
+    assert table_rows(batch).to_pydict()["person_id"] == [0] * 18 + [-1] * 18
+    batch["tracked"] = np.array([False])
+    assert table_rows(batch).to_pydict()["person_id"] == [0] * 18 + [1] * 18
+    segments = json.dumps([["walk", "video", 0, 1, True]])
+    task = {"out": np.array([str(out)], object), "segments": np.array([segments], object)}
+    assert table_task(task).to_pydict()["person_id"] == [0] * 18 + [-1] * 18
+    old = json.dumps([["walk", "video", 0, 1]])              # a segment without the flag
+    task["segments"] = np.array([old], object)
+    assert table_task(task).to_pydict()["person_id"] == [0] * 18 + [1] * 18

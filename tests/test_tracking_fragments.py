@@ -43,7 +43,7 @@ def test_a_fragment_on_a_tracked_person_gets_no_id_and_is_joined():
 
 
 def test_without_fragment_joining_the_fragment_gets_a_new_id():
-    tracker = PoseTracker(TrackerParams(fragment_similarity=0.0))
+    tracker = PoseTracker(TrackerParams(fragment_similarity=0.0, confirm_frames=1))
     for t in range(3):
         tracker.update(frame(person(100 + 5 * t, 100)), t)
     upper, legs = split(115, 100)
@@ -53,11 +53,14 @@ def test_without_fragment_joining_the_fragment_gets_a_new_id():
 def test_a_fragment_less_similar_than_the_threshold_is_a_new_person():
     """The legs 20 px to the side, inside the box: similarity about 0.87."""
     upper, legs = split(115, 100, dx=20)
-    assert tracked_walker().update(frame(upper, legs), 3).tolist() == [0, -1]    # >= 0.3
+    tracker = tracked_walker()
+    assert tracker.update(frame(upper, legs), 3).tolist() == [0, -1]    # >= 0.3
+    assert tracker.fragments == {1: 0} and tracker.tentative == []
     tracker = PoseTracker(TrackerParams(fragment_similarity=0.95))
     for t in range(3):
         tracker.update(frame(person(100 + 5 * t, 100)), t)
-    assert tracker.update(frame(upper, legs), 3).tolist() == [0, 1]
+    assert tracker.update(frame(upper, legs), 3).tolist() == [0, -1]    # a new, tentative track
+    assert tracker.fragments == {} and tracker.tentative == [1]
 
 
 def test_a_piece_mostly_outside_the_persons_box_is_a_new_person():
@@ -65,7 +68,8 @@ def test_a_piece_mostly_outside_the_persons_box_is_a_new_person():
     for t in range(3):
         tracker.update(frame(person(100 + 5 * t, 100)), t)
     upper, legs = split(115, 100, dx=140)        # beside him (box 100 px wide)
-    assert tracker.update(frame(upper, legs), 3).tolist() == [0, 1]
+    assert tracker.update(frame(upper, legs), 3).tolist() == [0, -1]
+    assert tracker.fragments == {} and tracker.tentative == [1]
 
 
 def test_a_person_with_more_keypoints_than_a_fragment_gets_a_new_id():
@@ -74,7 +78,8 @@ def test_a_person_with_more_keypoints_than_a_fragment_gets_a_new_id():
     legs[[P.right_wrist, P.left_wrist, P.right_elbow, P.left_elbow]] = \
         person(115, 100)[[P.right_wrist, P.left_wrist, P.right_elbow, P.left_elbow]]
     assert (legs[:, 2] > 0).sum() == 10
-    assert tracker.update(frame(upper, legs), 3).tolist() == [0, 1]
+    assert tracker.update(frame(upper, legs), 3).tolist() == [0, -1]
+    assert tracker.fragments == {} and tracker.tentative == [1]
 
 
 def test_the_inside_share_counts_points_in_the_grown_box():

@@ -55,7 +55,7 @@ def format_score(score: float) -> str:
 
 
 def draw_poses(image: np.ndarray, keypoints: np.ndarray, scores: Optional[Sequence[float]] = None,
-               ids: Optional[Sequence[int]] = None, config: Optional[PoseConfig] = None,
+               ids: Optional[Sequence[Optional[int]]] = None, config: Optional[PoseConfig] = None,
                line_width: Optional[int] = None, labels: bool = True,
                kpt_conf: float = 0.0) -> np.ndarray:
     """Every person's skeleton, box and label drawn over a copy of ``image``.
@@ -64,7 +64,8 @@ def draw_poses(image: np.ndarray, keypoints: np.ndarray, scores: Optional[Sequen
         image: (H, W, 3) uint8 BGR; it is not modified.
         keypoints: (K, 18, 3) ``x, y, score`` in ``image``'s pixels (score 0: missing).
         scores: (K,) person scores for the labels (None: no score in the label).
-        ids: (K,) track ids for the labels (None: not tracked, no id).
+        ids: (K,) track ids for the labels (None: not tracked, no id; -1 or None for one
+            person: no id yet, drawn without one).
         config: limbs and colours (default: the default configuration).
         line_width: limb and box width in pixels (None: the lab drawing's,
             ``max(2, min(H, W) / 200)``); joints are circles of radius ``line_width + 1``.
@@ -137,7 +138,8 @@ def draw_poses(image: np.ndarray, keypoints: np.ndarray, scores: Optional[Sequen
             if shown[k].any():
                 _box_and_label(canvas, points[k, shown[k], :2], k, thickness,
                                None if scores is None else float(scores[k]),
-                               None if ids is None else int(ids[k]))
+                               None if ids is None or ids[k] is None or ids[k] < 0
+                               else int(ids[k]))
     return canvas
 
 

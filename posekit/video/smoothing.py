@@ -139,7 +139,8 @@ class PoseSmoother:
 
         Args:
             keypoints: (K, 18, 3) ``x, y, score``; score 0 marks a missing keypoint.
-            ids: (K,) distinct track ids (from :class:`posekit.video.tracking.PoseTracker`).
+            ids: (K,) track ids (from :class:`posekit.video.tracking.PoseTracker`), distinct
+                but for -1 (a person without an id yet: passed through unsmoothed).
             time: the frame's time, seconds, increasing.
 
         Returns:
@@ -152,12 +153,15 @@ class PoseSmoother:
         ids = [int(i) for i in np.asarray(ids).reshape(-1)]
         if len(ids) != len(people):
             raise ValueError(f"ids must have one id per person ({len(people)}), got {len(ids)}")
-        if len(set(ids)) != len(ids):
+        known = [i for i in ids if i != -1]
+        if len(set(known)) != len(known):
             raise ValueError("ids must be distinct within a frame")
         if not math.isfinite(time):
             raise ValueError(f"time must be finite, got {time}")
         out = people.copy()
         for k, track_id in enumerate(ids):
+            if track_id == -1:
+                continue
             filt = self._filters.get(track_id)
             stale = filt is not None and filt.time is not None \
                 and time - filt.time > self.params.forget_after

@@ -39,7 +39,8 @@ class TrackedFrame:
     Attributes:
         index: the frame's index in the stream.
         time: its time, seconds.
-        ids: (K,) int64 track ids (without tracking: 0..K-1, the index in the frame).
+        ids: (K,) int64 track ids (without tracking: 0..K-1, the index in the frame);
+            -1 for a person on a track not confirmed yet (``TrackerParams.confirm_frames``).
         keypoints: (K, 18, 3) ``x, y, score`` in pixels (smoothed with ``smooth``).
         result: the estimator's full result (maps, raw keypoints, timings); with
             tracking, without the fragments the tracker joined to their people
@@ -58,9 +59,10 @@ class TrackedFrame:
 
     @property
     def people(self) -> List[Person]:
-        """The frame's people, each with its ``track_id`` (the keypoints as :attr:`keypoints`)."""
+        """The frame's people, each with its ``track_id`` (None: no id yet; the keypoints as
+        :attr:`keypoints`)."""
         return [Person.from_keypoints(np.clip(points, None, (np.inf, np.inf, 1.0)), person.score,
-                                      int(track), person.raw_score)
+                                      int(track) if track >= 0 else None, person.raw_score)
                 for points, person, track in zip(self.keypoints, self.result.people, self.ids)]
 
     def coco(self, image_id: int) -> List[dict]:
@@ -69,7 +71,8 @@ class TrackedFrame:
 
 
 def openpose_with_ids(keypoints: np.ndarray, ids: np.ndarray, time: float) -> dict:
-    """OpenPose JSON of (K, 18, 3) ``keypoints`` with ``person_id`` = ``[id]`` and ``time``."""
+    """OpenPose JSON of (K, 18, 3) ``keypoints`` with ``person_id`` = ``[id]`` and ``time``
+    (``[-1]``, OpenPose's own "no id", for a person without one)."""
     out = to_openpose(keypoints)
     for person, track_id in zip(out["people"], np.asarray(ids).tolist()):
         person["person_id"] = [int(track_id)]
@@ -79,7 +82,8 @@ def openpose_with_ids(keypoints: np.ndarray, ids: np.ndarray, time: float) -> di
 
 def coco_with_ids(keypoints: np.ndarray, scores: np.ndarray, image_id: int, ids: np.ndarray,
                   time: float) -> List[dict]:
-    """COCO results of (K, 18, 3) ``keypoints`` with ``track_id`` and ``time`` per person."""
+    """COCO results of (K, 18, 3) ``keypoints`` with ``track_id`` (-1: no id, as in the
+    OpenPose JSON) and ``time`` per person."""
     out = to_coco(keypoints, scores, image_id)
     for person, track_id in zip(out, np.asarray(ids).tolist()):
         person["track_id"] = int(track_id)

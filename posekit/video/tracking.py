@@ -8,12 +8,18 @@ track's box area as the scale) against each track's predicted position
 (constant velocity of its centre); the assignment is greedy on the similarity
 matrix, best pair first, which never gives one track to two people. A track
 that finds no person is kept ``max_missed`` frames, so a short occlusion
-keeps the id; an unmatched person gets a new id (ids are never reused),
-unless it is a fragment of a person matched in the same frame: few
-keypoints, lying on that track's predicted keypoints (the decoder sometimes
-splits a large person into a body and a 4-9 keypoint piece for a frame or
-two). A fragment gets no track: :meth:`PoseTracker.update` answers -1 for it
-and :meth:`PoseTracker.update_people` joins it to its person.
+keeps the id. An unmatched person starts a *tentative* track, as SORT's
+``min_hits`` and DeepSORT's ``n_init`` do: the track gets its id (ids are
+never reused) once matched in ``confirm_frames`` frames in a row, and dies
+silently when it misses a frame before that; people on the stream's first
+frame get their ids at once. Until then the person is returned with id -1
+(unconfirmed: no id yet). Confirmed tracks are matched first, tentative
+ones to the people left. An unmatched person is not even a tentative track
+when it is a fragment of a person matched in the same frame: few keypoints,
+lying on that track's predicted keypoints (the decoder sometimes splits a
+large person into a body and a 4-9 keypoint piece for a frame or two).
+:meth:`PoseTracker.update` answers -1 for a fragment too (:attr:`PoseTracker.fragments`
+says which) and :meth:`PoseTracker.update_people` joins it to its person.
 
 Works on any stream of frames: the tracker holds only its tracks, no frames.
 """
@@ -75,6 +81,10 @@ class TrackerParams:
     # Zidane scores 0.6-0.96 with all inside; the person cut by the close-up's left
     # edge 0.2-0.6 with 14-62 % inside (once 0.36 with all inside).
     fragment_parts: int = 9
+    # Frames in a row a new track must be matched before it gets its id (1: at once, the
+    # tracker before): DeepSORT's n_init; on benchmarks/bench_fragments.py's clips
+    # (docs/records/accuracy_scales.md) short-lived ids 13 -> 1 (2: 13 -> 3).
+    confirm_frames: int = 3
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.min_similarity <= 1.0:
@@ -96,6 +106,8 @@ class TrackerParams:
                 0 <= self.fragment_parts <= NUM_PARTS:
             raise ValueError(f"fragment_parts must be an integer in [0, {NUM_PARTS}], got "
                              f"{self.fragment_parts}")
+        if int(self.confirm_frames) != self.confirm_frames or self.confirm_frames < 1:
+            raise ValueError(f"confirm_frames must be an integer >= 1, got {self.confirm_frames}")
 
 
 def check_keypoints(keypoints: np.ndarray, name: str = "keypoints") -> np.ndarray:
@@ -209,6 +221,8 @@ class _Track:
     time: float            # when last seen
     velocity: Optional[np.ndarray] = None  # (2,) pixels per time unit of the centre
     missed: int = 0
+    track_id: int = -1     # its public id; -1 while tentative
+    hits: int = 1          # frames matched in a row while tentative
     age: np.ndarray = field(default_factory=lambda: np.zeros(NUM_PARTS, dtype=np.int64))
 
 
@@ -221,24 +235,29 @@ class PoseTracker:
         for t, image in frames:
             ids = tracker.update(estimator(image).keypoints, t)   # (K,) int64
 
-    Ids start at 0 and are never reused; no two people of one frame share an id.
+    Ids start at 0 and are never reused; no two people of one frame share an id;
+    -1 marks a person without an id (a fragment, or a track not confirmed yet).
     """
 
     def __init__(self, params: TrackerParams = TrackerParams()) -> None:
         if not isinstance(params, TrackerParams):
             raise ValueError(f"params must be a TrackerParams, got {type(params).__name__}")
         self.params = params
-        self._tracks: Dict[int, _Track] = {}
+        self._tracks: Dict[int, _Track] = {}   # by a private key; the public id is inside
         self._next_id = 0
+        self._next_key = 0
         self._frame = 0
         self._last_time: Optional[float] = None
         #: Of the last update: fragment index -> index of the person it belongs to.
         self.fragments: Dict[int, int] = {}
+        #: Of the last update: indices of the people on a tentative track (id -1, no fragment).
+        self.tentative: List[int] = []
 
     @property
     def live_ids(self) -> List[int]:
-        """Ids of the tracks kept now (seen, or missed for at most ``max_missed`` frames)."""
-        return list(self._tracks)
+        """Ids of the confirmed tracks kept now (seen, or missed for at most ``max_missed``
+        frames)."""
+        return [t.track_id for t in self._tracks.values() if t.track_id >= 0]
 
     def reset(self) -> None:
         """Forget every track (a new stream; ids keep counting up)."""
@@ -266,7 +285,8 @@ class PoseTracker:
         Returns:
             (K,) int64 ids, in the order of ``keypoints``; -1 for a fragment of
             another person of the frame (:attr:`fragments` says whose;
-            :meth:`update_people` joins them).
+            :meth:`update_people` joins them) and for a person whose track is
+            not confirmed yet (:attr:`tentative`).
 
         Raises:
             ValueError: if ``keypoints`` is malformed or ``time`` is not after the last one.
@@ -277,30 +297,45 @@ class PoseTracker:
             raise ValueError(f"time must be finite, got {time}")
         if self._last_time is not None and now <= self._last_time:
             raise ValueError(f"time must increase: got {now} after {self._last_time}")
+        first = self._frame == 0
         self._frame += 1
         self._last_time = now
         p = self.params
-        track_ids = list(self._tracks)
+        keys = list(self._tracks)
         predicted = self._predicted(now)
         scores = similarity(predicted, people, p.min_common, p.min_box_side)
+        matched = np.full(len(people), -1, dtype=np.int64)    # row in keys, per person
+        confirmed = np.array([self._tracks[k].track_id >= 0 for k in keys], dtype=bool)
+        for rows in (np.flatnonzero(confirmed), np.flatnonzero(~confirmed)):
+            free = np.flatnonzero(matched < 0)
+            for r, c in greedy_assignment(scores[np.ix_(rows, free)], p.min_similarity):
+                matched[free[c]] = rows[r]
         ids = np.full(len(people), -1, dtype=np.int64)
-        for row, col in greedy_assignment(scores, p.min_similarity):
-            track_id = track_ids[row]
-            self._follow(self._tracks[track_id], people[col], now)
-            ids[col] = track_id
-        for track_id in track_ids:
-            track = self._tracks[track_id]
-            if track_id not in ids:
+        for col in np.flatnonzero(matched >= 0).tolist():
+            track = self._tracks[keys[matched[col]]]
+            self._follow(track, people[col], now)
+            if track.track_id < 0:
+                track.hits += 1
+                if track.hits >= p.confirm_frames:
+                    track.track_id, self._next_id = self._next_id, self._next_id + 1
+            ids[col] = track.track_id
+        seen = set(matched.tolist())
+        for row, key in enumerate(keys):
+            track = self._tracks[key]
+            if row not in seen:
                 track.missed += 1
-                if track.missed > p.max_missed:
-                    del self._tracks[track_id]
-        self.fragments = self._find_fragments(scores, ids, people, track_ids, predicted)
-        for col in np.flatnonzero(ids < 0):
+                if track.track_id < 0 or track.missed > p.max_missed:
+                    del self._tracks[key]      # a tentative track dies at its first miss
+        self.fragments = self._find_fragments(scores, matched, people, predicted)
+        for col in np.flatnonzero(matched < 0).tolist():
             if col in self.fragments:
                 continue
-            ids[col] = self._next_id
-            self._tracks[self._next_id] = _Track(people[col].copy(), now)
-            self._next_id += 1
+            track = self._tracks[self._next_key] = _Track(people[col].copy(), now)
+            self._next_key += 1
+            if first or p.confirm_frames <= 1:
+                track.track_id, self._next_id = self._next_id, self._next_id + 1
+            ids[col] = track.track_id
+        self.tentative = [c for c in np.flatnonzero(ids < 0).tolist() if c not in self.fragments]
         return ids
 
     def update_people(self, keypoints: np.ndarray, time: Optional[float] = None
@@ -315,7 +350,7 @@ class PoseTracker:
             ``(people (K', 18, 3), ids (K',), kept (K',))``: the people
             without their fragments, each fragment's keypoints filling the
             slots its person lacks; their ids as :meth:`update` gives them
-            (none -1); the index in ``keypoints`` of each.
+            (-1: a person not confirmed yet, kept); the index in ``keypoints`` of each.
 
         Raises:
             ValueError: as :meth:`update`.
@@ -325,20 +360,20 @@ class PoseTracker:
         for col, owner in self.fragments.items():
             empty = people[owner, :, 2] <= 0
             people[owner, empty] = people[col, empty]
-        kept = np.flatnonzero(ids >= 0)
+        kept = np.array([k for k in range(len(ids)) if k not in self.fragments], np.int64)
         return people[kept], ids[kept], kept
 
-    def _find_fragments(self, scores: np.ndarray, ids: np.ndarray, people: np.ndarray,
-                        track_ids: List[int], predicted: np.ndarray) -> Dict[int, int]:
-        """Unmatched people that are fragments of a person matched this frame:
-        ``{fragment index: person index}``."""
+    def _find_fragments(self, scores: np.ndarray, rows: np.ndarray, people: np.ndarray,
+                        predicted: np.ndarray) -> Dict[int, int]:
+        """Unmatched people (``rows`` -1: (K,) each person's track row) that are fragments
+        of a person matched this frame: ``{fragment index: person index}``."""
         p = self.params
         out: Dict[int, int] = {}
-        if p.fragment_similarity <= 0 or not len(track_ids):
+        if p.fragment_similarity <= 0 or not len(predicted):
             return out
-        matched = {track_ids.index(int(t)): col for col, t in enumerate(ids.tolist()) if t >= 0}
+        matched = {int(row): col for col, row in enumerate(rows.tolist()) if row >= 0}
         counts = (people[:, :, 2] > 0).sum(1)
-        for col in np.flatnonzero(ids < 0).tolist():
+        for col in np.flatnonzero(rows < 0).tolist():
             if counts[col] > p.fragment_parts:
                 continue
             best, owner = p.fragment_similarity, None

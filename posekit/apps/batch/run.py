@@ -218,7 +218,7 @@ def _write_table(args: argparse.Namespace, out: Path, items: List[Item],
         if record and record["status"] in ("done", "skipped"):
             done.append((item, int(record["frames"])))
     try:
-        return write_table(Path(args.table), out, done)
+        return write_table(Path(args.table), out, done, args.track)
     except KeyboardInterrupt:
         raise
     except Exception as exc:  # noqa: BLE001 - Ray or the disk failed: no table, exit 1

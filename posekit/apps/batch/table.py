@@ -7,7 +7,8 @@ keypoint: ``source`` (the item's output name, :mod:`posekit.io.sources`) and the
 demo's columns (:mod:`posekit.io.table`): ``frame``, ``time`` (seconds on the
 video's clock; NaN for an image), ``person_id`` (the track id, or the person's
 index in the frame with ``--no-track`` and for images), ``keypoint``, ``x``,
-``y`` (NaN when missing) and ``score``. Rows are in no particular order across
+``y`` (NaN when missing) and ``score``; -1 in a tracked video for a person
+without an id yet (``TrackerParams.confirm_frames``), as in the demo's table. Rows are in no particular order across
 files; sort by ``source, frame``.
 
 The rows are made from the run's OpenPose JSON files (tracked, complete,
@@ -124,14 +125,16 @@ def check_table_path(table: Path, out: Path, inputs: Sequence[str],
     return table
 
 
-def _frame_people(doc: dict) -> tuple:
-    """(ids, (K, 18, 3) keypoints) of one OpenPose JSON document."""
+def _frame_people(doc: dict, tracked: bool = False) -> tuple:
+    """(ids, (K, 18, 3) keypoints) of one OpenPose JSON document; ``tracked``: a tracked
+    video's frame, whose -1 (a person without an id yet) stays -1."""
     people = doc.get("people", [])
     keypoints = np.array([p["pose_keypoints_2d"] for p in people],
                          np.float64).reshape(-1, NUM_PARTS, 3)
     ids = np.array([p.get("person_id", [-1])[0] for p in people], np.int64)
     untracked = ids < 0                  # as the demo's table: the index in the frame
-    ids[untracked] = np.flatnonzero(untracked)
+    if not tracked:
+        ids[untracked] = np.flatnonzero(untracked)
     return ids, keypoints
 
 
@@ -140,7 +143,8 @@ def table_rows(batch: Dict[str, np.ndarray]):
 
     Args:
         batch: columns ``out`` (the output folder), ``name`` and ``kind`` (the
-            item's), ``first`` and ``count`` (its frames to read).
+            item's), ``first`` and ``count`` (its frames to read), optionally
+            ``tracked`` (a tracked video: its -1 ids stay -1; default False).
 
     Returns:
         A ``pyarrow.Table`` of :func:`table_schema` (K * 18 rows per frame).
@@ -151,13 +155,14 @@ def table_rows(batch: Dict[str, np.ndarray]):
     import pyarrow as pa
 
     blocks: List[Dict[str, np.ndarray]] = []
-    for out, name, kind, first, count in zip(batch["out"], batch["name"], batch["kind"],
-                                             batch["first"], batch["count"]):
+    tracked = batch.get("tracked", np.zeros(len(batch["out"]), bool))
+    for out, name, kind, first, count, track in zip(batch["out"], batch["name"], batch["kind"],
+                                                    batch["first"], batch["count"], tracked):
         item = Item(0, "", str(kind), str(name))
         for frame in range(int(first), int(first) + int(count)):
             path = Path(str(out)) / item.output(frame)
             doc = json.loads(path.read_text(encoding="utf-8"))
-            ids, keypoints = _frame_people(doc)
+            ids, keypoints = _frame_people(doc, bool(track))
             rows = frame_rows(frame, float(doc.get("time", np.nan)), ids, keypoints)
             rows["source"] = np.full(len(rows["frame"]), str(name), object)
             blocks.append(rows)
@@ -174,7 +179,7 @@ def table_task(batch: Dict[str, np.ndarray]):
 
     Args:
         batch: columns ``out`` (the output folder) and ``segments`` (JSON: a list of
-            ``[name, kind, first, count]``, the chunks :func:`table_rows` reads).
+            ``[name, kind, first, count, tracked]``, the chunks :func:`table_rows` reads).
 
     Returns:
         A ``pyarrow.Table`` of :func:`table_schema`.
@@ -182,15 +187,17 @@ def table_task(batch: Dict[str, np.ndarray]):
     Raises:
         OSError / ValueError: as :func:`table_rows`.
     """
-    columns: Dict[str, list] = {"out": [], "name": [], "kind": [], "first": [], "count": []}
+    columns: Dict[str, list] = {"out": [], "name": [], "kind": [], "first": [], "count": [],
+                                "tracked": []}
     for out, segments in zip(batch["out"], batch["segments"]):
-        for name, kind, first, count in json.loads(str(segments)):
-            for column, value in zip(columns, (str(out), name, kind, first, count)):
+        for name, kind, first, count, *tracked in json.loads(str(segments)):
+            for column, value in zip(columns, (str(out), name, kind, first, count,
+                                               bool(tracked and tracked[0]))):
                 columns[column].append(value)
     return table_rows({k: np.array(v, object) for k, v in columns.items()})
 
 
-def _tasks(out: Path, done: Iterable[tuple]) -> List[dict]:
+def _tasks(out: Path, done: Iterable[tuple], tracked: bool = False) -> List[dict]:
     """Task rows: the items' frames in chunks of at most :data:`FRAMES_PER_TASK`, several
     small items packed into one task (a task per one-frame image cost about 24 ms of Ray's
     own time each: 2,000 images took 48 s)."""
@@ -203,7 +210,8 @@ def _tasks(out: Path, done: Iterable[tuple]) -> List[dict]:
             if segments and frames_in_task + count > FRAMES_PER_TASK:
                 rows.append({"out": str(out.resolve()), "segments": json.dumps(segments)})
                 segments, frames_in_task = [], 0
-            segments.append([item.name, item.kind, first, count])
+            segments.append([item.name, item.kind, first, count,
+                             tracked and item.kind == "video"])
             frames_in_task += count
     if segments:
         rows.append({"out": str(out.resolve()), "segments": json.dumps(segments)})
@@ -243,7 +251,7 @@ def remove_stale_temporaries(table: Path) -> List[Path]:
     return removed
 
 
-def write_table(table: Path, out: Path, done: Sequence[tuple]) -> int:
+def write_table(table: Path, out: Path, done: Sequence[tuple], tracked: bool = False) -> int:
     """Write the table of ``done`` items' JSON outputs; returns its rows.
 
     Removes first what killed runs left beside it (:func:`remove_stale_temporaries`).
@@ -252,6 +260,7 @@ def write_table(table: Path, out: Path, done: Sequence[tuple]) -> int:
         table: the table folder (checked by :func:`check_table_path`).
         out: the run's output folder.
         done: ``(item, frames)`` of each complete item.
+        tracked: whether the run tracked its videos (their -1 ids stay -1).
 
     Raises:
         Exception: whatever Ray or the file system raised; no table is left then.
@@ -263,7 +272,7 @@ def write_table(table: Path, out: Path, done: Sequence[tuple]) -> int:
     tmp = temporary_name(table)
     old = temporary_name(table, ".old")
     try:
-        tasks = _tasks(out, done)
+        tasks = _tasks(out, done, tracked)
         if tasks:
             dataset = ray.data.from_items(tasks, override_num_blocks=len(tasks))
             rows = dataset.map_batches(table_task, batch_size=1, batch_format="numpy",

@@ -170,7 +170,9 @@ function answer(data) {
   lastAnswer = data;
   state.frames++;
   state.counts.push(data.people.length);
-  for (const p of data.people) if (!state.ids.includes(p.track_id)) state.ids.push(p.track_id);
+  for (const p of data.people) {   // null: a person without an id yet
+    if (p.track_id !== null && !state.ids.includes(p.track_id)) state.ids.push(p.track_id);
+  }
   state.last = data;
   json.push(data);
   if (json.length > 1000) json.shift();
