@@ -195,6 +195,21 @@ def test_the_mirrored_half_size_pass_is_asked_for_exactly_from_flip_height():
         assert timings["small_flip"] == float(wanted) and timings["small_pass"] == 1.0
 
 
+def test_the_mirrored_pass_runs_where_only_fragments_were_found_however_small():
+    """A 9-part person (trigger_parts 10: a fragment), far under flip_height: mirrored too;
+    with trigger_parts 9 it is a person, too small for the half-size pass at all."""
+    small = make_person(30, 12, 12)
+    small[9:] = NAN                                                 # 9 parts left
+    hm, pf = maps_of([small])
+    rows = decode(hm, pf, DecoderParams())[1]
+    assert len(rows) == 1 and rows[0, NUM_PARTS + 1] == 9
+    for trigger_parts, asked in ((10, [True]), (9, [])):
+        calls = []
+        decode_passes(hm, pf, lambda flip: calls.append(flip),
+                      scale_params=ScaleParams(trigger_parts=trigger_parts))
+        assert calls == asked
+
+
 def test_the_second_maps_are_decoded_at_their_own_peak_threshold():
     """A large person's nose peak sitting exactly on second_peak_threshold is not a peak
     (peaks must exceed it): the person taken from the second maps has no nose; just below

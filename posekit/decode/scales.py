@@ -74,7 +74,8 @@ class ScaleParams:
         second_join_fragments: ``DecoderParams.join_fragments`` of that decoding.
         flip_height: the half-size pass also runs on the mirrored image (its
             maps averaged in too) when the tallest full-size person's keypoint
-            box is at least this fraction of the map height.
+            box is at least this fraction of the map height, or when only
+            fragments were found (see ``trigger_height``).
     """
 
     # Chosen on half A of the dev set (200 images), checked on half B; the values tried
@@ -96,9 +97,9 @@ class ScaleParams:
     second_peak_threshold: float = 0.1
     # The same AP, APm and APl on A and B with and without; saves the joining's work.
     second_join_fragments: bool = False
-    # APl on A (flip pass averaged in, weights 1/3 each): 0.35 0.5173 (network work about
-    # 1.38x), 0.4 0.5159 (1.35x), 0.45 0.5131, 0.5 0.5117; never 0.5040. 0.4: within 1.35x.
-    flip_height: float = 0.4
+    # APl on A, mirrored also where only fragments were found: 0.3 0.5180, 0.35 0.5189
+    # (200 of 400 images mirrored, network work 1.33x), 0.4 0.5167; never mirrored 0.5040.
+    flip_height: float = 0.35
 
     def __post_init__(self) -> None:
         """Refuse values out of range.
@@ -286,7 +287,8 @@ def decode_passes(heatmaps: np.ndarray, pafs: np.ndarray, small_pass: SmallPass,
         small_pass: called (at most once, only when :func:`wants_small_pass`)
             for the half-size pass, with ``flip`` (whether the mirrored
             half-size image should run too: a person at least
-            ``scale_params.flip_height`` of the map height): returns its
+            ``scale_params.flip_height`` of the map height, or only
+            fragments): returns its
             ``(heatmaps (h, w, 19), pafs (h, w, 38), (fx, fy))``, the last
             the size of its maps' grid relative to the full-size one; or None
             when it cannot run (an image too small to halve).
@@ -315,8 +317,9 @@ def decode_passes(heatmaps: np.ndarray, pafs: np.ndarray, small_pass: SmallPass,
     full_points = _points(full.xy, full.rows)
     map_height = heatmaps.shape[0]
     run_small = _wants(full_points, full.rows, map_height, scale_params)
-    flip = run_small and bool(person_heights(full_points).max(initial=0.0)
-                              >= scale_params.flip_height * map_height)
+    flip = run_small and bool(
+        (full.rows[:, NUM_PARTS + 1] < scale_params.trigger_parts).all()
+        or person_heights(full_points).max(initial=0.0) >= scale_params.flip_height * map_height)
     second = small_pass(flip) if run_small else None
     run_small = second is not None
     if run_small:
