@@ -15,7 +15,8 @@ seconds), and the median post-processing time (peaks + connections + grouping).
 
 ``--cost N`` instead times, on the first N images, the full-size pass, the
 second pass (the half-size run and the averaging; and with the mirrored
-half-size run too) and the decoding of both modes, interleaved image by image so that a busy machine slows all alike;
+half-size run too) and the decoding of both modes, interleaved image by image
+so that a busy machine slows all alike;
 prints the network work of the scale-aware mode relative to the single
 pass (second pass counted only where it runs) and the post-processing medians.
 """

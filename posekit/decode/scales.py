@@ -14,7 +14,9 @@ averaged maps are dropped: the full-size pass sees them better.
 
 The half-size pass costs about a quarter of the full one and runs only when
 the full-size pass suggests a large person or found only fragments
-(:func:`wants_small_pass`). The second maps may lie on another grid (a pass
+(:func:`wants_small_pass`); where a person is taller than
+:attr:`ScaleParams.flip_height` (or only fragments were found), the mirrored
+half-size image runs too, its maps averaged in. The second maps may lie on another grid (a pass
 at scale ``s``, whose cell ``c`` is centred on original pixel
 ``(8c + 4) / s - 0.5``, ``posekit.decode.multiscale``): their people are
 moved to cell ``c / s + (1 / s - 1) / 2`` of the full-size grid.
