@@ -14,8 +14,9 @@ per image and the network work relative to the first mode (sum of network
 seconds), and the median post-processing time (peaks + connections + grouping).
 
 ``--cost N`` instead times, on the first N images, the full-size pass, the
-second pass (the half-size run and the averaging) and the decoding of both
-modes, interleaved image by image so that a busy machine slows all alike;
+second pass (the half-size run and the averaging; and with the mirrored
+half-size run too) and the decoding of both modes, interleaved image by image
+so that a busy machine slows all alike;
 prints the network work of the scale-aware mode relative to the single
 pass (second pass counted only where it runs) and the post-processing medians.
 """
@@ -89,7 +90,7 @@ def cost(images: Path, annotations: Path, limit: int, runtime: str) -> int:
     network = load_network(runtime=runtime)
     entries = sorted(load_annotations(annotations)["images"], key=lambda e: e["id"])[:limit]
     params = DecoderParams(complete_people=True)
-    full_s, second_s, ran, single_post, aware_post = [], [], [], [], []
+    full_s, second_s, flip_s, ran, flipped, single_post, aware_post = [], [], [], [], [], [], []
     for entry in entries:
         image = read_image(Path(images) / entry["file_name"])
         start = time.perf_counter()
@@ -99,18 +100,25 @@ def cost(images: Path, annotations: Path, limit: int, runtime: str) -> int:
         second = small_pass_maps(network, image, heatmaps, pafs)
         second_s.append(time.perf_counter() - start)
         start = time.perf_counter()
+        mirrored = small_pass_maps(network, image, heatmaps, pafs, flip=True)
+        flip_s.append(time.perf_counter() - start)
+        start = time.perf_counter()
         decode(heatmaps, pafs, params)
         single_post.append(time.perf_counter() - start)
         timings: dict = {}
         start = time.perf_counter()
-        decode_passes(heatmaps, pafs, lambda: second, params, timings=timings)
+        decode_passes(heatmaps, pafs, lambda flip: mirrored if flip else second, params,
+                      timings=timings)
         aware_post.append(time.perf_counter() - start)
         ran.append(timings["small_pass"])
-    work = (sum(full_s) + sum(s * r for s, r in zip(second_s, ran))) / sum(full_s)
+        flipped.append(timings["small_flip"])
+    work = (sum(full_s) + sum(s * r * (1 - f) + m * f
+                              for s, m, r, f in zip(second_s, flip_s, ran, flipped))) / sum(full_s)
     print(f"{len(entries)} images, runtime {network.runtime}: full pass median "
           f"{1000 * statistics.median(full_s):.1f} ms, second pass median "
           f"{1000 * statistics.median(second_s):.1f} ms ({sum(second_s) / sum(full_s):.2f}x "
-          f"of the full pass), run on {sum(ran):.0f} images; scale-aware network work "
+          f"of the full pass; mirrored too: {sum(flip_s) / sum(full_s):.2f}x), run on "
+          f"{sum(ran):.0f} images, mirrored on {sum(flipped):.0f}; scale-aware network work "
           f"{work:.2f}x; post-processing median single {1000 * statistics.median(single_post):.2f}"
           f" ms, scale-aware {1000 * statistics.median(aware_post):.2f} ms "
           f"(mean {1000 * statistics.mean(single_post):.2f} / "

@@ -277,12 +277,12 @@ class PoseEstimator:
         from posekit.decode.scales import SMALL_SCALE, decode_passes
         from posekit.networks.accurate import small_pass_maps
 
-        def small_pass():
+        def small_pass(flip: bool):
             if min(bgr.shape[:2]) * SMALL_SCALE < 2 * MIN_SIDE:
                 return None
             with self._lock:
                 start = time.perf_counter()
-                maps = small_pass_maps(self.network, bgr, heatmaps, pafs, SMALL_SCALE)
+                maps = small_pass_maps(self.network, bgr, heatmaps, pafs, SMALL_SCALE, flip)
                 timings["network"] += time.perf_counter() - start
             return maps
 

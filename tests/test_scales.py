@@ -126,7 +126,9 @@ def test_people_of_a_half_size_grid_land_on_the_same_pixels():
 
 @pytest.mark.parametrize("field, value", [("large_height", -0.1), ("score_gain", float("nan")),
                                           ("cover_share", 1.5), ("trigger_parts", 19),
-                                          ("trigger_parts", 1.0), ("trigger_height", True)])
+                                          ("trigger_parts", 1.0), ("trigger_height", True),
+                                          ("second_peak_threshold", 1.5),
+                                          ("second_join_fragments", 1), ("flip_height", -1.0)])
 def test_bad_scale_params_name_the_field(field, value):
     with pytest.raises(ValueError, match=f"ScaleParams.{field}"):
         ScaleParams(**{field: value})
@@ -140,7 +142,7 @@ def test_a_small_complete_person_decodes_without_the_second_pass():
     hm, pf = maps_of([make_person(30, 20, 8)])
     calls = []
     timings = {}
-    coords, rows = decode_passes(hm, pf, lambda: calls.append(1), timings=timings)
+    coords, rows = decode_passes(hm, pf, lambda flip: calls.append(1), timings=timings)
     assert not calls and timings["small_pass"] == 0.0
     want_coords, want_rows = decode(hm, pf, DecoderParams())
     np.testing.assert_array_equal(rows, want_rows)
@@ -155,13 +157,13 @@ def test_a_large_person_is_taken_from_the_second_maps_when_they_see_it_better():
     full_hm, full_pf = maps_of([legless])
     second = maps_of([whole]) + ((1.0, 1.0),)
     timings = {}
-    coords, rows = decode_passes(full_hm, full_pf, lambda: second, timings=timings)
+    coords, rows = decode_passes(full_hm, full_pf, lambda flip: second, timings=timings)
     assert timings["small_pass"] == 1.0 and len(rows) == 1
     assert rows[0, NUM_PARTS + 1] == 18
     alone = decode(*second[:2], DecoderParams())[1]
     assert rows[0, NUM_PARTS] == pytest.approx(alone[0, NUM_PARTS] * ScaleParams().score_gain)
     # With completion each pass completes its own people: every slot filled once.
-    coords, rows = decode_passes(full_hm, full_pf, lambda: second,
+    coords, rows = decode_passes(full_hm, full_pf, lambda flip: second,
                                  DecoderParams(complete_people=True))
     assert (rows[:, :NUM_PARTS] >= 0).all()
     assert len({p[3] for peaks in coords.values() for p in peaks}) == sum(
@@ -171,9 +173,61 @@ def test_a_large_person_is_taken_from_the_second_maps_when_they_see_it_better():
 def test_a_second_pass_that_cannot_run_leaves_the_full_size_people():
     hm, pf = maps_of([make_person(30, 12, 40)])
     timings = {}
-    _, rows = decode_passes(hm, pf, lambda: None, timings=timings)
+    _, rows = decode_passes(hm, pf, lambda flip: None, timings=timings)
     np.testing.assert_array_equal(rows, decode(hm, pf, DecoderParams())[1])
     assert timings["small_pass"] == 0.0
+
+
+def test_the_mirrored_half_size_pass_is_asked_for_exactly_from_flip_height():
+    """The tallest full-size person's keypoint box against flip_height * map height (60)."""
+    hm, pf = maps_of([make_person(30, 12, 40)])
+    coords, rows = decode(hm, pf, DecoderParams())
+    tallest = person_heights(row_points(coords, rows)).max()
+    for flip_height, wanted in ((tallest / 60, True), (np.nextafter(tallest / 60, 1.0), False)):
+        asked = []
+        timings = {}
+        decode_passes(hm, pf, lambda flip: asked.append(flip), timings=timings,
+                      scale_params=ScaleParams(flip_height=float(flip_height)))
+        assert asked == [wanted] and timings["small_flip"] == 0.0     # the pass gave nothing
+        timings = {}
+        decode_passes(hm, pf, lambda flip: maps_of([make_person(30, 12, 40)]) + ((1.0, 1.0),),
+                      timings=timings, scale_params=ScaleParams(flip_height=float(flip_height)))
+        assert timings["small_flip"] == float(wanted) and timings["small_pass"] == 1.0
+
+
+def test_the_mirrored_pass_runs_where_only_fragments_were_found_however_small():
+    """A 9-part person (trigger_parts 10: a fragment), far under flip_height: mirrored too;
+    with trigger_parts 9 it is a person, too small for the half-size pass at all."""
+    small = make_person(30, 12, 12)
+    small[9:] = NAN                                                 # 9 parts left
+    hm, pf = maps_of([small])
+    rows = decode(hm, pf, DecoderParams())[1]
+    assert len(rows) == 1 and rows[0, NUM_PARTS + 1] == 9
+    for trigger_parts, asked in ((10, [True]), (9, [])):
+        calls = []
+        decode_passes(hm, pf, lambda flip: calls.append(flip),
+                      scale_params=ScaleParams(trigger_parts=trigger_parts))
+        assert calls == asked
+
+
+def test_the_second_maps_are_decoded_at_their_own_peak_threshold():
+    """A large person's nose peak sitting exactly on second_peak_threshold is not a peak
+    (peaks must exceed it): the person taken from the second maps has no nose; just below
+    the peak's value, it has. The full-size maps lack the legs, so the second maps' person
+    is taken either way."""
+    whole = make_person(30, 12, 40)
+    legless = whole.copy()
+    legless[[P.right_knee, P.right_ankle, P.left_knee, P.left_ankle]] = NAN
+    full_hm, full_pf = maps_of([legless])
+    second_hm, second_pf = maps_of([whole])
+    nose = second_hm[..., P.nose]
+    second_hm[..., P.nose] = nose * (0.5 / nose.max())      # the nose peak: exactly 0.5
+    second = (second_hm, second_pf, (1.0, 1.0))
+    for threshold, has_nose in ((0.5, False), (float(np.nextafter(np.float32(0.5), 0)), True)):
+        _, rows = decode_passes(full_hm, full_pf, lambda flip: second,
+                                scale_params=ScaleParams(second_peak_threshold=threshold))
+        assert len(rows) == 1 and (rows[0, P.nose] >= 0) == has_nose
+        assert rows[0, P.left_ankle] >= 0                           # from the second maps
 
 
 # --- end to end on a real close-up -----------------------------------------------------------
@@ -242,8 +296,25 @@ def test_the_second_maps_average_the_half_size_pass_with_the_full_size_maps():
     np.testing.assert_allclose(pf, 2.0)
 
 
+def test_the_mirrored_half_size_pass_is_averaged_in_with_equal_weights():
+    """Full-size maps 1, the half-size and its mirrored pass 3 (PAF x components of the
+    mirrored pass negated back: -3): (1 + 3 + 3) / 3 on heatmaps and PAF y, (1 + 3 - 3) / 3
+    on PAF x."""
+    from posekit.networks.accurate import small_pass_maps
+
+    calls = []
+    image = np.zeros((96, 128, 3), np.uint8)
+    full_hm, full_pf = np.ones((12, 16, 19), np.float32), np.ones((12, 16, 38), np.float32)
+    hm, pf, _ = small_pass_maps(constant_network(calls), image, full_hm, full_pf, flip=True)
+    assert len(calls) == 2 and all(c[1] < 96 for c in calls)
+    np.testing.assert_allclose(hm, 7 / 3, rtol=1e-6)
+    np.testing.assert_allclose(pf[..., 1::2], 7 / 3, rtol=1e-6)          # y components
+    np.testing.assert_allclose(pf[..., 0::2], 1 / 3, rtol=1e-6)          # x components
+
+
 @pytest.mark.parametrize("kwargs, message", [
     ({"scale": 1.0}, "scale must be"), ({"scale": True}, "scale must be"),
+    ({"flip": 1}, "flip must be a bool"),
     ({"heatmaps": np.ones((6, 8, 19), np.float32)}, "heatmaps of shape")])
 def test_bad_second_pass_arguments_are_value_errors(kwargs, message):
     from posekit.networks.accurate import small_pass_maps

@@ -131,11 +131,11 @@ def evaluate(images: Path, annotations: Path, decoder: str = "best", model: str 
         times["network"].append(time.perf_counter() - start)
         stage_times: Dict[str, float] = {}
         if two_passes:
-            def small_pass(image=image, heatmaps=heatmaps, pafs=pafs):
+            def small_pass(flip, image=image, heatmaps=heatmaps, pafs=pafs):
                 if min(image.shape[:2]) * SMALL_SCALE < 16:
                     return None
                 begin = time.perf_counter()
-                maps = small_pass_maps(network, image, heatmaps, pafs, SMALL_SCALE)
+                maps = small_pass_maps(network, image, heatmaps, pafs, SMALL_SCALE, flip)
                 times["network"][-1] += time.perf_counter() - begin
                 return maps
 

@@ -23,10 +23,16 @@ Refiner = Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray], np.ndarray]
 
 
 def _neighbours(maps: np.ndarray, ys: np.ndarray, xs: np.ndarray, ch: np.ndarray) -> np.ndarray:
-    """(N, 3, 3) values around each peak (edges replicated), ``[dy + 1, dx + 1]``."""
-    edge = np.pad(maps, ((1, 1), (1, 1), (0, 0)), mode="edge")
-    dy, dx = np.mgrid[0:3, 0:3]
-    return edge[ys[:, None, None] + dy, xs[:, None, None] + dx, ch[:, None, None]]
+    """(N, 3, 3) values around each peak (edges replicated), ``[dy + 1, dx + 1]``.
+
+    The neighbours' indices are clipped to the map (the same values as an
+    edge-padded copy, without copying the whole map).
+    """
+    h, w = maps.shape[:2]
+    step = np.arange(-1, 2)
+    rows = np.clip(np.asarray(ys)[:, None] + step, 0, h - 1)
+    cols = np.clip(np.asarray(xs)[:, None] + step, 0, w - 1)
+    return maps[rows[:, :, None], cols[:, None, :], np.asarray(ch)[:, None, None]]
 
 
 def parabola(maps: np.ndarray, ys: np.ndarray, xs: np.ndarray, ch: np.ndarray) -> np.ndarray:

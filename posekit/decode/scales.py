@@ -14,7 +14,9 @@ averaged maps are dropped: the full-size pass sees them better.
 
 The half-size pass costs about a quarter of the full one and runs only when
 the full-size pass suggests a large person or found only fragments
-(:func:`wants_small_pass`). The second maps may lie on another grid (a pass
+(:func:`wants_small_pass`); where a person is taller than
+:attr:`ScaleParams.flip_height` (or only fragments were found), the mirrored
+half-size image runs too, its maps averaged in. The second maps may lie on another grid (a pass
 at scale ``s``, whose cell ``c`` is centred on original pixel
 ``(8c + 4) / s - 0.5``, ``posekit.decode.multiscale``): their people are
 moved to cell ``c / s + (1 / s - 1) / 2`` of the full-size grid.
@@ -26,15 +28,18 @@ from __future__ import annotations
 import dataclasses
 import time
 from dataclasses import dataclass
-from typing import Callable, Dict, Optional, Tuple
+from typing import Callable, Dict, NamedTuple, Optional, Tuple
 
 import numpy as np
 
+from posekit.decode.assembly import assemble
 from posekit.decode.completion import complete
-from posekit.decode.decoder import decode
+from posekit.decode.decoder import find_peaks
+from posekit.decode.limbs import find_limbs
 from posekit.decode.params import DecoderParams
 from posekit.decode.types import Coords
 from posekit.decode.multiscale import mirror_name
+from posekit.lab.checks import check_maps, check_same_size, lap
 from posekit.lab.config import (NUM_PARTS, ROW_WIDTH, BodyPart, PoseConfig,
                                 get_default_configuration)
 
@@ -42,8 +47,9 @@ from posekit.lab.config import (NUM_PARTS, ROW_WIDTH, BodyPart, PoseConfig,
 SMALL_SCALE = 0.5
 #: Each slot's left/right mirror (``left_knee`` <-> ``right_knee``; the others themselves).
 MIRROR_SLOTS = np.array([BodyPart[mirror_name(BodyPart(s).name)].value for s in range(NUM_PARTS)])
-#: The half-size pass, run on demand: ``() -> (heatmaps, pafs, (fx, fy))`` or None.
-SmallPass = Callable[[], Optional[Tuple[np.ndarray, np.ndarray, Tuple[float, float]]]]
+#: The half-size pass, run on demand: ``(flip) -> (heatmaps, pafs, (fx, fy))`` or None; with
+#: ``flip`` the mirrored half-size image runs too (:attr:`ScaleParams.flip_height`).
+SmallPass = Callable[[bool], Optional[Tuple[np.ndarray, np.ndarray, Tuple[float, float]]]]
 
 
 @dataclass(frozen=True)
@@ -64,6 +70,14 @@ class ScaleParams:
             when most of its keypoints lie within this fraction of that
             person's box diagonal of the same keypoint there.
         cover_share: ... "most": at least this share of its found keypoints.
+        second_peak_threshold: the peak threshold of the second maps' decoding
+            (``DecoderParams.peak_threshold`` there; only large people are kept
+            from them, and they have strong peaks).
+        second_join_fragments: ``DecoderParams.join_fragments`` of that decoding.
+        flip_height: the half-size pass also runs on the mirrored image (its
+            maps averaged in too) when the tallest full-size person's keypoint
+            box is at least this fraction of the map height, or when only
+            fragments were found (see ``trigger_height``).
     """
 
     # Chosen on half A of the dev set (200 images), checked on half B; the values tried
@@ -80,6 +94,14 @@ class ScaleParams:
     cover_distance: float = 0.1
     # Half of a person's found keypoints (not swept).
     cover_share: float = 0.5
+    # AP / APl on A: 0.03 (the decoder's) 0.3811 / 0.4939, 0.08 0.3835 / 0.5021, 0.1
+    # 0.3843 / 0.5040, 0.12 0.3834 / 0.5003 (fewer peaks: fewer limb candidates to score).
+    second_peak_threshold: float = 0.1
+    # The same AP, APm and APl on A and B with and without; saves the joining's work.
+    second_join_fragments: bool = False
+    # APl on A, mirrored also where only fragments were found: 0.3 0.5180, 0.35 0.5189
+    # (200 of 400 images mirrored, network work 1.33x), 0.4 0.5167; never mirrored 0.5040.
+    flip_height: float = 0.35
 
     def __post_init__(self) -> None:
         """Refuse values out of range.
@@ -89,13 +111,17 @@ class ScaleParams:
         """
         ranges = {"trigger_height": (0.0, 10.0), "large_height": (0.0, 10.0),
                   "score_gain": (0.0, 1e3), "cover_distance": (0.0, 10.0),
-                  "cover_share": (0.0, 1.0)}
+                  "cover_share": (0.0, 1.0), "second_peak_threshold": (0.0, 1.0),
+                  "flip_height": (0.0, 10.0)}
         for name, (low, high) in ranges.items():
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float, np.number)) \
                     or not low <= value <= high:
                 raise ValueError(f"ScaleParams.{name} must be a number in [{low}, {high}], "
                                  f"got {value!r}")
+        if not isinstance(self.second_join_fragments, (bool, np.bool_)):
+            raise ValueError(f"ScaleParams.second_join_fragments must be a bool, "
+                             f"got {self.second_join_fragments!r}")
         value = self.trigger_parts
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) \
                 or not 0 <= value <= NUM_PARTS:
@@ -156,12 +182,16 @@ def wants_small_pass(coords: Coords, skeletons: np.ndarray, map_height: int,
             or map_height < 1:
         raise ValueError(f"map_height must be a positive integer, got {map_height!r}")
     rows = np.asarray(skeletons, np.float64).reshape(-1, ROW_WIDTH)
+    return _wants(row_points(coords, rows), rows, map_height, params)
+
+
+def _wants(points: np.ndarray, rows: np.ndarray, map_height: int, params: ScaleParams) -> bool:
+    """:func:`wants_small_pass` on the rows' (K, 18, 2) keypoints."""
     if not len(rows):
         return False      # nobody at all: dev AP the same, and an empty frame costs one pass
     if (rows[:, NUM_PARTS + 1] < params.trigger_parts).all():
         return True
-    return bool((person_heights(row_points(coords, rows)) >= params.trigger_height
-                 * map_height).any())
+    return bool((person_heights(points) >= params.trigger_height * map_height).any())
 
 
 def choose_people(full_points: np.ndarray, full_scores: np.ndarray, small_points: np.ndarray,
@@ -246,40 +276,6 @@ def to_full_grid(coords: Coords, skeletons: np.ndarray, factors: Tuple[float, fl
     return moved, rows
 
 
-def complete_rows(coords: Coords, skeletons: np.ndarray, heatmaps: np.ndarray,
-                  pafs: np.ndarray, config: PoseConfig) -> Tuple[Coords, np.ndarray]:
-    """Rows with every empty slot guessed (``posekit.decode.completion``); guesses join ``coords``.
-
-    Args:
-        coords: coords whose ids are 0..N-1 (a decoder's output, not yet completed).
-        skeletons: (K, 20) rows.
-        heatmaps: (H, W, 19) the maps the rows were decoded from.
-        pafs: (H, W, 38).
-        config: pose configuration.
-
-    Returns:
-        New ``(coords, skeletons)``; the part counts count the guesses.
-    """
-    if not len(skeletons):
-        return coords, skeletons
-    xy = _id_table(coords)
-    base = len(xy)
-    slots, new_xy, new_value = complete(skeletons[:, :NUM_PARTS].astype(np.int64), xy,
-                                        heatmaps, pafs, config)
-    out_coords = {name: list(peaks) for name, peaks in coords.items()}
-    for meta in config.body_parts.values():
-        ids = slots[:, meta.slot_idx]
-        ids = ids[ids >= base]
-        guess_xy, value = new_xy[ids - base], new_value[ids - base]
-        out_coords[meta.body_part.name].extend(zip(guess_xy[:, 0].tolist(),
-                                                   guess_xy[:, 1].tolist(), value.tolist(),
-                                                   ids.tolist()))
-    out = skeletons.copy()
-    out[:, :NUM_PARTS] = slots
-    out[:, NUM_PARTS + 1] = (slots >= 0).sum(1)
-    return out_coords, out
-
-
 def decode_passes(heatmaps: np.ndarray, pafs: np.ndarray, small_pass: SmallPass,
                   params: Optional[DecoderParams] = None,
                   scale_params: ScaleParams = ScaleParams(),
@@ -291,16 +287,22 @@ def decode_passes(heatmaps: np.ndarray, pafs: np.ndarray, small_pass: SmallPass,
         heatmaps: (H, W, 19) full-size heatmaps.
         pafs: (H, W, 38) full-size PAFs.
         small_pass: called (at most once, only when :func:`wants_small_pass`)
-            for the half-size pass: returns its ``(heatmaps (h, w, 19), pafs
-            (h, w, 38), (fx, fy))``, the last the size of its maps' grid
-            relative to the full-size one; or None when it cannot run (an
-            image too small to halve).
+            for the half-size pass, with ``flip`` (whether the mirrored
+            half-size image should run too: a person at least
+            ``scale_params.flip_height`` of the map height, or only
+            fragments): returns its
+            ``(heatmaps (h, w, 19), pafs (h, w, 38), (fx, fy))``, the last
+            the size of its maps' grid relative to the full-size one; or None
+            when it cannot run (an image too small to halve).
         params: the best decoder's parameters (``complete_people`` is applied
-            to the chosen people, each on its own pass's maps).
+            to the chosen people, each on its own pass's maps); the second
+            maps are decoded with ``scale_params.second_peak_threshold`` and
+            ``second_join_fragments``.
         scale_params: the choice's thresholds.
         config: pose configuration (None: COCO-18).
         timings: if given, receives the decoder's stage seconds (both passes
-            summed) and ``"small_pass"``: 1.0 when the half-size pass ran, else 0.0.
+            summed), ``"small_pass"``: 1.0 when the half-size pass ran, else 0.0,
+            and ``"small_flip"``: 1.0 when it was asked to run mirrored too.
 
     Returns:
         ``(coords, skeletons)`` on the full-size grid, rows sorted by score;
@@ -313,41 +315,127 @@ def decode_passes(heatmaps: np.ndarray, pafs: np.ndarray, small_pass: SmallPass,
     config = config or get_default_configuration()
     bare = dataclasses.replace(params, complete_people=False)
     full_times: Dict[str, float] = {}
-    full_coords, full_rows = decode(heatmaps, pafs, bare, config, full_times)
-    run_small = wants_small_pass(full_coords, full_rows, heatmaps.shape[0], scale_params)
-    small_rows = np.zeros((0, ROW_WIDTH))
-    second = small_pass() if run_small else None
+    full = _decode_bare(heatmaps, pafs, bare, config, full_times)
+    full_points = _points(full.xy, full.rows)
+    map_height = heatmaps.shape[0]
+    run_small = _wants(full_points, full.rows, map_height, scale_params)
+    flip = run_small and bool(
+        (full.rows[:, NUM_PARTS + 1] < scale_params.trigger_parts).all()
+        or person_heights(full_points).max(initial=0.0) >= scale_params.flip_height * map_height)
+    second = small_pass(flip) if run_small else None
     run_small = second is not None
     if run_small:
         small_hm, small_pf, factors = second
         small_times: Dict[str, float] = {}
-        small_coords, small_rows = decode(small_hm, small_pf, bare, config, small_times)
+        small = _decode_bare(small_hm, small_pf, dataclasses.replace(
+            bare, peak_threshold=scale_params.second_peak_threshold,
+            join_fragments=scale_params.second_join_fragments), config, small_times)
         full_times = {k: v + small_times.get(k, 0.0) for k, v in full_times.items()}
         clock = time.perf_counter()
         keep_full, keep_small = choose_people(
-            row_points(full_coords, full_rows), full_rows[:, NUM_PARTS],
-            row_points(*to_full_grid(small_coords, small_rows, factors, 0)),
-            small_rows[:, NUM_PARTS] * scale_params.score_gain, heatmaps.shape[0], scale_params)
-        full_rows, small_rows = full_rows[keep_full], small_rows[keep_small]
+            full_points, full.rows[:, NUM_PARTS], _moved(_points(small.xy, small.rows), factors),
+            small.rows[:, NUM_PARTS] * scale_params.score_gain, map_height, scale_params)
+        full = full._replace(rows=full.rows[keep_full])
+        small = small._replace(rows=small.rows[keep_small])
         if params.complete_people:
-            small_coords, small_rows = complete_rows(small_coords, small_rows, small_hm,
-                                                     small_pf, config)
+            small = _completed(small, small_hm, small_pf, config)
     else:
         clock = time.perf_counter()
     if params.complete_people:
-        full_coords, full_rows = complete_rows(full_coords, full_rows, heatmaps, pafs, config)
+        full = _completed(full, heatmaps, pafs, config)
     if run_small:
-        offset = max((int(p[3]) + 1 for peaks in full_coords.values() for p in peaks),
-                     default=0)
-        small_coords, small_rows = to_full_grid(small_coords, small_rows, factors, offset)
-        small_rows[:, NUM_PARTS] *= scale_params.score_gain
-        full_coords = {name: list(full_coords.get(name, ())) + small_coords.get(name, [])
-                       for name in {**full_coords, **small_coords}}
-    rows = np.concatenate([full_rows.reshape(-1, ROW_WIDTH), small_rows])
+        offset = int(full.ids.max(initial=-1)) + 1
+        rows = small.rows.copy()
+        rows[:, :NUM_PARTS] = np.where(rows[:, :NUM_PARTS] >= 0, rows[:, :NUM_PARTS] + offset, -1)
+        rows[:, NUM_PARTS] *= scale_params.score_gain
+        full = _Pass(np.concatenate([full.xy, _moved(small.xy, factors)]),
+                     np.concatenate([full.score, small.score]),
+                     np.concatenate([full.part, small.part]),
+                     np.concatenate([full.ids, small.ids + offset]),
+                     np.concatenate([full.rows, rows]))
+    coords = _coords(full, config)
+    rows = full.rows
     full_times["grouping"] = full_times.get("grouping", 0.0) + time.perf_counter() - clock
     if timings is not None:
-        timings.update(full_times, small_pass=float(run_small))
-    return full_coords, rows[np.argsort(-rows[:, NUM_PARTS], kind="stable")]
+        timings.update(full_times, small_pass=float(run_small),
+                       small_flip=float(run_small and flip))
+    return coords, rows[np.argsort(-rows[:, NUM_PARTS], kind="stable")]
+
+
+class _Pass(NamedTuple):
+    """One pass's peaks (guesses appended by completion) and people."""
+
+    xy: np.ndarray       # (N, 2) positions in the pass's cells
+    score: np.ndarray    # (N,) heatmap values
+    part: np.ndarray     # (N,) slots
+    ids: np.ndarray      # (N,) peak ids (the row entries)
+    rows: np.ndarray     # (K, 20) skeleton rows
+
+
+def _decode_bare(heatmaps: np.ndarray, pafs: np.ndarray, params: DecoderParams,
+                 config: PoseConfig, timings: Dict[str, float]) -> _Pass:
+    """:func:`posekit.decode.decoder.decode` without completion, its peaks kept as arrays.
+
+    Raises:
+        ValueError: malformed maps.
+    """
+    hm = check_maps("heatmaps", heatmaps, NUM_PARTS)
+    pf = check_maps("pafs", pafs, 2 * len(config.connection_types))
+    check_same_size(hm, pf)
+    clock = time.perf_counter()
+    peaks = find_peaks(hm, params, config)
+    clock = lap(timings, "peaks", clock)
+    strong, weak = find_limbs(pf, peaks, params, config)
+    clock = lap(timings, "connections", clock)
+    rows = assemble(strong, peaks.score, peaks.xy, config, params, weak, None, pf)
+    lap(timings, "grouping", clock)
+    return _Pass(peaks.xy, peaks.score, peaks.part, np.arange(len(peaks.xy)),
+                 np.asarray(rows, np.float64).reshape(-1, ROW_WIDTH))
+
+
+def _points(xy: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """(K, 18, 2) positions of the rows' peaks (ids index ``xy``), NaN in empty slots."""
+    ids = rows[:, :NUM_PARTS].astype(np.intp)
+    if not len(xy):
+        return np.full(ids.shape + (2,), np.nan)
+    return np.where((ids >= 0)[..., None], xy[np.maximum(ids, 0)], np.nan)
+
+
+def _moved(xy: np.ndarray, factors: Tuple[float, float]) -> np.ndarray:
+    """Positions (..., 2) of a pass whose grid is ``factors`` the full-size one, in full-size
+    cells (see :func:`to_full_grid`)."""
+    fx, fy = factors
+    return xy / np.array([fx, fy]) + np.array([(1 / fx - 1) / 2, (1 / fy - 1) / 2])
+
+
+def _completed(one: _Pass, heatmaps: np.ndarray, pafs: np.ndarray,
+               config: PoseConfig) -> _Pass:
+    """``one`` with every empty slot of its rows guessed (``posekit.decode.completion``);
+    the guesses are appended slot by slot, row by row (their order in ``coords``)."""
+    if not len(one.rows):
+        return one
+    base = len(one.xy)
+    slots, new_xy, new_value = complete(one.rows[:, :NUM_PARTS].astype(np.int64), one.xy,
+                                        heatmaps, pafs, config)
+    guessed = (slots >= base).T                       # (18, K): slot-major, then row order
+    new = slots.T[guessed] - base
+    rows = one.rows.copy()
+    rows[:, :NUM_PARTS] = slots
+    rows[:, NUM_PARTS + 1] = (slots >= 0).sum(1)
+    return _Pass(np.concatenate([one.xy, new_xy[new]]),
+                 np.concatenate([one.score, new_value[new]]),
+                 np.concatenate([one.part, np.nonzero(guessed)[0]]),
+                 np.concatenate([one.ids, new + base]), rows)
+
+
+def _coords(one: _Pass, config: PoseConfig) -> Coords:
+    """``{part name: [(x, y, score, id)]}`` of a pass's peaks, in their order."""
+    order = np.argsort(one.part, kind="stable")
+    bounds = np.searchsorted(one.part[order], np.arange(NUM_PARTS + 1))
+    entries = list(zip(one.xy[order, 0].tolist(), one.xy[order, 1].tolist(),
+                       one.score[order].tolist(), one.ids[order].tolist()))
+    return {meta.body_part.name: entries[bounds[meta.slot_idx]:bounds[meta.slot_idx + 1]]
+            for meta in config.body_parts.values()}
 
 
 def _id_table(coords: Coords) -> np.ndarray:

@@ -110,7 +110,7 @@ def infer_multiscale(network: PoseNetwork | Any, bgr_image: np.ndarray,
 
 
 def small_pass_maps(network: PoseNetwork | Any, bgr_image: np.ndarray, heatmaps: np.ndarray,
-                    pafs: np.ndarray, scale: float = 0.5,
+                    pafs: np.ndarray, scale: float = 0.5, flip: bool = False,
                     ) -> tuple[np.ndarray, np.ndarray, tuple[float, float]]:
     """The scale-aware mode's second pass: the image at ``scale``, averaged with the full-size maps.
 
@@ -126,6 +126,8 @@ def small_pass_maps(network: PoseNetwork | Any, bgr_image: np.ndarray, heatmaps:
         heatmaps: its ``(h, w, 19)`` full-size heatmaps.
         pafs: its ``(h, w, 38)`` full-size PAFs.
         scale: resize factor of the second pass, in (0, 1).
+        flip: also run the mirrored image at ``scale`` (another quarter of
+            the work); the three maps are averaged with equal weights.
 
     Returns:
         ``(heatmaps (h, w, 19), pafs (h, w, 38), (1.0, 1.0))``: averaged maps
@@ -133,14 +135,16 @@ def small_pass_maps(network: PoseNetwork | Any, bgr_image: np.ndarray, heatmaps:
         the full-size one, as ``posekit.decode.scales.SmallPass`` returns).
 
     Raises:
-        ValueError: bad image or maps, ``scale`` not in (0, 1), or an image
-            that ``scale`` makes smaller than 8x8.
+        ValueError: bad image or maps, ``scale`` not in (0, 1), ``flip`` not a
+            bool, or an image that ``scale`` makes smaller than 8x8.
     """
     from posekit.decode.multiscale import fuse_maps
 
     if isinstance(scale, bool) or not isinstance(scale, (int, float, np.number)) \
             or not 0 < scale < 1:
         raise ValueError(f"scale must be a number in (0, 1), got {scale!r}")
+    if not isinstance(flip, (bool, np.bool_)):
+        raise ValueError(f"flip must be a bool, got {flip!r}")
     validate_image(bgr_image)
     height, width = bgr_image.shape[:2]
     if heatmaps.shape[:2] != output_size(height, width):
@@ -152,9 +156,10 @@ def small_pass_maps(network: PoseNetwork | Any, bgr_image: np.ndarray, heatmaps:
     if min(size) < STRIDE:
         raise ValueError(f"scale {scale} makes the {width}x{height} image smaller than "
                          f"{STRIDE}x{STRIDE}")
-    small_heatmaps, small_pafs = infer(network, cv2.resize(bgr_image, size,
-                                                           interpolation=cv2.INTER_AREA))
-    fused = fuse_maps([(heatmaps, pafs, (1.0, 1.0), 0),
-                       (small_heatmaps, small_pafs, (size[0] / width, size[1] / height), 0)],
-                      1.0, heatmaps.shape[:2])
+    small = cv2.resize(bgr_image, size, interpolation=cv2.INTER_AREA)
+    factors = (size[0] / width, size[1] / height)
+    runs = [(heatmaps, pafs, (1.0, 1.0), 0), (*infer(network, small), factors, 0)]
+    if flip:
+        runs.append((*infer(network, np.ascontiguousarray(small[:, ::-1])), factors, size[0]))
+    fused = fuse_maps(runs, 1.0, heatmaps.shape[:2])
     return fused[0], fused[1], (1.0, 1.0)
