@@ -100,7 +100,7 @@ class ScaleParams:
     # The same AP, APm and APl on A and B with and without; saves the joining's work.
     second_join_fragments: bool = False
     # APl on A, mirrored also where only fragments were found: 0.3 0.5180, 0.35 0.5189
-    # (200 of 400 images mirrored, network work 1.33x), 0.4 0.5167; never mirrored 0.5040.
+    # (200 of 400 mirrored, network work 1.32-1.35x), 0.4 0.5167; never mirrored 0.5040.
     flip_height: float = 0.35
 
     def __post_init__(self) -> None:
