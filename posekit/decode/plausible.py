@@ -276,5 +276,6 @@ def cut_limbs(people: List[Dict[int, int]], part_xy: np.ndarray, pafs: np.ndarra
             for slot in smaller:
                 del person[slot]
             changed[k] = True
-        out[k] = person
+        if changed[k]:
+            out[k] = person
     return out, changed
