@@ -9,6 +9,7 @@ image is large enough to halve, and ``<image_id>_acc.npz``: ``ahm``/``apf``
     python -m benchmarks.bench_limbs --images DIR --annotations FILE --cache build/limbs_maps --write-cache
     python -m benchmarks.bench_limbs --annotations FILE --cache build/limbs_maps --table
     python -m benchmarks.bench_limbs --annotations FILE --cache build/limbs_maps --ap [--set f=v ...]
+    python -m benchmarks.bench_limbs --annotations FILE --cache build/limbs_maps --cost
 
 ``--table`` prints, for every limb of every person the best decoder finds on
 the full-size maps (no completion), its plausibility features
@@ -21,7 +22,9 @@ its person's annotated keypoint), *unknown* (an end unannotated). ``--ap``
 prints AP, APm, APl on all images and on halves A (even positions sorted by
 id, the tuning half) and B (odd) for the scale-aware default and the
 accurate mode, as ``posekit-eval`` computes them (completion on), with
-``DecoderParams`` fields overridden by ``--set``.
+``DecoderParams`` fields overridden by ``--set``. ``--cost`` times the
+scale-aware decode (completion on, as the evaluation runs it) with the limb
+check off and at its defaults, interleaved image by image.
 """
 
 from __future__ import annotations
@@ -105,6 +108,60 @@ def load_maps(cache: Path, image_id: int) -> dict:
     if extra.exists():
         maps.update(np.load(extra))
     return maps
+
+
+def write_cache(images: Path, annotations: Path, cache: Path, runtime: str = "auto") -> int:
+    """The ``--write-cache`` step: every dev image's maps, as ``posekit-eval`` makes them."""
+    from posekit.io.coco import load_annotations
+    from posekit.io.images import read_image
+    from posekit.networks.accurate import small_pass_maps
+    from posekit.networks.inference import infer_multiscale
+    from posekit.pipeline import load_pose_network
+
+    cache.mkdir(parents=True, exist_ok=True)
+    network = load_pose_network("mobilenet_thin", None, runtime=runtime)
+    for entry in sorted(load_annotations(annotations)["images"], key=lambda e: e["id"]):
+        base, accurate = cache / f"{entry['id']}.npz", cache / f"{entry['id']}_acc.npz"
+        if base.exists() and accurate.exists():
+            continue
+        image = read_image(images / entry["file_name"])
+        heatmaps, pafs, scale = infer_multiscale(network, image, (1.0,), False)
+        maps = {"hm": heatmaps, "pf": pafs, "scale": scale}
+        if min(image.shape[:2]) * 0.5 >= 16:          # posekit-eval's condition
+            maps["shm"], maps["spf"], _ = small_pass_maps(network, image, heatmaps, pafs, 0.5)
+        np.savez(base, **maps)
+        ahm, apf, ascale = infer_multiscale(network, image, (0.75, 1.0, 1.5), True)
+        np.savez(accurate, ahm=ahm, apf=apf, ascale=ascale)
+    return 0
+
+
+def cost(annotations: Path, cache: Path) -> int:
+    """The ``--cost`` measurement: post-processing with the limb check off and on."""
+    import statistics
+    import time
+
+    from posekit.decode.decoder import DecoderParams
+    from posekit.decode.scales import decode_passes
+    from posekit.io.coco import load_annotations
+
+    on = DecoderParams(complete_people=True)
+    off = dataclasses.replace(on, limb_max_length_ratio=float("inf"), limb_min_length_ratio=0.0,
+                              limb_min_paf=float("-inf"), limb_near=0.0)
+    seconds: Dict[str, list] = {"off": [], "on": []}
+    for entry in sorted(load_annotations(annotations)["images"], key=lambda e: e["id"]):
+        maps = load_maps(cache, entry["id"])
+        second = (maps["shm"], maps["spf"], (1.0, 1.0)) if "shm" in maps else None
+        for name, params in (("off", off), ("on", on)):        # interleaved: load hits both
+            start = time.perf_counter()
+            decode_passes(maps["hm"], maps["pf"], lambda: second, params)
+            seconds[name].append(time.perf_counter() - start)
+    print(f"{len(seconds['on'])} images, scale-aware decode with completion: limb check off "
+          f"median {1000 * statistics.median(seconds['off']):.2f} ms (mean "
+          f"{1000 * statistics.mean(seconds['off']):.2f}), on median "
+          f"{1000 * statistics.median(seconds['on']):.2f} ms (mean "
+          f"{1000 * statistics.mean(seconds['on']):.2f}); ratio of sums "
+          f"{sum(seconds['on']) / sum(seconds['off']):.3f}")
+    return 0
 
 
 def table(annotations: Path, cache: Path) -> int:
@@ -205,9 +262,14 @@ def ap(annotations: Path, cache: Path, overrides: Dict[str, float],
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Command-line entry point; returns the exit status."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--images", type=Path, help="the dev images (for --write-cache)")
     parser.add_argument("--annotations", type=Path, required=True)
     parser.add_argument("--cache", type=Path, required=True)
+    parser.add_argument("--write-cache", action="store_true",
+                        help="run the network and cache the maps first (needs --images)")
     parser.add_argument("--table", action="store_true")
+    parser.add_argument("--cost", action="store_true",
+                        help="time the scale-aware decode with the limb check off and on")
     parser.add_argument("--ap", action="store_true")
     parser.add_argument("--modes", nargs="+", default=["scale-aware", "accurate"])
     parser.add_argument("--set", nargs="*", default=[], metavar="FIELD=VALUE",
@@ -223,10 +285,16 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             parser.error(f"--set: no DecoderParams field {name!r}")
         overrides[name] = int(value) if types[name] in (int, "int") else \
             (value == "True") if types[name] in (bool, "bool") else float(value)
+    if args.write_cache:
+        if args.images is None:
+            parser.error("--write-cache needs --images")
+        write_cache(args.images, args.annotations, args.cache)
     if args.table:
         table(args.annotations, args.cache)
     if args.ap:
         ap(args.annotations, args.cache, overrides, args.modes)
+    if args.cost:
+        cost(args.annotations, args.cache)
     return 0
 
 

@@ -72,13 +72,17 @@ class DecoderParams:
     # on a tracked pan); the evaluation command turns it on, as COCO's OKS rewards
     # guesses: dev 0.334 -> 0.362 AP (benchmarks/bench_completion.py, docs/records/accuracy_decoder.md).
     complete_people: bool = False
-    # Limbs implausible for their person are cut, the smaller side dropped
-    # (posekit.decode.plausible): longer / shorter than this many times the length the
-    # person's other limbs predict, a PAF sample below limb_min_paf, an end within
-    # limb_near expected lengths of another person's keypoint. Off values: inf, 0, -inf, 0.
-    limb_max_length_ratio: float = float("inf")
+    # Limbs implausible for their person are cut (posekit.decode.plausible); off values
+    # inf, 0, -inf, 0. Tuned on dev half A, checked on B (docs/records/accuracy_limbs.md).
+    # Longer than this many times what the person's other limbs predict: A AP +0.0006
+    # scale-aware / +0.0015 accurate (2.6: +0.0019 / -0.0009, 3.0: +0.0007 / +0.0005).
+    limb_max_length_ratio: float = 2.8
+    # Shorter than this: every value tried lost AP on A (0.2: -0.0002, 0.4: -0.0073).
     limb_min_length_ratio: float = 0.0
+    # Lowest PAF sample below this: A AP +0.0001 at 0, -0.0006 at 0.05; left off.
     limb_min_paf: float = float("-inf")
+    # An end within this many expected lengths of a neighbour's same or mirrored keypoint
+    # whose limb there is stronger (zidane.jpg's case): A AP -0.0026 at 0.2; left off.
     limb_near: float = 0.0
 
     def __post_init__(self) -> None:

@@ -44,7 +44,8 @@ SAME_POINT.setflags(write=False)
 
 
 def limb_features(slots: np.ndarray, part_xy: np.ndarray, pafs: np.ndarray,
-                  config: PoseConfig, samples: int = 10) -> Dict[str, np.ndarray]:
+                  config: PoseConfig, samples: int = 10, claims: bool = True,
+                  paf: bool = True) -> Dict[str, np.ndarray]:
     """Plausibility features of every limb of every person.
 
     Args:
@@ -53,6 +54,10 @@ def limb_features(slots: np.ndarray, part_xy: np.ndarray, pafs: np.ndarray,
         pafs: (H, W, 2 * L) PAFs.
         config: pose configuration (L limb types).
         samples: PAF samples along each limb (the decoder's ``limb_samples``).
+        claims: whether to compute the ``near`` and ``rival`` features (else
+            ``near`` is inf and ``rival`` False everywhere).
+        paf: whether to sample the PAFs (else ``paf_min`` and ``paf_mean``
+            are NaN everywhere); the claims need them.
 
     Returns:
         (K, L) float64 arrays, NaN where the person lacks one of the limb's
@@ -89,17 +94,11 @@ def limb_features(slots: np.ndarray, part_xy: np.ndarray, pafs: np.ndarray,
     log_scale = np.log(np.maximum(length, 1e-6) / LIMB_LENGTHS[:n_limbs])
     log_scale[~held] = np.nan
     others = held.sum(1, keepdims=True) - held                            # (K, L)
-    loo = np.full((n_people, n_limbs), np.nan)
     with np.errstate(all="ignore"):
-        for k in range(n_limbs):                                         # leave-one-out medians
-            rest = log_scale.copy()
-            rest[:, k] = np.nan
-            if n_people:
-                loo[:, k] = _nanmedian(rest)
-        expected = LIMB_LENGTHS[:n_limbs] * np.exp(loo)
+        expected = LIMB_LENGTHS[:n_limbs] * np.exp(_median_of_others(log_scale))
         ratio = np.where(held & (others >= MIN_OTHER_LIMBS), length / expected, np.nan)
     paf_min = np.full((n_people, n_limbs), np.nan)
-    where = np.flatnonzero(held.ravel())
+    where = np.flatnonzero(held.ravel()) if paf or claims else np.zeros(0, np.intp)
     if len(where):
         kinds = np.tile(np.arange(n_limbs), n_people)[where]
         proj, _ = project_samples(pafs, a_xy.reshape(-1, 2)[where], b_xy.reshape(-1, 2)[where],
@@ -110,6 +109,11 @@ def limb_features(slots: np.ndarray, part_xy: np.ndarray, pafs: np.ndarray,
     paf_mean = np.full((n_people, n_limbs), np.nan)
     if len(where):
         paf_mean.ravel()[where] = proj.mean(1)
+    if not claims:
+        near = np.full((n_people, n_limbs), np.inf)
+        never = np.zeros((n_people, n_limbs), bool)
+        return {"length_ratio": ratio, "paf_min": paf_min, "paf_mean": paf_mean,
+                "near_a": near, "near_b": near.copy(), "rival_a": never, "rival_b": never.copy()}
     support = np.full((n_people, NUM_PARTS), -np.inf)                   # best limb per slot
     for k in range(n_limbs):
         for slot_of in (slot_a, slot_b):
@@ -127,6 +131,26 @@ def limb_features(slots: np.ndarray, part_xy: np.ndarray, pafs: np.ndarray,
     return {"length_ratio": ratio, "paf_min": paf_min, "paf_mean": paf_mean,
             "near_a": near_a, "near_b": near_b,
             "rival_a": rival_a > paf_mean, "rival_b": rival_b > paf_mean}
+
+
+def _median_of_others(values: np.ndarray) -> np.ndarray:
+    """(K, L) median of each row's finite values but the one in that column (NaN where
+    none is left, or where the value itself is NaN)."""
+    n_rows, n_cols = values.shape
+    count = np.isfinite(values).sum(1, keepdims=True)                    # (K, 1)
+    order = np.argsort(np.where(np.isfinite(values), values, np.inf), axis=1, kind="stable")
+    ranked = np.take_along_axis(values, order, 1)                        # finite first
+    rank = np.empty_like(order)
+    np.put_along_axis(rank, order, np.arange(n_cols)[None].repeat(n_rows, 0), 1)
+    rest = count - 1                                                     # values left
+    low, high = (rest - 1) // 2, rest // 2                               # ranks among the rest
+
+    def pick(j):                       # the j-th remaining value once `rank` is removed
+        j = np.maximum(j, 0)
+        return np.take_along_axis(ranked, np.minimum(j + (j >= rank), n_cols - 1), 1)
+
+    out = (pick(np.broadcast_to(low, rank.shape)) + pick(np.broadcast_to(high, rank.shape))) / 2
+    return np.where(np.isfinite(values) & (rest >= 1), out, np.nan)
 
 
 def _nanmedian(values: np.ndarray) -> np.ndarray:
@@ -227,7 +251,8 @@ def cut_limbs(people: List[Dict[int, int]], part_xy: np.ndarray, pafs: np.ndarra
     """People with their implausible limbs cut: the smaller side of each goes.
 
     Each person's rejected limbs (:func:`implausible` of :func:`limb_features`,
-    the weakest PAF first) are cut in turn: when the cut splits the person,
+    the weakest PAF first where the rule samples PAFs, else in limb order:
+    from the neck out) are cut in turn: when the cut splits the person,
     a limb of implausible shape loses the side with fewer keypoints (on a tie
     the limb's second end, the one further from the neck); a limb with an end
     claimed by another person loses that end's side when it is not the larger
@@ -253,7 +278,8 @@ def cut_limbs(people: List[Dict[int, int]], part_xy: np.ndarray, pafs: np.ndarra
     out, changed = list(people), [False] * len(people)
     if not len(people):
         return out, changed
-    features = limb_features(slots, part_xy, pafs, config, samples)
+    features = limb_features(slots, part_xy, pafs, config, samples, claims=rule["near"] > 0,
+                             paf=rule["min_paf"] > -np.inf)
     shape, claimed_a, claimed_b = implausible(features, **rule)
     bad = shape | claimed_a | claimed_b
     for k in np.flatnonzero(bad.any(1)):
