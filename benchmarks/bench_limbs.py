@@ -12,7 +12,7 @@ image is large enough to halve, and ``<image_id>_acc.npz``: ``ahm``/``apf``
     python -m benchmarks.bench_limbs --annotations FILE --cache build/limbs_maps --cost
 
 ``--table`` prints, for every limb of every person the best decoder finds on
-the full-size maps (no completion), its plausibility features
+the full-size maps (no completion, no limb check), its plausibility features
 (``posekit.decode.plausible``; ``near``: the nearer end's
 distance to another person's keypoint of the same or mirrored slot whose
 limb there is stronger) binned, against the ground truth: *right*
@@ -175,11 +175,12 @@ def table(annotations: Path, cache: Path) -> int:
     config = get_default_configuration()
     data = load_annotations(annotations)
     gt = truth(data)
+    unchecked = DecoderParams(limb_max_length_ratio=float("inf"))      # the limbs as found
     feats: Dict[str, list] = {"length_ratio": [], "paf_min": [], "near": [], "label": [],
                               "kind": []}
     for entry in sorted(data["images"], key=lambda e: e["id"]):
         maps = load_maps(cache, entry["id"])
-        coords, rows = decode(maps["hm"], maps["pf"], DecoderParams())
+        coords, rows = decode(maps["hm"], maps["pf"], unchecked)
         if not len(rows):
             continue
         cells = row_points(coords, rows)
@@ -212,6 +213,11 @@ def table(annotations: Path, cache: Path) -> int:
             else []
         groups += [(f"{lo:g} .. {hi:g}", (value >= lo) & (value < hi))
                    for lo, hi in zip(edges[:-1], edges[1:])]
+        if name == "near":
+            groups.append(("none (no stronger same / mirrored keypoint)", np.isinf(value)))
+        if name == "length_ratio":
+            limit = DecoderParams().limb_max_length_ratio
+            groups.append((f"> {limit:g} (cut by default)", value > limit))
         for text, sel in groups:
             if not sel.any():
                 continue

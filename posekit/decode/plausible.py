@@ -104,8 +104,6 @@ def limb_features(slots: np.ndarray, part_xy: np.ndarray, pafs: np.ndarray,
         proj, _ = project_samples(pafs, a_xy.reshape(-1, 2)[where], b_xy.reshape(-1, 2)[where],
                                   dx_of[kinds], dy_of[kinds], samples)
         paf_min.ravel()[where] = proj.min(1)
-    # Distance of each end to the nearest keypoint of another person, and whether
-    # that keypoint's best limb there is stronger than this limb.
     paf_mean = np.full((n_people, n_limbs), np.nan)
     if len(where):
         paf_mean.ravel()[where] = proj.mean(1)
@@ -114,6 +112,8 @@ def limb_features(slots: np.ndarray, part_xy: np.ndarray, pafs: np.ndarray,
         never = np.zeros((n_people, n_limbs), bool)
         return {"length_ratio": ratio, "paf_min": paf_min, "paf_mean": paf_mean,
                 "near_a": near, "near_b": near.copy(), "rival_a": never, "rival_b": never.copy()}
+    # Distance of each end to the nearest same or mirrored keypoint of another person,
+    # and whether that keypoint's best limb there is stronger than this limb.
     support = np.full((n_people, NUM_PARTS), -np.inf)                   # best limb per slot
     for k in range(n_limbs):
         for slot_of in (slot_a, slot_b):
