@@ -154,6 +154,13 @@ def test_cut_limbs_drops_the_smaller_side_and_keeps_the_others():
     assert out[1] is people[1]
     same, unchanged = cut_limbs(people, xy, field(), CONFIG, {**OFF, "max_length_ratio": 3.0})
     assert unchanged == [False, False] and same[0] is people[0]
+    # a person smaller than min_size (the decoder's min_parts) is neither judged nor cut
+    small, untouched = cut_limbs(people, xy, field(), CONFIG, {**OFF, "max_length_ratio": 2.5},
+                                 min_size=len(people[0]) + 1)
+    assert untouched == [False, False] and small[0] is people[0]
+    cut, _ = cut_limbs(people, xy, field(), CONFIG, {**OFF, "max_length_ratio": 2.5},
+                       min_size=len(people[0]))
+    assert len(cut[0]) == 4
 
 
 def test_a_claimed_end_goes_with_its_side_when_that_side_is_the_smaller():

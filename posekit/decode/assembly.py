@@ -96,7 +96,7 @@ def assemble(limbs: np.ndarray, part_scores: np.ndarray, part_xy: np.ndarray,
                                            pafs, config, params)
     if pafs is not None and params.checks_limbs:
         people, changed = cut_limbs(people, part_xy, pafs, config, params.limb_rule,
-                                    params.limb_samples)
+                                    params.limb_samples, params.min_parts)
         for k in np.flatnonzero(changed):
             limbs_of[k] = _person_limbs(people[k], part_xy, pafs, config, params)
             limb_sum[k] = sum(limbs_of[k].values())

@@ -136,21 +136,16 @@ def limb_features(slots: np.ndarray, part_xy: np.ndarray, pafs: np.ndarray,
 def _median_of_others(values: np.ndarray) -> np.ndarray:
     """(K, L) median of each row's finite values but the one in that column (NaN where
     none is left, or where the value itself is NaN)."""
-    n_rows, n_cols = values.shape
-    count = np.isfinite(values).sum(1, keepdims=True)                    # (K, 1)
-    order = np.argsort(np.where(np.isfinite(values), values, np.inf), axis=1, kind="stable")
-    ranked = np.take_along_axis(values, order, 1)                        # finite first
-    rank = np.empty_like(order)
-    np.put_along_axis(rank, order, np.arange(n_cols)[None].repeat(n_rows, 0), 1)
-    rest = count - 1                                                     # values left
-    low, high = (rest - 1) // 2, rest // 2                               # ranks among the rest
-
-    def pick(j):                       # the j-th remaining value once `rank` is removed
-        j = np.maximum(j, 0)
-        return np.take_along_axis(ranked, np.minimum(j + (j >= rank), n_cols - 1), 1)
-
-    out = (pick(np.broadcast_to(low, rank.shape)) + pick(np.broadcast_to(high, rank.shape))) / 2
-    return np.where(np.isfinite(values) & (rest >= 1), out, np.nan)
+    n_cols = values.shape[1]
+    finite = np.isfinite(values)
+    rest = finite.sum(1, keepdims=True) - 1                              # values left
+    ranked = np.sort(np.where(finite, values, np.inf), axis=1)           # finite first
+    rank = (values[:, None, :] < values[:, :, None]).sum(2)              # (K, L): smaller ones
+    low, high = np.maximum((rest - 1) // 2, 0), np.maximum(rest // 2, 0)  # ranks in the rest
+    # the j-th remaining value once the value at `rank` is removed (ties: an equal value)
+    pick_low = np.take_along_axis(ranked, np.minimum(low + (low >= rank), n_cols - 1), 1)
+    pick_high = np.take_along_axis(ranked, np.minimum(high + (high >= rank), n_cols - 1), 1)
+    return np.where(finite & (rest >= 1), (pick_low + pick_high) / 2, np.nan)
 
 
 def _nanmedian(values: np.ndarray) -> np.ndarray:
@@ -246,8 +241,8 @@ def implausible(features: Dict[str, np.ndarray], max_length_ratio: float,
 
 
 def cut_limbs(people: List[Dict[int, int]], part_xy: np.ndarray, pafs: np.ndarray,
-              config: PoseConfig, rule: Dict[str, float], samples: int = 10
-              ) -> Tuple[List[Dict[int, int]], List[bool]]:
+              config: PoseConfig, rule: Dict[str, float], samples: int = 10,
+              min_size: int = 2) -> Tuple[List[Dict[int, int]], List[bool]]:
     """People with their implausible limbs cut: the smaller side of each goes.
 
     Each person's rejected limbs (:func:`implausible` of :func:`limb_features`,
@@ -266,26 +261,30 @@ def cut_limbs(people: List[Dict[int, int]], part_xy: np.ndarray, pafs: np.ndarra
         config: pose configuration.
         rule: keyword arguments of :func:`implausible`.
         samples: PAF samples along each limb.
+        min_size: people with fewer keypoints are neither judged nor cut
+            (the decoder passes its ``min_parts``: it drops them anyway), and
+            are no one's neighbour.
 
     Returns:
         ``(people, changed)``: new dicts (the unchanged ones are the same
         objects) and, per person, whether it lost keypoints.
     """
-    slots = np.full((len(people), NUM_PARTS), -1, np.int64)
-    for k, person in enumerate(people):
-        if person:
-            slots[k, list(person)] = list(person.values())
     out, changed = list(people), [False] * len(people)
-    if not len(people):
+    judged = [k for k, person in enumerate(people) if len(person) >= max(min_size, 2)]
+    if not judged:
         return out, changed
+    slots = np.full((len(judged), NUM_PARTS), -1, np.int64)
+    for row, k in enumerate(judged):
+        slots[row, list(people[k])] = list(people[k].values())
     features = limb_features(slots, part_xy, pafs, config, samples, claims=rule["near"] > 0,
                              paf=rule["min_paf"] > -np.inf)
     shape, claimed_a, claimed_b = implausible(features, **rule)
     bad = shape | claimed_a | claimed_b
-    for k in np.flatnonzero(bad.any(1)):
+    for row in np.flatnonzero(bad.any(1)):
+        k = judged[row]
         person = dict(people[k])
-        limbs = np.flatnonzero(bad[k])
-        for limb in limbs[np.argsort(features["paf_min"][k, limbs], kind="stable")]:
+        limbs = np.flatnonzero(bad[row])
+        for limb in limbs[np.argsort(features["paf_min"][row, limbs], kind="stable")]:
             slot_a, slot_b = config.limb_arrays[0][limb], config.limb_arrays[1][limb]
             if slot_a not in person or slot_b not in person:
                 continue
@@ -293,9 +292,9 @@ def cut_limbs(people: List[Dict[int, int]], part_xy: np.ndarray, pafs: np.ndarra
             if slot_a in side_b:
                 continue
             smaller = side_a if len(side_a) < len(side_b) else side_b
-            if not shape[k, limb]:          # only claimed: its claimed end's side, if smaller
-                ends = ((side_a,) if claimed_a[k, limb] else ()) + \
-                    ((side_b,) if claimed_b[k, limb] else ())
+            if not shape[row, limb]:        # only claimed: its claimed end's side, if smaller
+                ends = ((side_a,) if claimed_a[row, limb] else ()) + \
+                    ((side_b,) if claimed_b[row, limb] else ())
                 if not any(side is smaller or len(side) == len(smaller) for side in ends):
                     continue
                 smaller = min(ends, key=len)
