@@ -10,6 +10,7 @@ from posekit.lab.config import NUM_PARTS, ROW_WIDTH, PoseConfig
 from posekit.decode.params import PERSON_SCORES, DecoderParams
 from posekit.decode.fragments import join_fragments
 from posekit.decode.limbs import score_limbs
+from posekit.decode.plausible import cut_limbs
 from posekit.decode.rescore import NUM_FEATURES, limb_matrix, person_features
 
 
@@ -93,6 +94,12 @@ def assemble(limbs: np.ndarray, part_scores: np.ndarray, part_xy: np.ndarray,
     if pafs is not None and params.join_fragments:
         people, limb_sum, limbs_of = _join(people, limb_sum, limbs_of, part_scores, part_xy,
                                            pafs, config, params)
+    if pafs is not None and params.checks_limbs:
+        people, changed = cut_limbs(people, part_xy, pafs, config, params.limb_rule,
+                                    params.limb_samples, params.min_parts)
+        for k in np.flatnonzero(changed):
+            limbs_of[k] = _person_limbs(people[k], part_xy, pafs, config, params)
+            limb_sum[k] = sum(limbs_of[k].values())
     out, kept_limbs = [], []
     for person, lsum, limbs in zip(people, limb_sum, limbs_of):
         if len(person) < max(params.min_parts, 1):
@@ -136,7 +143,6 @@ def _join(people: List[Dict[int, int]], limb_sum: List[float],
     person's limbs are scored again (every limb type whose two slots it holds
     and whose score is positive)."""
     dx_of, dy_of = config.limb_arrays[2:]
-    slot_a, slot_b = config.limb_arrays[:2]
 
     def score_pairs(a_xy, b_xy, types):
         score, strong, _ = score_limbs(pafs, a_xy, b_xy, dx_of[types], dy_of[types], params)
@@ -148,11 +154,21 @@ def _join(people: List[Dict[int, int]], limb_sum: List[float],
             k = sources[0]
             out_people.append(person), out_sum.append(limb_sum[k]), out_limbs.append(limbs_of[k])
             continue
-        types = np.array([k for k in range(len(slot_a))
-                          if slot_a[k] in person and slot_b[k] in person], np.intp)
-        a = np.array([person[slot_a[k]] for k in types], np.intp)
-        b = np.array([person[slot_b[k]] for k in types], np.intp)
-        score, _ = score_pairs(part_xy[a], part_xy[b], types)
-        limbs = {int(k): float(s) for k, s in zip(types, score) if s > 0}
+        limbs = _person_limbs(person, part_xy, pafs, config, params)
         out_people.append(person), out_sum.append(sum(limbs.values())), out_limbs.append(limbs)
     return out_people, out_sum, out_limbs
+
+
+def _person_limbs(person: Dict[int, int], part_xy: np.ndarray, pafs: np.ndarray,
+                  config: PoseConfig, params: DecoderParams) -> Dict[int, float]:
+    """Limb type -> score of every limb type whose two slots ``person`` holds (positive scores)."""
+    dx_of, dy_of = config.limb_arrays[2:]
+    slot_a, slot_b = config.limb_arrays[:2]
+    types = np.array([k for k in range(len(slot_a))
+                      if slot_a[k] in person and slot_b[k] in person], np.intp)
+    if not len(types):
+        return {}
+    a = np.array([person[slot_a[k]] for k in types], np.intp)
+    b = np.array([person[slot_b[k]] for k in types], np.intp)
+    score, _, _ = score_limbs(pafs, part_xy[a], part_xy[b], dx_of[types], dy_of[types], params)
+    return {int(k): float(s) for k, s in zip(types, score) if s > 0}

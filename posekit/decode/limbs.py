@@ -64,23 +64,7 @@ def _score_block(pafs: np.ndarray, a_xy: np.ndarray, b_xy: np.ndarray, dx: np.nd
         live &= _may_pass(pafs, a_xy, b_xy, dx, dy, floor,
                           min(params.min_support_ratio, params.attach_min_support_ratio) * n, n)
     keep = np.flatnonzero(live)
-    xs, ys, unit, length = segment_samples(a_xy[keep], b_xy[keep], n)
-    xs, ys = np.clip(xs, 0, w - 1), np.clip(ys, 0, h - 1)
-    x0 = np.minimum(xs.astype(np.intp), max(w - 2, 0))
-    y0 = np.minimum(ys.astype(np.intp), max(h - 2, 0))
-    x1, y1 = np.minimum(x0 + 1, w - 1), np.minimum(y0 + 1, h - 1)
-    fx, fy = (xs - x0).astype(np.float32), (ys - y0).astype(np.float32)
-    # Project the four corners first, then interpolate the projections.
-    ux = unit[:, 0, None].astype(np.float32)
-    uy = unit[:, 1, None].astype(np.float32)
-    cx, cy = dx[keep, None], dy[keep, None]
-
-    def corner(yy, xx):
-        return pafs[yy, xx, cx] * ux + pafs[yy, xx, cy] * uy
-
-    top = corner(y0, x0) * (1 - fx) + corner(y0, x1) * fx
-    bottom = corner(y1, x0) * (1 - fx) + corner(y1, x1) * fx
-    proj = top * (1 - fy) + bottom * fy
+    proj, length = project_samples(pafs, a_xy[keep], b_xy[keep], dx[keep], dy[keep], n)
     limit = params.max_limb_fraction * h
     score[keep] = proj.mean(-1) + np.minimum(limit / length - 1.0, 0.0)
     positive = score[keep] > 0
@@ -89,6 +73,42 @@ def _score_block(pafs: np.ndarray, a_xy: np.ndarray, b_xy: np.ndarray, dx: np.nd
     weak[keep] = positive & ((proj > params.attach_min_paf_score).sum(-1)
                              > params.attach_min_support_ratio * n)
     return score, strong, weak
+
+
+def project_samples(pafs: np.ndarray, a_xy: np.ndarray, b_xy: np.ndarray, dx: np.ndarray,
+                    dy: np.ndarray, n: int) -> Tuple[np.ndarray, np.ndarray]:
+    """The PAF projected on each segment's direction at ``n`` evenly spaced points, bilinearly.
+
+    Args:
+        pafs: (H, W, 2 * L) PAFs.
+        a_xy: (P, 2) start positions (x, y) in cells.
+        b_xy: (P, 2) end positions.
+        dx: (P,) PAF channel of the x component of each segment's limb type.
+        dy: (P,) PAF channel of the y component.
+        n: samples per segment, ends included.
+
+    Returns:
+        ``proj`` (P, n) float32 projections (points clipped to the map) and
+        ``length`` (P,) float64 segment lengths.
+    """
+    h, w = pafs.shape[:2]
+    xs, ys, unit, length = segment_samples(a_xy, b_xy, n)
+    xs, ys = np.clip(xs, 0, w - 1), np.clip(ys, 0, h - 1)
+    x0 = np.minimum(xs.astype(np.intp), max(w - 2, 0))
+    y0 = np.minimum(ys.astype(np.intp), max(h - 2, 0))
+    x1, y1 = np.minimum(x0 + 1, w - 1), np.minimum(y0 + 1, h - 1)
+    fx, fy = (xs - x0).astype(np.float32), (ys - y0).astype(np.float32)
+    # Project the four corners first, then interpolate the projections.
+    ux = unit[:, 0, None].astype(np.float32)
+    uy = unit[:, 1, None].astype(np.float32)
+    cx, cy = dx[:, None], dy[:, None]
+
+    def corner(yy, xx):
+        return pafs[yy, xx, cx] * ux + pafs[yy, xx, cy] * uy
+
+    top = corner(y0, x0) * (1 - fx) + corner(y0, x1) * fx
+    bottom = corner(y1, x0) * (1 - fx) + corner(y1, x1) * fx
+    return top * (1 - fy) + bottom * fy, length
 
 
 def _may_pass(pafs: np.ndarray, a_xy: np.ndarray, b_xy: np.ndarray, dx: np.ndarray,

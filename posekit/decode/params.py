@@ -72,6 +72,19 @@ class DecoderParams:
     # on a tracked pan); the evaluation command turns it on, as COCO's OKS rewards
     # guesses: dev 0.334 -> 0.362 AP (benchmarks/bench_completion.py, docs/records/accuracy_decoder.md).
     complete_people: bool = False
+    # Limbs implausible for their person are cut (posekit.decode.plausible); off values
+    # inf, 0, -inf, 0. Tuned on dev half A, checked on B (docs/records/accuracy_limbs.md).
+    # Longer than this many times what the person's other limbs predict: off (inf) by
+    # default: 2.8 gave A AP +0.0006 scale-aware / +0.0015 accurate, B +0.0016 / +0.0017
+    # (within a split's noise) for B APl -0.003 and 8.5 % more post-processing.
+    limb_max_length_ratio: float = float("inf")
+    # Shorter than this: every value tried lost AP on A (0.2: -0.0002, 0.4: -0.0073).
+    limb_min_length_ratio: float = 0.0
+    # Lowest PAF sample below this: A AP +0.0001 at 0, -0.0006 at 0.05; left off.
+    limb_min_paf: float = float("-inf")
+    # An end within this many expected lengths of a neighbour's same or mirrored keypoint
+    # whose limb there is stronger (zidane.jpg's case): A AP -0.0026 at 0.2; left off.
+    limb_near: float = 0.0
 
     def __post_init__(self) -> None:
         """Refuse values that would silently decode nothing or take unbounded work.
@@ -84,7 +97,10 @@ class DecoderParams:
             "min_paf_score": (-1.0, 1.0), "min_support_ratio": (0.0, 1.0),
             "attach_min_paf_score": (-1.0, 1.0), "attach_min_support_ratio": (0.0, 1.0),
             "max_limb_fraction": (1e-3, 1e3), "min_mean_score": (0.0, 1e3),
-            "refine_sigma": (0.0, MAX_SMOOTH_SIGMA), "min_person_score": (0.0, 1e6)}
+            "refine_sigma": (0.0, MAX_SMOOTH_SIGMA), "min_person_score": (0.0, 1e6),
+            "limb_max_length_ratio": (0.0, float("inf")),
+            "limb_min_length_ratio": (0.0, float("inf")),
+            "limb_min_paf": (float("-inf"), 1.0), "limb_near": (0.0, 10.0)}
         for name, (low, high) in real.items():
             value = getattr(self, name)
             if isinstance(value, (bool, np.bool_)) or not isinstance(
@@ -108,3 +124,16 @@ class DecoderParams:
             if not isinstance(getattr(self, name), (bool, np.bool_)):
                 raise ValueError(f"DecoderParams.{name} must be a bool, got "
                                  f"{getattr(self, name)!r}")
+
+    @property
+    def limb_rule(self) -> Dict[str, float]:
+        """The limb check's thresholds (``posekit.decode.plausible.implausible``'s arguments)."""
+        return {"max_length_ratio": self.limb_max_length_ratio,
+                "min_length_ratio": self.limb_min_length_ratio,
+                "min_paf": self.limb_min_paf, "near": self.limb_near}
+
+    @property
+    def checks_limbs(self) -> bool:
+        """Whether any limb check is on (a threshold not at its off value)."""
+        return (self.limb_max_length_ratio < float("inf") or self.limb_min_length_ratio > 0
+                or self.limb_min_paf > float("-inf") or self.limb_near > 0)
