@@ -268,3 +268,24 @@ def test_nobody_and_empty_people_give_empty_features():
     assert all(v.shape == (0, 19) for v in f.values())
     out, changed = cut_limbs([], np.zeros((0, 2)), field(), CONFIG, {**OFF, "near": 1.0})
     assert out == [] and changed == []
+
+
+def test_the_default_rule_is_off_and_measures_nothing(monkeypatch):
+    """The decoder's default cuts nothing and computes no limb feature (its cost is 0)."""
+    from posekit.decode import plausible
+
+    rule = DecoderParams().limb_rule
+    assert plausible.rule_is_off(rule)
+    assert not plausible.rule_is_off({**rule, "max_length_ratio": 2.8})
+    assert not plausible.rule_is_off({**rule, "min_length_ratio": 0.1})
+    assert not plausible.rule_is_off({**rule, "min_paf": 0.0})
+    assert not plausible.rule_is_off({**rule, "near": 0.2})
+
+    def measured(*args, **kwargs):
+        raise AssertionError("limb features computed with the rule off")
+
+    monkeypatch.setattr(plausible, "limb_features", measured)
+    people = [{0: 0, 1: 1, 2: 2}]
+    out, changed = plausible.cut_limbs(people, np.zeros((3, 2)), np.zeros((8, 8, 38)),
+                                       get_default_configuration(), rule)
+    assert out == people and changed == [False]

@@ -240,6 +240,14 @@ def implausible(features: Dict[str, np.ndarray], max_length_ratio: float,
     return shape, claimed_a, claimed_b
 
 
+def rule_is_off(rule: Dict[str, float]) -> bool:
+    """Whether ``rule`` (:func:`implausible`'s keyword arguments) can cut no limb: every
+    threshold at its off value (``max_length_ratio`` inf, ``min_length_ratio`` 0,
+    ``min_paf`` -inf, ``near`` 0)."""
+    return (rule["max_length_ratio"] == np.inf and rule["min_length_ratio"] <= 0
+            and rule["min_paf"] == -np.inf and rule["near"] <= 0)
+
+
 def cut_limbs(people: List[Dict[int, int]], part_xy: np.ndarray, pafs: np.ndarray,
               config: PoseConfig, rule: Dict[str, float], samples: int = 10,
               min_size: int = 2) -> Tuple[List[Dict[int, int]], List[bool]]:
@@ -270,6 +278,8 @@ def cut_limbs(people: List[Dict[int, int]], part_xy: np.ndarray, pafs: np.ndarra
         objects) and, per person, whether it lost keypoints.
     """
     out, changed = list(people), [False] * len(people)
+    if rule_is_off(rule):                   # the default: nothing to measure
+        return out, changed
     judged = [k for k, person in enumerate(people) if len(person) >= max(min_size, 2)]
     if not judged:
         return out, changed
