@@ -102,11 +102,15 @@ ZIDANE = pytest.importorskip("conftest").IMAGES / "zidane.jpg"
 
 
 @pytest.mark.skipif(not ZIDANE.is_file(), reason="images/zidane.jpg missing (make setup)")
-@pytest.mark.parametrize("runtime, frames", [("int8", 10), ("tflite", 9)])
-def test_zidane_split_in_a_real_pan_keeps_one_id_and_every_output_aligned(runtime, frames):
+@pytest.mark.parametrize("runtime, frames, scale_aware", [("int8", 12, True),
+                                                         ("tflite", 9, False)])
+def test_zidane_split_in_a_real_pan_keeps_one_id_and_every_output_aligned(runtime, frames,
+                                                                          scale_aware):
     """zidane.jpg at 640x360 panned 3 px per frame (benchmarks/bench_fragments.py's clip):
     the decoder splits Zidane into his body and a 5-9 keypoint piece on some frames
-    (4 and 9 on int8, 8 on float32 TFLite). The piece is joined to him: the clip has
+    (frame 11 on int8 with the scale-aware default, 8 on float32 TFLite with the single
+    pass; since the second round of the scale-aware decoding, frames 4 and 9 of int8 and
+    8 of float32 scale-aware no longer split). The piece is joined to him: the clip has
     no id after the first frame's, and each frame's ids, keypoints and people stay aligned."""
     import cv2
 
@@ -115,7 +119,7 @@ def test_zidane_split_in_a_real_pan_keeps_one_id_and_every_output_aligned(runtim
     from posekit.networks.inference import load_network
     from posekit.video.stream import PoseStream
 
-    stream = PoseStream(PoseEstimator(load_network(runtime=runtime)))
+    stream = PoseStream(PoseEstimator(load_network(runtime=runtime), scale_aware=scale_aware))
     base = load("zidane.jpg", 0.5)
     assert base.shape == (360, 640, 3) and cv2 is not None
     clip = [_warp(base, _affine(dx=3.0 * (f - 45))) for f in range(frames)]
@@ -133,7 +137,7 @@ def test_zidane_split_in_a_real_pan_keeps_one_id_and_every_output_aligned(runtim
 @pytest.mark.skipif(not ZIDANE.is_file(), reason="images/zidane.jpg missing (make setup)")
 def test_frames_with_a_joined_fragment_stay_whole_in_the_library_and_the_command(tmp_path,
                                                                                capsys):
-    """The same pan (int8: a piece joined on frames 4 and 9): ``estimator.track`` gives
+    """The same pan (int8: a piece joined on frame 11): ``estimator.track`` gives
     results whose people, skeletons and scores agree, and the demo command draws, writes
     and tables every frame (a result whose people kept the fragment while the tracker
     dropped it made each such frame a 'scores must have one value per person' skip)."""
@@ -145,7 +149,7 @@ def test_frames_with_a_joined_fragment_stay_whole_in_the_library_and_the_command
     from posekit.networks.inference import load_network
 
     base = load("zidane.jpg", 0.5)
-    clip = [_warp(base, _affine(dx=3.0 * (f - 45))) for f in range(10)]
+    clip = [_warp(base, _affine(dx=3.0 * (f - 45))) for f in range(12)]
     estimator = PoseEstimator(load_network(runtime="int8"))
     for result in estimator.track(clip, fps=30.0):
         assert len(result.people) == len(result.skeletons) == len(result.scores)
