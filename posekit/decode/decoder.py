@@ -123,6 +123,40 @@ def find_peaks(heatmaps: np.ndarray, params: DecoderParams, config: PoseConfig) 
     return Peaks(xy, raw[ys, xs, ch].astype(np.float64), np.asarray(slots, np.int64)[ch])
 
 
+def detect(heatmaps: np.ndarray, pafs: np.ndarray, params: DecoderParams, config: PoseConfig,
+           timings: Optional[Dict[str, float]] = None,
+           features_out: Optional[List[np.ndarray]] = None
+           ) -> Tuple[np.ndarray, np.ndarray, Peaks, np.ndarray, float]:
+    """The maps checked, their peaks and limbs, and the people assembled (no completion):
+    the steps :func:`decode` and the scale-aware passes (``posekit.decode.scales``) share.
+
+    Args:
+        heatmaps: (H, W, 19) float32 heatmaps (>= 18 channels).
+        pafs: (H, W, 38) float32 PAFs, same H and W.
+        params: thresholds.
+        config: pose configuration.
+        timings: if given, receives the seconds of ``"peaks"`` and ``"connections"``.
+        features_out: if given, receives the people's rescoring features (:func:`assemble`).
+
+    Returns:
+        ``(heatmaps, pafs, peaks, rows, clock)``: the checked maps, the peaks, the (K, 20)
+        people rows and the clock at the start of the grouping (for its ``lap``).
+
+    Raises:
+        ValueError: malformed maps, or maps of different spatial sizes.
+    """
+    hm = check_maps("heatmaps", heatmaps, NUM_PARTS)
+    pf = check_maps("pafs", pafs, 2 * len(config.connection_types))
+    check_same_size(hm, pf)
+    clock = time.perf_counter()
+    peaks = find_peaks(hm, params, config)
+    clock = lap(timings, "peaks", clock)
+    strong, weak = find_limbs(pf, peaks, params, config)
+    clock = lap(timings, "connections", clock)
+    rows = assemble(strong, peaks.score, peaks.xy, config, params, weak, features_out, pf)
+    return hm, pf, peaks, rows, clock
+
+
 def decode(heatmaps: np.ndarray, pafs: np.ndarray, params: Optional[DecoderParams] = None,
            config: Optional[PoseConfig] = None,
            timings: Optional[Dict[str, float]] = None,
@@ -149,16 +183,8 @@ def decode(heatmaps: np.ndarray, pafs: np.ndarray, params: Optional[DecoderParam
     """
     params = params or DecoderParams()
     config = config or get_default_configuration()
-    hm = check_maps("heatmaps", heatmaps, NUM_PARTS)
-    pf = check_maps("pafs", pafs, 2 * len(config.connection_types))
-    check_same_size(hm, pf)
-    clock = time.perf_counter()
-    peaks = find_peaks(hm, params, config)
-    clock = lap(timings, "peaks", clock)
-    strong, weak = find_limbs(pf, peaks, params, config)
-    clock = lap(timings, "connections", clock)
-    skeletons = assemble(strong, peaks.score, peaks.xy, config, params, weak, features_out,
-                         pf)
+    hm, pf, peaks, skeletons, clock = detect(heatmaps, pafs, params, config, timings,
+                                             features_out)
     coords = peaks.to_coords(config)
     if params.complete_people and len(skeletons):
         skeletons = _complete(skeletons, coords, peaks, hm, pf, config)

@@ -32,14 +32,12 @@ from typing import Callable, Dict, NamedTuple, Optional, Tuple
 
 import numpy as np
 
-from posekit.decode.assembly import assemble
 from posekit.decode.completion import complete
-from posekit.decode.decoder import find_peaks
-from posekit.decode.limbs import find_limbs
+from posekit.decode.decoder import detect
 from posekit.decode.params import DecoderParams
 from posekit.decode.types import Coords
 from posekit.decode.multiscale import mirror_name
-from posekit.lab.checks import check_maps, check_same_size, lap
+from posekit.lab.checks import lap
 from posekit.lab.config import (NUM_PARTS, ROW_WIDTH, BodyPart, PoseConfig,
                                 get_default_configuration)
 
@@ -379,15 +377,7 @@ def _decode_bare(heatmaps: np.ndarray, pafs: np.ndarray, params: DecoderParams,
     Raises:
         ValueError: malformed maps.
     """
-    hm = check_maps("heatmaps", heatmaps, NUM_PARTS)
-    pf = check_maps("pafs", pafs, 2 * len(config.connection_types))
-    check_same_size(hm, pf)
-    clock = time.perf_counter()
-    peaks = find_peaks(hm, params, config)
-    clock = lap(timings, "peaks", clock)
-    strong, weak = find_limbs(pf, peaks, params, config)
-    clock = lap(timings, "connections", clock)
-    rows = assemble(strong, peaks.score, peaks.xy, config, params, weak, None, pf)
+    _, _, peaks, rows, clock = detect(heatmaps, pafs, params, config, timings)
     lap(timings, "grouping", clock)
     return _Pass(peaks.xy, peaks.score, peaks.part, np.arange(len(peaks.xy)),
                  np.asarray(rows, np.float64).reshape(-1, ROW_WIDTH))
