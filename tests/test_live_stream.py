@@ -349,3 +349,22 @@ def test_segments_are_complete_files_cut_on_the_capture_clock(tmp_path, monkeypa
 def test_segment_is_refused_for_a_file(tmp_path, still_clip):
     proc = cli(still_clip, "--segment", "5", cwd=tmp_path, timeout=60)
     assert proc.returncode == 1 and "--segment is for a live input" in proc.stderr
+
+
+def test_without_json_a_run_keeps_no_coco_results(monkeypatch):
+    """An endless live run must not grow: the COCO results are kept only for ``--json``
+    (10 minutes of a 22 frames/s stream grew by 49 MB when every frame's were kept)."""
+    import argparse
+
+    from posekit.apps.demo_run import Run
+    from posekit.lab.config import get_default_configuration
+
+    person = [{"image_id": 0, "category_id": 1, "keypoints": [0.0] * 51, "score": 0.5}]
+    run = Run(argparse.Namespace(json=None), get_default_configuration())
+    for _ in range(3):
+        run.add_coco(person)
+    assert run.coco == []
+    run = Run(argparse.Namespace(json="all.json"), get_default_configuration())
+    run.add_coco(person)
+    run.add_coco(person)
+    assert run.coco == person * 2

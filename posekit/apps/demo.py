@@ -244,7 +244,7 @@ def run_folder(run: Run, source: Path, out: Path, plan: Optional[FolderPlan] = N
                 outputs += run.maps_outputs(result, stem)
                 with run.gate.held():                  # the files and --json agree
                     imageio.write_group(outputs)
-                    run.coco += result.coco(image_id)
+                    run.add_coco(result.coco(image_id))
             except (CommandError, ValueError, OSError, MemoryError) as exc:
                 run.note(f"skipped: {' '.join(str(exc).split())}", always=True)
                 skipped += 1

@@ -154,6 +154,12 @@ class Run:
             self.progress.close()
             self.progress = None
 
+    def add_coco(self, people: List[dict]) -> None:
+        """Keep the COCO results of one image or frame for ``--json``; without ``--json``
+        nothing is kept (an endless live run must not grow: 4 KB a frame of two people)."""
+        if self.args.json:
+            self.coco += people
+
     def finish_json(self) -> None:
         """Write the run's COCO results (with --json; not while ``hold_json``).
 

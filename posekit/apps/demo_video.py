@@ -255,7 +255,8 @@ def _frame(run: Run, stream: PoseStream, sinks: _Sinks, source: object, out: Pat
             except (ValueError, OSError) as exc:
                 problem, picture = exc, fit_frame(frame, *sinks.video.size)
         if problem is None:
-            run.coco += coco_with_ids(tracked.keypoints, result.scores, image_id, ids, seconds)
+            run.add_coco(coco_with_ids(tracked.keypoints, result.scores, image_id, ids,
+                                       seconds))
             if sinks.table is not None:
                 sinks.table.add(index, seconds, tracked.ids, tracked.keypoints)
         sinks.video.write(picture, seconds - sinks.offset)
