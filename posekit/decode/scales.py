@@ -180,16 +180,22 @@ def wants_small_pass(coords: Coords, skeletons: np.ndarray, map_height: int,
             or map_height < 1:
         raise ValueError(f"map_height must be a positive integer, got {map_height!r}")
     rows = np.asarray(skeletons, np.float64).reshape(-1, ROW_WIDTH)
-    return _wants(row_points(coords, rows), rows, map_height, params)
+    return _plan(row_points(coords, rows), rows, map_height, params)[0]
 
 
-def _wants(points: np.ndarray, rows: np.ndarray, map_height: int, params: ScaleParams) -> bool:
-    """:func:`wants_small_pass` on the rows' (K, 18, 2) keypoints."""
+def _plan(points: np.ndarray, rows: np.ndarray, map_height: int,
+          params: ScaleParams) -> Tuple[bool, bool]:
+    """``(run, flip)`` for the rows' (K, 18, 2) keypoints: whether the half-size pass runs
+    (:func:`wants_small_pass`) and whether its mirrored image runs too (only fragments, or
+    the tallest person at least ``flip_height`` of the map height)."""
     if not len(rows):
-        return False      # nobody at all: dev AP the same, and an empty frame costs one pass
+        return False, False  # nobody at all: dev AP the same, and an empty frame costs one pass
     if (rows[:, NUM_PARTS + 1] < params.trigger_parts).all():
-        return True
-    return bool((person_heights(points) >= params.trigger_height * map_height).any())
+        return True, True
+    tallest = person_heights(points).max()
+    return (bool(tallest >= params.trigger_height * map_height),
+            bool(tallest >= params.trigger_height * map_height
+                 and tallest >= params.flip_height * map_height))
 
 
 def choose_people(full_points: np.ndarray, full_scores: np.ndarray, small_points: np.ndarray,
@@ -316,10 +322,7 @@ def decode_passes(heatmaps: np.ndarray, pafs: np.ndarray, small_pass: SmallPass,
     full = _decode_bare(heatmaps, pafs, bare, config, full_times)
     full_points = _points(full.xy, full.rows)
     map_height = heatmaps.shape[0]
-    run_small = _wants(full_points, full.rows, map_height, scale_params)
-    flip = run_small and bool(
-        (full.rows[:, NUM_PARTS + 1] < scale_params.trigger_parts).all()
-        or person_heights(full_points).max(initial=0.0) >= scale_params.flip_height * map_height)
+    run_small, flip = _plan(full_points, full.rows, map_height, scale_params)
     second = small_pass(flip) if run_small else None
     run_small = second is not None
     if run_small:
