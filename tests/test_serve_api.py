@@ -169,7 +169,7 @@ class Blocked:
         self.release = threading.Event()
         self.max_side = 640
 
-    def __call__(self, image):
+    def __call__(self, image, half_size=False):
         assert self.release.wait(120)
         from posekit.results import PoseResult
         return PoseResult((), image, "bgr", image, 1.0, np.zeros((1, 1, 19), np.float32),

@@ -109,8 +109,7 @@ class Engine:
         start = time.perf_counter()
         image = decode_upload(data)
         decoded = time.perf_counter()
-        estimator = self.estimator(max_side)
-        result = estimator(image, half_size=True) if half_size else estimator(image)
+        result = self.estimator(max_side)(image, half_size=half_size)
         return result, {"decode": decoded - start, **result.timings}
 
 
