@@ -55,6 +55,37 @@ def person_ids(payload: bytes) -> list:
     return [p["person_id"][0] for p in json.loads(payload)["people"]]
 
 
+def split_row(frame: int) -> Row:
+    """Frame ``frame`` with the first person's legs (hips to ankles) cut off into a
+    third person, as the decoder sometimes splits a person."""
+    kp = people(frame)
+    legs = np.zeros((1, 18, 3))
+    legs[0, 8:14] = kp[0, 8:14]
+    kp[0, 8:14] = 0.0
+    kp = np.concatenate([kp, legs])
+    doc = dict(openpose_with_ids(kp, np.full(len(kp), -1), frame / FPS))
+    return Row(0, frame, frame / FPS, -1, "", imageio.json_bytes(doc), kp.tobytes(), len(kp))
+
+
+def test_a_fragment_of_a_tracked_person_is_joined_to_it_as_the_demo_does():
+    """The demo's PoseStream joins fragments (PoseTracker.update_people); the batch's
+    JSON must be the demo's, so the driver joins them too."""
+    rows = [row(0, 0), row(0, 1), split_row(2), row(0, 3)]
+    order = FrameOrder()
+    ready = [r for one in rows for r in order.push(one)]
+    reference = PoseTracker()
+    for one, out in zip(rows, ready):
+        kp = np.frombuffer(one.keypoints, np.float64).reshape(-1, 18, 3)
+        joined, ids, _ = reference.update_people(kp, one.time)
+        assert out.payload == imageio.json_bytes(openpose_with_ids(joined, ids, one.time))
+        assert out.people == len(joined) == 2
+        np.testing.assert_array_equal(
+            np.frombuffer(out.keypoints, np.float64).reshape(-1, 18, 3), joined)
+    assert person_ids(ready[2].payload) == [0, 1]
+    legs = np.array(json.loads(ready[2].payload)["people"][0]["pose_keypoints_2d"])
+    np.testing.assert_allclose(legs.reshape(18, 3)[8:14], people(2)[0, 8:14], atol=1e-3)
+
+
 def test_a_row_that_comes_early_waits_for_the_frames_before_it():
     order = FrameOrder()
     assert list(order.push(row(0, 2))) == [] and list(order.push(row(0, 1))) == []

@@ -71,11 +71,22 @@ def test_frames_in_lockstep_give_stable_ids(service, frames):
 def test_frames_of_large_people_run_at_half_size_with_the_same_ids(service, monkeypatch):
     """zidane.jpg's two men fill the frame: after the first (full) frame the stream runs at
     half size (``full_every`` raised: no full check falls in this short stream however
-    slow the machine), and the ids hold."""
+    slow the machine), each later frame at half size exactly while every person of the
+    frame before was large, and the ids hold. Which frames those are depends on the
+    runtime ``auto`` picks: float32 TFLite (AMD Zen 1) finds a third, smaller piece of a
+    man on the half-size frame, so the frame after it runs full; int8 (Zen 4) does not."""
     from posekit.serve import stream
-    from posekit.video.adaptive import FrameSizer, HalfSizeParams
+    from posekit.video.adaptive import FrameSizer, HalfSizeParams, all_large
 
-    monkeypatch.setattr(stream, "FrameSizer", lambda: FrameSizer(HalfSizeParams(full_every=1e6)))
+    params = HalfSizeParams(full_every=1e6)
+    seen = []
+
+    class Recording(FrameSizer):
+        def update(self, keypoints, height, now, half):
+            seen.append(all_large(keypoints, height, params))
+            return super().update(keypoints, height, now, half)
+
+    monkeypatch.setattr(stream, "FrameSizer", lambda: Recording(params))
     url, _ = service
     zidane = cv2.resize(cv2.imread(str(IMAGES / "zidane.jpg")), (640, 360))
     data = cv2.imencode(".jpg", zidane)[1].tobytes()
@@ -84,8 +95,10 @@ def test_frames_of_large_people_run_at_half_size_with_the_same_ids(service, monk
         for _ in range(4):
             ws.send(data)
             answers.append(json.loads(ws.recv(timeout=60)))
-    assert [a["half_size"] for a in answers] == [False, True, True, True]
-    ids = [{p["track_id"] for p in a["people"]} for a in answers]
+    half = [a["half_size"] for a in answers]
+    assert half[:2] == [False, True]                  # both men are large on a full frame
+    assert half[1:] == seen[:3]                       # the rule, frame after frame
+    ids = [{p["track_id"] for p in a["people"]} - {None} for a in answers]
     assert len(ids[0]) == 2 and all(i == ids[0] for i in ids), ids
 
 

@@ -1,5 +1,7 @@
 """Tests of the tracker's fragments (issue 35): a piece of a tracked person gets no new id."""
 
+import functools
+
 import numpy as np
 import pytest
 
@@ -102,16 +104,17 @@ ZIDANE = pytest.importorskip("conftest").IMAGES / "zidane.jpg"
 
 
 @pytest.mark.skipif(not ZIDANE.is_file(), reason="images/zidane.jpg missing (make setup)")
-@pytest.mark.parametrize("runtime, frames, scale_aware", [("int8", 12, True),
-                                                         ("tflite", 9, False)])
+@pytest.mark.parametrize("runtime, frames, scale_aware, must_join",
+                         [("int8", 12, True, False), ("tflite", 9, False, True)])
 def test_zidane_split_in_a_real_pan_keeps_one_id_and_every_output_aligned(runtime, frames,
-                                                                          scale_aware):
+                                                                          scale_aware,
+                                                                          must_join):
     """zidane.jpg at 640x360 panned 3 px per frame (benchmarks/bench_fragments.py's clip):
     the decoder splits Zidane into his body and a 5-9 keypoint piece on some frames
-    (frame 11 on int8 with the scale-aware default, 8 on float32 TFLite with the single
-    pass; since the second round of the scale-aware decoding, frames 4 and 9 of int8 and
-    8 of float32 scale-aware no longer split). The piece is joined to him: the clip has
-    no id after the first frame's, and each frame's ids, keypoints and people stay aligned."""
+    (frame 8 on float32 TFLite with the single pass, on AMD Zen 1 and Zen 4 alike; on
+    int8 with the scale-aware default frame 11 on Zen 4, none in 30 frames on Zen 1,
+    whose int8 kernels round differently). The piece is joined to him: the clip has no id
+    after the first frame's, and each frame's ids, keypoints and people stay aligned."""
     import cv2
 
     from benchmarks.bench_tracking import _affine, _warp, load
@@ -127,7 +130,7 @@ def test_zidane_split_in_a_real_pan_keeps_one_id_and_every_output_aligned(runtim
     for tracked in stream(clip, fps=30.0):
         out.append(tracked)
         joined += len(stream.tracker.fragments)
-    assert joined >= 1
+    assert joined >= 1 or not must_join
     assert {i for t in out[1:] for i in t.ids.tolist()} <= set(out[0].ids.tolist())
     for t in out:
         assert len(t.ids) == len(t.keypoints) == len(t.result.people) == len(t.people)
@@ -136,8 +139,9 @@ def test_zidane_split_in_a_real_pan_keeps_one_id_and_every_output_aligned(runtim
 
 @pytest.mark.skipif(not ZIDANE.is_file(), reason="images/zidane.jpg missing (make setup)")
 def test_frames_with_a_joined_fragment_stay_whole_in_the_library_and_the_command(tmp_path,
-                                                                               capsys):
-    """The same pan (int8: a piece joined on frame 11): ``estimator.track`` gives
+                                                                               capsys,
+                                                                               monkeypatch):
+    """The same pan (float32 TFLite, single pass: a piece joined on frame 8): ``estimator.track`` gives
     results whose people, skeletons and scores agree, and the demo command draws, writes
     and tables every frame (a result whose people kept the fragment while the tracker
     dropped it made each such frame a 'scores must have one value per person' skip)."""
@@ -150,16 +154,23 @@ def test_frames_with_a_joined_fragment_stay_whole_in_the_library_and_the_command
 
     base = load("zidane.jpg", 0.5)
     clip = [_warp(base, _affine(dx=3.0 * (f - 45))) for f in range(12)]
-    estimator = PoseEstimator(load_network(runtime="int8"))
+    estimator = PoseEstimator(load_network(runtime="tflite"), scale_aware=False)
+    counts = []
     for result in estimator.track(clip, fps=30.0):
         assert len(result.people) == len(result.skeletons) == len(result.scores)
         assert all(p.track_id is not None for p in result.people)
+        counts.append(len(result.people))
+    split = estimator(clip[8])
+    assert len(split.people) > counts[8]          # the piece was there, and was joined
     video = tmp_path / "pan.avi"
     writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 30, (640, 360))
     for image in clip:
         writer.write(image)
     writer.release()
-    status = demo.main([str(video), "-o", str(tmp_path / "drawn.mp4"), "--runtime", "int8",
+    # the command with the single pass too (it has no flag for it), so frame 8 splits there
+    monkeypatch.setattr(demo, "PoseEstimator", functools.partial(PoseEstimator,
+                                                                 scale_aware=False))
+    status = demo.main([str(video), "-o", str(tmp_path / "drawn.mp4"), "--runtime", "tflite",
                         "--table", str(tmp_path / "poses.csv"), "-q"])
     err = capsys.readouterr().err
     assert status == 0, err

@@ -7,7 +7,8 @@ frame of its video. So tracking runs here, in the driver, as the rows arrive:
 :class:`FrameOrder` holds a video's rows that came early until the frames
 before them have come, then feeds them, in frame order, to that video's own
 :class:`posekit.video.tracking.PoseTracker` and rewrites their OpenPose JSON with
-``person_id`` set to the track ids (the demo's JSON, byte for byte). The
+``person_id`` set to the track ids, each fragment of a tracked person joined to it
+(the demo's JSON, byte for byte). The
 result does not depend on how many actors or machines ran, nor on their speed.
 
 What waits is each frame's keypoints and JSON (a few kB), never pixels, and
@@ -116,11 +117,13 @@ class FrameOrder:
             tracker = self._trackers[row.item] = PoseTracker(self.params)
         people = np.frombuffer(row.keypoints, np.float64).reshape(-1, NUM_PARTS, 3)
         try:
-            ids = tracker.update(people, row.time)
+            # As the demo's PoseStream: a fragment of a tracked person is joined to it.
+            people, ids, _ = tracker.update_people(people, row.time)
         except ValueError as exc:        # e.g. a video clock that does not increase
             row.error = f"frame {row.frame}: cannot track: {' '.join(str(exc).split())}"
             return row
         row.payload = imageio.json_bytes(openpose_with_ids(people, ids, row.time))
+        row.keypoints, row.people = np.ascontiguousarray(people, np.float64).tobytes(), len(people)
         return row
 
     def _forget_if_done(self, item: int) -> None:
