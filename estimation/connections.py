@@ -121,11 +121,11 @@ def segment_samples(a_xy: np.ndarray, b_xy: np.ndarray, mid_num: int
         directions (zero for coincident points) and ``length`` (P,).
     """
     vec = b_xy - a_xy
-    length = np.sqrt((vec ** 2).sum(-1))
+    vx, vy = vec[:, 0], vec[:, 1]
+    length = np.sqrt(vx * vx + vy * vy)
     unit = vec / np.where(length > 0, length, 1.0)[:, None]
     u = np.linspace(0.0, 1.0, mid_num)
-    return (a_xy[:, 0, None] + u * vec[:, 0, None], a_xy[:, 1, None] + u * vec[:, 1, None],
-            unit, length)
+    return a_xy[:, 0, None] + u * vx[:, None], a_xy[:, 1, None] + u * vy[:, None], unit, length
 
 
 def match_per_limb(limb: np.ndarray, a: np.ndarray, b: np.ndarray,
@@ -141,12 +141,15 @@ def match_per_limb(limb: np.ndarray, a: np.ndarray, b: np.ndarray,
         Indices of the matched pairs, in descending score (ties keep the
         input order).
     """
+    order = np.argsort(-np.asarray(score), kind="stable")
+    limb, a, b = (np.asarray(arr, np.int64)[order] for arr in (limb, a, b))
+    # One integer per (limb type, candidate): cheaper to hash than a tuple.
+    span = int(max(a.max(initial=0), b.max(initial=0))) + 1
     used_a, used_b, kept = set(), set(), []
-    for i, k, ia, ib in zip(np.argsort(-score, kind="stable").tolist(), *(
-            arr[np.argsort(-score, kind="stable")].tolist() for arr in (limb, a, b))):
-        if (k, ia) not in used_a and (k, ib) not in used_b:
-            used_a.add((k, ia))
-            used_b.add((k, ib))
+    for i, ka, kb in zip(order.tolist(), (limb * span + a).tolist(), (limb * span + b).tolist()):
+        if ka not in used_a and kb not in used_b:
+            used_a.add(ka)
+            used_b.add(kb)
             kept.append(i)
     return np.asarray(kept, np.intp)
 

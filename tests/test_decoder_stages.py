@@ -1,7 +1,8 @@
 """The best decoder's stages one at a time (posekit.decode.decoder), values pinned by hand.
 
 Smoothing, the 8-neighbour peak rule and its sub-cell refinement at map edges,
-bilinear sampling at map edges, the exact pre-filter of large pair blocks, and
+bilinear sampling at map edges and on maps one cell wide or high, the exact
+pre-filter of large pair blocks, and
 assembly (merging partial people, weak limbs, loops, pruning). Written against
 mutation-testing survivors (docs/records/mutation.md): each test pins a value a plausible
 one-token bug changes.
@@ -142,6 +143,26 @@ def test_bilinear_samples_at_the_map_edges():
     # Edge limbs: 3 of 6 supporting samples (> 0.05) is not more than 0.5 x 6.
     assert strong.tolist() == [False] * 4 + [True, False, False]
     assert weak.tolist() == [False] * 4 + [True, False, False]
+
+
+@pytest.mark.parametrize("shape", [(1, 4), (4, 1), (1, 1), (2, 2)])
+def test_bilinear_samples_on_maps_one_cell_wide_or_high(shape):
+    """A map one cell high (or wide) has no lower (or right) neighbour: every corner of a
+    sample reads the cells that exist. The x channel holds 10 * column + row, the y channel
+    0.5; a segment from (0, 0) to (3, 0) along x samples x = 0, 1, 2, 3 clamped to the map."""
+    from posekit.decode.limbs import project_samples
+
+    h, w = shape
+    pafs = np.zeros((h, w, 4), np.float32)
+    rows, cols = np.mgrid[:h, :w]
+    pafs[:, :, 2] = 10 * cols + rows
+    pafs[:, :, 3] = 0.5
+    a, b = np.array([[0.0, 0.0], [0.0, 0.0]]), np.array([[3.0, 0.0], [0.0, 3.0]])
+    proj, length = project_samples(pafs, a, b, np.array([2, 2]), np.array([3, 3]), 4)
+    xs = np.minimum(np.arange(4), w - 1)                # the sample columns, clamped
+    np.testing.assert_allclose(proj[0], 10 * xs, atol=1e-6)     # along x: the x channel
+    np.testing.assert_allclose(proj[1], 0.5, atol=1e-6)         # along y: the y channel
+    assert length.tolist() == [3.0, 3.0]
 
 
 def random_block(rng, n_pairs, h=24, w=24):

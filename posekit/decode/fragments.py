@@ -13,7 +13,7 @@ so crowds are left alone (the dev-set measurement is in README).
 
 from __future__ import annotations
 
-from typing import Callable, Dict, List, Tuple
+from typing import Callable, Dict, List, Sequence, Tuple
 
 import numpy as np
 
@@ -32,7 +32,7 @@ PairScorer = Callable[[np.ndarray, np.ndarray, np.ndarray], Tuple[np.ndarray, np
 
 
 def join(first: Dict[int, int], second: Dict[int, int],
-         part_scores: np.ndarray) -> Dict[int, int]:
+         part_scores: Sequence[float]) -> Dict[int, int]:
     """The union of two people (slot -> peak id); a shared slot keeps the stronger peak."""
     out = dict(first)
     for slot, peak in second.items():
@@ -60,18 +60,19 @@ def join_fragments(people: List[Dict[int, int]], part_scores: np.ndarray,
     sources = [(k,) for k, p in enumerate(people) if p]
     people = [dict(p) for p in people if p]
     slot_a, slot_b = (a.tolist() for a in config.limb_arrays[:2])
+    scores = np.asarray(part_scores, np.float64).tolist()    # Python floats: the same values
     while len(people) > 1:
-        boxes = [_box(part_xy, p) for p in people]
+        boxes = _boxes(part_xy, people)
         cand_i, cand_j, joined_of, a_ids, b_ids, types = [], [], [], [], [], []
         for i in range(len(people)):
             for j in range(i + 1, len(people)):
                 shared = people[i].keys() & people[j].keys()
                 if not shared or not _overlap(boxes[i], boxes[j]):
                     continue      # no shared slot (assembly would have joined them), or apart
-                pairs = [(part_scores[people[i][s]], part_scores[people[j][s]]) for s in shared]
+                pairs = [(scores[people[i][s]], scores[people[j][s]]) for s in shared]
                 if any(min(p) > MAX_LOSER_RATIO * max(p) for p in pairs):
                     continue              # two real peaks of a part: two people
-                union = join(people[i], people[j], part_scores)
+                union = join(people[i], people[j], scores)
                 for k, (sa, sb) in enumerate(zip(slot_a, slot_b)):
                     if sa not in union or sb not in union:
                         continue
@@ -101,13 +102,16 @@ def join_fragments(people: List[Dict[int, int]], part_scores: np.ndarray,
     return list(zip(people, sources))
 
 
-def _box(part_xy: np.ndarray, person: Dict[int, int]) -> np.ndarray:
-    """(4,) x0, y0, x1, y1 of a person's parts."""
-    xy = part_xy[list(person.values())]
-    return np.concatenate([xy.min(0), xy.max(0)])
+def _boxes(part_xy: np.ndarray, people: List[Dict[int, int]]) -> List[List[float]]:
+    """``[x0, y0, x1, y1]`` of each (non-empty) person's parts, all people at once."""
+    ids = np.fromiter((i for p in people for i in p.values()), np.intp)
+    starts = np.cumsum([0] + [len(p) for p in people[:-1]])
+    xy = np.asarray(part_xy)[ids]
+    return np.concatenate([np.minimum.reduceat(xy, starts), np.maximum.reduceat(xy, starts)],
+                          axis=1).tolist()
 
 
-def _overlap(first: np.ndarray, second: np.ndarray) -> bool:
-    """Whether two boxes intersect."""
-    return bool(first[0] <= second[2] and second[0] <= first[2]
-                and first[1] <= second[3] and second[1] <= first[3])
+def _overlap(first: List[float], second: List[float]) -> bool:
+    """Whether two boxes ``x0, y0, x1, y1`` intersect."""
+    return (first[0] <= second[2] and second[0] <= first[2]
+            and first[1] <= second[3] and second[1] <= first[3])

@@ -53,26 +53,53 @@ def _score_block(pafs: np.ndarray, a_xy: np.ndarray, b_xy: np.ndarray, dx: np.nd
                  dy: np.ndarray, params: DecoderParams
                  ) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
     """:func:`score_limbs` on one block of pairs."""
-    h, w = pafs.shape[:2]
+    h = pafs.shape[0]
     n = params.limb_samples
     score = np.full(len(a_xy), -np.inf)
     strong = np.zeros(len(a_xy), bool)
     weak = np.zeros(len(a_xy), bool)
     live = (a_xy != b_xy).any(1)
+    samples = _Samples(pafs.shape, a_xy, b_xy, n)
     floor = min(params.min_paf_score, params.attach_min_paf_score)
     if floor >= 0 and len(a_xy) * n > 20000:
-        live &= _may_pass(pafs, a_xy, b_xy, dx, dy, floor,
-                          min(params.min_support_ratio, params.attach_min_support_ratio) * n, n)
+        live &= _may_pass(pafs, samples, dx, dy, floor,
+                          min(params.min_support_ratio, params.attach_min_support_ratio) * n)
     keep = np.flatnonzero(live)
-    proj, length = project_samples(pafs, a_xy[keep], b_xy[keep], dx[keep], dy[keep], n)
+    proj = _project(pafs, samples.take(keep), dx[keep], dy[keep])
     limit = params.max_limb_fraction * h
-    score[keep] = proj.mean(-1) + np.minimum(limit / length - 1.0, 0.0)
+    score[keep] = proj.mean(-1) + np.minimum(limit / samples.length[keep] - 1.0, 0.0)
     positive = score[keep] > 0
     strong[keep] = positive & ((proj > params.min_paf_score).sum(-1)
                                > params.min_support_ratio * n)
     weak[keep] = positive & ((proj > params.attach_min_paf_score).sum(-1)
                              > params.attach_min_support_ratio * n)
     return score, strong, weak
+
+
+class _Samples:
+    """The ``n`` sample points of each segment (``segment_samples``, clipped to the map): the
+    cell whose lower-right square holds each (``x0``, ``y0``, (P, n) int) and the offsets in
+    it (``fx``, ``fy``, (P, n) float32); the unit directions (``ux``, ``uy``, (P, 1)
+    float32) and ``length`` (P,) float64."""
+
+    def __init__(self, shape: Tuple[int, ...], a_xy: np.ndarray, b_xy: np.ndarray,
+                 n: int) -> None:
+        h, w = shape[:2]
+        xs, ys, unit, self.length = segment_samples(a_xy, b_xy, n)
+        xs, ys = np.clip(xs, 0, w - 1), np.clip(ys, 0, h - 1)
+        self.x0 = np.minimum(xs.astype(np.intp), max(w - 2, 0))
+        self.y0 = np.minimum(ys.astype(np.intp), max(h - 2, 0))
+        self.fx = (xs - self.x0).astype(np.float32)
+        self.fy = (ys - self.y0).astype(np.float32)
+        self.ux = unit[:, 0, None].astype(np.float32)
+        self.uy = unit[:, 1, None].astype(np.float32)
+
+    def take(self, keep: np.ndarray) -> "_Samples":
+        """The samples of the pairs ``keep`` (indices)."""
+        out = object.__new__(_Samples)
+        for name in ("length", "x0", "y0", "fx", "fy", "ux", "uy"):
+            setattr(out, name, getattr(self, name)[keep])
+        return out
 
 
 def project_samples(pafs: np.ndarray, a_xy: np.ndarray, b_xy: np.ndarray, dx: np.ndarray,
@@ -91,31 +118,35 @@ def project_samples(pafs: np.ndarray, a_xy: np.ndarray, b_xy: np.ndarray, dx: np
         ``proj`` (P, n) float32 projections (points clipped to the map) and
         ``length`` (P,) float64 segment lengths.
     """
-    h, w = pafs.shape[:2]
-    xs, ys, unit, length = segment_samples(a_xy, b_xy, n)
-    xs, ys = np.clip(xs, 0, w - 1), np.clip(ys, 0, h - 1)
-    x0 = np.minimum(xs.astype(np.intp), max(w - 2, 0))
-    y0 = np.minimum(ys.astype(np.intp), max(h - 2, 0))
-    x1, y1 = np.minimum(x0 + 1, w - 1), np.minimum(y0 + 1, h - 1)
-    fx, fy = (xs - x0).astype(np.float32), (ys - y0).astype(np.float32)
+    samples = _Samples(pafs.shape, a_xy, b_xy, n)
+    return _project(pafs, samples, dx, dy), samples.length
+
+
+def _project(pafs: np.ndarray, samples: _Samples, dx: np.ndarray, dy: np.ndarray) -> np.ndarray:
+    """(P, n) float32: :func:`project_samples` of already placed samples."""
+    h, w, depth = pafs.shape
+    # The four corners by flat index into the maps (one 1-D take each: cheaper than
+    # indexing with three arrays); a map one cell wide or high has no right or lower one.
+    flat = pafs.reshape(-1)
+    right, down = min(w - 1, 1) * depth, min(h - 1, 1) * w * depth
+    base = (samples.y0 * w + samples.x0) * depth
+    ix, iy = base + np.asarray(dx)[:, None], base + np.asarray(dy)[:, None]
+    ux, uy, fx, fy = samples.ux, samples.uy, samples.fx, samples.fy
+
+    def corner(offset):
+        """The PAF at one corner of every sample's cell, projected on its segment."""
+        return flat.take(ix + offset) * ux + flat.take(iy + offset) * uy
+
     # Project the four corners first, then interpolate the projections.
-    ux = unit[:, 0, None].astype(np.float32)
-    uy = unit[:, 1, None].astype(np.float32)
-    cx, cy = dx[:, None], dy[:, None]
-
-    def corner(yy, xx):
-        return pafs[yy, xx, cx] * ux + pafs[yy, xx, cy] * uy
-
-    top = corner(y0, x0) * (1 - fx) + corner(y0, x1) * fx
-    bottom = corner(y1, x0) * (1 - fx) + corner(y1, x1) * fx
-    return top * (1 - fy) + bottom * fy, length
+    top = corner(0) * (1 - fx) + corner(right) * fx
+    bottom = corner(down) * (1 - fx) + corner(down + right) * fx
+    return top * (1 - fy) + bottom * fy
 
 
-def _may_pass(pafs: np.ndarray, a_xy: np.ndarray, b_xy: np.ndarray, dx: np.ndarray,
-              dy: np.ndarray, floor: float, need: float, n: int) -> np.ndarray:
-    """(P,) bool: the pairs with more than ``need`` of their ``n`` samples next
-    to a cell whose PAF magnitude exceeds ``floor`` (the others cannot pass a
-    support test)."""
+def _may_pass(pafs: np.ndarray, samples: _Samples, dx: np.ndarray, dy: np.ndarray,
+              floor: float, need: float) -> np.ndarray:
+    """(P,) bool: the pairs with more than ``need`` of their samples next to a cell whose
+    PAF magnitude exceeds ``floor`` (the others cannot pass a support test)."""
     h, w = pafs.shape[:2]
     channels, first = np.unique(dx, return_index=True)
     strong_cell = (np.square(pafs[:, :, channels]) + np.square(pafs[:, :, dy[first]])
@@ -123,10 +154,8 @@ def _may_pass(pafs: np.ndarray, a_xy: np.ndarray, b_xy: np.ndarray, dx: np.ndarr
     near = strong_cell.copy()                   # any of the 4 cells right/below
     near[:, :-1] |= strong_cell[:, 1:]
     near[:-1] |= near[1:].copy()
-    xs, ys, _, _ = segment_samples(a_xy, b_xy, n)     # the very points sampled later
-    px = np.minimum(np.clip(xs, 0, w - 1).astype(np.intp), max(w - 2, 0))
-    py = np.minimum(np.clip(ys, 0, h - 1).astype(np.intp), max(h - 2, 0))
-    flat = (py * w + px) * len(channels) + np.searchsorted(channels, dx)[:, None]
+    flat = ((samples.y0 * w + samples.x0) * len(channels)
+            + np.searchsorted(channels, dx)[:, None])          # the very cells sampled later
     return near.ravel()[flat].sum(-1) > need
 
 
