@@ -111,12 +111,14 @@ def assemble(limbs: np.ndarray, part_scores: np.ndarray, part_xy: np.ndarray,
         if len(person) < max(params.min_parts, 1):
             continue
         ids = np.fromiter(person.values(), np.intp, len(person))
-        mean_part = part_scores[ids].mean()
+        values = part_scores[ids]
+        total = values.sum()
+        mean_part = total / len(ids)                   # values.mean(), without its overhead
         if mean_part < params.min_mean_score:
             continue
         xy = part_xy[ids]
         diag = float(np.hypot(*(xy.max(0) - xy.min(0))))
-        score = (part_scores[ids].sum() + lsum) * mean_part * np.sqrt(max(diag, 1.0))
+        score = (total + lsum) * mean_part * np.sqrt(max(diag, 1.0))
         if score < params.min_person_score:
             continue
         row = np.full(ROW_WIDTH, -1.0)

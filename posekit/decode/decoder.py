@@ -34,9 +34,9 @@ import numpy as np
 from posekit.decode.assembly import assemble
 from posekit.decode.completion import complete
 from posekit.lab.checks import check_maps, check_same_size, lap
-from posekit.lab.config import NUM_PARTS, PoseConfig, get_default_configuration
+from posekit.lab.config import NUM_PARTS, PoseConfig
 from posekit.decode.params import PERSON_SCORES, DecoderParams
-from posekit.decode.types import Coords, Peaks
+from posekit.decode.types import Coords, Peaks, default_config
 from posekit.lab.handout import kit_connections
 from posekit.lab.lab_decoders import decode_handout, decode_lab
 from posekit.decode.limbs import find_limbs, score_limbs
@@ -92,7 +92,11 @@ def find_peaks(heatmaps: np.ndarray, params: DecoderParams, config: PoseConfig) 
     """
     slots = [meta.slot_idx for meta in config.body_parts.values()]
     channels = [meta.heatmap_idx for meta in config.body_parts.values()]
-    raw = heatmaps[:, :, channels]
+    first = channels[0]
+    if channels == list(range(first, first + len(channels))):
+        raw = heatmaps[:, :, first:first + len(channels)]      # a view: the same values, no copy
+    else:
+        raw = heatmaps[:, :, channels]
     sm = smooth(raw, params.smooth_sigma)
     h, w, c = sm.shape
     pad = np.full((h + 2, w + 2, c), -np.inf, np.float32)
@@ -182,7 +186,7 @@ def decode(heatmaps: np.ndarray, pafs: np.ndarray, params: Optional[DecoderParam
             different spatial sizes.
     """
     params = params or DecoderParams()
-    config = config or get_default_configuration()
+    config = config or default_config()
     hm, pf, peaks, skeletons, clock = detect(heatmaps, pafs, params, config, timings,
                                              features_out)
     coords = peaks.to_coords(config)

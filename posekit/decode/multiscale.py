@@ -14,7 +14,8 @@ import cv2
 import numpy as np
 
 from posekit.lab.checks import check_maps
-from posekit.lab.config import STRIDE, BodyPart, PoseConfig, get_default_configuration
+from posekit.decode.types import default_config
+from posekit.lab.config import STRIDE, BodyPart, PoseConfig
 
 Maps = Tuple[np.ndarray, np.ndarray]
 
@@ -62,7 +63,7 @@ def unflip_maps(heatmaps: np.ndarray, pafs: np.ndarray,
     Raises:
         ValueError: malformed maps.
     """
-    config = config or get_default_configuration()
+    config = config or default_config()
     heat_order, paf_order, paf_sign = flip_channel_orders(config)
     hm = check_maps("heatmaps", heatmaps, len(heat_order))
     pf = check_maps("pafs", pafs, len(paf_order))

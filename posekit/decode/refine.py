@@ -30,8 +30,8 @@ def _neighbours(maps: np.ndarray, ys: np.ndarray, xs: np.ndarray, ch: np.ndarray
     """
     h, w = maps.shape[:2]
     step = np.arange(-1, 2)
-    rows = np.clip(np.asarray(ys)[:, None] + step, 0, h - 1)
-    cols = np.clip(np.asarray(xs)[:, None] + step, 0, w - 1)
+    rows = np.minimum(np.maximum(np.asarray(ys)[:, None] + step, 0), h - 1)   # np.clip's
+    cols = np.minimum(np.maximum(np.asarray(xs)[:, None] + step, 0), w - 1)   # values, faster
     return maps[rows[:, :, None], cols[:, None, :], np.asarray(ch)[:, None, None]]
 
 
@@ -79,7 +79,7 @@ def taylor(maps: np.ndarray, ys: np.ndarray, xs: np.ndarray, ch: np.ndarray) -> 
     ok = (hxx < 0) & (det > 0)
     safe = np.where(ok, det, 1.0)
     out = np.stack([-(hyy * gx - hxy * gy) / safe, -(hxx * gy - hxy * gx) / safe], axis=1)
-    return np.clip(np.where(ok[:, None], out, 0.0), -0.5, 0.5)
+    return np.minimum(np.maximum(np.where(ok[:, None], out, 0.0), -0.5), 0.5)
 
 
 def centroid(maps: np.ndarray, ys: np.ndarray, xs: np.ndarray, ch: np.ndarray) -> np.ndarray:

@@ -28,6 +28,7 @@ from __future__ import annotations
 import dataclasses
 import time
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Callable, Dict, NamedTuple, Optional, Tuple
 
 import numpy as np
@@ -35,11 +36,10 @@ import numpy as np
 from posekit.decode.completion import complete
 from posekit.decode.decoder import detect
 from posekit.decode.params import DecoderParams
-from posekit.decode.types import Coords
+from posekit.decode.types import Coords, default_config
 from posekit.decode.multiscale import mirror_name
 from posekit.lab.checks import lap
-from posekit.lab.config import (NUM_PARTS, ROW_WIDTH, BodyPart, PoseConfig,
-                                get_default_configuration)
+from posekit.lab.config import NUM_PARTS, ROW_WIDTH, BodyPart, PoseConfig
 
 #: Scale of the cheap pass, relative to the full-size input (a quarter of the work).
 SMALL_SCALE = 0.5
@@ -316,8 +316,8 @@ def decode_passes(heatmaps: np.ndarray, pafs: np.ndarray, small_pass: SmallPass,
         ValueError: malformed maps, or ``small_pass`` returning malformed ones.
     """
     params = params or DecoderParams()
-    config = config or get_default_configuration()
-    bare = dataclasses.replace(params, complete_people=False)
+    config = config or default_config()
+    bare, second_params = _pass_params(params, scale_params)
     full_times: Dict[str, float] = {}
     full = _decode_bare(heatmaps, pafs, bare, config, full_times)
     full_points = _points(full.xy, full.rows)
@@ -328,9 +328,7 @@ def decode_passes(heatmaps: np.ndarray, pafs: np.ndarray, small_pass: SmallPass,
     if run_small:
         small_hm, small_pf, factors = second
         small_times: Dict[str, float] = {}
-        small = _decode_bare(small_hm, small_pf, dataclasses.replace(
-            bare, peak_threshold=scale_params.second_peak_threshold,
-            join_fragments=scale_params.second_join_fragments), config, small_times)
+        small = _decode_bare(small_hm, small_pf, second_params, config, small_times)
         full_times = {k: v + small_times.get(k, 0.0) for k, v in full_times.items()}
         clock = time.perf_counter()
         keep_full, keep_small = choose_people(
@@ -361,6 +359,17 @@ def decode_passes(heatmaps: np.ndarray, pafs: np.ndarray, small_pass: SmallPass,
         timings.update(full_times, small_pass=float(run_small),
                        small_flip=float(run_small and flip))
     return coords, rows[np.argsort(-rows[:, NUM_PARTS], kind="stable")]
+
+
+@lru_cache(maxsize=16)
+def _pass_params(params: DecoderParams, scale_params: ScaleParams
+                 ) -> Tuple[DecoderParams, DecoderParams]:
+    """The decoder's parameters of the full-size maps and of the second maps: ``params``
+    without completion, and the second with ``scale_params``' peak threshold and fragment
+    joining (made once per pair of parameters: each is validated when made)."""
+    bare = dataclasses.replace(params, complete_people=False)
+    return bare, dataclasses.replace(bare, peak_threshold=scale_params.second_peak_threshold,
+                                     join_fragments=scale_params.second_join_fragments)
 
 
 class _Pass(NamedTuple):

@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Dict, List, Tuple
 
 import numpy as np
 
-from posekit.lab.config import PoseConfig
+from posekit.lab.config import PoseConfig, get_default_configuration
+
+@lru_cache(maxsize=1)
+def default_config() -> PoseConfig:
+    """The COCO-18 configuration the decoders use when given none: built once (it is
+    immutable; building it costs more than decoding a small image's limbs)."""
+    return get_default_configuration()
+
 
 #: The lab's view of the peaks: {part name: [(x, y, score, id)]}, in cells.
 Coords = Dict[str, List[Tuple[float, float, float, int]]]
