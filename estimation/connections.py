@@ -11,6 +11,7 @@ The pair enumeration and the matching are shared with the best decoder.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Dict, List, Sequence, Tuple
 
 import numpy as np
@@ -124,8 +125,16 @@ def segment_samples(a_xy: np.ndarray, b_xy: np.ndarray, mid_num: int
     vx, vy = vec[:, 0], vec[:, 1]
     length = np.sqrt(vx * vx + vy * vy)
     unit = vec / np.where(length > 0, length, 1.0)[:, None]
-    u = np.linspace(0.0, 1.0, mid_num)
+    u = _steps(mid_num)
     return a_xy[:, 0, None] + u * vx[:, None], a_xy[:, 1, None] + u * vy[:, None], unit, length
+
+
+@lru_cache(maxsize=8)
+def _steps(count: int) -> np.ndarray:
+    """``np.linspace(0, 1, count)``, read-only, made once per count."""
+    steps = np.linspace(0.0, 1.0, count)
+    steps.setflags(write=False)
+    return steps
 
 
 def match_per_limb(limb: np.ndarray, a: np.ndarray, b: np.ndarray,

@@ -117,7 +117,8 @@ def assemble(limbs: np.ndarray, part_scores: np.ndarray, part_xy: np.ndarray,
         if mean_part < params.min_mean_score:
             continue
         xy = part_xy[ids]
-        diag = float(np.hypot(*(xy.max(0) - xy.min(0))))
+        span = xy.max(0) - xy.min(0)
+        diag = float(np.hypot(span[0], span[1]))
         score = (total + lsum) * mean_part * np.sqrt(max(diag, 1.0))
         if score < params.min_person_score:
             continue

@@ -65,10 +65,12 @@ def _score_block(pafs: np.ndarray, a_xy: np.ndarray, b_xy: np.ndarray, dx: np.nd
         live &= _may_pass(pafs, samples, dx, dy, floor,
                           min(params.min_support_ratio, params.attach_min_support_ratio) * n)
     keep = np.flatnonzero(live)
-    proj = _project(pafs, samples.take(keep), dx[keep], dy[keep])
+    if len(keep) < len(live):
+        samples, dx, dy = samples.take(keep), dx[keep], dy[keep]
+    proj = _project(pafs, samples, dx, dy)
     limit = params.max_limb_fraction * h
     # sum / n: the values of proj.mean(-1) (float32 either way), without np.mean's overhead
-    score[keep] = proj.sum(-1) / n + np.minimum(limit / samples.length[keep] - 1.0, 0.0)
+    score[keep] = proj.sum(-1) / n + np.minimum(limit / samples.length - 1.0, 0.0)
     positive = score[keep] > 0
     strong[keep] = positive & ((proj > params.min_paf_score).sum(-1)
                                > params.min_support_ratio * n)

@@ -92,9 +92,12 @@ def _overlaps(boxes: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
     """Per box (K, 4) ``x0, y0, x1, y1`` (one cell added to each side): the
     largest IoU with another box, and the largest share of it inside another."""
     lo, hi = boxes[:, :2] - 0.5, boxes[:, 2:] + 0.5
-    inter = np.prod(np.clip(np.minimum(hi[:, None], hi[None]) - np.maximum(lo[:, None], lo[None]),
-                            0, None), axis=-1)
-    area = np.prod(hi - lo, axis=1)
+    # Width times height (np.prod's values over two columns, and np.clip's, without their
+    # overhead).
+    side = np.maximum(np.minimum(hi[:, None], hi[None]) - np.maximum(lo[:, None], lo[None]), 0)
+    inter = side[..., 0] * side[..., 1]
+    extent = hi - lo
+    area = extent[:, 0] * extent[:, 1]
     np.fill_diagonal(inter, 0.0)
     iou = inter / (area[:, None] + area[None] - inter)
     share = inter / area[:, None]

@@ -364,9 +364,8 @@ def decode_passes(heatmaps: np.ndarray, pafs: np.ndarray, small_pass: SmallPass,
 @lru_cache(maxsize=16)
 def _pass_params(params: DecoderParams, scale_params: ScaleParams
                  ) -> Tuple[DecoderParams, DecoderParams]:
-    """The decoder's parameters of the full-size maps and of the second maps: ``params``
-    without completion, and the second with ``scale_params``' peak threshold and fragment
-    joining (made once per pair of parameters: each is validated when made)."""
+    """The decoder's parameters of the full-size and the second maps (made once per pair:
+    each is validated when made): ``params`` without completion, and with ``scale_params``'."""
     bare = dataclasses.replace(params, complete_people=False)
     return bare, dataclasses.replace(bare, peak_threshold=scale_params.second_peak_threshold,
                                      join_fragments=scale_params.second_join_fragments)
