@@ -72,9 +72,9 @@ def _score_block(pafs: np.ndarray, a_xy: np.ndarray, b_xy: np.ndarray, dx: np.nd
     # sum / n: the values of proj.mean(-1) (float32 either way), without np.mean's overhead
     score[keep] = proj.sum(-1) / n + np.minimum(limit / samples.length - 1.0, 0.0)
     positive = score[keep] > 0
-    strong[keep] = positive & ((proj > params.min_paf_score).sum(-1)
+    strong[keep] = positive & (np.count_nonzero(proj > params.min_paf_score, axis=-1)
                                > params.min_support_ratio * n)
-    weak[keep] = positive & ((proj > params.attach_min_paf_score).sum(-1)
+    weak[keep] = positive & (np.count_nonzero(proj > params.attach_min_paf_score, axis=-1)
                              > params.attach_min_support_ratio * n)
     return score, strong, weak
 
