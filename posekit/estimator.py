@@ -36,6 +36,7 @@ from posekit.io.images import is_image_name, read_image
 from posekit.io.sources import VIDEO_EXTENSIONS, folder_files
 from posekit.pipeline import PoseEstimator as CoreEstimator
 from posekit.results import PoseResult, check_color
+from posekit.video.adaptive import FrameSizer
 from posekit.video.live import LiveReader
 from posekit.video.reader import VideoReader
 from posekit.video.sources import live_source
@@ -229,7 +230,8 @@ class PoseEstimator(CoreEstimator):
 
     def track(self, source: Source, color: str = "bgr", fps: Optional[float] = None,
               tracker: Optional[TrackerParams] = None, conf: Optional[float] = None,
-              kpt_conf: Optional[float] = None) -> Iterator[PoseResult]:
+              kpt_conf: Optional[float] = None, *, full_size: bool = False
+              ) -> Iterator[PoseResult]:
         """Find and track the people through a video or a sequence of frames.
 
         Args:
@@ -244,6 +246,11 @@ class PoseEstimator(CoreEstimator):
             conf: people under this confidence are left out before tracking
                 (None: the estimator's ``conf``).
             kpt_conf: keypoints scored under it are hidden (None: the estimator's).
+            full_size: a live source's frames all run at full size. By default, as the
+                demo's live runs, a live frame runs at half size while every person of
+                the frame before was large, with a full frame at least every half second
+                of capture time (:class:`posekit.video.adaptive.FrameSizer`); other
+                sources always run at full size.
 
         Returns:
             An iterator of results, one per frame, lazily: each person's
@@ -254,17 +261,20 @@ class PoseEstimator(CoreEstimator):
 
         Raises:
             ValueError: as :meth:`__call__`; ``fps`` not a finite number > 0;
-                ``tracker`` not a ``TrackerParams``.
+                ``tracker`` not a ``TrackerParams``; ``full_size`` not a bool.
         """
         thresholds = self.thresholds_of(conf, kpt_conf)
+        if not isinstance(full_size, (bool, np.bool_)):
+            raise ValueError(f"full_size must be a bool, got {full_size!r}")
         if tracker is not None and not isinstance(tracker, TrackerParams):
             raise ValueError(f"tracker must be a TrackerParams or None, got "
                              f"{type(tracker).__name__}")
         if fps is not None:
             fps = check_fps(fps)
         stream = PoseStream(self, track=True, tracker=tracker or TrackerParams())
-        _, items = self._items(source, color)
-        return self._tracked(stream, self._timed(items, thresholds), fps)
+        kind, items = self._items(source, color)
+        sizer = FrameSizer() if kind == "live" and not full_size else None
+        return self._tracked(stream, self._timed(items, thresholds, sizer=sizer), fps)
 
     @staticmethod
     def _items(source: Source, color: str) -> Tuple[str, Iterator[Item]]:
@@ -292,13 +302,18 @@ class PoseEstimator(CoreEstimator):
         return (result for result, _ in self._timed(items, thresholds, half_size))
 
     def _timed(self, items: Iterable[Item], thresholds: Tuple[float, float],
-               half_size: bool = False) -> Iterator[Tuple[PoseResult, Optional[float]]]:
+               half_size: bool = False, sizer: Optional[FrameSizer] = None
+               ) -> Iterator[Tuple[PoseResult, Optional[float]]]:
         """``(result, seconds)`` per image, the result saying its path and frame; people
         and keypoints filtered by ``thresholds`` (``conf``, ``kpt_conf``); each image at
-        half size with ``half_size``."""
+        half size with ``half_size``, or where ``sizer`` says so (images with a capture
+        time)."""
         for image, color, path, frame, seconds in items:
-            result = CoreEstimator.__call__(self, image, color, *thresholds,
-                                            half_size=half_size)
+            adapt = sizer is not None and seconds is not None
+            half = half_size or (adapt and sizer.half(seconds))
+            result = CoreEstimator.__call__(self, image, color, *thresholds, half_size=half)
+            if adapt:
+                sizer.update(result.keypoints, result.image.shape[0], seconds, half)
             yield dataclasses.replace(result, path=path, frame=frame), seconds
 
     @staticmethod

@@ -280,6 +280,56 @@ def test_live_frames_run_at_half_size_while_everyone_is_large(tmp_path, monkeypa
     assert ("at half size" in summary[0]) == (half > 0), summary
 
 
+@pytest.mark.parametrize("full_size", [False, True])
+def test_the_library_tracks_a_live_camera_at_half_size_while_everyone_is_large(monkeypatch,
+                                                                            full_size):
+    """``PoseEstimator.track(0)``, as the demo's live runs: after the first (full) frame,
+    each frame runs at half size exactly while every person of the frame before was large
+    (both men are, on a full frame, with every runtime); ``full_size=True`` keeps every
+    frame full. The ids hold either way, and the camera is let go when the caller stops."""
+    import itertools
+
+    from posekit import PoseEstimator
+    from posekit import estimator as estimator_module
+    from posekit.video.adaptive import FrameSizer, HalfSizeParams, all_large
+
+    params = HalfSizeParams(full_every=1e6)    # no full check in this short run, however slow
+    seen, cameras = [], []
+
+    class Recording(FrameSizer):
+        def update(self, keypoints, height, now, half):
+            seen.append(all_large(keypoints, height, params))
+            return super().update(keypoints, height, now, half)
+
+    def opener(source, timeout):
+        cameras.append(FakeCamera())
+        return cameras[-1]
+
+    monkeypatch.setattr(live_module, "open_capture", opener)
+    monkeypatch.setattr(estimator_module, "FrameSizer", lambda: Recording(params))
+    frames = PoseEstimator().track(0, full_size=full_size)
+    results = list(itertools.islice(frames, 4))
+    frames.close()
+    half = [r.heatmaps.shape[0] < 30 for r in results]     # 360 px: 45 cells full, 23 half
+    if full_size:
+        assert half == [False] * 4 and seen == []
+    else:
+        assert half[:2] == [False, True] and half[1:] == seen[:3]
+    ids = [{p.track_id for p in r.people} - {None} for r in results]
+    assert len(ids[0]) == 2 and all(i == ids[0] for i in ids), ids
+    deadline = time.monotonic() + 30                # the reader thread lets the camera go
+    while not cameras[0].released and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert cameras[0].released
+
+
+def test_a_library_track_refuses_a_full_size_that_is_not_a_bool():
+    from posekit import PoseEstimator
+
+    with pytest.raises(ValueError, match="full_size"):
+        PoseEstimator().track([np.zeros((64, 64, 3), np.uint8)], full_size="no")
+
+
 def test_max_frames_also_ends_a_video_file_without_calling_it_truncated(tmp_path, still_clip):
     proc = cli(still_clip, "-o", "drawn.mp4", "--max-frames", "2", "--jsonl", "-",
                cwd=tmp_path, timeout=LIMIT)
