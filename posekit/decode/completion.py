@@ -26,6 +26,7 @@ from typing import Tuple
 
 import numpy as np
 
+from posekit.decode.clamp import clamp
 from posekit.lab.config import NUM_PARTS, PoseConfig
 
 #: Typical length of each limb type (config order), in map cells of a
@@ -149,15 +150,15 @@ def _search(origin: np.ndarray, sign: np.ndarray, limb: np.ndarray, length: np.n
             of the empty slot.
     """
     h, w = heatmaps.shape[:2]
-    ix = _clamp(np.rint(origin[:, 0]), 0, w - 1).astype(np.intp)
-    iy = _clamp(np.rint(origin[:, 1]), 0, h - 1).astype(np.intp)
+    ix = clamp(np.rint(origin[:, 0]), 0, w - 1).astype(np.intp)
+    iy = clamp(np.rint(origin[:, 1]), 0, h - 1).astype(np.intp)
     vec = sign[:, None] * np.stack([pafs[iy, ix, paf_x[limb]], pafs[iy, ix, paf_y[limb]]], 1)
     norm = np.hypot(vec[:, 0], vec[:, 1])
     pointed = norm > MIN_PAF_NORM
     unit = vec / np.where(pointed, norm, 1.0)[:, None]
     centre = origin + np.where(pointed[:, None], unit * length[:, None], 0.0)
-    radius = _clamp(np.where(pointed, POINTED_RADIUS, UNPOINTED_RADIUS) * length,
-                     MIN_RADIUS, MAX_RADIUS)
+    radius = clamp(np.where(pointed, POINTED_RADIUS, UNPOINTED_RADIUS) * length,
+                   MIN_RADIUS, MAX_RADIUS)
     flat = heatmaps.reshape(-1)
     depth = heatmaps.shape[2]
     value = np.empty(len(origin))
@@ -174,8 +175,8 @@ def _search(origin: np.ndarray, sign: np.ndarray, limb: np.ndarray, length: np.n
             dx2 = np.where((xs >= 0) & (xs < w), (xs - centre[g, 0, None]) ** 2, np.inf)
             dy2 = np.where((ys >= 0) & (ys < h), (ys - centre[g, 1, None]) ** 2, np.inf)
             inside = dy2[:, :, None] + dx2[:, None, :] <= radius[g, None, None] ** 2
-            rows_at = _clamp(ys, 0, h - 1) * (w * depth) + channel[g, None]          # (B, S)
-            index = rows_at[:, :, None] + (_clamp(xs, 0, w - 1) * depth)[:, None, :]
+            rows_at = clamp(ys, 0, h - 1) * (w * depth) + channel[g, None]          # (B, S)
+            index = rows_at[:, :, None] + (clamp(xs, 0, w - 1) * depth)[:, None, :]
             got = np.where(inside, flat[index], -np.inf).reshape(len(g), -1)
             best = np.argmax(got, axis=1)
             rows = np.arange(len(g))
@@ -185,14 +186,9 @@ def _search(origin: np.ndarray, sign: np.ndarray, limb: np.ndarray, length: np.n
     # A disc wholly off the map: the map's cell nearest to its centre.
     off = np.nonzero(~np.isfinite(value))[0]
     if len(off):
-        cell[off, 0] = _clamp(np.rint(centre[off, 0]), 0, w - 1)
-        cell[off, 1] = _clamp(np.rint(centre[off, 1]), 0, h - 1)
+        cell[off, 0] = clamp(np.rint(centre[off, 0]), 0, w - 1)
+        cell[off, 1] = clamp(np.rint(centre[off, 1]), 0, h - 1)
         value[off] = heatmaps[cell[off, 1].astype(np.intp), cell[off, 0].astype(np.intp),
                               channel[off]]
     return value, cell
 
-
-def _clamp(values: np.ndarray, low: float, high: float) -> np.ndarray:
-    """``np.clip(values, low, high)`` for ``low <= high`` (the same values), without np.clip's
-    Python-level overhead, which shows in these small per-wave arrays."""
-    return np.minimum(np.maximum(values, low), high)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Tuple
+from typing import NamedTuple, Tuple
 
 import numpy as np
 
+from posekit.decode.clamp import clamp
 from posekit.lab.config import PoseConfig
 from posekit.lab.connections import candidate_pairs, match_per_limb, segment_samples
 from posekit.decode.params import DecoderParams
@@ -59,7 +60,7 @@ def _score_block(pafs: np.ndarray, a_xy: np.ndarray, b_xy: np.ndarray, dx: np.nd
     strong = np.zeros(len(a_xy), bool)
     weak = np.zeros(len(a_xy), bool)
     live = (a_xy != b_xy).any(1)
-    samples = _Samples(pafs.shape, a_xy, b_xy, n)
+    samples = _place(pafs.shape, a_xy, b_xy, n)
     floor = min(params.min_paf_score, params.attach_min_paf_score)
     if floor >= 0 and len(a_xy) * n > 20000:
         live &= _may_pass(pafs, samples, dx, dy, floor,
@@ -79,31 +80,33 @@ def _score_block(pafs: np.ndarray, a_xy: np.ndarray, b_xy: np.ndarray, dx: np.nd
     return score, strong, weak
 
 
-class _Samples:
-    """The ``n`` sample points of each segment (``segment_samples``, clipped to the map): the
-    cell whose lower-right square holds each (``x0``, ``y0``, (P, n) int) and the offsets in
-    it (``fx``, ``fy``, (P, n) float32); the unit directions (``ux``, ``uy``, (P, 1)
-    float32) and ``length`` (P,) float64."""
+class _Samples(NamedTuple):
+    """The ``n`` sample points of each segment (``segment_samples``, clipped to the map), as
+    :func:`_place` gives them."""
 
-    def __init__(self, shape: Tuple[int, ...], a_xy: np.ndarray, b_xy: np.ndarray,
-                 n: int) -> None:
-        h, w = shape[:2]
-        xs, ys, unit, self.length = segment_samples(a_xy, b_xy, n)
-        # np.minimum / np.maximum: np.clip's values, without its Python-level overhead
-        xs, ys = np.minimum(np.maximum(xs, 0), w - 1), np.minimum(np.maximum(ys, 0), h - 1)
-        self.x0 = np.minimum(xs.astype(np.intp), max(w - 2, 0))
-        self.y0 = np.minimum(ys.astype(np.intp), max(h - 2, 0))
-        self.fx = (xs - self.x0).astype(np.float32)
-        self.fy = (ys - self.y0).astype(np.float32)
-        self.ux = unit[:, 0, None].astype(np.float32)
-        self.uy = unit[:, 1, None].astype(np.float32)
+    x0: np.ndarray       # (P, n) int: the column of the cell whose lower-right square holds it
+    y0: np.ndarray       # (P, n) int: ... and its row
+    fx: np.ndarray       # (P, n) float32: the offset in that square, along x
+    fy: np.ndarray       # (P, n) float32: ... along y
+    ux: np.ndarray       # (P, 1) float32: the segment's unit direction, x
+    uy: np.ndarray       # (P, 1) float32: ... y
+    length: np.ndarray   # (P,) float64: the segment's length
 
     def take(self, keep: np.ndarray) -> "_Samples":
         """The samples of the pairs ``keep`` (indices)."""
-        out = object.__new__(_Samples)
-        for name in ("length", "x0", "y0", "fx", "fy", "ux", "uy"):
-            setattr(out, name, getattr(self, name)[keep])
-        return out
+        return _Samples(*(field[keep] for field in self))
+
+
+def _place(shape: Tuple[int, ...], a_xy: np.ndarray, b_xy: np.ndarray, n: int) -> _Samples:
+    """The :class:`_Samples` of segments ``a_xy`` -> ``b_xy`` (P, 2) on maps of ``shape``."""
+    h, w = shape[:2]
+    xs, ys, unit, length = segment_samples(a_xy, b_xy, n)
+    xs, ys = clamp(xs, 0, w - 1), clamp(ys, 0, h - 1)
+    x0 = np.minimum(xs.astype(np.intp), max(w - 2, 0))
+    y0 = np.minimum(ys.astype(np.intp), max(h - 2, 0))
+    return _Samples(x0, y0, (xs - x0).astype(np.float32), (ys - y0).astype(np.float32),
+                    unit[:, 0, None].astype(np.float32), unit[:, 1, None].astype(np.float32),
+                    length)
 
 
 def project_samples(pafs: np.ndarray, a_xy: np.ndarray, b_xy: np.ndarray, dx: np.ndarray,
@@ -122,7 +125,7 @@ def project_samples(pafs: np.ndarray, a_xy: np.ndarray, b_xy: np.ndarray, dx: np
         ``proj`` (P, n) float32 projections (points clipped to the map) and
         ``length`` (P,) float64 segment lengths.
     """
-    samples = _Samples(pafs.shape, a_xy, b_xy, n)
+    samples = _place(pafs.shape, a_xy, b_xy, n)
     return _project(pafs, samples, dx, dy), samples.length
 
 

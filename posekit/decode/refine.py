@@ -16,6 +16,8 @@ from typing import Callable, Dict
 
 import numpy as np
 
+from posekit.decode.clamp import clamp
+
 #: Values below this are clamped before a logarithm (heatmaps lie in about [0, 1]).
 LOG_FLOOR = 1e-4
 
@@ -30,8 +32,8 @@ def _neighbours(maps: np.ndarray, ys: np.ndarray, xs: np.ndarray, ch: np.ndarray
     """
     h, w = maps.shape[:2]
     step = np.arange(-1, 2)
-    rows = np.minimum(np.maximum(np.asarray(ys)[:, None] + step, 0), h - 1)   # np.clip's
-    cols = np.minimum(np.maximum(np.asarray(xs)[:, None] + step, 0), w - 1)   # values, faster
+    rows = clamp(np.asarray(ys)[:, None] + step, 0, h - 1)
+    cols = clamp(np.asarray(xs)[:, None] + step, 0, w - 1)
     return maps[rows[:, :, None], cols[:, None, :], np.asarray(ch)[:, None, None]]
 
 
@@ -79,7 +81,7 @@ def taylor(maps: np.ndarray, ys: np.ndarray, xs: np.ndarray, ch: np.ndarray) -> 
     ok = (hxx < 0) & (det > 0)
     safe = np.where(ok, det, 1.0)
     out = np.stack([-(hyy * gx - hxy * gy) / safe, -(hxx * gy - hxy * gx) / safe], axis=1)
-    return np.minimum(np.maximum(np.where(ok[:, None], out, 0.0), -0.5), 0.5)
+    return clamp(np.where(ok[:, None], out, 0.0), -0.5, 0.5)
 
 
 def centroid(maps: np.ndarray, ys: np.ndarray, xs: np.ndarray, ch: np.ndarray) -> np.ndarray:
@@ -92,7 +94,7 @@ def centroid(maps: np.ndarray, ys: np.ndarray, xs: np.ndarray, ch: np.ndarray) -
     w = near - near.min(axis=(1, 2), keepdims=True)
     total = np.maximum(w.sum(axis=(1, 2)), 1e-12)
     off = np.array([-1.0, 0.0, 1.0])
-    return np.clip(np.stack([(w.sum(1) * off).sum(1) / total,
+    return clamp(np.stack([(w.sum(1) * off).sum(1) / total,
                              (w.sum(2) * off).sum(1) / total], 1), -0.5, 0.5)
 
 
@@ -111,7 +113,7 @@ def _vertex(near: np.ndarray, limit: float) -> np.ndarray:
         curv = lo - 2 * centre + hi
         with np.errstate(divide="ignore", invalid="ignore"):
             out[:, axis] = np.where(curv < 0, 0.5 * (lo - hi) / curv, 0.0)
-    return np.clip(out, -limit, limit)
+    return clamp(out, -limit, limit)
 
 
 #: Refinements by name (``DecoderParams.refinement``).

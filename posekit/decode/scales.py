@@ -193,9 +193,8 @@ def _plan(points: np.ndarray, rows: np.ndarray, map_height: int,
     if (rows[:, NUM_PARTS + 1] < params.trigger_parts).all():
         return True, True
     tallest = person_heights(points).max()
-    return (bool(tallest >= params.trigger_height * map_height),
-            bool(tallest >= params.trigger_height * map_height
-                 and tallest >= params.flip_height * map_height))
+    run = bool(tallest >= params.trigger_height * map_height)
+    return run, run and bool(tallest >= params.flip_height * map_height)
 
 
 def choose_people(full_points: np.ndarray, full_scores: np.ndarray, small_points: np.ndarray,

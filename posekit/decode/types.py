@@ -10,6 +10,7 @@ import numpy as np
 
 from posekit.lab.config import PoseConfig, get_default_configuration
 
+
 @lru_cache(maxsize=1)
 def default_config() -> PoseConfig:
     """The COCO-18 configuration the decoders use when given none: built once (it is
